@@ -1,0 +1,188 @@
+"""A cohort's versioned blue/green stack: one load balancer, two weighted colour slots."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.colour_slot import ColourSlot
+from infra.config import COLOURS, CohortStackConfig, ExistingNetwork, NewNetwork, other_colour
+from infra.tags import rollout_tags
+
+
+class CohortStack(pulumi.ComponentResource):
+    """The load balancer, its listener and the cohort's two colour slots.
+
+    The listener starts with 100% on the live colour. After that the rollout
+    module owns the weights: the listener ignores changes to ``defaultActions``,
+    so a later ``pulumi up`` never snaps traffic back.
+    """
+
+    outputs: dict[str, pulumi.Input[object]]
+
+    def __init__(self, name: str, config: CohortStackConfig, region: str,
+                 shared: pulumi.StackReference,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tenant-rollout:index:CohortStack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = rollout_tags(config.app, config.cohort)
+
+        vpc_id, subnet_ids = self._network(name, config, region, tags, child)
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-alb",
+            description=f"{config.app} {config.cohort} load balancer",
+            vpc_id=vpc_id,
+            ingress=[{
+                "protocol": "tcp",
+                "from_port": 443 if config.listener.public else 80,
+                "to_port": 443 if config.listener.public else 80,
+                "cidr_blocks": ["0.0.0.0/0"] if config.listener.public else ["10.0.0.0/8"],
+            }],
+            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
+                     "cidr_blocks": ["10.0.0.0/8"]}],
+            tags=tags,
+            opts=child,
+        )
+        balancer = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=f"{config.app}-{config.cohort}"[:32],
+            internal=not config.listener.public,
+            load_balancer_type="application",
+            security_groups=[security_group.id],
+            subnets=subnet_ids,
+            drop_invalid_header_fields=True,
+            tags=tags,
+            opts=child,
+        )
+        slots = {
+            colour: ColourSlot(
+                f"{name}-{colour}", app=config.app, cohort=config.cohort, colour=colour,
+                version=config.versions[colour], vpc_id=vpc_id, opts=child,
+            )
+            for colour in COLOURS
+        }
+        idle = other_colour(config.live_colour)
+        listener = aws.lb.Listener(
+            f"{name}-listener",
+            load_balancer_arn=balancer.arn,
+            port=443 if config.listener.public else 80,
+            protocol="HTTPS" if config.listener.public else "HTTP",
+            certificate_arn=config.listener.certificate_arn,
+            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06" if config.listener.public else None,
+            default_actions=[{
+                "type": "forward",
+                "forward": {"target_groups": [
+                    {"arn": slots[config.live_colour].target_group_arn, "weight": 100},
+                    {"arn": slots[idle].target_group_arn, "weight": 0},
+                ]},
+            }],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["defaultActions"]),
+        )
+        if config.listener.public:
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=balancer.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[{"type": "redirect", "redirect": {
+                    "protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}],
+                tags=tags,
+                opts=child,
+            )
+
+        key = aws.kms.Key(
+            f"{name}-config-key",
+            description=f"Tenant configuration of {config.app}/{config.cohort}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-config-key-alias",
+            name=f"alias/{config.app}-{config.cohort}-config",
+            target_key_id=key.key_id,
+            opts=child,
+        )
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        parameter_arn = caller.account_id.apply(
+            lambda account: f"arn:aws:ssm:{region}:{account}:parameter{config.param_prefix}/*"
+        )
+        config_policy = aws.iam.Policy(
+            f"{name}-config-access",
+            name=f"{config.app}-{config.cohort}-tenant-config",
+            description="Read and write the cohort's tenant configuration namespace",
+            policy=pulumi.Output.all(parameter_arn, key.arn).apply(
+                lambda args: json.dumps(_config_access_policy(args[0], args[1]))
+            ),
+            tags=tags,
+            opts=child,
+        )
+
+        self.outputs = {
+            "app": config.app,
+            "cohort": config.cohort,
+            "liveColour": config.live_colour,
+            "loadBalancerArn": balancer.arn,
+            "loadBalancerDns": balancer.dns_name,
+            "listenerArn": listener.arn,
+            "targetGroupArns": {c: slot.target_group_arn for c, slot in slots.items()},
+            "versions": dict(config.versions),
+            "paramPrefix": config.param_prefix,
+            "kmsKeyArn": key.arn,
+            "configPolicyArn": config_policy.arn,
+            "tenants": [tenant.model_dump(exclude_none=True) for tenant in config.tenants],
+            "artefactBucket": shared.get_output("artefactBucket"),
+            "ledgerTable": shared.get_output("ledgerTable"),
+            "noticesTopicArn": shared.get_output("noticesTopicArn"),
+        }
+        self.register_outputs(self.outputs)
+
+    @staticmethod
+    def _network(name: str, config: CohortStackConfig, region: str, tags: dict[str, str],
+                 opts: pulumi.ResourceOptions) -> tuple[pulumi.Input[str], list[pulumi.Input[str]]]:
+        if isinstance(config.network, ExistingNetwork):
+            return config.network.vpc_id, list(config.network.subnet_ids)
+        network: NewNetwork = config.network
+        zones = network.availability_zones or [f"{region}a", f"{region}b"]
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=network.cidr, enable_dns_hostnames=True,
+                          tags=tags, opts=opts)
+        first_octets = network.cidr.split(".")[:2]
+        subnets: list[pulumi.Input[str]] = [
+            aws.ec2.Subnet(
+                f"{name}-subnet-{index}",
+                vpc_id=vpc.id,
+                availability_zone=zone,
+                cidr_block=".".join([*first_octets, str(index * 16), "0"]) + "/20",
+                tags=tags,
+                opts=opts,
+            ).id
+            for index, zone in enumerate(zones)
+        ]
+        return vpc.id, subnets
+
+
+def _config_access_policy(parameter_arn: str, key_arn: str) -> dict[str, object]:
+    """Least privilege on the cohort's parameter namespace and its key, no wildcard actions."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TenantParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
+                           "ssm:PutParameter", "ssm:DeleteParameter",
+                           "ssm:AddTagsToResource", "ssm:ListTagsForResource"],
+                "Resource": parameter_arn,
+            },
+            {
+                "Sid": "TenantParameterKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": key_arn,
+            },
+        ],
+    }

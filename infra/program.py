@@ -1,0 +1,52 @@
+"""The Pulumi program: reads and validates the stack config, then declares the stack.
+
+``pulumi up`` runs it through ``infra/__main__.py``; the local engine and the unit
+tests call :func:`declare` directly under ``pulumi.runtime.set_mocks``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pydantic import ValidationError
+
+from infra.cohort_stack import CohortStack
+from infra.config import CONFIG_KEY, PROJECT, CohortStackConfig, StackConfigFile
+from infra.shared_stack import SharedStack
+
+
+def read_config() -> StackConfigFile:
+    """The stack's structured config, or a one-line error naming the bad field."""
+    raw = pulumi.Config(PROJECT).require_object(CONFIG_KEY)
+    try:
+        return StackConfigFile.model_validate({"stack": raw})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise pulumi.RunError(f"{PROJECT}:{field}: {message}") from None
+
+
+def declare(config: StackConfigFile, region: str) -> dict[str, Any]:
+    """Declare the stack's resources and return its outputs."""
+    stack = config.stack
+    if isinstance(stack, CohortStackConfig):
+        shared = pulumi.StackReference(stack.shared_stack)
+        cohort = CohortStack(stack.cohort, stack, region, shared)
+        return cohort.outputs
+    component = SharedStack("shared", stack)
+    return {
+        "app": stack.app,
+        "artefactBucket": component.artefact_bucket,
+        "ledgerTable": component.ledger_table,
+        "noticesTopicArn": component.notices_topic_arn,
+    }
+
+
+def main() -> None:
+    """Entry point for ``pulumi up``."""
+    config = read_config()
+    region = pulumi.Config("aws").require("region")
+    for key, value in declare(config, region).items():
+        pulumi.export(key, value)

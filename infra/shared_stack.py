@@ -1,0 +1,87 @@
+"""What every cohort shares: the artefact store, the rollout ledger and the notices topic."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import SharedStackConfig
+from infra.tags import SHARED, rollout_tags
+
+
+class SharedStack(pulumi.ComponentResource):
+    """The ``shared`` stack's resources; cohort stacks read its outputs by StackReference."""
+
+    artefact_bucket: pulumi.Output[str]
+    ledger_table: pulumi.Output[str]
+    notices_topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, config: SharedStackConfig,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tenant-rollout:index:SharedStack", name, None, opts)
+        tags = rollout_tags(config.app, SHARED)
+        child = pulumi.ResourceOptions(parent=self)
+
+        bucket = aws.s3.Bucket(f"{name}-artefacts", tags=tags, opts=child)
+        aws.s3.BucketVersioning(
+            f"{name}-artefacts-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-artefacts-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-artefacts-encryption",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"},
+                    "bucket_key_enabled": True}],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-artefacts-lifecycle",
+            bucket=bucket.id,
+            rules=[{
+                "id": "keep-noncurrent-versions",
+                "status": "Enabled",
+                "filter": {"prefix": "releases/"},
+                "noncurrent_version_expiration": {
+                    "noncurrent_days": config.noncurrent_version_days,
+                },
+            }],
+            opts=child,
+        )
+        table = aws.dynamodb.Table(
+            f"{name}-ledger",
+            name=f"{config.app}-rollout-ledger",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="pk",
+            range_key="sk",
+            attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
+            point_in_time_recovery={"enabled": True},
+            server_side_encryption={"enabled": True},
+            tags=tags,
+            opts=child,
+        )
+        topic = aws.sns.Topic(
+            f"{name}-notices",
+            name=f"{config.app}-rollout-notices",
+            kms_master_key_id="alias/aws/sns",
+            tags=tags,
+            opts=child,
+        )
+        self.artefact_bucket = bucket.bucket
+        self.ledger_table = table.name
+        self.notices_topic_arn = topic.arn
+        self.register_outputs({
+            "artefactBucket": self.artefact_bucket,
+            "ledgerTable": self.ledger_table,
+            "noticesTopicArn": self.notices_topic_arn,
+        })

@@ -1,0 +1,20 @@
+"""The four tags every resource carries.
+
+They let the rollout module find resources where no Pulumi state is at hand.
+"""
+
+from __future__ import annotations
+
+TAG_APP = "rollout:app"
+TAG_COHORT = "rollout:cohort"
+TAG_COLOUR = "rollout:colour"
+TAG_VERSION = "rollout:version"
+
+SHARED = "shared"
+UNVERSIONED = "none"
+
+
+def rollout_tags(app: str, cohort: str, colour: str = SHARED,
+                 version: str = UNVERSIONED) -> dict[str, str]:
+    """Tags for one resource. Resources serving both colours carry ``colour=shared``."""
+    return {TAG_APP: app, TAG_COHORT: cohort, TAG_COLOUR: colour, TAG_VERSION: version}

@@ -1,0 +1,88 @@
+"""The ``rollout`` command.
+
+Command groups live one module each and register themselves on :data:`app`;
+this module maps errors to exit codes in one place (see :mod:`rollout.errors`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rollout.cli import context
+from rollout.cli.output import err_console, print_json
+from rollout.errors import RolloutError
+
+app = typer.Typer(
+    name="rollout",
+    help="Tenant-aware blue/green rollouts on AWS: safe, announced, reversible.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _options(
+    app_name: Annotated[str | None, typer.Option(
+        "--app", envvar="ROLLOUT_APP",
+        help="App name (default: from Pulumi.shared.yaml in the project directory).")] = None,
+    project_dir: Annotated[Path | None, typer.Option(
+        "--project-dir", envvar="ROLLOUT_PROJECT_DIR",
+        help="Directory holding Pulumi.yaml and the stack configs (default: .).")] = None,
+) -> None:
+    context.configure(project_dir, app_name)
+
+
+def _register_commands() -> None:
+    from rollout.cli import (  # noqa: F401 - each module adds its commands to `app`
+        config_cmds,
+        local_cmds,
+        plan_cmds,
+        release_cmds,
+        rollout_cmds,
+        stacks_cmds,
+    )
+
+
+def _fail(message: str, code: int, as_json: bool) -> int:
+    if as_json:
+        print_json({"error": message, "exit_code": code})
+    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code (tests call this directly)."""
+    _register_commands()
+    args = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in args
+    try:
+        app(args=args, prog_name="rollout", standalone_mode=False)
+    except RolloutError as exc:
+        return _fail(str(exc), exc.exit_code, as_json)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        if as_json:
+            print_json({"error": exc.format_message(), "exit_code": exc.exit_code})
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return _fail("aborted", 1, as_json)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return _fail(f"AWS said {error.get('Code')}: {error.get('Message')}", 1, as_json)
+    except BotoCoreError as exc:
+        return _fail(f"cannot reach AWS: {exc}", 1, as_json)
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

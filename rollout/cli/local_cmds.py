@@ -1,0 +1,65 @@
+"""``rollout local server`` and ``rollout local up``: the moto-backed local mode."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rollout.cli import app, context
+from rollout.cli.output import JsonFlag, console, emit, err_console
+from rollout.local.engine import DeployResult, LocalEngine
+
+local_app = typer.Typer(help="Local mode: a moto server and the local engine (a test double).",
+                        no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+
+@local_app.command("server")
+def server(port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 5000) -> None:
+    """Run a moto server in the foreground (request logging off). Ctrl-C stops it."""
+    from rollout.local.server import embedded_moto
+
+    with embedded_moto(port) as endpoint:
+        console.print(f"moto server listening on {endpoint}")
+        console.print(f"in another shell: export AWS_ENDPOINT_URL={endpoint} "
+                      "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("stopped")
+
+
+def _show(results: list[DeployResult]) -> None:
+    table = Table(title="local engine (moto): what was deployed")
+    for column in ("stack", "created", "unchanged", "listener / bucket"):
+        table.add_column(column)
+    for result in results:
+        where = result.outputs.get("listenerArn") or result.outputs.get("artefactBucket", "")
+        table.add_row(result.stack, str(len(result.created)), str(len(result.reused)), where)
+    console.print(table)
+
+
+@local_app.command("up")
+def up(
+    cohort: Annotated[str, typer.Option(help="Stack to deploy: a cohort, or 'shared'.")],
+    stack_config: Annotated[str | None, typer.Option(
+        "--stack-config", help="Stack config file (default: Pulumi.<cohort>.yaml).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy the infra program for one stack into moto (AWS_ENDPOINT_URL).
+
+    A test double of `pulumi up`: real deployments use `pulumi up`.
+    """
+    from pathlib import Path
+
+    ctx = context.current()
+    engine = LocalEngine(ctx.project_dir)
+    engine.stack_file(cohort, Path(stack_config) if stack_config else None)
+    if not as_json:
+        err_console.print(f"deploying stack {cohort} into moto with the local engine ...")
+    results = engine.up(cohort, path=Path(stack_config) if stack_config else None)
+    emit([r.__dict__ for r in results], as_json, lambda _: _show(results))

@@ -1,0 +1,46 @@
+"""Printing for every command: human output with rich, or ``--json`` on stdout.
+
+Commands build plain data (pydantic models or dicts) and hand it to :func:`emit`
+with a function that renders it for people; the JSON shape is the data itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def to_jsonable(data: Any) -> Any:
+    """Models and nested containers of models as plain JSON-ready data."""
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json", by_alias=False)
+    if isinstance(data, dict):
+        return {str(k): to_jsonable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [to_jsonable(v) for v in data]
+    return data
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, sort_keys=False, default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    """Print ``data`` as JSON or through ``human``."""
+    if as_json:
+        print_json(data)
+    else:
+        human(data)

@@ -1,0 +1,1 @@
+"""Health gates: one file per implementation, each registered in :data:`GATES`."""

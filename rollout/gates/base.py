@@ -1,0 +1,66 @@
+"""The ``Gate`` protocol: a check that passes, fails or is inconclusive.
+
+No data, or too few samples, is *inconclusive*, never a pass: the step holds,
+and after a configured number of inconclusive checks the rollout pauses for a
+human. A failure always says which gate, which metric, what was observed and
+what the threshold was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from infra.config import Colour
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.plugins import Registry
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+class GateResult(BaseModel):
+    """One gate check's outcome and the evidence behind it."""
+
+    gate: str
+    verdict: Verdict
+    reason: str
+    metric: str | None = None
+    observed: float | None = None
+    threshold: float | None = None
+
+
+class GateContext(BaseModel):
+    """What a gate may look at: the cohort, which colour is old and new, and since when."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    clients: AwsClients
+    cohort: CohortResources
+    old_colour: Colour
+    new_colour: Colour
+    rollout_started_at: datetime
+    step_started_at: datetime
+    now: datetime
+    approved: bool = False
+
+
+class Gate(Protocol):
+    """A health check the engine runs during every bake."""
+
+    name: str
+
+    def check(self, context: GateContext) -> GateResult:
+        ...
+
+
+# kind → factory(settings: dict) -> Gate, the settings validated by the gate's own model
+GateFactory = Any
+GATES: Registry[GateFactory] = Registry("gate", "rollout.gates")

@@ -1,0 +1,1 @@
+"""Pydantic models for every file a user writes and every record the ledger keeps."""

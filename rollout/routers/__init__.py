@@ -1,0 +1,1 @@
+"""Traffic routers: one file per implementation, each registered in :data:`ROUTERS`."""
