@@ -11,6 +11,10 @@ from infra.colour_slot import ColourSlot
 from infra.config import COLOURS, CohortStackConfig, ExistingNetwork, NewNetwork, other_colour
 from infra.tags import rollout_tags
 
+HTTP_PORT = 80
+HTTPS_PORT = 443
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
 
 class CohortStack(pulumi.ComponentResource):
     """The load balancer, its listener and the cohort's two colour slots.
@@ -30,16 +34,17 @@ class CohortStack(pulumi.ComponentResource):
         tags = rollout_tags(config.app, config.cohort)
 
         vpc_id, subnet_ids = self._network(name, config, region, tags, child)
+        public = config.listener.public
         security_group = aws.ec2.SecurityGroup(
             f"{name}-alb",
             description=f"{config.app} {config.cohort} load balancer",
             vpc_id=vpc_id,
             ingress=[{
                 "protocol": "tcp",
-                "from_port": 443 if config.listener.public else 80,
-                "to_port": 443 if config.listener.public else 80,
-                "cidr_blocks": ["0.0.0.0/0"] if config.listener.public else ["10.0.0.0/8"],
-            }],
+                "from_port": port,
+                "to_port": port,
+                "cidr_blocks": ["0.0.0.0/0"] if public else ["10.0.0.0/8"],
+            } for port in ([HTTPS_PORT, HTTP_PORT] if public else [HTTP_PORT])],
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
                      "cidr_blocks": ["10.0.0.0/8"]}],
             tags=tags,
@@ -47,8 +52,8 @@ class CohortStack(pulumi.ComponentResource):
         )
         balancer = aws.lb.LoadBalancer(
             f"{name}-alb",
-            name=f"{config.app}-{config.cohort}"[:32],
-            internal=not config.listener.public,
+            name=config.load_balancer_name,
+            internal=not public,
             load_balancer_type="application",
             security_groups=[security_group.id],
             subnets=subnet_ids,
@@ -67,10 +72,10 @@ class CohortStack(pulumi.ComponentResource):
         listener = aws.lb.Listener(
             f"{name}-listener",
             load_balancer_arn=balancer.arn,
-            port=443 if config.listener.public else 80,
-            protocol="HTTPS" if config.listener.public else "HTTP",
+            port=HTTPS_PORT if public else HTTP_PORT,
+            protocol="HTTPS" if public else "HTTP",
             certificate_arn=config.listener.certificate_arn,
-            ssl_policy="ELBSecurityPolicy-TLS13-1-2-2021-06" if config.listener.public else None,
+            ssl_policy=TLS_POLICY if public else None,
             default_actions=[{
                 "type": "forward",
                 "forward": {"target_groups": [
@@ -81,14 +86,14 @@ class CohortStack(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["defaultActions"]),
         )
-        if config.listener.public:
+        if public:
             aws.lb.Listener(
                 f"{name}-http-redirect",
                 load_balancer_arn=balancer.arn,
-                port=80,
+                port=HTTP_PORT,
                 protocol="HTTP",
                 default_actions=[{"type": "redirect", "redirect": {
-                    "protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}],
+                    "protocol": "HTTPS", "port": str(HTTPS_PORT), "status_code": "HTTP_301"}}],
                 tags=tags,
                 opts=child,
             )
@@ -116,7 +121,7 @@ class CohortStack(pulumi.ComponentResource):
             name=f"{config.app}-{config.cohort}-tenant-config",
             description="Read and write the cohort's tenant configuration namespace",
             policy=pulumi.Output.all(parameter_arn, key.arn).apply(
-                lambda args: json.dumps(_config_access_policy(args[0], args[1]))
+                lambda args: json.dumps(config_access_policy(args[0], args[1], region))
             ),
             tags=tags,
             opts=child,
@@ -165,8 +170,11 @@ class CohortStack(pulumi.ComponentResource):
         return vpc.id, subnets
 
 
-def _config_access_policy(parameter_arn: str, key_arn: str) -> dict[str, object]:
-    """Least privilege on the cohort's parameter namespace and its key, no wildcard actions."""
+def config_access_policy(parameter_arn: str, key_arn: str, region: str) -> dict[str, object]:
+    """Least privilege on the cohort's parameter namespace and its key, no wildcard actions.
+
+    The key may only be used through SSM, so the policy cannot decrypt anything else.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -183,6 +191,7 @@ def _config_access_policy(parameter_arn: str, key_arn: str) -> dict[str, object]
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
                 "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}},
             },
         ],
     }

@@ -19,7 +19,7 @@ class ColourSlot(pulumi.ComponentResource):
         super().__init__("tenant-rollout:index:ColourSlot", name, None, opts)
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
-            name=f"{app}-{cohort}-{colour}"[:32],
+            name=f"{app}-{cohort}-{colour}",
             port=8080,
             protocol="HTTP",
             target_type="ip",

@@ -3,14 +3,28 @@
 Each ``Pulumi.<stack>.yaml`` carries one object under ``tenant-rollout:stack``.
 A ``role: shared`` stack holds what all cohorts share; a ``role: cohort`` stack
 holds one cohort's load balancer and its two colour slots.
+
+:func:`parse_stack` is the one way in: ``pulumi up`` (through
+``infra.program.read_config``) and the local engine both use it, so a bad file
+fails the same way in both, naming the field below ``tenant-rollout:stack``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 PROJECT = "tenant-rollout"
 CONFIG_KEY = "stack"
@@ -18,11 +32,23 @@ Colour = Literal["blue", "green"]
 COLOURS: tuple[Colour, Colour] = ("blue", "green")
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
 VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
+SHARED_COHORT = "shared"
+MAX_AWS_NAME = 32
+"""Load balancer and target group names may not be longer than this."""
 
 
 def other_colour(colour: str) -> Colour:
     """The colour that is not ``colour``."""
     return "green" if colour == "blue" else "blue"
+
+
+def _is_version(value: str) -> str:
+    if not re.fullmatch(VERSION_PATTERN, value):
+        raise ValueError(f"{value!r} is not a version like 1.5.0 or 1.5.0-rc.1")
+    return value
+
+
+Version = Annotated[str, AfterValidator(_is_version)]
 
 
 class _Strict(BaseModel):
@@ -42,6 +68,14 @@ class NewNetwork(_Strict):
             raise ValueError("must be a /16 like 10.20.0.0/16")
         return value
 
+    @field_validator("availability_zones")
+    @classmethod
+    def _two_zones_or_default(cls, value: list[str]) -> list[str]:
+        if len(value) == 1:
+            raise ValueError("a load balancer needs at least two availability zones "
+                             "(or leave availabilityZones out for <region>a and <region>b)")
+        return value
+
 
 class ExistingNetwork(_Strict):
     """An existing VPC and at least two subnets in different availability zones."""
@@ -50,6 +84,24 @@ class ExistingNetwork(_Strict):
     subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]+$")]] = Field(
         alias="subnetIds", min_length=2
     )
+
+
+NEW_NETWORK, EXISTING_NETWORK = "new-network", "existing-network"
+
+
+def _network_kind(value: Any) -> str:
+    """An existing network is one that names its VPC or subnets; anything else is new."""
+    if isinstance(value, dict):
+        existing = {"vpcId", "subnetIds", "vpc_id", "subnet_ids"} & value.keys()
+        return EXISTING_NETWORK if existing else NEW_NETWORK
+    return EXISTING_NETWORK if isinstance(value, ExistingNetwork) else NEW_NETWORK
+
+
+Network = Annotated[
+    Annotated[NewNetwork, Tag(NEW_NETWORK)] | Annotated[ExistingNetwork, Tag(EXISTING_NETWORK)],
+    Discriminator(_network_kind),
+]
+"""Either network shape, picked by its keys, so errors speak of one shape only."""
 
 
 class Listener(_Strict):
@@ -72,6 +124,14 @@ class TenantRef(_Strict):
     host: str | None = None
 
 
+class StackRole(BaseModel):
+    """Only the ``role`` of a stack config: it decides which model checks the rest."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["shared", "cohort"]
+
+
 class SharedStackConfig(_Strict):
     """The stack every cohort references: artefact store, ledger table, notices topic."""
 
@@ -88,10 +148,17 @@ class CohortStackConfig(_Strict):
     cohort: str = Field(pattern=NAME_PATTERN)
     shared_stack: str = Field(alias="sharedStack", min_length=1)
     live_colour: Colour = Field(default="blue", alias="liveColour")
-    versions: dict[Colour, Annotated[str, Field(pattern=VERSION_PATTERN)]]
+    versions: dict[Colour, Version]
     tenants: list[TenantRef] = Field(default_factory=list)
-    network: NewNetwork | ExistingNetwork = Field(default_factory=NewNetwork)
+    network: Network = Field(default_factory=NewNetwork)
     listener: Listener = Field(default_factory=Listener)
+
+    @field_validator("cohort")
+    @classmethod
+    def _not_shared(cls, value: str) -> str:
+        if value == SHARED_COHORT:
+            raise ValueError(f"{SHARED_COHORT!r} names the shared stack; pick another cohort name")
+        return value
 
     @field_validator("versions")
     @classmethod
@@ -111,16 +178,67 @@ class CohortStackConfig(_Strict):
             seen.add(tenant.id)
         return value
 
+    @model_validator(mode="after")
+    def _names_fit_aws(self) -> CohortStackConfig:
+        longest = self.target_group_name("green")
+        if len(longest) > MAX_AWS_NAME:
+            raise ValueError(
+                f"app and cohort are too long together: target group name {longest!r} has "
+                f"{len(longest)} characters, AWS allows {MAX_AWS_NAME}")
+        return self
+
     @property
     def param_prefix(self) -> str:
         """Where tenant configuration lives: ``/<app>/<cohort>``; colours and tenants below."""
         return f"/{self.app}/{self.cohort}"
 
+    @property
+    def load_balancer_name(self) -> str:
+        return f"{self.app}-{self.cohort}"
+
+    def target_group_name(self, colour: Colour) -> str:
+        return f"{self.app}-{self.cohort}-{colour}"
+
 
 StackConfig = Annotated[SharedStackConfig | CohortStackConfig, Field(discriminator="role")]
 
+ROLE_MODELS: dict[str, type[SharedStackConfig] | type[CohortStackConfig]] = {
+    "shared": SharedStackConfig,
+    "cohort": CohortStackConfig,
+}
+
 
 class StackConfigFile(_Strict):
-    """The wrapper the validator sees, so errors name ``tenant-rollout:stack.<field>``."""
+    """A validated stack config, as the program and the local engine pass it around."""
 
     stack: StackConfig
+
+
+def parse_stack(raw: object) -> StackConfigFile:
+    """Validate the object under ``tenant-rollout:stack``.
+
+    The role is checked first and the rest against that role's model, so the
+    locations in a :class:`ValidationError` are plain paths below
+    ``tenant-rollout:stack`` (``versions.green``), never a union branch.
+    """
+    try:
+        role = StackRole.model_validate(raw).role
+        return StackConfigFile(stack=ROLE_MODELS[role].model_validate(raw))
+    except ValidationError as exc:
+        raise _without_union_tags(exc) from None
+
+
+def _without_union_tags(exc: ValidationError) -> ValidationError:
+    """The same errors, minus the network-shape tags pydantic puts in their locations."""
+    tags = {NEW_NETWORK, EXISTING_NETWORK}
+    errors = exc.errors()
+    for error in errors:
+        error["loc"] = tuple(part for part in error["loc"] if part not in tags)
+    return ValidationError.from_exception_data(exc.title, errors)  # type: ignore[arg-type]
+
+
+def describe_problem(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
+    """Where (a path below ``tenant-rollout:stack``) and what the first problem is."""
+    first = exc.errors()[0]
+    location = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
+    return location, first["msg"].removeprefix("Value error, ")

@@ -12,20 +12,31 @@ import pulumi
 from pydantic import ValidationError
 
 from infra.cohort_stack import CohortStack
-from infra.config import CONFIG_KEY, PROJECT, CohortStackConfig, StackConfigFile
+from infra.config import (
+    CONFIG_KEY,
+    PROJECT,
+    CohortStackConfig,
+    StackConfigFile,
+    describe_problem,
+    parse_stack,
+)
 from infra.shared_stack import SharedStack
 
 
 def read_config() -> StackConfigFile:
-    """The stack's structured config, or a one-line error naming the bad field."""
+    """The stack's structured config, or a one-line :class:`pulumi.RunError` naming the field.
+
+    A ``RunError`` makes ``pulumi up`` print just the message, without a traceback.
+    """
     raw = pulumi.Config(PROJECT).require_object(CONFIG_KEY)
     try:
-        return StackConfigFile.model_validate({"stack": raw})
+        return parse_stack(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        raise pulumi.RunError(f"{PROJECT}:{field}: {message}") from None
+        location, message = describe_problem(exc)
+        field = ".".join([f"{PROJECT}:{CONFIG_KEY}", *(str(part) for part in location)])
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise pulumi.RunError(f"{field}: {message}{suffix}") from None
 
 
 def declare(config: StackConfigFile, region: str) -> dict[str, Any]:

@@ -2,10 +2,16 @@
 
 Everything else in ``rollout`` works on a :class:`CohortResources`, so it does not
 care whether the stack was deployed by ``pulumi up`` or by the local engine.
+Outputs come from the local engine's state when the clients talk to a local
+endpoint (moto); otherwise, and whenever a stack has no local state, one
+paginated Resource Groups Tagging API query by the ``rollout:*`` tags finds
+everything (it needs ``tag:GetResources``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +20,7 @@ from infra.config import COLOURS, Colour, TenantRef
 from infra.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
+from rollout.local.endpoint import is_local
 from rollout.local.state import LocalStateStore
 
 
@@ -71,95 +78,130 @@ def cohort_from_outputs(outputs: dict[str, Any]) -> CohortResources:
     )
 
 
+@dataclass(frozen=True)
+class TaggedResource:
+    """One resource the tagging API returned: its ARN and its tags."""
+
+    arn: str
+    tags: dict[str, str]
+
+    @property
+    def kind(self) -> str:
+        """``service:type`` from the ARN, e.g. ``elasticloadbalancing:targetgroup``."""
+        parts = self.arn.split(":", 5)
+        service, resource = parts[2], parts[5]
+        if service in ("s3", "sns"):
+            return f"{service}:{'bucket' if service == 's3' else 'topic'}"
+        head = resource.split("/", 1)[0]
+        return f"{service}:{head}"
+
+    @property
+    def name(self) -> str:
+        """The last part of the ARN: bucket, table or topic name."""
+        return self.arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
+def shared_from_tags(app: str, tagged: Iterable[TaggedResource]) -> SharedResources | None:
+    """The shared stack's resources among ``tagged``, or None when any is missing."""
+    found: dict[str, TaggedResource] = {}
+    for resource in tagged:
+        if resource.tags.get(TAG_COHORT) == SHARED:
+            found.setdefault(resource.kind, resource)
+    bucket, table, topic = (found.get(kind) for kind in
+                            ("s3:bucket", "dynamodb:table", "sns:topic"))
+    if bucket is None or table is None or topic is None:
+        return None
+    return SharedResources(app=app, artefact_bucket=bucket.name, ledger_table=table.name,
+                           notices_topic_arn=topic.arn)
+
+
 class Discovery:
     """Finds shared and cohort resources: local engine outputs first, then tags."""
 
     def __init__(self, clients: AwsClients, app: str) -> None:
         self._clients = clients
         self._app = app
-        self._store = LocalStateStore(clients, app)
+        self._store = LocalStateStore(clients, app) if is_local(clients) else None
 
     def cohorts(self) -> list[str]:
         """Cohorts with a deployed stack, from local state or from target group tags."""
-        local = [s for s in self._store.stacks() if s != SHARED]
+        local = [s for s in self._store.stacks() if s != SHARED] if self._store else []
         if local:
             return local
-        return sorted({tags[TAG_COHORT] for _, tags in self._tagged_target_groups()})
+        return self._cohorts_from_tags(self._tagged())
 
     def cohort(self, cohort: str) -> CohortResources:
-        state = self._store.load(cohort)
+        state = self._store.load(cohort) if self._store else None
         if state is not None and state.outputs:
             return cohort_from_outputs(state.outputs)
         return self._cohort_from_tags(cohort)
 
     def shared(self) -> SharedResources:
-        state = self._store.load(SHARED)
+        state = self._store.load(SHARED) if self._store else None
         if state is not None and state.outputs:
             return shared_from_outputs(state.outputs)
-        return self._shared_from_tags()
+        shared = shared_from_tags(self._app, self._tagged(SHARED))
+        if shared is None:
+            raise self._shared_missing()
+        return shared
 
-    def _tagged_target_groups(self) -> list[tuple[str, dict[str, str]]]:
-        elbv2 = self._clients.client("elbv2")
-        arns = [tg["TargetGroupArn"] for page in elbv2.get_paginator(
-            "describe_target_groups").paginate() for tg in page["TargetGroups"]]
-        found: list[tuple[str, dict[str, str]]] = []
-        for start in range(0, len(arns), 20):
-            described = elbv2.describe_tags(ResourceArns=arns[start:start + 20])
-            for item in described["TagDescriptions"]:
-                tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
-                if tags.get(TAG_APP) == self._app:
-                    found.append((item["ResourceArn"], tags))
-        return found
+    def _tagged(self, *cohorts: str) -> list[TaggedResource]:
+        """This app's tagged resources (of ``cohorts`` only, when given): one paginated query."""
+        filters: list[dict[str, Any]] = [{"Key": TAG_APP, "Values": [self._app]}]
+        if cohorts:
+            filters.append({"Key": TAG_COHORT, "Values": list(cohorts)})
+        pages = self._clients.client("resourcegroupstaggingapi").get_paginator(
+            "get_resources").paginate(TagFilters=filters)
+        return [TaggedResource(item["ResourceARN"],
+                               {tag["Key"]: tag["Value"] for tag in item.get("Tags", [])})
+                for page in pages for item in page["ResourceTagMappingList"]]
+
+    @staticmethod
+    def _cohorts_from_tags(tagged: Iterable[TaggedResource]) -> list[str]:
+        return sorted({r.tags[TAG_COHORT] for r in tagged
+                       if r.kind == "elasticloadbalancing:targetgroup" and TAG_COHORT in r.tags})
+
+    def _shared_missing(self) -> BadInput:
+        return BadInput(f"the shared stack of app {self._app!r} is not deployed (run `pulumi up` "
+                        "on the shared stack, or `rollout local up --cohort shared` against moto)")
 
     def _cohort_from_tags(self, cohort: str) -> CohortResources:
-        elbv2 = self._clients.client("elbv2")
-        groups = {tags[TAG_COLOUR]: (arn, tags[TAG_VERSION])
-                  for arn, tags in self._tagged_target_groups()
-                  if tags.get(TAG_COHORT) == cohort and tags.get(TAG_COLOUR) in COLOURS}
-        if set(groups) != set(COLOURS):
-            known = ", ".join(self.cohorts()) or "none"
+        tagged = self._tagged(cohort, SHARED)
+        mine = [r for r in tagged if r.tags.get(TAG_COHORT) == cohort]
+        groups = {r.tags[TAG_COLOUR]: r for r in mine
+                  if r.kind == "elasticloadbalancing:targetgroup"
+                  and r.tags.get(TAG_COLOUR) in COLOURS}
+        balancer = next((r.arn for r in mine if r.kind == "elasticloadbalancing:loadbalancer"),
+                        None)
+        if set(groups) != set(COLOURS) or balancer is None:
+            local = [s for s in self._store.stacks() if s != SHARED] if self._store else []
+            known = ", ".join(sorted(set(local) | set(self._cohorts_from_tags(self._tagged()))))
             raise BadInput(f"unknown cohort {cohort!r} for app {self._app!r} "
-                           f"(deployed cohorts: {known})")
-        described = elbv2.describe_target_groups(TargetGroupArns=[groups["blue"][0]])
-        balancer_arn = described["TargetGroups"][0]["LoadBalancerArns"][0]
-        listener_arn = next(
-            listener["ListenerArn"]
-            for listener in elbv2.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
-            if any(a["Type"] == "forward" for a in listener["DefaultActions"]))
-        shared = self._shared_from_tags()
-        alias = f"alias/{self._app}-{cohort}-config"
-        try:
-            key_arn = self._clients.client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
-        except self._clients.client("kms").exceptions.NotFoundException:
-            key_arn = None
+                           f"(deployed cohorts: {known or 'none'})")
+        shared = shared_from_tags(self._app, tagged)
+        if shared is None:
+            raise self._shared_missing()
+        arns = {colour: groups[colour].arn for colour in COLOURS}
+        key = next((r.arn for r in mine if r.kind == "kms:key"), None)
         return CohortResources(
-            **shared.model_dump(), cohort=cohort, listener_arn=listener_arn,
-            load_balancer_arn=balancer_arn,
-            target_group_arns={c: groups[c][0] for c in COLOURS},
-            versions={c: groups[c][1] for c in COLOURS},
-            param_prefix=f"/{self._app}/{cohort}", kms_key_arn=key_arn,
+            **shared.model_dump(), cohort=cohort,
+            listener_arn=self._forwarding_listener(balancer, set(arns.values())),
+            load_balancer_arn=balancer, target_group_arns=arns,
+            versions={colour: groups[colour].tags.get(TAG_VERSION, "") for colour in COLOURS},
+            param_prefix=f"/{self._app}/{cohort}", kms_key_arn=key,
         )
 
-    def _shared_from_tags(self) -> SharedResources:
-        wanted = {TAG_APP: self._app, TAG_COHORT: SHARED}
-        s3 = self._clients.client("s3")
-        bucket = None
-        for candidate in s3.list_buckets().get("Buckets", []):
-            try:
-                tag_set = s3.get_bucket_tagging(Bucket=candidate["Name"])["TagSet"]
-            except s3.exceptions.ClientError:
-                continue
-            if wanted.items() <= {t["Key"]: t["Value"] for t in tag_set}.items():
-                bucket = candidate["Name"]
-                break
-        dynamodb = self._clients.client("dynamodb")
-        table = f"{self._app}-rollout-ledger"
-        topics = self._clients.client("sns").list_topics().get("Topics", [])
-        topic = next((t["TopicArn"] for t in topics
-                      if t["TopicArn"].endswith(f":{self._app}-rollout-notices")), None)
-        if bucket is None or topic is None or table not in dynamodb.list_tables()["TableNames"]:
-            raise BadInput(f"the shared stack of app {self._app!r} is not deployed "
-                           "(run `pulumi up` on the shared stack, or `rollout local up --cohort "
-                           "shared` against moto)")
-        return SharedResources(app=self._app, artefact_bucket=bucket, ledger_table=table,
-                               notices_topic_arn=topic)
+    def _forwarding_listener(self, balancer_arn: str, group_arns: set[str]) -> str:
+        """The balancer's listener whose default action forwards to the cohort's colours."""
+        pages = self._clients.client("elbv2").get_paginator("describe_listeners").paginate(
+            LoadBalancerArn=balancer_arn)
+        for page in pages:
+            for listener in page["Listeners"]:
+                for action in listener["DefaultActions"]:
+                    targets = {group["TargetGroupArn"] for group in
+                               action.get("ForwardConfig", {}).get("TargetGroups", [])}
+                    targets.add(action.get("TargetGroupArn", ""))
+                    if action["Type"] == "forward" and targets & group_arns:
+                        return str(listener["ListenerArn"])
+        raise BadInput(f"load balancer {balancer_arn} has no listener forwarding to the cohort's "
+                       "target groups; redeploy the cohort's stack")

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rollout.errors import BadInput
 from rollout.userfile import load_model
@@ -44,7 +44,7 @@ def format_duration(seconds: float) -> str:
 class Step(BaseModel):
     """One step: route ``weight`` percent to the new colour, bake, check gates meanwhile."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     weight: int = Field(ge=1, le=100)
     bake_seconds: float = Field(default=0, ge=0, alias="bake")
@@ -65,14 +65,15 @@ class StepPlan(BaseModel):
 
     steps: list[Step] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _monotone_to_100(self) -> StepPlan:
-        weights = [step.weight for step in self.steps]
+    @field_validator("steps")
+    @classmethod
+    def _monotone_to_100(cls, steps: list[Step]) -> list[Step]:
+        weights = [step.weight for step in steps]
         if any(b <= a for a, b in itertools.pairwise(weights)):
             raise ValueError(f"weights must increase step by step, got {weights}")
         if weights[-1] != 100:
             raise ValueError(f"the last step must send 100% to the new colour, got {weights[-1]}")
-        return self
+        return steps
 
 
 def _percent(text: str, spec: str) -> int:
@@ -91,9 +92,9 @@ def parse_strategy(spec: str, base_dir: Path | None = None) -> StepPlan:
         percent = _percent(args[0], spec)
         bake = parse_duration(args[1], f"strategy {spec!r}: bake")
         if kind == "canary":
-            return StepPlan(steps=[Step(weight=percent, bake=bake), Step(weight=100, bake=bake)])
+            return StepPlan(steps=[Step(weight=percent, bake_seconds=bake), Step(weight=100, bake_seconds=bake)])
         weights = [*list(range(percent, 100, percent)), 100]
-        return StepPlan(steps=[Step(weight=w, bake=bake) for w in weights])
+        return StepPlan(steps=[Step(weight=w, bake_seconds=bake) for w in weights])
     if kind == "file" and rest:
         path = Path(rest) if base_dir is None else base_dir / rest
         return load_model(path, StepPlan)

@@ -21,8 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 LinePath = tuple[str | int, ...]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping key and sequence item."""
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _compose_lines(node: yaml.Node, path: LinePath, lines: dict[LinePath, int]) -> None:
@@ -47,8 +46,12 @@ def read_yaml(path: Path) -> tuple[Any, dict[LinePath, int]]:
     except OSError as exc:
         raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        loader = _SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

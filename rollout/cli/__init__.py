@@ -13,6 +13,7 @@ from typing import Annotated
 import click
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from rich.markup import escape
 
 from rollout.cli import context
 from rollout.cli.output import err_console, print_json
@@ -45,15 +46,28 @@ def _register_commands() -> None:
         local_cmds,
         plan_cmds,
         release_cmds,
+        report_cmds,
         rollout_cmds,
         stacks_cmds,
     )
 
 
+def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...],
+                                 tuple[type[BaseException], ...]]:
+    """Usage-error, exit and abort classes of click and of the click copy newer typers ship."""
+    typer_usage: type[Exception] = getattr(typer, "TyperException", click.ClickException)
+    return ((click.ClickException, typer_usage),
+            (click.exceptions.Exit, typer.Exit),
+            (click.exceptions.Abort, typer.Abort))
+
+
+USAGE_ERRORS, EXITS, ABORTS = _click_exceptions()
+
+
 def _fail(message: str, code: int, as_json: bool) -> int:
     if as_json:
         print_json({"error": message, "exit_code": code})
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     return code
 
 
@@ -66,14 +80,15 @@ def run(argv: list[str] | None = None) -> int:
         app(args=args, prog_name="rollout", standalone_mode=False)
     except RolloutError as exc:
         return _fail(str(exc), exc.exit_code, as_json)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
+    except EXITS as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except USAGE_ERRORS as exc:
+        code = int(getattr(exc, "exit_code", 2))
         if as_json:
-            print_json({"error": exc.format_message(), "exit_code": exc.exit_code})
-        exc.show()
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
+            print_json({"error": exc.format_message(), "exit_code": code})  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]
+        return code
+    except ABORTS:
         return _fail("aborted", 1, as_json)
     except ClientError as exc:
         error = exc.response.get("Error", {})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,7 +25,7 @@ def server(port: Annotated[int, typer.Option(help="Loopback port to listen on.")
     from rollout.local.server import embedded_moto
 
     with embedded_moto(port) as endpoint:
-        console.print(f"moto server listening on {endpoint}")
+        console.print(f"moto server listening on {endpoint} (Ctrl-C stops it)")
         console.print(f"in another shell: export AWS_ENDPOINT_URL={endpoint} "
                       "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
         try:
@@ -46,7 +48,7 @@ def _show(results: list[DeployResult]) -> None:
 @local_app.command("up")
 def up(
     cohort: Annotated[str, typer.Option(help="Stack to deploy: a cohort, or 'shared'.")],
-    stack_config: Annotated[str | None, typer.Option(
+    stack_config: Annotated[Path | None, typer.Option(
         "--stack-config", help="Stack config file (default: Pulumi.<cohort>.yaml).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -54,12 +56,9 @@ def up(
 
     A test double of `pulumi up`: real deployments use `pulumi up`.
     """
-    from pathlib import Path
-
-    ctx = context.current()
-    engine = LocalEngine(ctx.project_dir)
-    engine.stack_file(cohort, Path(stack_config) if stack_config else None)
+    engine = LocalEngine(context.current().project_dir)
+    engine.preflight(cohort, stack_config)
     if not as_json:
         err_console.print(f"deploying stack {cohort} into moto with the local engine ...")
-    results = engine.up(cohort, path=Path(stack_config) if stack_config else None)
-    emit([r.__dict__ for r in results], as_json, lambda _: _show(results))
+    results = engine.up(cohort, path=stack_config)
+    emit([asdict(result) for result in results], as_json, lambda _: _show(results))

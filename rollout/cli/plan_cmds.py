@@ -1,1 +1,167 @@
-"""Placeholder: filled in by its owner."""
+"""``rollout plan`` and ``rollout notify``: the schedule customers are told about, and telling them.
+
+``plan`` is pure (no AWS); ``notify`` reads the notices topic and ledger of the
+shared stack. Both check every file they read before touching AWS.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from infra.config import VERSION_PATTERN
+from rollout.cli import app, context
+from rollout.cli.output import JsonFlag, console, emit
+from rollout.errors import BadInput
+from rollout.model.release import ReleaseNotes
+from rollout.model.tenants import TenantsFile, load_tenants
+from rollout.notify.base import NOTIFIERS, Notifier
+from rollout.notify.campaign import NotifyReport, send_notices
+from rollout.notify.records import NoticeBook
+from rollout.schedule.plan import CohortPlan, Plan, utc_text
+from rollout.schedule.planner import plan_release
+from rollout.userfile import line_of, load_model, read_yaml
+
+LISTED_PER_GROUP = 25
+"""Beyond this many tenants at one local time, the table names a few and counts the rest."""
+
+ReleaseOption = Annotated[str, typer.Option("--release", help="Release version, e.g. 1.5.0.")]
+TenantsOption = Annotated[Path, typer.Option(
+    "--tenants", help="The tenants file (see examples/tenants.yaml).")]
+FromOption = Annotated[str | None, typer.Option(
+    "--from", help="Plan from this date or time (ISO, UTC unless it has an offset; "
+                   "default: now).")]
+
+
+def parse_from(text: str | None) -> datetime:
+    """``--from``: a date (midnight UTC) or an ISO date-time; default now."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            return datetime.combine(date.fromisoformat(text.strip()), datetime.min.time(), UTC)
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"--from {text!r} is not a date like 2026-01-12 or a time like "
+                       "2026-01-12T09:00") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def check_version(release: str) -> str:
+    if not re.fullmatch(VERSION_PATTERN, release):
+        raise BadInput(f"--release {release!r} is not a version like 1.5.0")
+    return release
+
+
+def _slot_text(cohort: CohortPlan) -> str:
+    if cohort.slot is None:
+        return "no slot"
+    return cohort.slot.describe()
+
+
+def show_plan(plan: Plan) -> None:
+    console.print(f"[bold]Plan for release {plan.release}[/] from {utc_text(plan.planned_from)} "
+                  "(notices not yet sent are assumed sent then)")
+    for cohort in plan.cohorts:
+        table = Table(title=f"{cohort.order}. {cohort.cohort}: {_slot_text(cohort)}",
+                      title_justify="left")
+        for column in ("tenant", "local time", "status"):
+            table.add_column(column)
+        for group in cohort.included:
+            if len(group.tenants) > LISTED_PER_GROUP:
+                shown = ", ".join(group.tenants[:3])
+                table.add_row(f"{shown} and {len(group.tenants) - 3:,} more",
+                              group.local.describe(), "included")
+                continue
+            for tenant in group.tenants:
+                table.add_row(tenant, group.local.describe(), "included")
+        for excluded in cohort.excluded:
+            follow = (f"follows {excluded.follow_up_local.describe()}"
+                      if excluded.follow_up_local else "no slot of its own")
+            status = f"excluded ({excluded.kind}): {escape(excluded.reason)}"
+            if excluded.flag:
+                status += f" [bold red]FLAG: {escape(excluded.flag)}[/]"
+            table.add_row(escape(excluded.tenant), escape(follow), status)
+        console.print(table)
+        if cohort.problem:
+            console.print(f"  [bold red]problem:[/] {escape(cohort.problem)}")
+        for delay in cohort.delays:
+            console.print(f"  why not earlier: {escape(delay)}")
+    flags = plan.flags()
+    if flags:
+        console.print(f"[bold red]{len(flags)} item(s) need a decision:[/]")
+        for flag in flags:
+            console.print(f"  - {escape(flag)}")
+
+
+@app.command("plan")
+def plan(release: ReleaseOption, tenants: TenantsOption, start: FromOption = None,
+         as_json: JsonFlag = False) -> None:
+    """Print when each cohort goes, who is in it, and why anyone is not (no AWS needed)."""
+    version = check_version(release)
+    model = load_tenants(tenants)
+    emit(plan_release(model, version, parse_from(start)), as_json, show_plan)
+
+
+def load_notes(path: Path, release: str) -> ReleaseNotes:
+    """``release.yaml``, which must be the notes of ``release``."""
+    notes = load_model(path, ReleaseNotes)
+    if notes.version != release:
+        _, lines = read_yaml(path)
+        line = line_of(lines, ("version",)) or 1
+        raise BadInput(f"{path}:{line}: version: the notes are for {notes.version}, "
+                       f"but --release is {release}")
+    return notes
+
+
+def _notifier(channel: str, webhook_url: str | None) -> Notifier:
+    factory = NOTIFIERS.get(channel)
+    settings: dict[str, Any] = {}
+    if webhook_url is not None:
+        settings["url"] = webhook_url
+    ctx = context.current()
+    if channel == "sns":
+        settings["topic_arn"] = ctx.shared.notices_topic_arn
+    return factory(ctx.clients, settings)
+
+
+def show_report(report: NotifyReport) -> None:
+    if report.sent:
+        table = Table(title=f"notices for release {report.release}", title_justify="left")
+        for column in ("tenant", "timeframe", "channel", "message id"):
+            table.add_column(column)
+        for sent in report.sent:
+            table.add_row(sent.tenant, sent.timeframe, sent.channel, sent.message_id)
+        console.print(table)
+    console.print(report.summary())
+
+
+@app.command("notify")
+def notify(
+    release: ReleaseOption,
+    tenants: TenantsOption,
+    notes: Annotated[Path, typer.Option("--notes", help="The release notes (release.yaml).")],
+    start: FromOption = None,
+    channel: Annotated[str, typer.Option(
+        "--channel", help="Where notices go: sns (the notices topic) or webhook.")] = "sns",
+    webhook_url: Annotated[str | None, typer.Option(
+        "--webhook-url", help="The webhook to POST notices to (with --channel webhook).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send each tenant its notice for a release, once, and record it in the ledger."""
+    version = check_version(release)
+    model: TenantsFile = load_tenants(tenants)
+    release_notes = load_notes(notes, version)
+    plan_from = parse_from(start)
+    if channel == "webhook" and webhook_url is None:
+        raise BadInput("--channel webhook needs --webhook-url")
+    notifier = _notifier(channel, webhook_url)
+    book = NoticeBook(context.current().ledger, version)
+    report = send_notices(release_notes, model, book, notifier, plan_from, datetime.now(UTC))
+    emit(report, as_json, show_report)

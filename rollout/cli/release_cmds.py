@@ -1,1 +1,187 @@
-"""Placeholder: filled in by its owner."""
+"""``rollout release publish|list|verify|prune``: the artefact store from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import BaseModel
+from rich.table import Table
+
+from rollout.artefacts.manifest import Manifest
+from rollout.artefacts.notes import load_notes
+from rollout.artefacts.progress import RichUploadProgress
+from rollout.artefacts.retention import RetentionPlan, plan_retention
+from rollout.artefacts.store import ArtefactStore, VerifyReport, artefact_sources
+from rollout.artefacts.usage import VersionUse, fleet_uses, uses_by_version
+from rollout.cli import app, context
+from rollout.cli.output import JsonFlag, console, emit, err_console
+from rollout.routers.alb import AlbRouter
+
+release_app = typer.Typer(help="Publish, list, verify and prune releases in the artefact store.",
+                          no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+
+def _store() -> ArtefactStore:
+    ctx = context.current()
+    return ArtefactStore.of(ctx.clients, ctx.shared)
+
+
+def _uses() -> list[VersionUse]:
+    ctx = context.current()
+    return fleet_uses(ctx.discovery, ctx.ledger,
+                      lambda cohort: AlbRouter(ctx.clients, cohort).pins())
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+class ReleaseListing(BaseModel):
+    """One release as ``release list`` shows it."""
+
+    version: str
+    created_at: str
+    publisher: str
+    files: int
+    size: int
+    in_use: list[str]
+
+
+class PruneResult(BaseModel):
+    """What ``release prune`` decided and did."""
+
+    dry_run: bool
+    plan: RetentionPlan
+    deleted: list[str]
+    deleted_objects: int
+
+
+@release_app.command("publish")
+def publish(
+    version: Annotated[str, typer.Option("--version", help="Release version, e.g. 1.5.0.")],
+    notes: Annotated[Path, typer.Option("--notes", help="The release notes (release.yaml).")],
+    artefacts: Annotated[list[Path], typer.Argument(
+        help="Files to publish.", metavar="ARTEFACT...")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Upload artefacts and a manifest (sha256 of each file) under releases/<app>/<version>/.
+
+    Releases are immutable: publishing a version that exists is refused (exit 2).
+    """
+    release_notes = load_notes(notes, version)
+    artefact_sources(artefacts)
+    store = _store()
+    with RichUploadProgress(err_console) as progress:
+        manifest = store.publish(release_notes, artefacts, progress)
+    emit(manifest, as_json, lambda _: _show_manifest(store, manifest))
+
+
+def _show_manifest(store: ArtefactStore, manifest: Manifest) -> None:
+    console.print(f"published release {manifest.version} of {manifest.app} to "
+                  f"{store.url(store.prefix(manifest.version))} as {manifest.publisher.arn}")
+    table = Table()
+    for column in ("file", "size", "sha256", "upload"):
+        table.add_column(column)
+    for artefact in manifest.files:
+        parts = artefact.multipart_parts
+        table.add_row(artefact.name, _size(artefact.size), f"{artefact.sha256[:16]}…",
+                      f"multipart, {parts} parts" if parts else "single request")
+    console.print(table)
+
+
+@release_app.command("list")
+def list_releases(as_json: JsonFlag = False) -> None:
+    """Every published release, newest first, with where it is in use."""
+    store = _store()
+    by_version = uses_by_version(_uses())
+    listing = [ReleaseListing(
+        version=m.version, created_at=f"{m.created_at:%Y-%m-%d %H:%M} UTC",
+        publisher=m.publisher.arn, files=len(m.files), size=m.total_size,
+        in_use=list(dict.fromkeys(use.describe() for use in by_version.get(m.version, []))),
+    ) for m in store.manifests()]
+    emit(listing, as_json, lambda _: _show_listing(listing))
+
+
+def _show_listing(listing: list[ReleaseListing]) -> None:
+    if not listing:
+        console.print("no releases published yet (rollout release publish ...)")
+        return
+    for entry in listing:
+        console.print(f"[bold]{entry.version}[/]  published {entry.created_at} by "
+                      f"{entry.publisher}, {entry.files} file(s), {_size(entry.size)}",
+                      markup=True)
+        for use in entry.in_use or ["not in use"]:
+            console.print(f"    {use}")
+
+
+@release_app.command("verify")
+def verify(
+    version: Annotated[str, typer.Option("--version", help="Release version to verify.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute each artefact's sha256 from S3 and compare it with the manifest (exit 1 if not)."""
+    report = _store().verify(version)
+    if report.ok or not as_json:
+        emit(report, as_json, lambda _: _show_report(report))
+    report.raise_if_failed()
+
+
+def _show_report(report: VerifyReport) -> None:
+    for check in report.files:
+        if check.ok:
+            console.print(f"[green]ok[/]       {check.name}  sha256 {check.expected_sha256}",
+                          markup=True)
+        else:
+            console.print(f"[bold red]MISMATCH[/] {check.problem}", markup=True)
+    if report.ok:
+        console.print(f"release {report.version}: all {len(report.files)} files match "
+                      "the manifest")
+
+
+@release_app.command("prune")
+def prune(
+    keep: Annotated[int, typer.Option("--keep",
+                                      help="How many of the newest releases to keep (>= 1).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run",
+                                          help="Print what would be deleted; delete nothing.")]
+    = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete releases older than the newest N, except any still in use or a rollback target."""
+    store = _store()
+    plan = plan_retention(store.versions(), _uses(), keep)
+    deleted_objects = 0
+    if not dry_run:
+        for version in plan.deleted:
+            deleted_objects += len(store.delete(version))
+    result = PruneResult(dry_run=dry_run, plan=plan, deleted=plan.deleted,
+                         deleted_objects=deleted_objects)
+    emit(result, as_json, lambda _: _show_prune(result))
+
+
+def _show_prune(result: PruneResult) -> None:
+    for decision in result.plan.decisions:
+        why = "; ".join(decision.reasons)
+        if decision.keep:
+            console.print(f"keep    {decision.version}: {why}")
+        else:
+            verb = "would delete" if result.dry_run else "deleted"
+            console.print(f"{verb} {decision.version}: {why}")
+    for version, uses in uses_by_version(result.plan.not_in_store).items():
+        why = "; ".join(dict.fromkeys(use.describe() for use in uses))
+        err_console.print(f"[yellow]warning:[/] {version} is not in the store ({why}): "
+                          "a rollback to it cannot be restored from the store", markup=True)
+    if not result.dry_run and result.deleted:
+        console.print(f"{len(result.deleted)} release(s) deleted ({result.deleted_objects} "
+                      "objects; their bytes remain as noncurrent S3 versions until the "
+                      "bucket's lifecycle rule expires them)")
+    elif not result.deleted:
+        console.print("nothing to delete")

@@ -1,1 +1,179 @@
-"""Placeholder: filled in by its owner."""
+"""``rollout stacks up|preview`` and ``rollout iam-policy``.
+
+``stacks up`` puts a release into a cohort's *idle* colour (the Pulumi Automation
+API, or the local engine with ``--local``) and records the stack outputs in the
+ledger; traffic does not move. ``iam-policy`` prints the least-privilege policy
+of the role that runs rollouts for a cohort.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from infra.config import COLOURS, VERSION_PATTERN, CohortStackConfig, Colour, other_colour
+from rollout.aws_clients import AwsClients
+from rollout.cli import app, context
+from rollout.cli.output import JsonFlag, console, emit, err_console
+from rollout.discovery import Discovery
+from rollout.errors import BadInput
+from rollout.gates.security import config_policy_name
+from rollout.ledger import Ledger, cohort_pk
+from rollout.local.engine import LocalEngine
+from rollout.model.state import RolloutState
+from rollout.stacks.automation import AutomationDeployer
+from rollout.stacks.base import StackDeployer, StackPreview
+from rollout.stacks.local import LocalDeployer
+from rollout.stacks.outputs_record import StackOutputsRecord, record_outputs
+from rollout.stacks.role_policy import rollout_role_policy
+from rollout.stacks.target_colour import live_colour, target_colour
+
+stacks_app = typer.Typer(
+    help="Deploy a release into a cohort's idle colour (Pulumi Automation API, or --local).",
+    no_args_is_help=True)
+app.add_typer(stacks_app, name="stacks")
+
+CohortOption = Annotated[str, typer.Option(help="Cohort whose stack to deploy.")]
+VersionOption = Annotated[str, typer.Option(help="Release version to deploy, e.g. 1.5.0.")]
+ColourOption = Annotated[str | None, typer.Option(
+    help="Colour to deploy into (default: the idle one, per the ledger or liveColour).")]
+LocalOption = Annotated[bool, typer.Option(
+    "--local", help="Deploy through the local engine into moto (AWS_ENDPOINT_URL) instead of "
+                    "Pulumi: a rehearsal, not a real deployment.")]
+
+
+def _stream_to_stderr(line: str) -> None:
+    """Pulumi's progress goes to stderr, so ``--json`` output on stdout stays parseable."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _deployer(local: bool, project_dir: Path, clients: AwsClients) -> StackDeployer:
+    if local:
+        return LocalDeployer(project_dir, clients)
+    return AutomationDeployer(project_dir, on_output=_stream_to_stderr)
+
+
+def _checked_version(version: str) -> str:
+    if not re.fullmatch(VERSION_PATTERN, version):
+        raise BadInput(f"--version {version!r} is not a version like 1.5.0")
+    return version
+
+
+def _checked_colour(colour: str | None) -> Colour | None:
+    if colour is None:
+        return None
+    if colour not in COLOURS:
+        raise BadInput(f"--colour must be blue or green, got {colour!r}")
+    return colour
+
+
+def _cohort_config(project_dir: Path, clients: AwsClients, cohort: str) -> CohortStackConfig:
+    stack = LocalEngine(project_dir, clients).stack_file(cohort)
+    config = stack.config.stack
+    if not isinstance(config, CohortStackConfig):
+        raise BadInput(f"{stack.path}: stack {cohort!r} is the shared stack, not a cohort; "
+                       "`stacks up` deploys cohort stacks")
+    return config
+
+
+def _rollout_state(clients: AwsClients, app_name: str, cohort: str) -> RolloutState | None:
+    """The cohort's rollout state, or None before the shared stack (and its ledger) exists."""
+    try:
+        shared = Discovery(clients, app_name).shared()
+    except BadInput:
+        return None
+    return Ledger(clients, shared.ledger_table).get(cohort_pk(cohort), "STATE", RolloutState)
+
+
+class _Plan:
+    """What both ``up`` and ``preview`` settle before touching the stack."""
+
+    def __init__(self, cohort: str, version: str, colour: str | None, local: bool) -> None:
+        ctx = context.current()
+        self.clients = ctx.clients
+        self.deployer = _deployer(local, ctx.project_dir, self.clients)
+        self.cohort = cohort
+        self.version = _checked_version(version)
+        requested = _checked_colour(colour)
+        config = _cohort_config(ctx.project_dir, self.clients, cohort)
+        state = _rollout_state(self.clients, config.app, cohort)
+        self.live: Colour = live_colour(state, config.live_colour)
+        self.colour: Colour = target_colour(cohort, state, config.live_colour, requested)
+        self.app = config.app
+
+
+def _show_up(data: dict[str, Any]) -> None:
+    outputs = data["outputs"]
+    colour = data["colour"]
+    console.print(f"stack {data['cohort']} ({data['engine']}): {colour} now runs "
+                  f"{data['version']}; traffic is unchanged, {data['liveColour']} is still live")
+    console.print(f"  versions: {json.dumps(outputs.get('versions', {}))}")
+    console.print(f"  {colour} target group: {outputs.get('targetGroupArns', {}).get(colour)}")
+    console.print(f"  listener: {outputs.get('listenerArn')}")
+    console.print("  (all outputs: --json; they are recorded in the ledger)")
+    console.print(f"next: rollout config copy --cohort {data['cohort']} "
+                  f"--from {data['liveColour']} --to {colour}")
+
+
+@stacks_app.command("up")
+def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None,
+       local: LocalOption = False, as_json: JsonFlag = False) -> None:
+    """Deploy VERSION into the idle colour of COHORT's stack and record the outputs.
+
+    Needs the Pulumi CLI unless --local is given. Traffic does not move.
+    """
+    plan = _Plan(cohort, version, colour, local)
+    if not as_json:
+        err_console.print(f"deploying {plan.version} into {plan.colour} of stack {cohort} "
+                          f"({plan.deployer.engine}) ...")
+    outputs = plan.deployer.deploy_version(cohort, plan.colour, plan.version)
+    table = outputs.get("ledgerTable") or Discovery(plan.clients, plan.app).shared().ledger_table
+    record_outputs(Ledger(plan.clients, table), StackOutputsRecord(
+        cohort=cohort, colour=plan.colour, version=plan.version, engine=plan.deployer.engine,
+        outputs=outputs))
+    emit({"cohort": cohort, "colour": plan.colour, "liveColour": plan.live,
+          "version": plan.version, "engine": plan.deployer.engine, "outputs": outputs},
+         as_json, _show_up)
+
+
+def _show_preview(preview: StackPreview) -> None:
+    was = preview.current_version or "nothing"
+    console.print(f"stack {preview.cohort} ({preview.engine}): {preview.colour} would go from "
+                  f"{was} to {preview.version}; the live colour "
+                  f"{other_colour(preview.colour)} is not touched")
+    if preview.changes:
+        console.print("changes: " + ", ".join(f"{op} {n}" for op, n in preview.changes.items()))
+    if preview.note:
+        console.print(preview.note)
+
+
+@stacks_app.command("preview")
+def preview(cohort: CohortOption, version: VersionOption, colour: ColourOption = None,
+            local: LocalOption = False, as_json: JsonFlag = False) -> None:
+    """Show what `stacks up` would change, changing nothing."""
+    plan = _Plan(cohort, version, colour, local)
+    emit(plan.deployer.preview(cohort, plan.colour, plan.version), as_json, _show_preview)
+
+
+@app.command("iam-policy")
+def iam_policy(cohort: Annotated[str, typer.Option(help="Cohort the role rolls out.")],
+               as_json: JsonFlag = False) -> None:
+    """Print the least-privilege IAM policy of the role that rolls out COHORT."""
+    ctx = context.current()
+    resources = ctx.cohort(cohort)
+    account = str(ctx.clients.client("sts").get_caller_identity()["Account"])
+    document = rollout_role_policy(
+        resources, account, config_policy_name(resources.app, cohort)).as_aws()
+
+    def show(data: dict[str, Any]) -> None:
+        err_console.print(f"IAM policy for the role that rolls out {resources.app}/{cohort} "
+                          "(attach it with `aws iam put-role-policy`):")
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+    emit(document, as_json, show)

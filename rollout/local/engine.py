@@ -3,27 +3,28 @@
 Validates the stack's ``Pulumi.<stack>.yaml`` first (a bad file is a
 :class:`BadInput` naming file, line and field, with nothing created), deploys the
 ``shared`` stack first when a cohort references it and it is not there yet, then
-runs the program in a child process (see :mod:`rollout.local.program_run`).
+runs the program in a fresh child process (see :mod:`rollout.local.child_process`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.config import CONFIG_KEY, PROJECT, CohortStackConfig, StackConfigFile
+from pydantic import ValidationError
+
+from infra.config import CONFIG_KEY, PROJECT, CohortStackConfig, StackConfigFile, parse_stack
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
-from rollout.local.mocks import LocalEngineError
+from rollout.local.child_process import StartMethod, run_stack
+from rollout.local.endpoint import endpoint_of, is_local
+from rollout.local.messages import StackRequest
 from rollout.local.state import LocalStateStore
-from rollout.userfile import read_yaml, validate
+from rollout.userfile import LinePath, describe_validation_error, line_of, read_yaml
 
-CONFIG_PATH = ("config", f"{PROJECT}:{CONFIG_KEY}")
+CONFIG_PATH: LinePath = ("config", f"{PROJECT}:{CONFIG_KEY}")
 
 
 @dataclass
@@ -58,12 +59,27 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-class LocalEngine:
-    """Deploys stacks of the project in ``project_dir`` into the moto server at hand."""
+def parse_stack_config(raw: object, source: str,
+                       lines: dict[LinePath, int]) -> StackConfigFile:
+    """:func:`infra.config.parse_stack`, with errors as ``file:line: field: problem``."""
+    try:
+        return parse_stack(raw)
+    except ValidationError as exc:
+        raise BadInput(describe_validation_error(source, exc, lines, CONFIG_PATH)) from None
 
-    def __init__(self, project_dir: Path, clients: AwsClients | None = None) -> None:
+
+class LocalEngine:
+    """Deploys stacks of the project in ``project_dir`` into the moto server at hand.
+
+    ``start_method`` picks how each stack's process starts (see
+    :mod:`rollout.local.child_process`); the default is the fastest available.
+    """
+
+    def __init__(self, project_dir: Path, clients: AwsClients | None = None, *,
+                 start_method: StartMethod | None = None) -> None:
         self.project_dir = project_dir
         self.clients = clients or AwsClients()
+        self.start_method = start_method
 
     def known_stacks(self) -> list[str]:
         return sorted(p.name[len("Pulumi."):-len(".yaml")]
@@ -78,45 +94,55 @@ class LocalEngine:
         data, lines = read_yaml(path)
         config_section = data.get("config") if isinstance(data, dict) else None
         if not isinstance(config_section, dict) or CONFIG_PATH[1] not in config_section:
-            raise BadInput(f"{path}:1: missing key config.{CONFIG_PATH[1]}")
+            raise BadInput(f"{path}:{line_of(lines, ('config',)) or 1}: "
+                           f"missing key config.{CONFIG_PATH[1]}")
         raw = config_section[CONFIG_PATH[1]]
-        config = validate(StackConfigFile, {"stack": raw}, str(path), lines, CONFIG_PATH[:1])
+        config = parse_stack_config(raw, str(path), lines)
+        if isinstance(config.stack, CohortStackConfig) and config.stack.cohort != stack:
+            line = line_of(lines, (*CONFIG_PATH, "cohort"))
+            raise BadInput(f"{path}:{line}: {'.'.join(map(str, CONFIG_PATH))}.cohort: is "
+                           f"{config.stack.cohort!r}, but this is the stack of {stack!r}")
         region = str(config_section.get("aws:region") or self.clients.region)
         return StackFile(stack, path, raw, config, region)
 
     def up(self, stack: str, *, path: Path | None = None,
            overrides: dict[str, Any] | None = None) -> list[DeployResult]:
-        """Deploy ``stack`` (and the shared stack it needs first); return what each did."""
-        stack_file = self.stack_file(stack, path)
+        """Deploy ``stack`` (and the shared stack it needs first); return what each did.
+
+        ``overrides`` are laid over the stack config (e.g. ``{"versions": {"green":
+        "1.5.0"}}``) and remembered, so a later ``up`` without them keeps them.
+        """
+        stack_file = self.preflight(stack, path)
         store = self.store(stack_file.config.stack.app)
         previous = store.load(stack)
         overrides = deep_merge(previous.overrides if previous else {}, overrides or {})
         raw = deep_merge(stack_file.raw, overrides)
-        validate(StackConfigFile, {"stack": raw}, f"{stack_file.path} (with overrides)", {})
+        parse_stack_config(raw, f"{stack_file.path} (with overrides {overrides})", {})
         results: list[DeployResult] = []
         cohort = stack_file.config.stack
         if isinstance(cohort, CohortStackConfig):
             shared = cohort.shared_stack.rsplit("/", 1)[-1]
             if store.load(shared) is None:
                 results.extend(self.up(shared))
-        results.append(self._run_child(stack, raw, stack_file.region, overrides))
+        results.append(self._deploy(stack, raw, stack_file.region, overrides))
         return results
 
     def store(self, app: str) -> LocalStateStore:
         return LocalStateStore(self.clients, app)
 
-    def _run_child(self, stack: str, raw: dict[str, Any], region: str,
-                   overrides: dict[str, Any]) -> DeployResult:
-        request = json.dumps({"stack": stack, "config": raw, "region": region,
-                              "overrides": overrides})
-        env = {**os.environ, "AWS_REGION": region, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-        done = subprocess.run(
-            [sys.executable, "-m", "rollout.local.program_run"], input=request,
-            capture_output=True, text=True, env=env, cwd=self.project_dir, check=False,
-        )
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines()
-            reason = lines[-1] if lines else f"exit code {done.returncode}"
-            raise LocalEngineError(f"local up of stack {stack!r} failed: {reason}")
-        summary = json.loads(done.stdout)
-        return DeployResult(stack, summary["created"], summary["reused"], summary["outputs"])
+    def preflight(self, stack: str, path: Path | None = None) -> StackFile:
+        """Everything :meth:`up` checks before touching AWS: the file, and that AWS is moto."""
+        stack_file = self.stack_file(stack, path)
+        if not is_local(self.clients):
+            raise BadInput(
+                f"the local engine only deploys into moto, but the AWS endpoint is "
+                f"{endpoint_of(self.clients)}; start `rollout local server` and set "
+                "AWS_ENDPOINT_URL to it (real deployments use `pulumi up`)")
+        return stack_file
+
+    def _deploy(self, stack: str, raw: dict[str, Any], region: str,
+                overrides: dict[str, Any]) -> DeployResult:
+        environment = {**os.environ, "AWS_REGION": region, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+        request = StackRequest(stack, raw, region, overrides, environment)
+        summary = run_stack(request, self.start_method)
+        return DeployResult(stack, summary.created, summary.reused, summary.outputs)

@@ -4,6 +4,11 @@
 creates the resource through boto3 against ``AWS_ENDPOINT_URL`` and returns its
 real id and outputs. Resources already recorded in the stack's local state are
 reused, so running the program twice creates nothing twice.
+
+State is written right after each resource is created, and only then: if the
+process dies midway, nothing it created is forgotten (and so nothing is created
+twice on the next run). Reused resources change nothing that a crash could lose,
+so :mod:`rollout.local.program_run` writes them once, at the end or on failure.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, NoReturn
 import pulumi
 
 from rollout.aws_clients import AwsClients
-from rollout.errors import RolloutError
+from rollout.local.messages import LocalEngineError
 from rollout.local.resources import Created, ResourceType, load_all
 from rollout.local.state import LocalStateStore, ResourceRecord, StackState
 
@@ -22,10 +27,6 @@ SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
-
-
-class LocalEngineError(RolloutError):
-    """The local engine cannot do what the program asks (exit 1)."""
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -94,12 +95,13 @@ class MotoMocks(pulumi.runtime.Mocks):
             if record is None:
                 created = kind.create(self._clients, args.name, inputs)
                 record = ResourceRecord(id=created.id, inputs=inputs, outputs=created.outputs)
+                self._state.resources[key] = record
                 self.created.append(key)
+                self._store.save(self._stack, self._state)
             else:
                 record = self._reconcile(key, kind, record, inputs)
+                self._state.resources[key] = record
                 self.reused.append(key)
-            self._state.resources[key] = record
-            self._store.save(self._stack, self._state)
         return record.id, {**inputs, **record.outputs}
 
     def _reconcile(self, key: str, kind: ResourceType, record: ResourceRecord,

@@ -39,29 +39,34 @@ class LocalStateStore:
         self._s3 = clients.client("s3")
         self._region = clients.region
         self._app = app
+        self._bucket_exists = False
 
-    def _key(self, stack: str) -> str:
+    def key(self, stack: str) -> str:
+        """The S3 key of ``stack``'s state in :data:`STATE_BUCKET`."""
         return f"stacks/{self._app}/{stack}.json"
 
     def _ensure_bucket(self) -> None:
-        existing = {b["Name"] for b in self._s3.list_buckets().get("Buckets", [])}
-        if STATE_BUCKET not in existing:
+        if self._bucket_exists:
+            return
+        try:
+            self._s3.head_bucket(Bucket=STATE_BUCKET)
+        except self._s3.exceptions.ClientError:
             self._s3.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={
                 "LocationConstraint": self._region})
+        self._bucket_exists = True
 
     def load(self, stack: str) -> StackState | None:
         """The stack's state, or None when the local engine never deployed it."""
         try:
-            body = self._s3.get_object(Bucket=STATE_BUCKET, Key=self._key(stack))["Body"].read()
-        except self._s3.exceptions.NoSuchKey:
-            return None
-        except self._s3.exceptions.NoSuchBucket:
+            body = self._s3.get_object(Bucket=STATE_BUCKET, Key=self.key(stack))["Body"].read()
+        except (self._s3.exceptions.NoSuchKey, self._s3.exceptions.NoSuchBucket):
             return None
         return StackState.model_validate_json(body)
 
     def save(self, stack: str, state: StackState) -> None:
+        """Write the whole state of ``stack`` (one small object, one request)."""
         self._ensure_bucket()
-        self._s3.put_object(Bucket=STATE_BUCKET, Key=self._key(stack),
+        self._s3.put_object(Bucket=STATE_BUCKET, Key=self.key(stack),
                             Body=json.dumps(state.model_dump(), sort_keys=True).encode())
 
     def stacks(self) -> list[str]:

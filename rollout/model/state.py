@@ -53,6 +53,7 @@ class RolloutState(BaseModel):
     last_known_good: str
     pinned: dict[str, Colour] = Field(default_factory=dict)
     notice_override: str | None = None
+    config_carried_back: bool = True
     revision: int = 0
 
     @property

@@ -1,0 +1,79 @@
+"""Redeploy a release from the store into a cohort's idle colour, after checking its hashes.
+
+This is rollback after the old colour was scaled down: the bytes come back from
+the store, so they are verified first and a tampered release is refused before
+anything is deployed. Moving traffic back is the caller's next step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from infra.config import COLOURS, Colour
+from rollout.artefacts.store import ArtefactStore
+from rollout.discovery import CohortResources
+from rollout.errors import Blocked, RolloutFailed
+from rollout.routers.alb import AlbRouter
+
+Deploy = Callable[[str, Colour, str], CohortResources]
+"""``deploy(cohort name, colour, version)`` → the cohort's resources after the deploy."""
+
+
+class RestoreReport(BaseModel):
+    """What a restore did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cohort: str
+    colour: Colour
+    version: str
+    replaced_version: str
+    target_group_arn: str
+    verified_files: list[str]
+
+
+def idle_colour(store: ArtefactStore, cohort: CohortResources) -> Colour:
+    """The colour no request reaches: no weight and no pinned tenant.
+
+    :class:`Blocked` while both colours carry weight (mid-shift), or while tenants
+    are pinned to the idle one: replacing it would change their version unannounced.
+    """
+    router = AlbRouter(store.clients, cohort)
+    weights = router.read_weights()
+    idle = [colour for colour in COLOURS if weights[colour] == 0]
+    if len(idle) != 1:
+        shown = ", ".join(f"{colour} {weights[colour]}" for colour in COLOURS)
+        raise Blocked(f"cohort {cohort.cohort} has no single idle colour (weights: {shown}); "
+                      "finish or roll back the running rollout before restoring a version")
+    pinned = sorted(tenant for tenant, colour in router.pins().items() if colour == idle[0])
+    if pinned:
+        raise Blocked(f"tenants {', '.join(pinned)} are pinned to {cohort.cohort}/{idle[0]} "
+                      f"(version {cohort.versions[idle[0]]}); unpin them before restoring "
+                      "another version into that colour")
+    return idle[0]
+
+
+def restore_version(store: ArtefactStore, cohort: CohortResources, version: str,
+                    deploy: Deploy) -> RestoreReport:
+    """Verify release ``version``, then deploy it into the idle colour of ``cohort``.
+
+    :class:`BadInput` if the version is not in the store, :class:`RolloutFailed`
+    (nothing deployed) if any file's sha256 does not match the manifest,
+    :class:`Blocked` while no colour is idle. The idle colour is read from the
+    listener, not the ledger: AWS routing says which colour is safe to replace.
+    """
+    manifest = store.require(version)
+    store.verify(version).raise_if_failed()
+    target = idle_colour(store, cohort)
+    replaced = cohort.versions[target]
+    deployed = deploy(cohort.cohort, target, version)
+    if deployed.versions.get(target) != version:
+        raise RolloutFailed(
+            f"cohort {cohort.cohort}: deployed {version} into {target}, but {target} reports "
+            f"version {deployed.versions.get(target)}; check the stack, then retry the rollback")
+    return RestoreReport(cohort=cohort.cohort, colour=target, version=version,
+                         replaced_version=replaced,
+                         target_group_arn=deployed.target_group_arns[target],
+                         verified_files=[f.name for f in manifest.files])

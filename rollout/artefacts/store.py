@@ -1,0 +1,323 @@
+"""The artefact store in S3: publish a release once, verify it, list it, delete it.
+
+Uploads go through boto3's transfer manager (``upload_file`` with a
+:class:`~boto3.s3.transfer.TransferConfig`), so big files are sent as parallel
+multipart uploads and retried part by part by botocore, never by a loop of ours.
+Verification streams each object and recomputes its sha256, so a file of any
+size is checked in constant memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from rollout.artefacts.manifest import MANIFEST_NAME, ArtefactFile, Manifest, Publisher
+from rollout.artefacts.progress import UploadProgress
+from rollout.artefacts.semver import is_semver, newest_first
+from rollout.aws_clients import AwsClients
+from rollout.discovery import SharedResources
+from rollout.errors import BadInput, Blocked, RolloutFailed
+from rollout.model.release import ReleaseNotes
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MB = 1024 * 1024
+READ_CHUNK = MB
+DELETE_BATCH = 1000
+PART_SIZE = 8 * MB
+PARTS_IN_FLIGHT = 8
+DEFAULT_TRANSFER = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE,
+                                  max_concurrency=PARTS_IN_FLIGHT, use_threads=True)
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A local file to publish under ``name``."""
+
+    path: Path
+    name: str
+    size: int
+
+
+def artefact_sources(paths: Sequence[Path]) -> list[Source]:
+    """Check the files before anything is uploaded: they exist, are files, names unique."""
+    if not paths:
+        raise BadInput("no artefacts given: pass at least one file to publish")
+    sources: list[Source] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if not path.exists():
+            raise BadInput(f"{path}: artefact not found")
+        if not path.is_file():
+            raise BadInput(f"{path}: artefact is not a regular file")
+        if path.name == MANIFEST_NAME:
+            raise BadInput(f"{path}: an artefact may not be called {MANIFEST_NAME}")
+        if path.name in seen:
+            raise BadInput(f"{path}: another artefact has the same name ({seen[path.name]})")
+        seen[path.name] = path
+        sources.append(Source(path, path.name, path.stat().st_size))
+    return sources
+
+
+class FileCheck(BaseModel):
+    """Verification of one file: its recomputed sha256 against the manifest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    key: str
+    expected_sha256: str
+    actual_sha256: str | None
+    published_version_id: str | None
+    current_version_id: str | None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+class VerifyReport(BaseModel):
+    """Verification of a whole release."""
+
+    model_config = ConfigDict(frozen=True)
+
+    app: str
+    version: str
+    bucket: str
+    files: list[FileCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.files)
+
+    def raise_if_failed(self) -> None:
+        """:class:`RolloutFailed` naming the first bad file (and how many more there are)."""
+        bad = [check for check in self.files if not check.ok]
+        if not bad:
+            return
+        others = len(bad) - 1
+        more = f" (and {others} more file{'s' if others > 1 else ''})" if others else ""
+        raise RolloutFailed(
+            f"release {self.version} of {self.app} failed verification: {bad[0].problem}{more}; "
+            "do not deploy it: publish the fix as a new version")
+
+
+class ArtefactStore:
+    """One app's releases in the shared artefact bucket: ``releases/<app>/<version>/``."""
+
+    def __init__(self, clients: AwsClients, bucket: str, app: str,
+                 transfer: TransferConfig | None = None) -> None:
+        self.clients = clients
+        self.bucket = bucket
+        self.app = app
+        self.transfer = transfer or DEFAULT_TRANSFER
+        self._s3: S3Client = cast("S3Client", clients.client("s3"))
+
+    @classmethod
+    def of(cls, clients: AwsClients, shared: SharedResources,
+           transfer: TransferConfig | None = None) -> ArtefactStore:
+        return cls(clients, shared.artefact_bucket, shared.app, transfer)
+
+    # layout ------------------------------------------------------------
+    @property
+    def root(self) -> str:
+        return f"releases/{self.app}/"
+
+    def prefix(self, version: str) -> str:
+        return f"{self.root}{version}/"
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    # reading -----------------------------------------------------------
+    def manifest(self, version: str) -> Manifest | None:
+        """The release's manifest, or None when ``version`` is not published."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket,
+                                       Key=self.prefix(version) + MANIFEST_NAME)["Body"]
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return Manifest.model_validate_json(body.read())
+
+    def require(self, version: str) -> Manifest:
+        """The release's manifest; :class:`BadInput` naming what is published if absent."""
+        found = self.manifest(version)
+        if found is None:
+            published = ", ".join(self.versions()) or "none"
+            raise BadInput(f"release {version} of {self.app} is not in the artefact store "
+                           f"{self.url(self.root)} (published: {published})")
+        return found
+
+    def _version_prefixes(self) -> list[str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.root, Delimiter="/")
+        names = [entry["Prefix"][len(self.root):].rstrip("/")
+                 for page in pages for entry in page.get("CommonPrefixes", [])]
+        return newest_first([name for name in names if is_semver(name)])
+
+    def manifests(self) -> list[Manifest]:
+        """Every published release, newest first (a folder without a manifest is not one)."""
+        found = (self.manifest(version) for version in self._version_prefixes())
+        return [manifest for manifest in found if manifest is not None]
+
+    def versions(self) -> list[str]:
+        return [manifest.version for manifest in self.manifests()]
+
+    # publishing --------------------------------------------------------
+    def publisher(self) -> Publisher:
+        identity = self.clients.client("sts").get_caller_identity()
+        return Publisher(arn=identity["Arn"], account=identity["Account"],
+                         user_id=identity["UserId"])
+
+    def publish(self, notes: ReleaseNotes, files: Sequence[Path],
+                progress: UploadProgress | None = None) -> Manifest:
+        """Upload ``files`` and the manifest of release ``notes.version``.
+
+        Refuses (:class:`BadInput`, nothing written) when the release exists. The
+        manifest goes last and only if still absent, so a crash leaves no release
+        behind and a racing publisher cannot silently replace ours.
+        """
+        version = notes.version
+        sources = artefact_sources(files)
+        existing = self.manifest(version)
+        if existing is not None:
+            raise BadInput(
+                f"release {version} of {self.app} is already published "
+                f"({self.url(self.prefix(version) + MANIFEST_NAME)}, "
+                f"{existing.created_at:%Y-%m-%d %H:%M} UTC by {existing.publisher.arn}); "
+                "releases are immutable: publish a new version")
+        publisher = self.publisher()
+        uploaded = [self.upload(source, self.prefix(version) + source.name, progress)
+                    for source in sources]
+        manifest = Manifest(app=self.app, version=version, files=uploaded, notes=notes,
+                            publisher=publisher)
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=self.prefix(version) + MANIFEST_NAME,
+                                Body=manifest.model_dump_json(indent=2, by_alias=True).encode(),
+                                ContentType="application/json", IfNoneMatch="*")
+        except ClientError as exc:
+            if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise Blocked(f"another publisher completed release {version} of {self.app} "
+                              "while this one was uploading; run `rollout release verify "
+                              f"--version {version}` and publish a new version") from None
+            raise
+        return manifest
+
+    def upload(self, source: Source, key: str,
+               progress: UploadProgress | None = None) -> ArtefactFile:
+        """Upload one file with the transfer manager (multipart above the threshold).
+
+        The sha256 is computed in a thread alongside the upload: hashlib releases
+        the GIL, so hashing a big file costs little extra wall time.
+        """
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            digest = hasher.submit(sha256_of_file, source.path)
+            head = self._transfer(source, key, progress)
+        return ArtefactFile(name=source.name, key=key, size=int(head["ContentLength"]),
+                            sha256=digest.result(), version_id=head.get("VersionId"),
+                            etag=head["ETag"].strip('"'))
+
+    def _transfer(self, source: Source, key: str,
+                  progress: UploadProgress | None) -> Any:
+        if progress is not None:
+            progress.started(source.name, source.size)
+
+        def advanced(amount: int) -> None:
+            if progress is not None:
+                progress.advanced(source.name, amount)
+
+        self._s3.upload_file(str(source.path), self.bucket, key, Config=self.transfer,
+                             Callback=advanced)
+        if progress is not None:
+            progress.finished(source.name)
+        return self._s3.head_object(Bucket=self.bucket, Key=key)
+
+    # verifying ---------------------------------------------------------
+    def _stream_sha256(self, key: str) -> tuple[str, int, str | None]:
+        found: Any = self._s3.get_object(Bucket=self.bucket, Key=key)
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in found["Body"].iter_chunks(READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size, found.get("VersionId")
+
+    def check(self, artefact: ArtefactFile) -> FileCheck:
+        """Recompute ``artefact``'s sha256 from the object S3 serves now."""
+        base = {"name": artefact.name, "key": artefact.key,
+                "expected_sha256": artefact.sha256, "published_version_id": artefact.version_id}
+        try:
+            actual, size, current = self._stream_sha256(artefact.key)
+        except ClientError as exc:
+            if _error_code(exc) not in ("NoSuchKey", "404"):
+                raise
+            return FileCheck(**base, actual_sha256=None, current_version_id=None,
+                             problem=f"{artefact.name} is missing ({self.url(artefact.key)})")
+        problem = None
+        if actual != artefact.sha256 or size != artefact.size:
+            problem = (f"{artefact.name} does not match its manifest (sha256 {actual[:12]}…, "
+                       f"{size} bytes; published {artefact.sha256[:12]}…, {artefact.size} bytes)")
+            if artefact.version_id and current and current != artefact.version_id:
+                problem += (f"; {self.url(artefact.key)} was overwritten: S3 version {current} "
+                            f"replaced the published version {artefact.version_id}")
+        return FileCheck(**base, actual_sha256=actual, current_version_id=current,
+                         problem=problem)
+
+    def verify(self, version: str) -> VerifyReport:
+        """Check every file of release ``version``; :class:`BadInput` if it is not published."""
+        manifest = self.require(version)
+        return VerifyReport(app=self.app, version=version, bucket=self.bucket,
+                            files=[self.check(artefact) for artefact in manifest.files])
+
+    # deleting ----------------------------------------------------------
+    def delete(self, version: str) -> list[str]:
+        """Delete release ``version``'s objects, manifest last; return the keys deleted.
+
+        The bucket is versioned, so this leaves delete markers: the bytes stay as
+        noncurrent versions until the bucket's lifecycle rule expires them. A crash
+        midway leaves the manifest, so the next prune finishes the job.
+        """
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix(version))
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        manifest_key = self.prefix(version) + MANIFEST_NAME
+        ordered = [key for key in keys if key != manifest_key]
+        batches = [ordered[start:start + DELETE_BATCH]
+                   for start in range(0, len(ordered), DELETE_BATCH)]
+        if manifest_key in keys:
+            batches.append([manifest_key])
+        for batch in batches:
+            answer = self._s3.delete_objects(Bucket=self.bucket, Delete={
+                "Objects": [{"Key": key} for key in batch], "Quiet": True})
+            errors = answer.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise RolloutFailed(f"could not delete {self.url(first.get('Key', '?'))}: "
+                                    f"{first.get('Code')}: {first.get('Message')}; "
+                                    "run the prune again")
+        return keys

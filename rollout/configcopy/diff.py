@@ -1,0 +1,99 @@
+"""Compare the settings of two colours: pure logic, no AWS calls.
+
+A target value that differs from the source is a **conflict** (a tenant changed
+it there) unless the ledger vouches for it: when the target still carries
+exactly the write the toolkit last recorded for it (same version, same
+modification time), nobody touched it since, and it is merely **stale**. That is
+what makes the second rollout of a cohort work without ``--force``: the idle
+colour holds last release's values, untouched, and they are updated; a value a
+tenant edited there is still reported and left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rollout.configcopy.setting import Setting, value_differs
+
+
+class Status(StrEnum):
+    """How a setting on the target relates to what it should be."""
+
+    MISSING = "missing"
+    EQUAL = "equal"
+    DRIFTED = "drifted"
+    STALE = "stale"
+    CONFLICT = "conflict"
+    EXTRA = "extra"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    Status.MISSING: "not on the target: created",
+    Status.EQUAL: "same type, value and metadata",
+    Status.DRIFTED: "same value, metadata differs: metadata synced",
+    Status.STALE: "differs, target untouched since the toolkit last synced it: updated",
+    Status.CONFLICT: "differs, and someone changed the target: left alone unless --force",
+    Status.EXTRA: "only on the target: left alone",
+    Status.UNCHANGED: "not changed on the new colour since the copy",
+    Status.DELETED: "deleted on the new colour since the copy: deleted on the old one",
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One key: what the target should hold (``None``: nothing) and what it holds now."""
+
+    key: str
+    status: Status
+    wanted: Setting | None
+    current: Setting | None
+    differs: tuple[str, ...] = ()
+
+    @property
+    def tenant(self) -> str:
+        return self.key.split("/", 1)[0]
+
+    @property
+    def secret(self) -> bool:
+        return any(s is not None and s.secret for s in (self.wanted, self.current))
+
+
+def classify(key: str, wanted: Setting, current: Setting | None,
+             vouched: frozenset[str] = frozenset()) -> Comparison:
+    """The status of one key that exists on the source side."""
+    if current is None:
+        return Comparison(key, Status.MISSING, wanted, None)
+    differs = tuple(wanted.differences(current))
+    if not differs:
+        status = Status.EQUAL
+    elif not value_differs(list(differs)):
+        status = Status.DRIFTED
+    elif current.stamp in vouched:
+        status = Status.STALE
+    else:
+        status = Status.CONFLICT
+    return Comparison(key, status, wanted, current, differs)
+
+
+def compare(source: Mapping[str, Setting], target: Mapping[str, Setting],
+            vouched: Mapping[str, frozenset[str]] | None = None) -> list[Comparison]:
+    """Every key of either side, sorted.
+
+    ``source`` holds the settings as they should land on the target (KMS keys
+    already mapped); ``vouched`` maps a key to the target stamps the ledger
+    recorded, i.e. writes the toolkit itself made or read.
+    """
+    vouched = vouched or {}
+    found = [classify(key, wanted, target.get(key), vouched.get(key, frozenset()))
+             for key, wanted in source.items()]
+    found += [Comparison(key, Status.EXTRA, None, current)
+              for key, current in target.items() if key not in source]
+    return sorted(found, key=lambda c: c.key)

@@ -1,0 +1,75 @@
+"""Turn comparisons into the writes a copy makes: plain data, printed by ``--dry-run``.
+
+Pure: the stores execute a :class:`Write`; nothing here calls AWS. A conflict
+is written only with ``force``; equal, extra and unchanged keys never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rollout.configcopy.diff import Comparison, Status
+from rollout.configcopy.setting import Setting, Tags
+
+_NEVER_WRITTEN = (Status.EQUAL, Status.EXTRA, Status.UNCHANGED)
+
+
+class Action(StrEnum):
+    """What a write does to one key on the target."""
+
+    NONE = "none"
+    CREATE = "create"
+    OVERWRITE = "overwrite"
+    RETAG = "retag"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Write:
+    """One key's change on the target: the store turns it into API calls."""
+
+    key: str
+    action: Action
+    wanted: Setting | None
+    current: Setting | None
+
+    @property
+    def tags_to_set(self) -> Tags:
+        """Tags the target lacks or holds with another value."""
+        wanted = dict(self.wanted.meta.tags) if self.wanted else {}
+        current = dict(self.current.meta.tags) if self.current else {}
+        return tuple((k, v) for k, v in sorted(wanted.items()) if current.get(k) != v)
+
+    @property
+    def tags_to_remove(self) -> tuple[str, ...]:
+        """Tag keys the target has and the source does not."""
+        wanted = dict(self.wanted.meta.tags) if self.wanted else {}
+        current = dict(self.current.meta.tags) if self.current else {}
+        return tuple(sorted(k for k in current if k not in wanted))
+
+
+def action_for(comparison: Comparison, force: bool) -> Action:
+    """The action one comparison calls for; conflicts only with ``force``."""
+    if comparison.status in _NEVER_WRITTEN:
+        return Action.NONE
+    if comparison.status == Status.CONFLICT and not force:
+        return Action.NONE
+    wanted, current = comparison.wanted, comparison.current
+    if wanted is None:
+        return Action.DELETE if current is not None else Action.NONE
+    if current is None:
+        return Action.CREATE
+    differs = comparison.differs or tuple(wanted.differences(current))
+    if not differs:
+        return Action.NONE
+    if differs == ("tags",):
+        return Action.RETAG
+    return Action.OVERWRITE
+
+
+def plan_writes(comparisons: Iterable[Comparison], force: bool) -> list[Write]:
+    """The writes for ``comparisons``, in key order, without no-ops."""
+    writes = [Write(c.key, action_for(c, force), c.wanted, c.current) for c in comparisons]
+    return [w for w in writes if w.action != Action.NONE]

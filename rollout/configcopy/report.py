@@ -1,0 +1,148 @@
+"""What a diff, a copy or a carry-back found and did: pydantic models, safe to print.
+
+Nothing here ever holds a secret's value. Plain values are shown (they are what
+an operator needs to judge a conflict); a secret shows only as
+``(secret, equal)`` or ``(secret, differs)``. Rendering for people lives in the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from rollout.configcopy.diff import Comparison, Status
+from rollout.configcopy.plan import Action
+from rollout.configcopy.setting import Setting, StoreName, value_differs
+
+SECRET_EQUAL: Literal["(secret, equal)"] = "(secret, equal)"
+SECRET_DIFFERS: Literal["(secret, differs)"] = "(secret, differs)"
+
+
+class ItemReport(BaseModel):
+    """One key of one tenant."""
+
+    store: StoreName
+    tenant: str
+    key: str
+    kind: str | None
+    status: Status
+    action: Action = Action.NONE
+    done: bool = Field(default=False, description="the action was carried out (not a dry run)")
+    differs: list[str] = Field(default_factory=list)
+    secret: bool = False
+    source_value: str | None = Field(default=None, description="plain values only")
+    target_value: str | None = Field(default=None, description="plain values only")
+    secret_value: Literal["(secret, equal)", "(secret, differs)"] | None = Field(
+        default=None, description="how a secret compares: by hash, never printed")
+
+
+def _shown(setting: Setting | None) -> str | None:
+    return None if setting is None or setting.secret else setting.value.reveal()
+
+
+def item_from(store: StoreName, comparison: Comparison, action: Action = Action.NONE,
+              done: bool = False) -> ItemReport:
+    """The printable view of one comparison: plain values shown, secrets never."""
+    wanted, current = comparison.wanted, comparison.current
+    shown = wanted or current
+    secret = comparison.secret
+    differs = list(comparison.differs)
+    if not differs and wanted is not None and current is not None:
+        differs = wanted.differences(current)
+    secret_value = None
+    if secret:
+        same = wanted is not None and current is not None and not value_differs(differs)
+        secret_value = SECRET_EQUAL if same else SECRET_DIFFERS
+    return ItemReport(
+        store=store, tenant=comparison.tenant, key=comparison.key,
+        kind=shown.kind.value if shown else None, status=comparison.status, action=action,
+        done=done, differs=differs, secret=secret, secret_value=secret_value,
+        source_value=None if secret else _shown(wanted),
+        target_value=None if secret else _shown(current))
+
+
+class Verification(BaseModel):
+    """The re-read after the writes: every key that should match the source, checked."""
+
+    checked: int = 0
+    mismatched: list[str] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched
+
+
+class _Report(BaseModel):
+    cohort: str
+    source: str
+    target: str
+    tenant: str | None = None
+    items: list[ItemReport] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many keys have each status."""
+        found: dict[str, int] = {}
+        for item in self.items:
+            found[item.status.value] = found.get(item.status.value, 0) + 1
+        return dict(sorted(found.items()))
+
+    def with_status(self, *statuses: Status) -> list[ItemReport]:
+        return [item for item in self.items if item.status in statuses]
+
+
+class DiffReport(_Report):
+    """How the target colour's settings relate to the source colour's."""
+
+    operation: Literal["diff"] = "diff"
+
+
+class CopyReport(_Report):
+    """What a copy (or a carry-back) found, wrote, left alone and verified."""
+
+    operation: Literal["copy", "carry-back"] = "copy"
+    dry_run: bool = False
+    force: bool = False
+    verification: Verification | None = None
+    snapshot_recorded: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def written(self) -> int:
+        return sum(1 for item in self.items if item.done and item.action != Action.NONE)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verified(self) -> bool:
+        """The re-read after the writes matched (a dry run verifies nothing)."""
+        return self.verification is not None and self.verification.ok
+
+    @property
+    def conflicts(self) -> list[ItemReport]:
+        """Conflicts that were left alone (with ``--force`` they were written)."""
+        return [item for item in self.items
+                if item.status == Status.CONFLICT and item.action == Action.NONE]
+
+    def summary(self) -> str:
+        """One line for events and logs: counts and key names, never a value."""
+        verb = "carry back" if self.operation == "carry-back" else "copy"
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts.items())
+        planned = sum(1 for item in self.items if item.action != Action.NONE)
+        parts = [f"config {verb} {self.source} → {self.target}: {len(self.items)} settings"
+                 + (f" ({counts})" if counts else "")]
+        if self.dry_run:
+            parts.append(f"dry run, would write {planned}")
+        else:
+            parts.append(f"wrote {self.written}")
+            if self.verification is not None:
+                parts.append(f"verified {self.verification.checked}"
+                             + ("" if self.verification.ok
+                                else f", {len(self.verification.mismatched)} mismatched"))
+        if self.conflicts:
+            names = ", ".join(item.key for item in self.conflicts[:5])
+            more = f" and {len(self.conflicts) - 5} more" if len(self.conflicts) > 5 else ""
+            parts.append(f"{len(self.conflicts)} conflicts left alone ({names}{more})")
+        return "; ".join(parts)

@@ -1,0 +1,172 @@
+"""Tenant settings in SSM Parameter Store, under ``/<app>/<cohort>/<colour>/<tenant>/<key>``.
+
+Reads are batched. ``DescribeParameters`` (recursive on the colour's path, 50
+a page on AWS) lists every name with the metadata no other read returns (KMS
+key, description, tier, allowed pattern); the values then come from
+``GetParameters``, 10 names a call, decrypted, all batches in parallel. That is
+ceil(N/10) value reads, as many as ``GetParametersByPath`` needs, without its
+chain of N/10 sequential round trips; the description chain is 5x shorter on
+AWS. (On moto both list calls scan the whole store, so the copy makes one of
+them, not both.) Tags have no batch read in SSM: one call a parameter, in
+parallel, and only for keys that need them. Verification re-reads with
+``GetParameters`` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rollout.aws_clients import AwsClients
+from rollout.configcopy.parallel import Parallel
+from rollout.configcopy.plan import Action, Write
+from rollout.configcopy.sealed import Sealed
+from rollout.configcopy.setting import Kind, Setting, SettingMeta, StoreName, tags_from
+from rollout.configcopy.store import WriteRefused, safe_reason
+from rollout.discovery import CohortResources
+
+GET_PARAMETERS_BATCH = 10
+DESCRIBE_PAGE = 50
+NON_TAG_FIELDS_WRITTEN_BY_PUT = ("type", "value", "description", "tier", "allowed pattern",
+                                 "data type", "kms key")
+
+
+def stamp_time(value: datetime | None) -> str:
+    """A modification time in one canonical form, whatever the local time zone."""
+    return value.astimezone(UTC).isoformat() if value else ""
+
+
+class SsmParameters:
+    """One cohort's parameters, read and written through one SSM client."""
+
+    name = StoreName.SSM
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources, runner: Parallel) -> None:
+        self._ssm = clients.client("ssm")
+        self._cohort = cohort
+        self._runner = runner
+
+    def location(self, colour: str) -> str:
+        return self._cohort.colour_prefix(colour)
+
+    def _name(self, colour: str, key: str) -> str:
+        return f"{self.location(colour)}/{key}"
+
+    # reading -----------------------------------------------------------
+    def read(self, colour: str, tenant: str | None) -> dict[str, Setting]:
+        path = self.location(colour) + (f"/{tenant}" if tenant else "")
+        described = self._described(path)
+        start = len(self.location(colour)) + 1
+        values = self._values(sorted(described), "reading values")
+        return {name[start:]: self._setting(name[start:], raw, described[name])
+                for name, raw in values.items()}
+
+    def _described(self, path: str) -> dict[str, dict[str, Any]]:
+        pages = self._ssm.get_paginator("describe_parameters").paginate(
+            ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [path]}],
+            PaginationConfig={"PageSize": DESCRIBE_PAGE})
+        return {p["Name"]: p for page in pages for p in page.get("Parameters", [])
+                if p["Name"].startswith(path + "/")}
+
+    def _values(self, names: Sequence[str], stage: str) -> dict[str, dict[str, Any]]:
+        """Decrypted values of ``names``, 10 a call, every call in flight at once."""
+        batches = [list(names[i:i + GET_PARAMETERS_BATCH])
+                   for i in range(0, len(names), GET_PARAMETERS_BATCH)]
+
+        def fetch(batch: list[str]) -> list[dict[str, Any]]:
+            return list(self._ssm.get_parameters(Names=batch, WithDecryption=True)
+                        .get("Parameters", []))
+
+        return {raw["Name"]: raw for page in self._runner.map(stage, fetch, batches)
+                for raw in page}
+
+    @staticmethod
+    def _setting(key: str, raw: dict[str, Any], described: dict[str, Any]) -> Setting:
+        kind = Kind(raw["Type"])
+        meta = SettingMeta(
+            description=described.get("Description"),
+            tier=described.get("Tier"),
+            allowed_pattern=described.get("AllowedPattern"),
+            data_type=raw.get("DataType") or described.get("DataType"),
+            key_id=described.get("KeyId") if kind == Kind.SECURE_STRING else None)
+        return Setting(key=key, kind=kind, value=Sealed(raw["Value"]), version=str(raw["Version"]),
+                       modified=stamp_time(raw.get("LastModifiedDate")), meta=meta)
+
+    def with_tags(self, colour: str, settings: Mapping[str, Setting],
+                  keys: Collection[str]) -> dict[str, Setting]:
+        wanted = sorted(k for k in keys if k in settings)
+
+        def tags_of(key: str) -> dict[str, str]:
+            found = self._ssm.list_tags_for_resource(
+                ResourceType="Parameter", ResourceId=self._name(colour, key))
+            return {t["Key"]: t["Value"] for t in found.get("TagList", [])}
+
+        tags = self._runner.map("reading tags", tags_of, wanted)
+        tagged = dict(settings)
+        for key, pairs in zip(wanted, tags, strict=True):
+            tagged[key] = settings[key].with_tags(tags_from(pairs))
+        return tagged
+
+    def reread(self, colour: str, keys: Sequence[str]) -> dict[str, Setting]:
+        start = len(self.location(colour)) + 1
+        values = self._values([self._name(colour, key) for key in keys], "verifying")
+        return {name[start:]: self._setting(name[start:], raw, {})
+                for name, raw in values.items()}
+
+    # writing -----------------------------------------------------------
+    def apply(self, colour: str, write: Write) -> None:
+        secret = any(s is not None and s.secret for s in (write.wanted, write.current))
+        try:
+            self._apply(self._name(colour, write.key), write)
+        except (BotoCoreError, ClientError) as exc:
+            raise WriteRefused(write.key, safe_reason(exc, secret)) from None
+
+    def _apply(self, name: str, write: Write) -> None:
+        if write.action == Action.DELETE:
+            self._ssm.delete_parameter(Name=name)
+            return
+        wanted = write.wanted
+        assert wanted is not None
+        if write.action == Action.CREATE:
+            tags = [{"Key": k, "Value": v} for k, v in wanted.meta.tags]
+            self._ssm.put_parameter(**self._put_arguments(name, wanted, None),
+                                    **({"Tags": tags} if tags else {}))
+            return
+        current = write.current
+        assert current is not None
+        if write.action == Action.OVERWRITE and any(
+                d in NON_TAG_FIELDS_WRITTEN_BY_PUT for d in wanted.differences(current)):
+            self._ssm.put_parameter(**self._put_arguments(name, wanted, current), Overwrite=True)
+        if write.tags_to_set:
+            self._ssm.add_tags_to_resource(
+                ResourceType="Parameter", ResourceId=name,
+                Tags=[{"Key": k, "Value": v} for k, v in write.tags_to_set])
+        if write.tags_to_remove:
+            self._ssm.remove_tags_from_resource(
+                ResourceType="Parameter", ResourceId=name, TagKeys=list(write.tags_to_remove))
+
+    @staticmethod
+    def _put_arguments(name: str, wanted: Setting, current: Setting | None) -> dict[str, Any]:
+        """PutParameter's arguments; on an overwrite, metadata the source lacks is cleared.
+
+        SSM cannot move an Advanced parameter back to Standard; such a target keeps its tier.
+        """
+        meta = wanted.meta
+        arguments: dict[str, Any] = {"Name": name, "Value": wanted.value.reveal(),
+                                     "Type": wanted.kind.value}
+        if meta.description is not None or (current and current.meta.description):
+            arguments["Description"] = meta.description or ""
+        if meta.allowed_pattern is not None or (current and current.meta.allowed_pattern):
+            arguments["AllowedPattern"] = meta.allowed_pattern or ""
+        downgrade = meta.tier == "Standard" and current and current.meta.tier == "Advanced"
+        if meta.tier and not downgrade:
+            arguments["Tier"] = meta.tier
+        if meta.data_type:
+            arguments["DataType"] = meta.data_type
+        if wanted.kind == Kind.SECURE_STRING and meta.key_id:
+            arguments["KeyId"] = meta.key_id
+        return arguments
+

@@ -1,0 +1,420 @@
+"""Runs one cohort's rollout: preflight, steps, bakes with gates, rollback, promotion.
+
+Every change is written to the ledger *before* it is made in AWS and recorded as
+an event *after*; :meth:`CohortRollout.resume` compares the ledger with what AWS
+routes and finishes whatever a crash interrupted, so every step is idempotent
+and nothing is shifted twice. A failed gate sends all traffic back to the old
+colour in one router write, never walking back through the steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from infra.config import Colour, TenantRef, other_colour
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.errors import BadInput, Blocked, RolloutFailed
+from rollout.gates.base import Gate, GateContext, GateResult, Verdict
+from rollout.ledger import (
+    DEFAULT_LEASE_SECONDS,
+    Event,
+    Lease,
+    Ledger,
+    cohort_pk,
+    default_actor,
+    now_utc,
+)
+from rollout.model.state import RolloutState, Status
+from rollout.progression import Action, Advance, Hold, Pause, Promote, RollBack, Settings, decide
+from rollout.routers.base import TrafficRouter, Weights
+from rollout.strategy import StepPlan
+
+STATE_SK = "STATE"
+
+
+class Preflight(Protocol):
+    """A check or preparation that must succeed before any traffic moves."""
+
+    name: str
+
+    def run(self, state: RolloutState) -> str:
+        """Do it; return one line for the history, raise Blocked/RolloutFailed to stop."""
+        ...
+
+
+@dataclass
+class Progress:
+    """What a live display shows after each tick."""
+
+    state: RolloutState
+    action: Action
+    results: list[GateResult]
+    bake_left: float
+
+
+@dataclass
+class EngineHooks:
+    """What the engine calls out to; all optional, so the engine stays testable alone."""
+
+    preflight: list[Preflight] = field(default_factory=list)
+    on_rollback: list[Callable[[RolloutState], str]] = field(default_factory=list)
+    on_event: list[Callable[[str, Event], None]] = field(default_factory=list)
+    on_progress: Callable[[Progress], None] | None = None
+
+
+@dataclass
+class EngineSettings:
+    """Timing of the engine; tests and the demo shorten them."""
+
+    check_interval: float = 15.0
+    warm_for: timedelta = timedelta(hours=24)
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    progression: Settings = field(default_factory=Settings)
+
+
+def load_state(ledger: Ledger, cohort: str) -> RolloutState | None:
+    return ledger.get(cohort_pk(cohort), STATE_SK, RolloutState)
+
+
+class CohortRollout:
+    """One cohort's rollout engine. Mutating methods need the cohort's lease (see :meth:`lease`)."""
+
+    def __init__(self, *, clients: AwsClients, cohort: CohortResources, ledger: Ledger,
+                 router: TrafficRouter, gates: list[Gate],
+                 step_gates: Callable[[list[dict[str, Any]]], list[Gate]] | None = None,
+                 hooks: EngineHooks | None = None, settings: EngineSettings | None = None,
+                 clock: Callable[[], datetime] = now_utc,
+                 sleep: Callable[[float], None] = time.sleep,
+                 actor: str | None = None) -> None:
+        self.clients = clients
+        self.cohort = cohort
+        self.ledger = ledger
+        self.router = router
+        self.gates = gates
+        self.step_gates = step_gates or (lambda _settings: [])
+        self.hooks = hooks or EngineHooks()
+        self.settings = settings or EngineSettings()
+        self.clock = clock
+        self.sleep = sleep
+        self.actor = actor or default_actor()
+        self._lease: Lease | None = None
+        self._event_keys: set[str] | None = None
+
+    # ---------------------------------------------------------------- locking
+    @contextmanager
+    def lease(self) -> Iterator[Lease]:
+        """Hold the cohort's lease for a block; Blocked (exit 3) names the current holder."""
+        self._lease = self.ledger.acquire(self.cohort.cohort, self.actor,
+                                          self.settings.lease_seconds)
+        try:
+            yield self._lease
+        finally:
+            self.ledger.release(self._lease)
+            self._lease = None
+
+    def _hold_lease(self) -> None:
+        """Renew the lease before any write to AWS: no weight write without the lock."""
+        if self._lease is None:
+            raise RuntimeError("the engine wrote without holding the cohort's lease")
+        self._lease = self.ledger.renew(self._lease, self.settings.lease_seconds)
+
+    # ------------------------------------------------------------- ledger i/o
+    def state(self) -> RolloutState | None:
+        return load_state(self.ledger, self.cohort.cohort)
+
+    def _save(self, state: RolloutState) -> RolloutState:
+        saved = state.model_copy(update={"updated_at": self.clock(),
+                                         "revision": state.revision + 1})
+        self.ledger.put(cohort_pk(self.cohort.cohort), STATE_SK, saved)
+        return saved
+
+    def _record(self, kind: str, message: str, key: str, **data: Any) -> None:
+        """Append an event once: a resumed step does not write its event twice."""
+        if self._event_keys is None:
+            self._event_keys = {str(e.data.get("key")) for e in
+                                self.ledger.events(self.cohort.cohort)}
+        if key in self._event_keys:
+            return
+        event = self.ledger.append_event(self.cohort.cohort, Event(
+            at=self.clock(), actor=self.actor, kind=kind, message=message,
+            data={"key": key, **data}))
+        self._event_keys.add(key)
+        for hook in self.hooks.on_event:
+            hook(self.cohort.cohort, event)
+
+    def _route(self, weights: Weights) -> None:
+        self._hold_lease()
+        self.router.set_weights(weights)
+
+    # ------------------------------------------------------------------ start
+    def live_colour(self) -> Colour:
+        """The colour serving now: from the last rollout, else the larger weight."""
+        previous = self.state()
+        if previous is not None and not previous.status.active:
+            return previous.live_colour
+        weights = self.router.read_weights()
+        return "blue" if weights.get("blue", 0) >= weights.get("green", 0) else "green"
+
+    def start(self, release: str, strategy: str, plan: StepPlan, *,
+              pins: list[tuple[TenantRef, str]] | None = None,
+              notice_override: str | None = None) -> RolloutState:
+        """Prepare a rollout of ``release`` and apply its first step."""
+        previous = self.state()
+        if previous is not None and previous.status.active:
+            raise Blocked(f"cohort {self.cohort.cohort} already has a rollout of "
+                          f"{previous.release} ({previous.status.value}); "
+                          "resume, promote, rollback or abort it first")
+        old = self.live_colour()
+        new = other_colour(old)
+        versions = dict(self.cohort.versions)
+        if versions[old] == release:
+            raise BadInput(f"cohort {self.cohort.cohort} already runs {release} on {old}")
+        if versions[new] != release:
+            raise Blocked(
+                f"the idle colour {new} of cohort {self.cohort.cohort} runs {versions[new]}, "
+                f"not {release}: deploy it first (`rollout stacks up --cohort "
+                f"{self.cohort.cohort} --version {release}` or `pulumi up`)")
+        now = self.clock()
+        state = self._save(RolloutState(
+            cohort=self.cohort.cohort, release=release, old_version=versions[old],
+            old_colour=old, new_colour=new, strategy=strategy, steps=plan.steps,
+            weights=self.router.read_weights(), started_at=now, updated_at=now,
+            versions=versions,
+            last_known_good=previous.last_known_good if previous else versions[old],
+            notice_override=notice_override))
+        self._record("started", f"rollout of {release} started: {old} ({versions[old]}) → "
+                     f"{new} ({release}), strategy {strategy}",
+                     f"{state.started_at.isoformat()}:started", release=release,
+                     old_version=versions[old], old_colour=old, new_colour=new,
+                     strategy=strategy, notice_override=notice_override)
+        try:
+            for check in self.hooks.preflight:
+                summary = check.run(state)
+                self._record("preflight", f"{check.name}: {summary}",
+                             f"{state.started_at.isoformat()}:preflight:{check.name}")
+        except (Blocked, RolloutFailed, BadInput) as exc:
+            self._save(state.model_copy(update={"status": Status.ABORTED, "reason": str(exc)}))
+            self._record("aborted", f"preflight stopped the rollout: {exc}",
+                         f"{state.started_at.isoformat()}:preflight-failed")
+            raise
+        if pins:
+            self._hold_lease()
+            self.router.pin([tenant for tenant, _ in pins], old)
+            pinned = {tenant.id: old for tenant, _ in pins}
+            state = self._save(state.model_copy(update={"pinned": pinned}))
+            reasons = {tenant.id: reason for tenant, reason in pins}
+            self._record("pinned", f"{len(pins)} tenant(s) stay on {old} ({versions[old]}): "
+                         + "; ".join(f"{t}: {r}" for t, r in list(reasons.items())[:5])
+                         + (" ..." if len(pins) > 5 else ""),
+                         f"{state.started_at.isoformat()}:pins", tenants=reasons)
+        state = self._save(state.model_copy(update={"status": Status.SHIFTING}))
+        self.tick()
+        return self.state() or state
+
+    # ------------------------------------------------------------------ ticks
+    def _gate_context(self, state: RolloutState, now: datetime) -> GateContext:
+        return GateContext(
+            clients=self.clients, cohort=self.cohort, old_colour=state.old_colour,
+            new_colour=state.new_colour, rollout_started_at=state.started_at,
+            step_started_at=state.step_started_at or now, now=now,
+            approved=state.approved_step == state.step_index)
+
+    def _gates_of(self, state: RolloutState) -> list[Gate]:
+        if state.step_index < 0:
+            return []
+        return [*self.gates, *self.step_gates(state.steps[state.step_index].gates)]
+
+    def tick(self) -> Action:
+        """Check the gates once and act on the verdict; the unit of progress."""
+        state = self.state()
+        if state is None or not state.status.active or state.status == Status.PAUSED:
+            raise Blocked(f"cohort {self.cohort.cohort} has no rollout in progress"
+                          if state is None or not state.status.active else
+                          f"cohort {self.cohort.cohort} is paused: {state.reason}")
+        now = self.clock()
+        gates = self._gates_of(state)
+        results = [gate.check(self._gate_context(state, now)) for gate in gates]
+        waiting = {gate.name for gate in gates if getattr(gate, "waits_for_human", False)}
+        action = decide(state, now, results, self.settings.progression, waiting)
+        self._act(state, action, results, now)
+        if self.hooks.on_progress is not None:
+            left = action.bake_left if isinstance(action, Hold) else 0.0
+            self.hooks.on_progress(Progress(self.state() or state, action, results, left))
+        return action
+
+    def _act(self, state: RolloutState, action: Action, results: list[GateResult],
+             now: datetime) -> None:
+        if isinstance(action, Advance):
+            self._advance(state, action, results, now)
+        elif isinstance(action, Hold):
+            pending = any(r.verdict == Verdict.INCONCLUSIVE for r in results)
+            counting = pending and action.bake_left == 0
+            self._save(state.model_copy(update={
+                "last_gate_results": results,
+                "inconclusive_checks": state.inconclusive_checks + 1 if counting else 0}))
+        elif isinstance(action, Pause):
+            self._save(state.model_copy(update={
+                "status": Status.PAUSED, "reason": action.reason, "last_gate_results": results}))
+            self._record("paused", action.reason, f"{now.isoformat()}:paused")
+        elif isinstance(action, RollBack):
+            failure = action.failure
+            self.rollback(f"gate {failure.gate} failed: {failure.reason}", failure=failure)
+        elif isinstance(action, Promote):
+            self._promote(state, results, now)
+
+    def _advance(self, state: RolloutState, action: Advance, results: list[GateResult],
+                 now: datetime) -> None:
+        state = self._save(state.model_copy(update={
+            "step_index": action.index, "weights": action.weights, "step_started_at": now,
+            "inconclusive_checks": 0, "last_gate_results": results, "reason": None}))
+        self._route(action.weights)
+        step = state.steps[action.index]
+        self._record("step", f"step {action.index + 1}/{len(state.steps)}: "
+                     f"{step.weight}% to {state.new_colour} ({state.release})",
+                     f"{state.started_at.isoformat()}:step:{action.index}",
+                     step=action.index, weights=dict(action.weights))
+
+    def _promote(self, state: RolloutState, results: list[GateResult], now: datetime) -> None:
+        self._save(state.model_copy(update={
+            "status": Status.PROMOTED, "promoted_at": now, "last_gate_results": results,
+            "warm_until": now + self.settings.warm_for, "last_known_good": state.release,
+            "reason": None}))
+        self._record("promoted", f"{state.release} is live on {state.new_colour}; "
+                     f"{state.old_colour} ({state.old_version}) stays warm for rollback until "
+                     f"{(now + self.settings.warm_for).strftime('%Y-%m-%d %H:%M UTC')}",
+                     f"{state.started_at.isoformat()}:promoted")
+
+    # ---------------------------------------------------------- whole flows
+    def drive(self) -> RolloutState:
+        """Tick until the rollout is promoted, rolled back or paused."""
+        while True:
+            state = self.state()
+            if state is None or state.status != Status.SHIFTING:
+                break
+            action = self.tick()
+            if isinstance(action, Hold):
+                self.sleep(min(self.settings.check_interval, action.bake_left)
+                           if action.bake_left > 0 else self.settings.check_interval)
+        final = self.state()
+        assert final is not None
+        if final.status == Status.ROLLED_BACK:
+            raise RolloutFailed(f"cohort {final.cohort} rolled back to {final.old_colour} "
+                                f"({final.old_version}): {final.reason}")
+        if final.status == Status.PAUSED:
+            raise Blocked(f"cohort {final.cohort} paused: {final.reason}")
+        return final
+
+    def approve(self) -> RolloutState:
+        """``rollout promote``: approve the current step's pause and go on."""
+        state = self.state()
+        if state is None or not state.status.active:
+            raise Blocked(f"cohort {self.cohort.cohort} has no rollout waiting for approval")
+        state = self._save(state.model_copy(update={
+            "approved_step": state.step_index, "status": Status.SHIFTING,
+            "inconclusive_checks": 0, "reason": None}))
+        self._record("approved", f"step {state.step_index + 1} approved by {self.actor}",
+                     f"{state.started_at.isoformat()}:approved:{state.step_index}")
+        return state
+
+    def rollback(self, reason: str, *, failure: GateResult | None = None,
+                 restored_version: str | None = None) -> RolloutState:
+        """All traffic back to the old colour in one router write, then carry config back.
+
+        ``restored_version`` says the old colour was just redeployed from the artefact
+        store with that version, so its warm period no longer matters.
+        """
+        state = self.state()
+        if state is None:
+            raise Blocked(f"cohort {self.cohort.cohort} has no rollout to roll back")
+        if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
+            return self.resume()
+        now = self.clock()
+        if restored_version is not None:
+            state = state.model_copy(update={
+                "old_version": restored_version,
+                "versions": {**state.versions, state.old_colour: restored_version}})
+        elif state.status == Status.PROMOTED and state.warm_until and now > state.warm_until:
+            raise Blocked(
+                f"the warm period of {state.old_colour} ({state.old_version}) ended at "
+                f"{state.warm_until:%Y-%m-%d %H:%M UTC}; redeploy it from the artefact store: "
+                f"rollout rollback --cohort {state.cohort} --to-version {state.old_version}")
+        weights: Weights = {state.old_colour: 100, state.new_colour: 0}
+        state = self._save(state.model_copy(update={
+            "status": Status.ROLLED_BACK, "weights": weights, "reason": reason,
+            "failure": failure, "config_carried_back": False}))
+        self._route(weights)
+        self._record("rolled_back", f"all traffic back on {state.old_colour} "
+                     f"({state.old_version}): {reason}",
+                     f"{state.started_at.isoformat()}:rolled_back",
+                     weights=dict(weights), failure=failure.model_dump() if failure else None)
+        return self._after_rollback(state)
+
+    def abort(self, reason: str) -> RolloutState:
+        """Stop the rollout: traffic back to the old colour, status aborted."""
+        state = self.state()
+        if state is None or not state.status.active:
+            raise Blocked(f"cohort {self.cohort.cohort} has no rollout in progress to abort")
+        weights: Weights = {state.old_colour: 100, state.new_colour: 0}
+        state = self._save(state.model_copy(update={
+            "status": Status.ABORTED, "weights": weights, "reason": reason,
+            "config_carried_back": False}))
+        self._route(weights)
+        self._record("aborted", f"aborted, all traffic on {state.old_colour}: {reason}",
+                     f"{state.started_at.isoformat()}:aborted", weights=dict(weights))
+        return self._after_rollback(state)
+
+    def _after_rollback(self, state: RolloutState) -> RolloutState:
+        if state.config_carried_back:
+            return state
+        for hook in self.hooks.on_rollback:
+            summary = hook(state)
+            self._record("config", summary, f"{state.started_at.isoformat()}:carry-back")
+        return self._save(state.model_copy(update={"config_carried_back": True}))
+
+    def pin(self, tenant: TenantRef, colour: Colour, reason: str) -> None:
+        """Keep ``tenant`` on ``colour`` whatever the weights say, and record it."""
+        self._hold_lease()
+        self.router.pin([tenant], colour)
+        state = self.state()
+        if state is not None:
+            self._save(state.model_copy(update={"pinned": {**state.pinned, tenant.id: colour}}))
+        self._record("pinned", f"{tenant.id} pinned to {colour}: {reason}",
+                     f"{self.clock().isoformat()}:pin:{tenant.id}", tenants={tenant.id: reason})
+
+    def resume(self) -> RolloutState:
+        """Converge AWS to what the ledger says, then carry on where the rollout stopped."""
+        state = self.state()
+        if state is None:
+            raise Blocked(f"cohort {self.cohort.cohort} has no rollout to resume")
+        if self.router.read_weights() != state.weights:
+            self._route(state.weights)
+            self._record("reconciled", f"weights restored to {state.weights} from the ledger",
+                         f"{state.updated_at.isoformat()}:reconciled:{state.revision}",
+                         weights=dict(state.weights))
+        if state.status.active and state.step_index >= 0:
+            step = state.steps[state.step_index]
+            self._record("step", f"step {state.step_index + 1}/{len(state.steps)}: "
+                         f"{step.weight}% to {state.new_colour} ({state.release})",
+                         f"{state.started_at.isoformat()}:step:{state.step_index}",
+                         step=state.step_index, weights=dict(state.weights))
+        if state.status in (Status.ROLLED_BACK, Status.ABORTED):
+            return self._after_rollback(state)
+        if state.status == Status.PREPARING:
+            state = self._save(state.model_copy(update={"status": Status.SHIFTING}))
+        if state.status == Status.SHIFTING:
+            return self.drive()
+        return state
+
+
+def failed_gate_summary(result: GateResult) -> str:
+    """``gate metric: observed vs threshold``, the reason users see for a failure."""
+    if result.observed is None or result.threshold is None:
+        return f"{result.gate}: {result.reason}"
+    return (f"{result.gate}: {result.metric or 'value'} {result.observed:g} "
+            f"> threshold {result.threshold:g} ({result.reason})")

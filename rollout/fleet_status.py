@@ -1,0 +1,87 @@
+"""The fleet at a glance: per cohort, versions, real weights, rollout state and tenants.
+
+Weights are read from the router (what AWS routes now), not from the ledger, so
+``status`` shows the truth even while a rollout is interrupted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel
+
+from infra.config import Colour
+from rollout.discovery import CohortResources, Discovery
+from rollout.engine import load_state
+from rollout.ledger import Ledger
+from rollout.model.state import RolloutState
+from rollout.routers.alb import AlbRouter
+
+
+class CohortStatus(BaseModel):
+    """One row of ``rollout status``."""
+
+    cohort: str
+    versions: dict[Colour, str]
+    weights: dict[Colour, int]
+    status: str
+    state_line: str
+    release: str | None = None
+    reason: str | None = None
+    last_known_good: str | None = None
+    warm_until: str | None = None
+    pins: dict[str, Colour]
+    tenant_versions: dict[str, str]
+    tenants_per_version: dict[str, int]
+
+
+def _state_line(state: RolloutState | None) -> str:
+    if state is None:
+        return "no rollout yet"
+    step = f" step {state.step_index + 1}/{len(state.steps)}" if state.status.active else ""
+    return f"{state.status.value} {state.release}{step}"
+
+
+def tenant_versions(resources: CohortResources, weights: dict[Colour, int],
+                    pins: dict[str, Colour]) -> dict[str, str]:
+    """Which version each tenant gets: its pin's colour, else the colour with most weight.
+
+    While traffic is split, an unpinned tenant's requests go to both colours; it is
+    shown as ``old→new (N%)``.
+    """
+    live: Colour = "blue" if weights.get("blue", 0) >= weights.get("green", 0) else "green"
+    idle: Colour = "green" if live == "blue" else "blue"
+    total = sum(weights.values()) or 1
+    share = round(100 * weights.get(idle, 0) / total)
+    result: dict[str, str] = {}
+    for tenant in resources.tenants:
+        if tenant.id in pins:
+            result[tenant.id] = resources.versions[pins[tenant.id]]
+        elif share and resources.versions[idle] != resources.versions[live]:
+            result[tenant.id] = (f"{resources.versions[live]}→{resources.versions[idle]} "
+                                 f"({share}%)")
+        else:
+            result[tenant.id] = resources.versions[live]
+    return result
+
+
+def cohort_status(clients: Any, resources: CohortResources, ledger: Ledger) -> CohortStatus:
+    router = AlbRouter(clients, resources)
+    weights = router.read_weights()
+    pins = router.pins()
+    state = load_state(ledger, resources.cohort)
+    versions_by_tenant = tenant_versions(resources, weights, pins)
+    return CohortStatus(
+        cohort=resources.cohort, versions=resources.versions, weights=weights,
+        status=state.status.value if state else "idle", state_line=_state_line(state),
+        release=state.release if state else None, reason=state.reason if state else None,
+        last_known_good=state.last_known_good if state else None,
+        warm_until=state.warm_until.isoformat() if state and state.warm_until else None,
+        pins=pins, tenant_versions=versions_by_tenant,
+        tenants_per_version=dict(Counter(versions_by_tenant.values())))
+
+
+def fleet_status(clients: Any, discovery: Discovery, ledger: Ledger,
+                 cohorts: list[str]) -> list[CohortStatus]:
+    return [cohort_status(clients, discovery.cohort(name), ledger) for name in cohorts]

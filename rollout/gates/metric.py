@@ -1,0 +1,220 @@
+"""Metric gate: the new colour's error rate or p99 latency, compared with the old colour's.
+
+Settings (YAML)::
+
+    - kind: metric
+      metric: error-rate        # or latency-p99
+      max_increase: 0.5         # absolute, in the metric's unit (points of %, or ms) ...
+      # max_increase: "20%"     # ... or relative to the old colour's value
+      max: 2                    # and/or an absolute ceiling (%, or ms)
+      min_samples: 100          # requests the new colour must have served in the window
+      window: 5m                # how far back to look (never before the rollout started)
+
+Small cohorts send little traffic, so a window with no data or fewer than
+``min_samples`` requests on the new colour is *inconclusive*, never a pass; so is a
+relative comparison without enough traffic on the old colour to compare against.
+A breach of ``max`` fails the gate even without a baseline: that is evidence enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from infra.config import Colour
+from rollout.errors import BadInput
+from rollout.gates.base import GATES, GateContext, GateResult, Verdict
+from rollout.gates.cloudwatch_stats import (
+    CloudWatchUnavailable,
+    TargetGroupMetrics,
+    TimeRange,
+    TrafficStats,
+    as_utc,
+)
+from rollout.gates.load import GateSettings
+from rollout.strategy import parse_duration
+
+MetricName = Literal["error-rate", "latency-p99"]
+
+
+@dataclass(frozen=True)
+class MetricKind:
+    """How one metric is read from a colour's traffic and written in a reason."""
+
+    label: str
+    value_of: Callable[[TrafficStats], float | None]
+    show: Callable[[float], str]
+    show_delta: Callable[[float], str]
+    needs_latency: bool
+
+
+METRICS: dict[str, MetricKind] = {
+    "error-rate": MetricKind(
+        label="error rate", value_of=lambda stats: stats.error_rate_percent,
+        show=lambda value: f"{value:.2f}%", show_delta=lambda value: f"+{value:g} points",
+        needs_latency=False),
+    "latency-p99": MetricKind(
+        label="p99 latency", value_of=lambda stats: stats.p99_ms,
+        show=lambda value: f"{value:.0f} ms", show_delta=lambda value: f"+{value:g} ms",
+        needs_latency=True),
+}
+
+
+class Increase(BaseModel):
+    """How much worse than the old colour the new one may be."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: float = Field(ge=0)
+    relative: bool
+
+    def threshold(self, baseline: float) -> float:
+        return baseline * (1 + self.amount / 100) if self.relative else baseline + self.amount
+
+    def describe(self, kind: MetricKind) -> str:
+        return f"+{self.amount:g}%" if self.relative else kind.show_delta(self.amount)
+
+
+class MetricSettings(GateSettings):
+    metric: MetricName
+    max_increase: Increase | None = None
+    max: float | None = Field(default=None, ge=0)
+    min_samples: int = Field(default=100, ge=1)
+    window: float = Field(default=300.0, gt=0, description="seconds")
+
+    @field_validator("max_increase", mode="before")
+    @classmethod
+    def _increase(cls, value: Any) -> Any:
+        if value is None or isinstance(value, Increase):
+            return value
+        relative = isinstance(value, str) and value.strip().endswith("%")
+        text = value.strip().removesuffix("%") if isinstance(value, str) else value
+        try:
+            if isinstance(text, bool):
+                raise TypeError
+            amount = float(text)
+        except (TypeError, ValueError):
+            raise ValueError("must be a number (absolute, in the metric's unit) or a percentage "
+                             "like '20%' (relative to the old colour)") from None
+        if amount < 0:
+            raise ValueError(f"must not be negative, got {value!r}")
+        return Increase(amount=amount, relative=relative)
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return parse_duration(value, "window")
+            except BadInput as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> MetricSettings:
+        if self.max_increase is None and self.max is None:
+            raise ValueError("set max_increase (compared with the old colour) and/or max")
+        return self
+
+
+def _requests(count: float) -> str:
+    return f"{count:.0f} request{'' if round(count) == 1 else 's'}"
+
+
+def _too_few(colour: Colour, stats: TrafficStats, need: int, since: str, role: str) -> str:
+    if stats.requests <= 0:
+        return f"no requests on {colour}{role} since {since}, need {need}"
+    return f"only {_requests(stats.requests)} on {colour}{role} since {since}, need {need}"
+
+
+def judge_metric(gate: str, settings: MetricSettings, new_colour: Colour, new: TrafficStats,
+                 old_colour: Colour, old: TrafficStats | None, since: str) -> GateResult:
+    """The verdict from the numbers alone (no AWS): inconclusive without enough data,
+    fail above a threshold, pass otherwise."""
+    kind = METRICS[settings.metric]
+
+    def result(verdict: Verdict, reason: str, observed: float | None = None,
+               threshold: float | None = None) -> GateResult:
+        return GateResult(gate=gate, verdict=verdict, reason=reason, metric=settings.metric,
+                          observed=observed, threshold=threshold)
+
+    if new.requests < settings.min_samples:
+        return result(Verdict.INCONCLUSIVE,
+                      _too_few(new_colour, new, settings.min_samples, since, ""))
+    observed = kind.value_of(new)
+    if observed is None:
+        return result(Verdict.INCONCLUSIVE,
+                      f"no response time data on {new_colour} since {since}")
+    label = kind.label
+    if new.p99_is_upper_bound and kind.needs_latency:
+        label += " (maximum used as upper bound: CloudWatch returned no percentile)"
+    seen = f"{label} on {new_colour} is {kind.show(observed)} over {_requests(new.requests)} " \
+           f"since {since}"
+    if settings.max is not None and observed > settings.max:
+        return result(Verdict.FAIL, f"{seen}, above the maximum {kind.show(settings.max)}",
+                      observed, settings.max)
+    limits = [] if settings.max is None else [settings.max]
+    compared = ""
+    if settings.max_increase is not None:
+        old = old or TrafficStats(0, 0)
+        if old.requests < settings.min_samples:
+            return result(Verdict.INCONCLUSIVE, _too_few(
+                old_colour, old, settings.min_samples, since, " (the old colour)")
+                + " to compare against")
+        baseline = kind.value_of(old)
+        if baseline is None:
+            return result(Verdict.INCONCLUSIVE, f"no response time data on {old_colour} "
+                          f"(the old colour) since {since} to compare against")
+        allowed = settings.max_increase.threshold(baseline)
+        compared = f" vs {kind.show(baseline)} on {old_colour}"
+        if observed > allowed:
+            return result(Verdict.FAIL, f"{seen}{compared}, more than the allowed "
+                          f"{settings.max_increase.describe(kind)} (at most {kind.show(allowed)})",
+                          observed, allowed)
+        limits.append(allowed)
+    threshold = min(limits)
+    return result(Verdict.PASS, f"{seen}{compared}, within {kind.show(threshold)}",
+                  observed, threshold)
+
+
+class MetricGate:
+    """Compares the new colour with the old from the ALB target group metrics."""
+
+    waits_for_human = False
+
+    def __init__(self, settings: MetricSettings) -> None:
+        self.name = settings.name or f"metric {settings.metric}"
+        self.settings = settings
+
+    def window(self, context: GateContext) -> TimeRange:
+        """The last ``window`` before now, but never before the rollout started: earlier
+        traffic on the new colour was not the new version."""
+        now = as_utc(context.now)
+        start = max(now - timedelta(seconds=self.settings.window),
+                    as_utc(context.rollout_started_at))
+        return TimeRange(min(start, now), now)
+
+    def check(self, context: GateContext) -> GateResult:
+        window = self.window(context)
+        colours = [context.new_colour]
+        if self.settings.max_increase is not None:
+            colours.append(context.old_colour)
+        try:
+            traffic = TargetGroupMetrics(context.clients, context.cohort).traffic(
+                colours, window, latency=METRICS[self.settings.metric].needs_latency)
+        except CloudWatchUnavailable as exc:
+            return GateResult(gate=self.name, verdict=Verdict.INCONCLUSIVE, reason=str(exc),
+                              metric=self.settings.metric)
+        return judge_metric(self.name, self.settings, context.new_colour,
+                            traffic[context.new_colour], context.old_colour,
+                            traffic.get(context.old_colour), window.since_text)
+
+
+@GATES.register("metric")
+def metric_gate(settings: Mapping[str, Any]) -> MetricGate:
+    """Raises pydantic's ValidationError; :mod:`rollout.gates.load` turns it into BadInput."""
+    return MetricGate(MetricSettings.model_validate(settings))

@@ -1,0 +1,71 @@
+"""What must hold before any traffic moves: notice given, config copied, security green.
+
+Each check is a small class with ``name`` and ``run(state) -> summary``
+(see :class:`rollout.engine.Preflight`); a failing check raises Blocked (exit 3)
+or RolloutFailed (exit 1) and the engine records why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.errors import Blocked
+from rollout.gates.base import Verdict
+from rollout.ledger import Ledger
+from rollout.model.state import RolloutState
+from rollout.model.tenants import TenantsFile
+from rollout.schedule.notice import NoticeRecord, missing_notices, notice_pk
+
+
+class NoticeCheck:
+    """Every tenant about to be upgraded has had its full notice period."""
+
+    name = "notice"
+
+    def __init__(self, ledger: Ledger, tenants: TenantsFile, now: datetime,
+                 override_reason: str | None) -> None:
+        self._ledger = ledger
+        self._tenants = tenants
+        self._now = now
+        self._override = override_reason
+
+    def run(self, state: RolloutState) -> str:
+        records = {r.tenant: r for r in self._ledger.query(
+            notice_pk(state.release), "TENANT#", NoticeRecord)}
+        missing = missing_notices(self._tenants, state.cohort, records, self._now)
+        if not missing:
+            return f"every tenant of {state.cohort} has had its notice for {state.release}"
+        if self._override:
+            return (f"notice overridden for {len(missing)} tenant(s) "
+                    f"({', '.join(m.tenant for m in missing)}): {self._override}")
+        first = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise Blocked(f"{first.tenant} has not had its full notice for {state.release}: "
+                      f"{first.reason}{more}; wait, or pass --override-notice REASON")
+
+
+class SecurityCheck:
+    """The security gate: policy rules on the live resources, plus the cohort's own command."""
+
+    name = "security"
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources,
+                 command: str | None, timeout: float | None = None) -> None:
+        self._clients = clients
+        self._cohort = cohort
+        self._command = command
+        self._timeout = timeout
+
+    def run(self, state: RolloutState) -> str:
+        from rollout.gates.security import run_security_checks
+
+        options = {"timeout": self._timeout} if self._timeout else {}
+        results = run_security_checks(self._clients, self._cohort, self._command,
+                                      new_colour=state.new_colour, **options)
+        failed = [r for r in results if r.verdict != Verdict.PASS]
+        if failed:
+            raise Blocked(f"security gate: {failed[0].gate}: {failed[0].reason}"
+                          + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+        return f"{len(results)} security checks passed"

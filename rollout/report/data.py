@@ -1,0 +1,104 @@
+"""Gather what a report shows from AWS and the ledger, into a :class:`ReportData`.
+
+The AWS edge of the report: versions, real weights and pins come from
+:func:`rollout.fleet_status.cohort_status` (what the listener routes now), the
+rollout state and history from the ledger, notice times from the notice records
+of each cohort's release. Event data is cut down to what the chart needs, so
+nothing a gate or a hook put into an event can leak into a page that gets mailed
+around.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rollout.aws_clients import AwsClients
+from rollout.discovery import Discovery
+from rollout.engine import load_state
+from rollout.fleet_status import cohort_status
+from rollout.ledger import Event, Ledger, now_utc
+from rollout.model.state import RolloutState
+from rollout.notify.records import NoticeBook
+from rollout.report.model import CohortReport, GateOutcome, ReportData, ReportEvent, TenantRow
+from rollout.schedule.notice import NoticeRecord
+
+CHART_DATA = ("weights", "new_colour", "old_colour", "release", "step", "failure")
+"""The only event data keys a report keeps."""
+
+
+def report_event(cohort: str, event: Event) -> ReportEvent:
+    return ReportEvent(cohort=cohort, seq=event.seq, at=event.at, actor=event.actor,
+                       kind=event.kind, message=event.message,
+                       data={k: v for k, v in event.data.items() if k in CHART_DATA})
+
+
+def pin_reasons(events: Iterable[Event]) -> dict[str, str]:
+    """Tenant → why it was pinned, from ``pinned`` events (the latest reason wins)."""
+    reasons: dict[str, str] = {}
+    for event in events:
+        tenants: Any = event.data.get("tenants")
+        if event.kind == "pinned" and isinstance(tenants, dict):
+            reasons.update({str(k): str(v) for k, v in tenants.items()})
+    return reasons
+
+
+def _outcome(result: Any) -> GateOutcome:
+    return GateOutcome.model_validate(result.model_dump(mode="json"))
+
+
+class ReportGatherer:
+    """Reads one app's cohorts, caching notice records per release."""
+
+    def __init__(self, clients: AwsClients, discovery: Discovery, ledger: Ledger) -> None:
+        self._clients = clients
+        self._discovery = discovery
+        self._ledger = ledger
+        self._notices: dict[str, dict[str, NoticeRecord]] = {}
+
+    def notices(self, release: str) -> dict[str, NoticeRecord]:
+        if release not in self._notices:
+            self._notices[release] = NoticeBook(self._ledger, release).records()
+        return self._notices[release]
+
+    def cohort(self, name: str) -> tuple[CohortReport, list[TenantRow]]:
+        resources = self._discovery.cohort(name)
+        status = cohort_status(self._clients, resources, self._ledger)
+        state: RolloutState | None = load_state(self._ledger, name)
+        events = self._ledger.events(name)
+        report = CohortReport(
+            cohort=name, versions=dict(status.versions), weights=dict(status.weights),
+            status=status.status, state_line=status.state_line, release=status.release,
+            old_colour=state.old_colour if state else None,
+            new_colour=state.new_colour if state else None, reason=status.reason,
+            gate_results=[_outcome(r) for r in state.last_gate_results] if state else [],
+            failure=_outcome(state.failure) if state and state.failure else None,
+            events=[report_event(name, e) for e in events])
+        notices = self.notices(state.release) if state else {}
+        reasons = pin_reasons(events)
+        tenants = []
+        for tenant in resources.tenants:
+            notice = notices.get(tenant.id)
+            confirmed = notice is not None and notice.confirmed
+            pin = status.pins.get(tenant.id)
+            tenants.append(TenantRow(
+                tenant=tenant.id, cohort=name,
+                version=status.tenant_versions.get(tenant.id, "unknown"),
+                pin=pin, pin_reason=reasons.get(tenant.id) if pin else None,
+                notice_sent_at=notice.sent_at if notice and confirmed else None,
+                notice_channel=notice.channel if notice and confirmed else None))
+        return report, tenants
+
+
+def gather_report(clients: AwsClients, discovery: Discovery, ledger: Ledger, app: str,
+                  cohorts: list[str], *, now: datetime | None = None) -> ReportData:
+    """Everything the report page shows about ``cohorts``, read now."""
+    gatherer = ReportGatherer(clients, discovery, ledger)
+    reports: list[CohortReport] = []
+    tenants: list[TenantRow] = []
+    for name in cohorts:
+        report, rows = gatherer.cohort(name)
+        reports.append(report)
+        tenants.extend(rows)
+    return ReportData(app=app, generated_at=now or now_utc(), cohorts=reports, tenants=tenants)

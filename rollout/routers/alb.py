@@ -1,0 +1,292 @@
+"""Blue/green on the cohort's ALB listener: weighted forward, tenant pins as listener rules.
+
+The listener's default action forwards to both colours' target groups with
+weights; :meth:`AlbRouter.set_weights` rewrites it in one ``ModifyListener`` call
+built from the cohort's known target groups (no read first), which is what makes
+a rollback one write. Pinned tenants get listener rules that forward 100% to
+their colour whatever the weights say. The rules are tagged, so the router can
+read its pins back in a later process: ``rollout:pin-colour`` marks a pin rule and
+``rollout:pin-tenant:<id>`` names the value that recognises each tenant (a host
+name alone does not say which tenant it belongs to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from infra.config import COLOURS, Colour, TenantRef
+from infra.tags import TAG_APP, TAG_COHORT
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.errors import BadInput, RolloutFailed
+from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
+from rollout.routers.pin_rules import (
+    DEFAULT_MAX_RULES,
+    HOST_HEADER,
+    HTTP_HEADER,
+    MAX_PRIORITY,
+    MatchField,
+    Pin,
+    PinLimits,
+    PinMatch,
+    PinRule,
+    PinRulePlan,
+    pins_of,
+    plan_pin_rules,
+)
+from rollout.userfile import validate
+
+PIN_COLOUR_TAG = "rollout:pin-colour"
+PIN_TENANT_TAG = "rollout:pin-tenant:"
+DESCRIBE_TAGS_BATCH = 20
+DESCRIBE_RULES_PAGE = 400
+
+
+class AlbSettings(BaseModel):
+    """How the ALB router pins tenants; every field has a default that suits a fresh account.
+
+    ``max_rules`` is the account's rules-per-listener quota (100 unless raised);
+    ``header_too`` also pins hosted tenants by ``header_name``, for clients that
+    reach the cohort through a shared host; ``first_priority`` is where pin rule
+    priorities start; ``stickiness_seconds`` keeps a client on one colour while
+    weights are split (ALB target group stickiness on the weighted forward).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_rules: int = Field(default=DEFAULT_MAX_RULES, ge=1, le=MAX_PRIORITY)
+    header_name: str = Field(default="X-Tenant-Id", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}$")
+    header_too: bool = False
+    first_priority: int = Field(default=1, ge=1, le=MAX_PRIORITY)
+    stickiness_seconds: int | None = Field(default=None, ge=1, le=604_800)
+
+
+@dataclass(frozen=True)
+class ListenerRules:
+    """The listener's rules as the router sees them: its pin rules and everyone else's."""
+
+    pins: list[PinRule]
+    tags: dict[str, dict[str, str]]
+    other_priorities: frozenset[int]
+
+
+class AlbRouter:
+    """Weights and pins of one cohort's listener."""
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources,
+                 settings: AlbSettings | None = None) -> None:
+        self._elbv2 = clients.client("elbv2")
+        self._cohort = cohort
+        self._settings = settings or AlbSettings()
+
+    def read_weights(self) -> Weights:
+        with self._aws_errors("reading the listener"):
+            listener = self._elbv2.describe_listeners(
+                ListenerArns=[self._cohort.listener_arn])["Listeners"][0]
+        weights: Weights = dict.fromkeys(COLOURS, 0)
+        for action in listener["DefaultActions"]:
+            if action["Type"] == "forward":
+                for arn, weight in _forward_targets(action):
+                    weights[self._cohort.colour_of(arn)] = weight
+        return weights
+
+    def set_weights(self, weights: Weights) -> None:
+        checked = validate_weights({colour: weight for colour, weight in weights.items()})
+        forward: dict[str, Any] = {"TargetGroups": [
+            {"TargetGroupArn": self._target_group(colour), "Weight": checked[colour]}
+            for colour in COLOURS]}
+        if self._settings.stickiness_seconds:
+            forward["TargetGroupStickinessConfig"] = {
+                "Enabled": True, "DurationSeconds": self._settings.stickiness_seconds}
+        with self._aws_errors("setting weights"):
+            self._elbv2.modify_listener(
+                ListenerArn=self._cohort.listener_arn,
+                DefaultActions=[{"Type": "forward", "ForwardConfig": forward}])
+
+    def pin(self, tenants: list[TenantRef], colour: Colour) -> None:
+        if colour not in COLOURS:
+            raise BadInput(f"unknown colour {colour!r} (colours: blue, green)")
+        rules = self._listener_rules()
+        current = pins_of(rules.pins)
+        known_hosts = {t.id: t.host for t in self._cohort.tenants if t.host}
+        for tenant in tenants:
+            old = current.get(tenant.id)
+            host = tenant.host or known_hosts.get(tenant.id) or (old.host if old else None)
+            current[tenant.id] = Pin(tenant.id, colour, host)
+        self._apply(rules, list(current.values()))
+
+    def unpin(self, tenant_ids: list[str]) -> None:
+        rules = self._listener_rules()
+        current = pins_of(rules.pins)
+        if not set(tenant_ids) & set(current):
+            return
+        self._apply(rules, [pin for tenant, pin in current.items() if tenant not in tenant_ids])
+
+    def pins(self) -> dict[str, Colour]:
+        return {tenant: pin.colour for tenant, pin in pins_of(self._listener_rules().pins).items()}
+
+    def _target_group(self, colour: Colour) -> str:
+        try:
+            return self._cohort.target_group_arns[colour]
+        except KeyError:
+            raise BadInput(f"cohort {self._cohort.cohort} has no {colour} target group") from None
+
+    def _listener_rules(self) -> ListenerRules:
+        with self._aws_errors("reading the listener rules"):
+            pages = self._elbv2.get_paginator("describe_rules").paginate(
+                ListenerArn=self._cohort.listener_arn, PaginationConfig={
+                    "PageSize": DESCRIBE_RULES_PAGE})
+            described = [rule for page in pages for rule in page["Rules"]
+                         if not rule.get("IsDefault")]
+            tags: dict[str, dict[str, str]] = {}
+            arns = [rule["RuleArn"] for rule in described]
+            for start in range(0, len(arns), DESCRIBE_TAGS_BATCH):
+                batch = self._elbv2.describe_tags(
+                    ResourceArns=arns[start:start + DESCRIBE_TAGS_BATCH])
+                for item in batch["TagDescriptions"]:
+                    tags[item["ResourceArn"]] = {t["Key"]: t["Value"] for t in item["Tags"]}
+        pins: list[PinRule] = []
+        others: set[int] = set()
+        for rule in described:
+            rule_tags = tags.get(rule["RuleArn"], {})
+            if rule_tags.get(PIN_COLOUR_TAG) in COLOURS:
+                pins.append(self._pin_rule(rule, rule_tags))
+            else:
+                others.add(int(rule["Priority"]))
+        return ListenerRules(pins, tags, frozenset(others))
+
+    def _pin_rule(self, rule: dict[str, Any], tags: dict[str, str]) -> PinRule:
+        """Read one tagged rule back; anything it does beyond its tags marks it drifted."""
+        tag_colour: Colour = "green" if tags[PIN_COLOUR_TAG] == "green" else "blue"
+        tenants = {key.removeprefix(PIN_TENANT_TAG): value for key, value in tags.items()
+                   if key.startswith(PIN_TENANT_TAG)}
+        conditions = rule.get("Conditions", [])
+        parsed = _condition(conditions[0], self._settings.header_name) if conditions else None
+        colour = self._forward_colour(rule.get("Actions", []))
+        if parsed is None or len(conditions) != 1 or colour is None:
+            return PinRule(tag_colour, HOST_HEADER, (), int(rule["Priority"]), rule["RuleArn"],
+                           drifted=True)
+        field, values = parsed
+        matches = [PinMatch(field, value, tenant) for tenant, value in tenants.items()
+                   if value in values]
+        explained = {match.value for match in matches}
+        if field == HTTP_HEADER:
+            matches += [PinMatch(field, value, value) for value in values
+                        if value not in explained]
+        drifted = (len(matches) != len(values) or len(matches) != len(tenants)
+                   or colour != tag_colour)
+        return PinRule(colour, field, tuple(sorted(matches)), int(rule["Priority"]),
+                       rule["RuleArn"], drifted)
+
+    def _forward_colour(self, actions: list[dict[str, Any]]) -> Colour | None:
+        """The colour a rule forwards 100% to, or None if it does anything else."""
+        if len(actions) != 1 or actions[0]["Type"] != "forward":
+            return None
+        targets = [arn for arn, weight in _forward_targets(actions[0]) if weight > 0]
+        colours = [c for c in COLOURS if [self._cohort.target_group_arns.get(c)] == targets]
+        return colours[0] if colours else None
+
+    def _apply(self, rules: ListenerRules, wanted: list[Pin]) -> None:
+        """Plan the layout, then write only the difference: new rules first, deletions last.
+
+        A tenant moving to a new rule is routed by both for a moment rather than
+        by neither; a crash part-way leaves rules that the next pin call repairs.
+        """
+        limits = PinLimits(
+            max_rules=self._settings.max_rules, other_rules=len(rules.other_priorities),
+            taken_priorities=rules.other_priorities,
+            first_priority=self._settings.first_priority, header_too=self._settings.header_too)
+        plan = plan_pin_rules(rules.pins, wanted, limits, self._cohort.cohort)
+        with self._aws_errors("changing pin rules"):
+            if plan.delete_first:
+                self._delete(plan)
+            for rule in plan.create:
+                self._elbv2.create_rule(
+                    ListenerArn=self._cohort.listener_arn, Priority=rule.priority,
+                    Conditions=self._conditions(rule), Actions=self._actions(rule),
+                    Tags=[{"Key": k, "Value": v} for k, v in self._tags(rule).items()])
+            for change in plan.modify:
+                self._modify(change.after, rules.tags.get(change.after.arn or "", {}))
+            if not plan.delete_first:
+                self._delete(plan)
+
+    def _delete(self, plan: PinRulePlan) -> None:
+        for rule in plan.delete:
+            self._elbv2.delete_rule(RuleArn=rule.arn)
+
+    def _modify(self, rule: PinRule, actual_tags: dict[str, str]) -> None:
+        self._elbv2.modify_rule(RuleArn=rule.arn, Conditions=self._conditions(rule),
+                                Actions=self._actions(rule))
+        wanted = self._tags(rule)
+        add = [{"Key": k, "Value": v} for k, v in wanted.items() if actual_tags.get(k) != v]
+        stale = [k for k in actual_tags if k.startswith(PIN_TENANT_TAG) and k not in wanted]
+        if add:
+            self._elbv2.add_tags(ResourceArns=[rule.arn], Tags=add)
+        if stale:
+            self._elbv2.remove_tags(ResourceArns=[rule.arn], TagKeys=stale)
+
+    def _conditions(self, rule: PinRule) -> list[dict[str, Any]]:
+        if rule.field == HOST_HEADER:
+            return [{"Field": HOST_HEADER, "HostHeaderConfig": {"Values": rule.values}}]
+        return [{"Field": HTTP_HEADER, "HttpHeaderConfig": {
+            "HttpHeaderName": self._settings.header_name, "Values": rule.values}}]
+
+    def _actions(self, rule: PinRule) -> list[dict[str, Any]]:
+        return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": self._target_group(rule.colour), "Weight": 1}]}}]
+
+    def _tags(self, rule: PinRule) -> dict[str, str]:
+        return {TAG_APP: self._cohort.app, TAG_COHORT: self._cohort.cohort,
+                PIN_COLOUR_TAG: rule.colour,
+                **{f"{PIN_TENANT_TAG}{m.tenant_id}": m.value for m in rule.matches}}
+
+    @contextmanager
+    def _aws_errors(self, doing: str) -> Iterator[None]:
+        """ALB's errors as one actionable line; a missing listener means a wrong cohort."""
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", "Unknown"), error.get("Message", "")
+            where = f"listener of cohort {self._cohort.cohort}"
+            if code.endswith("NotFound"):
+                raise BadInput(f"{doing}: {where} ({self._cohort.listener_arn}) or one of its "
+                               f"target groups does not exist: {message} (redeploy the cohort "
+                               "stack)") from None
+            raise RolloutFailed(f"{doing} on the {where} failed: {code}: {message}") from None
+
+
+def _forward_targets(action: dict[str, Any]) -> list[tuple[str, int]]:
+    """(target group ARN, weight) pairs of a forward action, in either of its API shapes."""
+    groups = action.get("ForwardConfig", {}).get("TargetGroups")
+    if groups:
+        return [(group["TargetGroupArn"], int(group.get("Weight", 1))) for group in groups]
+    if action.get("TargetGroupArn"):
+        return [(action["TargetGroupArn"], 1)]
+    return []
+
+
+def _condition(condition: dict[str, Any], header_name: str) -> tuple[MatchField, list[str]] | None:
+    """A pin rule's one condition as (kind, values), or None if it is not one of ours."""
+    if condition.get("Field") == HOST_HEADER:
+        values = condition.get("HostHeaderConfig", {}).get("Values") or condition.get("Values")
+        return (HOST_HEADER, [v.lower() for v in values or []])
+    config = condition.get("HttpHeaderConfig", {})
+    if (condition.get("Field") == HTTP_HEADER
+            and str(config.get("HttpHeaderName", "")).lower() == header_name.lower()):
+        return (HTTP_HEADER, list(config.get("Values") or []))
+    return None
+
+
+@ROUTERS.register("alb")
+def alb_router(clients: AwsClients, cohort: CohortResources,
+               settings: dict[str, Any]) -> TrafficRouter:
+    """The ``alb`` router of ``cohort``; ``settings`` are checked against :class:`AlbSettings`."""
+    return AlbRouter(clients, cohort, validate(AlbSettings, settings or {}, "alb router settings",
+                                               {}))

@@ -1,0 +1,140 @@
+"""Blue/green for a Lambda function: an alias split between two published versions.
+
+Each colour is a published version number. The alias's ``FunctionVersion`` takes
+the larger share and ``RoutingConfig.AdditionalVersionWeights`` gives the other
+version its fraction, so :meth:`LambdaAliasRouter.set_weights` is one
+``UpdateAlias`` call, and 100% on one colour clears the routing config entirely.
+Lambda picks a version per invocation, not per tenant, so this router cannot pin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from infra.config import COLOURS, Colour, TenantRef, other_colour
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.errors import BadInput, RolloutFailed
+from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
+from rollout.userfile import validate
+
+PUBLISHED_VERSION = re.compile(r"^[1-9][0-9]*$")
+
+
+class LambdaAliasSettings(BaseModel):
+    """Which alias to split, and the published version of each colour."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    function_name: str = Field(min_length=1, max_length=170)
+    alias: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    versions: dict[Colour, str]
+
+    @field_validator("versions", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                    for k, v in value.items()}
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _not_a_version(cls, value: str) -> str:
+        if value.isdigit():
+            raise ValueError("an alias name cannot be all digits (that would be a version)")
+        return value
+
+    @model_validator(mode="after")
+    def _two_published_versions(self) -> LambdaAliasSettings:
+        for colour in COLOURS:
+            version = self.versions.get(colour)
+            if version is None:
+                raise ValueError(f"versions needs a published version number for {colour}")
+            if not PUBLISHED_VERSION.match(version):
+                raise ValueError(f"version of {colour} must be a published version number "
+                                 f"like 7 ($LATEST cannot take weighted traffic), got {version!r}")
+        if self.versions["blue"] == self.versions["green"]:
+            raise ValueError("blue and green must be different versions")
+        return self
+
+
+class LambdaAliasRouter:
+    """Weights of one alias between the versions of the two colours."""
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources,
+                 settings: LambdaAliasSettings) -> None:
+        self._lambda = clients.client("lambda")
+        self._cohort = cohort
+        self._settings = settings
+
+    def read_weights(self) -> Weights:
+        """Whole percentages per colour (Lambda keeps fractions, not weights)."""
+        with self._aws_errors("reading the alias"):
+            alias = self._lambda.get_alias(FunctionName=self._settings.function_name,
+                                           Name=self._settings.alias)
+        extra: dict[str, float] = (alias.get("RoutingConfig") or {}).get(
+            "AdditionalVersionWeights") or {}
+        primary = self._colour_of(alias["FunctionVersion"])
+        weights: Weights = dict.fromkeys(COLOURS, 0)
+        for version, fraction in extra.items():
+            weights[self._colour_of(version)] += round(100 * float(fraction))
+        weights[primary] = 100 - sum(weights.values())
+        return weights
+
+    def set_weights(self, weights: Weights) -> None:
+        checked = validate_weights({colour: weight for colour, weight in weights.items()})
+        primary: Colour = "green" if checked["green"] > checked["blue"] else "blue"
+        secondary = other_colour(primary)
+        fraction = checked[secondary] / sum(checked.values())
+        extra = {self._settings.versions[secondary]: round(fraction, 6)} if fraction else {}
+        with self._aws_errors("setting weights"):
+            self._lambda.update_alias(
+                FunctionName=self._settings.function_name, Name=self._settings.alias,
+                FunctionVersion=self._settings.versions[primary],
+                RoutingConfig={"AdditionalVersionWeights": extra})
+
+    def pin(self, tenants: list[TenantRef], colour: Colour) -> None:
+        raise BadInput("the lambda-alias router cannot pin tenants; use the alb router")
+
+    def unpin(self, tenant_ids: list[str]) -> None:
+        """Nothing is ever pinned here, so there is nothing to remove."""
+
+    def pins(self) -> dict[str, Colour]:
+        return {}
+
+    def _colour_of(self, version: str) -> Colour:
+        for colour in COLOURS:
+            if self._settings.versions[colour] == version:
+                return colour
+        raise BadInput(
+            f"alias {self._settings.alias} of {self._settings.function_name} routes to version "
+            f"{version}, which is neither blue ({self._settings.versions['blue']}) nor green "
+            f"({self._settings.versions['green']}); fix the router's versions settings")
+
+    @contextmanager
+    def _aws_errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", "Unknown"), error.get("Message", "")
+            if code in ("ResourceNotFoundException", "InvalidParameterValueException"):
+                raise BadInput(f"{doing}: Lambda rejected the settings of cohort "
+                               f"{self._cohort.cohort}: {code}: {message}") from None
+            raise RolloutFailed(f"{doing} on Lambda for cohort {self._cohort.cohort} failed: "
+                                f"{code}: {message}") from None
+
+
+@ROUTERS.register("lambda-alias")
+def lambda_alias_router(clients: AwsClients, cohort: CohortResources,
+                        settings: dict[str, Any]) -> TrafficRouter:
+    """The ``lambda-alias`` router; ``settings`` checked by :class:`LambdaAliasSettings`."""
+    return LambdaAliasRouter(clients, cohort, validate(
+        LambdaAliasSettings, settings or {}, "lambda-alias router settings", {}))

@@ -1,0 +1,48 @@
+"""The ledger record of a stack deployment (``STACK#<cohort>`` / ``OUTPUTS``).
+
+Later commands and CI jobs read where a cohort's resources are and which version
+each colour runs from here, without needing Pulumi state or the Pulumi CLI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from infra.config import Colour
+from rollout.ledger import Event, Ledger, default_actor, now_utc
+from rollout.stacks.base import Engine
+
+OUTPUTS_SK = "OUTPUTS"
+
+
+def stack_pk(cohort: str) -> str:
+    return f"STACK#{cohort}"
+
+
+class StackOutputsRecord(BaseModel):
+    """Which version went into which colour, by whom, and the stack outputs afterwards."""
+
+    cohort: str
+    colour: Colour
+    version: str
+    engine: Engine
+    outputs: dict[str, Any]
+    deployed_at: datetime = Field(default_factory=now_utc)
+    actor: str = Field(default_factory=default_actor)
+
+
+def record_outputs(ledger: Ledger, record: StackOutputsRecord) -> None:
+    """Store the record and append a ``stack-deployed`` event to the cohort's history."""
+    ledger.put(stack_pk(record.cohort), OUTPUTS_SK, record)
+    ledger.append_event(record.cohort, Event(
+        kind="stack-deployed", actor=record.actor,
+        message=f"deployed {record.version} into {record.colour} of {record.cohort} "
+                f"({record.engine})",
+        data={"colour": record.colour, "version": record.version, "engine": record.engine}))
+
+
+def recorded_outputs(ledger: Ledger, cohort: str) -> StackOutputsRecord | None:
+    return ledger.get(stack_pk(cohort), OUTPUTS_SK, StackOutputsRecord)

@@ -1,0 +1,203 @@
+"""``rollout report --html`` after real rollouts on a moto server, checked in headless Chromium.
+
+One cohort promotes, the other rolls back when its CloudWatch alarm fires mid-rollout;
+the page must then load offline without errors and chart one series per cohort.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from rollout.cli import run
+from tests.chromium_page import chromium_page, require_chromium
+from tests.conftest import Fleet, deploy_fleet
+
+pytestmark = pytest.mark.integration
+
+SECRET = "pa55-report-never-shows"
+NOTES = textwrap.dedent("""\
+    version: 1.5.0
+    title: Faster exports
+    changes: [CSV exports run in the background]
+    benefits: [Exports of any size finish]
+    risks: [Export links change format]
+    timeframe: Each upgrade takes under an hour, with no downtime.
+    rollbackPlan: Traffic returns to the previous version in one step.
+    """)
+
+
+def tenants_yaml(alarm: str) -> str:
+    gates = f"gates: [{{kind: alarm, alarms: [{alarm}]}}]"
+    return textwrap.dedent(f"""\
+        defaults:
+          notice_days: 0
+          windows: ["daily 00:00-24:00"]
+        cohorts:
+          - {{name: canary, order: 1, strategy: "canary:25:1s", {gates}}}
+          - {{name: wave1, order: 2, strategy: "linear:25:30s", {gates}}}
+        tenants:
+          - {{id: aurora, cohort: canary}}
+          - {{id: birch, cohort: canary}}
+          - {{id: cedar, cohort: wave1}}
+          - {{id: dune, cohort: wave1}}
+          - id: ember
+            cohort: wave1
+            opt_out: {{until: 2099-01-01, reason: quarter-end freeze}}
+        """)
+
+
+@dataclass
+class RolledOut:
+    """A fleet after canary promoted 1.5.0 and wave1 rolled it back."""
+
+    fleet: Fleet
+    files: Path
+
+    def cli(self, *args: str) -> int:
+        return run(["--app", self.fleet.app, "--project-dir", str(self.fleet.project_dir),
+                    *args])
+
+
+@pytest.fixture(scope="module")
+def rolled_out(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> RolledOut:
+    base = tmp_path_factory.mktemp("report")
+    fleet = deploy_fleet(base, {"canary": ["aurora", "birch"],
+                                "wave1": ["cedar", "dune", "ember"]},
+                         versions={"blue": "1.4.2", "green": "1.5.0"})
+    alarm = f"{fleet.app}-5xx"
+    cloudwatch = boto3.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=10,
+        ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+    for cohort, tenant in (("canary", "aurora"), ("wave1", "cedar")):
+        resources = fleet.cohorts[cohort]
+        boto3.client("ssm").put_parameter(
+            Name=f"{resources.colour_prefix('blue')}/{tenant}/db/password", Value=SECRET,
+            Type="SecureString", KeyId=resources.kms_key_arn or "alias/aws/ssm")
+    files = base / "files"
+    files.mkdir()
+    (files / "tenants.yaml").write_text(tenants_yaml(alarm))
+    (files / "release.yaml").write_text(NOTES)
+    done = RolledOut(fleet, files)
+    tenants = str(files / "tenants.yaml")
+    assert done.cli("notify", "--release", "1.5.0", "--tenants", tenants,
+                    "--notes", str(files / "release.yaml"), "--json") == 0
+    assert done.cli("start", "--cohort", "canary", "--release", "1.5.0", "--tenants", tenants,
+                    "--strategy", "canary:25:1s", "--wait", "--check-every", "1s",
+                    "--json") == 0
+    assert done.cli("start", "--cohort", "wave1", "--release", "1.5.0", "--tenants", tenants,
+                    "--json") == 0
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM",
+                               StateReason="5xx spike on green")
+    try:
+        assert done.cli("step", "--cohort", "wave1", "--tenants", tenants, "--json") == 0
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+    return done
+
+
+@dataclass
+class Written:
+    """``rollout report --html --json`` run once for the module: the page and what it printed."""
+
+    page: Path
+    summary: dict[str, Any]
+    printed: str
+
+
+@pytest.fixture(scope="module")
+def written(rolled_out: RolledOut, tmp_path_factory: pytest.TempPathFactory) -> Written:
+    target = tmp_path_factory.mktemp("written") / "report.html"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert rolled_out.cli("report", "--html", str(target), "--json") == 0
+    return Written(target, json.loads(out.getvalue()), out.getvalue() + err.getvalue())
+
+
+def test_report_writes_the_page_and_summarises_the_fleet(
+        rolled_out: RolledOut, written: Written) -> None:
+    summary = written.summary
+    assert summary["path"] == str(written.page.resolve())
+    statuses = {c["cohort"]: (c["status"], c["weights"], c["rollbacks"])
+                for c in summary["cohorts"]}
+    assert statuses == {"canary": ("promoted", {"blue": 0, "green": 100}, 0),
+                        "wave1": ("rolled_back", {"blue": 100, "green": 0}, 1)}
+    assert summary["pinned"] == ["ember"]
+    assert summary["tenants"] == 5
+    page = written.page.read_text(encoding="utf-8")
+    assert f"{rolled_out.fleet.app}-5xx" in page
+    assert page.count('<tr data-tenant="') == 5
+    assert "config copy blue → green: 1 settings" in page
+    assert SECRET not in page + written.printed
+
+
+def test_report_for_one_cohort_and_human_output(
+        rolled_out: RolledOut, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    target = tmp_path / "canary.html"
+    assert rolled_out.cli("report", "--html", str(target), "--cohort", "canary") == 0
+    out = capsys.readouterr().out
+    assert f"report written to {target.resolve()}" in out.replace("\n", "")
+    assert "canary: promoted 1.5.0" in out
+    page = target.read_text(encoding="utf-8")
+    assert page.count("data-series=") == 1
+    assert "wave1" not in page
+
+
+def test_report_refuses_bad_input_with_exit_2_and_writes_nothing(
+        rolled_out: RolledOut, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing_dir = tmp_path / "nowhere" / "report.html"
+    assert rolled_out.cli("report", "--html", str(missing_dir)) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not missing_dir.parent.exists()
+    target = tmp_path / "report.html"
+    assert rolled_out.cli("report", "--html", str(target), "--cohort", "nosuch") == 2
+    assert "unknown cohort 'nosuch'" in capsys.readouterr().err.replace("\n", " ")
+    assert not target.exists()
+
+
+def test_report_loads_offline_in_headless_chromium(
+        written: Written, capsys: pytest.CaptureFixture[str]) -> None:
+    browser = require_chromium()
+    target = written.page
+    with chromium_page(browser) as page:
+        url = page.open(target)
+        series = page.evaluate(
+            "[...document.querySelectorAll('svg.chart [data-series]')]"
+            ".map(g => [g.dataset.series, g.querySelector('path.line').getBBox().width])")
+        markers = page.evaluate(
+            "Object.fromEntries(['canary', 'wave1'].map(c => [c, [...document.querySelectorAll("
+            "`[data-series=\"${c}\"] [data-marker]`)].map(m => m.dataset.marker)]))")
+        tenants = page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('tr[data-tenant]')].map(r => "
+            "[r.dataset.tenant, [...r.cells].map(c => c.textContent.trim())]))")
+        chart_height = page.evaluate(
+            "document.querySelector('svg.chart').getBoundingClientRect().height")
+        screenshot = page.screenshot(target.with_suffix(".png"))
+    with capsys.disabled():
+        print(f"\nreport screenshot: {screenshot}")
+
+    assert page.record.console_errors == []
+    assert page.record.requests == [url]
+    assert [name for name, _ in series] == ["canary", "wave1"]
+    assert all(width > 0 for _, width in series)
+    assert chart_height > 200
+    assert "promoted" in markers["canary"]
+    assert markers["wave1"].count("rolled_back") == 1
+    assert tenants["aurora"][2] == "1.5.0"
+    assert tenants["ember"][2] == "1.4.2"
+    assert tenants["ember"][3].startswith("blue")
+    assert "quarter-end freeze" in tenants["ember"][3]
+    assert tenants["cedar"][4].endswith("via sns")
+    assert screenshot.stat().st_size > 10_000

@@ -1,0 +1,398 @@
+"""``rollout stacks up|preview`` and ``rollout iam-policy`` against a fleet in the moto server.
+
+The Pulumi CLI cannot be installed here, so the Automation API path runs against
+a stand-in ``pulumi`` executable that answers the few commands the Automation
+API sends and logs them; the local-engine path (``--local``) deploys for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.tags import TAG_VERSION
+from rollout.aws_clients import AwsClients
+from rollout.cli import run
+from rollout.ledger import Ledger, cohort_pk
+from rollout.local.state import LocalStateStore
+from rollout.model.state import RolloutState, Status
+from rollout.stacks.outputs_record import recorded_outputs
+from rollout.strategy import parse_strategy
+from tests.conftest import Fleet
+
+pytestmark = pytest.mark.integration
+
+INSTALL_HINT = "https://www.pulumi.com/docs/install/"
+
+FAKE_PULUMI = textwrap.dedent('''\
+    #!{python}
+    """A stand-in for the Pulumi CLI: logs every call, answers what the Automation API asks."""
+    import json, os, sys
+    args = sys.argv[1:]
+    with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
+        log.write(json.dumps(args) + "\\n")
+    words = [a for a in args if not a.startswith("-")]
+    if args == ["version"]:
+        print("v3.150.0")
+    elif words[:2] == ["stack", "output"]:
+        outputs = json.load(open(os.environ["FAKE_PULUMI_OUTPUTS"]))
+        if "--show-secrets" in args:
+            outputs["dbPassword"] = "pl41n-s3cret"
+        else:
+            outputs["dbPassword"] = "[secret]"
+        print(json.dumps(outputs))
+    elif words[:2] == ["stack", "history"]:
+        print(json.dumps([{{"kind": "update", "startTime": "2026-01-01T00:00:00.000Z",
+                           "message": "", "environment": {{}}, "config": {{}},
+                           "result": "succeeded", "endTime": "2026-01-01T00:00:09.000Z",
+                           "version": 2, "resourceChanges": {{"update": 1}}}}]))
+    elif words[:1] == ["up"]:
+        mode = os.environ.get("FAKE_PULUMI_UP", "ok")
+        print("Updating (" + args[args.index("--stack") + 1] + ")")
+        if mode == "fail":
+            print("error: creating target group: AccessDenied: not authorized", file=sys.stderr)
+            sys.exit(1)
+        if mode == "policy":
+            print("Policy Violations:")
+            print("    [mandatory]  tenant-rollout-security v0.1.0  artefact-bucket-not-public "
+                  "(aws:s3/bucket:Bucket: shared-artefacts)")
+            print("error: update failed", file=sys.stderr)
+            sys.exit(255)
+        print("Resources: 1 updated, 30 unchanged")
+    ''')
+
+
+def cli(*argv: str) -> int:
+    return run(list(argv))
+
+
+@pytest.fixture
+def fleet_env(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> Fleet:
+    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
+    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
+    return fleet
+
+
+@pytest.fixture
+def no_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH of one empty directory: certainly no ``pulumi`` on it."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+
+def target_group_version(aws: AwsClients, arn: str) -> str:
+    tags = aws.client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
+    return str(next(t["Value"] for t in tags if t["Key"] == TAG_VERSION))
+
+
+def listener_weights(aws: AwsClients, fleet: Fleet, cohort: str) -> dict[str, int]:
+    resources = fleet.cohorts[cohort]
+    listener = aws.client("elbv2").describe_listeners(
+        ListenerArns=[resources.listener_arn])["Listeners"][0]
+    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    return {resources.colour_of(g["TargetGroupArn"]): g["Weight"] for g in groups}
+
+
+def ledger(fleet: Fleet) -> Ledger:
+    return Ledger(fleet.clients, fleet.shared.ledger_table)
+
+
+# --- without the Pulumi CLI -----------------------------------------------------------------
+
+def test_up_without_the_pulumi_cli_exits_2_with_one_line_naming_the_fix(fleet: Fleet,
+                                                                       tmp_path: Path) -> None:
+    env = {**fleet.env(), "PATH": str(tmp_path)}
+    events_before = len(ledger(fleet).events("canary"))
+    done = subprocess.run(
+        [sys.executable, "-c", "from rollout.cli import main; main()", "stacks", "up",
+         "--cohort", "canary", "--version", "1.5.0"],
+        env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line == ("error: the Pulumi CLI is not installed (no `pulumi` on PATH): install it "
+                    f"from {INSTALL_HINT}, or rehearse against moto with --local")
+    assert len(ledger(fleet).events("canary")) == events_before
+
+
+def test_preview_without_the_cli_in_json_says_so_on_stdout(
+        fleet_env: Fleet, no_pulumi: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("stacks", "preview", "--cohort", "canary", "--version", "1.5.0", "--json") == 2
+    error = json.loads(capsys.readouterr().out)
+    assert error["exit_code"] == 2
+    assert INSTALL_HINT in error["error"]
+
+
+# --- --local: the local engine --------------------------------------------------------------
+
+def test_up_local_deploys_into_the_idle_colour_and_records_the_outputs(
+        fleet_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
+    canary = fleet_env.cohorts["canary"]
+    assert target_group_version(aws, canary.target_group_arns["green"]) == "1.4.2"
+
+    assert cli("stacks", "up", "--cohort", "canary", "--version", "1.5.0", "--local",
+               "--json") == 0
+
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["colour"], shown["liveColour"], shown["engine"]) == ("green", "blue", "local")
+    assert target_group_version(aws, canary.target_group_arns["green"]) == "1.5.0"
+    assert target_group_version(aws, canary.target_group_arns["blue"]) == "1.4.2"
+    assert listener_weights(aws, fleet_env, "canary") == {"blue": 100, "green": 0}
+    assert fleet_env.refresh("canary").versions == {"blue": "1.4.2", "green": "1.5.0"}
+    record = recorded_outputs(ledger(fleet_env), "canary")
+    assert record is not None
+    assert (record.colour, record.version, record.engine) == ("green", "1.5.0", "local")
+    assert record.outputs["versions"]["green"] == "1.5.0"
+    assert record.outputs["listenerArn"] == canary.listener_arn
+    last = ledger(fleet_env).events("canary")[-1]
+    assert (last.kind, last.message) == ("stack-deployed",
+                                         "deployed 1.5.0 into green of canary (local)")
+
+
+def test_preview_local_changes_nothing(fleet_env: Fleet, aws: AwsClients,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    wave1 = fleet_env.cohorts["wave1"]
+    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local",
+               "--json") == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert preview["colour"] == "green"
+    assert (preview["current_version"], preview["version"]) == ("1.4.2", "1.6.0")
+    assert preview["changes"]["update"] == 1
+    assert target_group_version(aws, wave1.target_group_arns["green"]) == "1.4.2"
+
+
+def test_preview_in_human_form_says_the_live_colour_is_untouched(
+        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local") == 0
+    out = capsys.readouterr().out
+    assert "green would go from 1.4.2 to 1.6.0; the live colour blue is not touched" in out
+
+
+@pytest.fixture
+def wave1_state(fleet_env: Fleet) -> Iterator[Any]:
+    """Write a rollout state for wave1 into the ledger; removed afterwards."""
+    book = ledger(fleet_env)
+
+    def write(status: Status, new_colour: str = "green") -> None:
+        now = datetime.now(UTC)
+        old = "blue" if new_colour == "green" else "green"
+        book.put(cohort_pk("wave1"), "STATE", RolloutState(
+            cohort="wave1", release="1.5.0", old_version="1.4.2", old_colour=old,
+            new_colour=new_colour, strategy="linear:50:1m",
+            steps=list(parse_strategy("linear:50:1m").steps), step_index=0,
+            weights={old: 50, new_colour: 50}, status=status, started_at=now,
+            updated_at=now, promoted_at=now if status == Status.PROMOTED else None,
+            versions={"blue": "1.4.2", "green": "1.5.0"}, last_known_good="1.4.2"))
+
+    yield write
+    book.delete(cohort_pk("wave1"), "STATE")
+
+
+def test_a_promoted_green_makes_blue_the_idle_colour(
+        wave1_state: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    wave1_state(Status.PROMOTED, "green")
+    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local",
+               "--json") == 0
+    assert json.loads(capsys.readouterr().out)["colour"] == "blue"
+
+
+def test_an_active_rollout_blocks_a_deploy_with_exit_3(
+        wave1_state: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    wave1_state(Status.SHIFTING)
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--local") == 3
+    assert ("cohort wave1 has an active rollout of 1.5.0 (shifting); both colours carry "
+            "traffic") in capsys.readouterr().err
+
+
+def test_deploying_into_the_live_colour_is_blocked(fleet_env: Fleet, aws: AwsClients,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--colour", "blue",
+               "--local") == 3
+    assert ("blue is the live colour of cohort wave1; deploy into the idle colour green"
+            in capsys.readouterr().err)
+    assert target_group_version(aws, fleet_env.cohorts["wave1"].target_group_arns["blue"]) \
+        == "1.4.2"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--cohort", "wave1", "--version", "latest"],
+     "--version 'latest' is not a version like 1.5.0"),
+    (["--cohort", "wave1", "--version", "1.6.0", "--colour", "red"],
+     "--colour must be blue or green, got 'red'"),
+    (["--cohort", "shared", "--version", "1.6.0"], "is the shared stack, not a cohort"),
+    (["--cohort", "wave9", "--version", "1.6.0"], "unknown stack 'wave9'"),
+])
+def test_bad_input_exits_2_and_writes_nothing(fleet_env: Fleet, argv: list[str], message: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = len(ledger(fleet_env).events("wave1"))
+    assert cli("stacks", "up", *argv, "--local") == 2
+    assert message in capsys.readouterr().err
+    assert len(ledger(fleet_env).events("wave1")) == before
+
+
+# --- the Automation API path, against a stand-in pulumi -------------------------------------
+
+@pytest.fixture
+def fake_pulumi(fleet_env: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``pulumi`` on PATH that reports wave1's real outputs plus a secret one."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "pulumi"
+    script.write_text(FAKE_PULUMI.format(python=sys.executable))
+    script.chmod(0o755)
+    state = LocalStateStore(fleet_env.clients, fleet_env.app).load("wave1")
+    assert state is not None
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(state.outputs))
+    log = tmp_path / "pulumi-calls.log"
+    log.touch()
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
+    monkeypatch.setenv("FAKE_PULUMI_OUTPUTS", str(outputs))
+    monkeypatch.setenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
+    pack = fleet_env.project_dir / "infra" / "policy"
+    pack.mkdir(parents=True, exist_ok=True)
+    (pack / "PulumiPolicy.yaml").write_text("name: tenant-rollout-security\n")
+    return log
+
+
+def pulumi_calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_up_sets_the_idle_version_by_config_path_runs_up_and_records_outputs(
+        fleet_env: Fleet, fake_pulumi: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
+
+    calls = pulumi_calls(fake_pulumi)
+    [config_set] = [c for c in calls if c[:2] == ["config", "set"]]
+    assert config_set[2:4] == ["--path", "tenant-rollout:stack.versions.green"]
+    assert config_set[-1] == "1.6.0" and "--stack" in config_set and "wave1" in config_set
+    [up] = [c for c in calls if "up" in c]
+    assert up[up.index("--policy-pack") + 1] == str(fleet_env.project_dir / "infra" / "policy")
+    assert calls.index(config_set) < calls.index(up)
+
+    captured = capsys.readouterr()
+    shown = json.loads(captured.out)
+    assert (shown["colour"], shown["engine"], shown["version"]) == ("green", "pulumi", "1.6.0")
+    assert shown["outputs"]["dbPassword"] == "[secret]"
+    assert "Resources: 1 updated, 30 unchanged" in captured.err
+    record = recorded_outputs(ledger(fleet_env), "wave1")
+    assert record is not None and record.engine == "pulumi"
+    assert record.outputs["listenerArn"] == fleet_env.cohorts["wave1"].listener_arn
+    assert "pl41n-s3cret" not in captured.out + captured.err + record.model_dump_json()
+
+
+def test_preview_sets_the_version_then_puts_the_old_one_back(
+        fleet_env: Fleet, fake_pulumi: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "bin" / "pulumi"
+    script.write_text(script.read_text() + textwrap.dedent('''\
+        if words[:2] == ["config", "get"]:
+            print(json.dumps({"value": "1.4.2", "secret": False}))
+        if words[:1] == ["preview"]:
+            with open(args[args.index("--event-log") + 1], "a") as events:
+                events.write(json.dumps({"sequence": 1, "timestamp": 1, "summaryEvent": {
+                    "maybeCorrupt": False, "durationSeconds": 1, "policyPacks": {},
+                    "resourceChanges": {"update": 1, "same": 30}}}) + "\\n")
+                events.write(json.dumps({"sequence": 2, "timestamp": 2, "cancelEvent": {}})
+                             + "\\n")
+        '''))
+    before = recorded_outputs(ledger(fleet_env), "wave1")
+    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert preview["changes"] == {"update": 1, "same": 30}
+    assert preview["current_version"] == "1.4.2"
+    values = [c[-1] for c in pulumi_calls(fake_pulumi) if c[:2] == ["config", "set"]]
+    assert values == ["1.6.0", "1.4.2"]
+    assert recorded_outputs(ledger(fleet_env), "wave1") == before
+
+
+@pytest.mark.parametrize(("mode", "code", "message"), [
+    ("fail", 1, "pulumi up of stack wave1 failed: error: creating target group: AccessDenied: "
+                "not authorized"),
+    ("policy", 3, "pulumi up of stack wave1 was refused by the security policy pack: "
+                  "tenant-rollout-security v0.1.0 artefact-bucket-not-public "
+                  "(aws:s3/bucket:Bucket: shared-artefacts)"),
+])
+def test_a_failed_or_refused_up_says_why_and_records_nothing(
+        fleet_env: Fleet, fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
+        code: int, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAKE_PULUMI_UP", mode)
+    before = recorded_outputs(ledger(fleet_env), "wave1")
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0") == code
+    assert message in capsys.readouterr().err
+    assert recorded_outputs(ledger(fleet_env), "wave1") == before
+
+
+# --- iam-policy -------------------------------------------------------------------------------
+
+def test_iam_policy_names_every_action_and_the_cohort_s_own_resources(
+        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("iam-policy", "--cohort", "canary", "--json") == 0
+    policy = json.loads(capsys.readouterr().out)
+    canary = fleet_env.cohorts["canary"]
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    actions = [a for s in policy["Statement"] for a in s["Action"]]
+    assert policy["Version"] == "2012-10-17"
+    assert all("*" not in a and "?" not in a for a in actions)
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    assert statements["ShiftTrafficOnTheCohortListener"]["Resource"] == [canary.listener_arn]
+    assert statements["TenantConfiguration"]["Resource"] == [
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{fleet_env.app}/canary/*"]
+    assert statements["TenantConfigurationKey"]["Resource"] == [canary.kms_key_arn]
+    assert statements["RolloutLedger"]["Resource"] == [
+        f"arn:aws:dynamodb:eu-west-1:123456789012:table/{canary.ledger_table}"]
+    assert statements["Notices"]["Resource"] == [canary.notices_topic_arn]
+    assert statements["ReleaseArtefacts"]["Resource"] == [
+        f"arn:aws:s3:::{canary.artefact_bucket}/releases/*"]
+    wide = [s["Sid"] for s in policy["Statement"] if "*" in s["Resource"]]
+    assert wide == ["ReadWithoutResourceLevelPermissions"]
+    assert all(a.split(":")[1].startswith(("Describe", "List", "Get"))
+               for a in statements["ReadWithoutResourceLevelPermissions"]["Action"])
+
+
+def test_iam_policy_for_another_cohort_names_only_its_resources(
+        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("iam-policy", "--cohort", "wave1") == 0
+    captured = capsys.readouterr()
+    policy = json.loads(captured.out)
+    text = json.dumps(policy)
+    assert fleet_env.cohorts["wave1"].listener_arn in text
+    assert fleet_env.cohorts["canary"].listener_arn not in text
+    assert f"parameter/{fleet_env.app}/canary/" not in text
+    assert "aws iam put-role-policy" in captured.err
+
+
+def test_iam_policy_actions_are_real_api_operations(fleet_env: Fleet,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt action would grant nothing; botocore's service models know every operation.
+
+    S3's IAM actions are not its API operation names (s3:ListBucket is ListObjectsV2), so
+    S3 is left out.
+    """
+    import botocore.session
+
+    models = botocore.session.get_session()
+    services = {"elasticloadbalancing": "elbv2", "ssm": "ssm", "dynamodb": "dynamodb",
+                "sns": "sns", "iam": "iam", "kms": "kms", "cloudwatch": "cloudwatch"}
+    assert cli("iam-policy", "--cohort", "canary", "--json") == 0
+    policy = json.loads(capsys.readouterr().out)
+    checked = 0
+    for action in (a for s in policy["Statement"] for a in s["Action"]):
+        prefix, operation = action.split(":")
+        if prefix == "s3":
+            continue
+        assert operation in models.get_service_model(services[prefix]).operation_names, action
+        checked += 1
+    assert checked > 30

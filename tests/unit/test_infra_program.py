@@ -1,0 +1,397 @@
+"""The Pulumi program's resource graph, as a reviewer checks it, under in-memory Pulumi mocks.
+
+``set_mocks`` is process-global, so the program never runs in the pytest process:
+this file, run as a script, imports the program once and forks one child per
+scenario (``rollout.local.fork_server.run_forked``); each child runs
+``infra.program.main`` under recording mocks and returns what was registered
+(type, name, inputs, resource options) and exported. The tests read that data,
+computed once per session and shared by the xdist workers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+SHARED_OUTPUTS = {
+    "artefactBucket": "acme-artefacts-mock",
+    "ledgerTable": "acme-rollout-ledger",
+    "noticesTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:acme-rollout-notices",
+}
+ROLLOUT_TAGS = {"rollout:app", "rollout:cohort", "rollout:colour", "rollout:version"}
+CERTIFICATE = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/abc"
+
+
+def cohort_config(**changes: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "role": "cohort", "app": "acme", "cohort": "canary",
+        "sharedStack": "organization/tenant-rollout/shared", "liveColour": "blue",
+        "versions": {"blue": "1.4.2", "green": "1.5.0"},
+        "network": {"cidr": "10.20.0.0/16"},
+        "tenants": [{"id": "aurora", "host": "aurora.acme.example"}],
+    }
+    config.update(changes)
+    return config
+
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "cohort": cohort_config(),
+    "green-live": cohort_config(liveColour="green"),
+    "existing-vpc": cohort_config(network={"vpcId": "vpc-0abc",
+                                           "subnetIds": ["subnet-0a", "subnet-0b"]}),
+    "public": cohort_config(listener={"public": True, "certificateArn": CERTIFICATE}),
+    "shared": {"role": "shared", "app": "acme", "noncurrentVersionDays": 90},
+    "bad-version": cohort_config(versions={"blue": "1.4.2", "green": "latest"}),
+    "missing-green": cohort_config(versions={"blue": "1.4.2"}),
+    "unknown-field": cohort_config(colour="blue"),
+    "public-without-certificate": cohort_config(listener={"public": True}),
+}
+
+
+# --- the script side: runs in a child process, never inside pytest -------------------------
+
+def record_program(raw_config: dict[str, Any]) -> dict[str, Any]:
+    """Run ``infra.program.main`` under recording mocks; what it registered and exported."""
+    import pulumi
+    import pulumi_aws
+    from pulumi.runtime.mocks import MockMonitor
+
+    import infra.program
+    from rollout.local.program_run import run_under_mocks, stack_config_values
+
+    resources: list[dict[str, Any]] = []
+    options: dict[tuple[str, str], dict[str, Any]] = {}
+
+    class RecordingMonitor(MockMonitor):  # type: ignore[misc]
+        def RegisterResource(self, request: Any) -> Any:
+            options[(request.type, request.name)] = {
+                "ignoreChanges": list(request.ignoreChanges), "parent": request.parent}
+            return super().RegisterResource(request)
+
+    class RecordingMocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            if args.typ == "pulumi:pulumi:StackReference":
+                return args.name, {"name": args.name, "outputs": SHARED_OUTPUTS,
+                                   "secretOutputNames": []}
+            resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs,
+                              "custom": bool(args.custom)})
+            fake = f"{args.name}-mock"
+            return fake, {**args.inputs, "arn": f"arn:aws:mock:{REGION}:{ACCOUNT}:{fake}",
+                          "bucket": args.inputs.get("bucket", fake), "keyId": fake,
+                          "name": args.inputs.get("name", fake), "dnsName": f"{fake}.elb"}
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+            assert args.token == "aws:index/getCallerIdentity:getCallerIdentity", args.token
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
+                    "userId": "ci", "id": ACCOUNT}
+
+    exports: dict[str, Any] = {}
+
+    def program() -> dict[str, Any]:
+        real_export = pulumi.export
+        pulumi.export = exports.__setitem__
+        try:
+            infra.program.main()
+        finally:
+            pulumi.export = real_export
+        return exports
+
+    try:
+        resolved = run_under_mocks(
+            RecordingMocks(), stack="test", config=stack_config_values(raw_config, REGION),
+            program=program, monitor=RecordingMonitor(RecordingMocks()))
+    except pulumi.RunError as exc:
+        return {"error": {"type": "RunError", "message": str(exc)}}
+
+    for resource in resources:
+        resource.update(options.get((resource["type"], resource["name"]), {}))
+        module, class_name = resource["type"].split(":")[1].split("/")[0], \
+            resource["type"].split(":")[2]
+        if resource["custom"]:
+            cls = getattr(getattr(pulumi_aws, module), class_name)
+            resource["taggable"] = isinstance(getattr(cls, "tags", None), property)
+    return {"resources": resources, "exports": resolved, "error": None}
+
+
+def run_scenarios(names: list[str]) -> dict[str, Any]:
+    """Each scenario in a forked child of this process, so mocks never leak between them."""
+    from rollout.local.fork_server import run_forked
+    from rollout.local.messages import ChildFailure
+
+    results: dict[str, Any] = {}
+    for name in names:
+        outcome = run_forked(partial(record_program, SCENARIOS[name]))
+        results[name] = ({"crash": outcome.message} if isinstance(outcome, ChildFailure)
+                         else outcome)
+    return results
+
+
+if __name__ == "__main__":
+    import rollout.local.warm_imports  # noqa: F401 - once here, not once per forked child
+
+    json.dump(run_scenarios(sys.argv[1:]), sys.stdout)
+    sys.exit(0)
+
+
+# --- the tests ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Any]:
+    """The scenarios' results, computed once per test session even across xdist workers."""
+    session_dir = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        session_dir = session_dir.parent
+    cache = session_dir / "infra-program-runs.json"
+    with (session_dir / "infra-program-runs.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not cache.exists():
+            done = subprocess.run([sys.executable, str(Path(__file__)), *SCENARIOS],
+                                  capture_output=True, text=True, check=False, timeout=120)
+            assert done.returncode == 0, done.stderr
+            cache.write_text(done.stdout)
+    results: dict[str, Any] = json.loads(cache.read_text())
+    for name, result in results.items():
+        assert "crash" not in result, f"{name}: {result}"
+    return results
+
+
+def of_type(run: dict[str, Any], token: str) -> list[dict[str, Any]]:
+    return [r for r in run["resources"] if r["type"] == token]
+
+
+def one(run: dict[str, Any], token: str) -> dict[str, Any]:
+    found = of_type(run, token)
+    assert len(found) == 1, f"expected one {token}, found {len(found)}"
+    return found[0]
+
+
+def forward_weights(listener: dict[str, Any]) -> dict[str, int]:
+    (action,) = listener["inputs"]["defaultActions"]
+    assert action["type"] == "forward"
+    return {g["arn"]: g["weight"] for g in action["forward"]["targetGroups"]}
+
+
+def target_group_arn(run: dict[str, Any], colour: str) -> str:
+    group = next(g for g in of_type(run, "aws:lb/targetGroup:TargetGroup")
+                 if g["inputs"]["tags"]["rollout:colour"] == colour)
+    return f"arn:aws:mock:{REGION}:{ACCOUNT}:{group['name']}-mock"
+
+
+def test_two_target_groups_one_per_colour_tagged_with_its_version(runs: dict[str, Any]) -> None:
+    groups = of_type(runs["cohort"], "aws:lb/targetGroup:TargetGroup")
+    by_colour = {g["inputs"]["tags"]["rollout:colour"]: g["inputs"] for g in groups}
+    assert sorted(by_colour) == ["blue", "green"]
+    assert by_colour["blue"]["tags"]["rollout:version"] == "1.4.2"
+    assert by_colour["green"]["tags"]["rollout:version"] == "1.5.0"
+    assert by_colour["blue"]["name"] == "acme-canary-blue"
+    assert by_colour["green"]["name"] == "acme-canary-green"
+
+
+@pytest.mark.parametrize(("scenario", "live", "idle"),
+                         [("cohort", "blue", "green"), ("green-live", "green", "blue")])
+def test_listener_sends_everything_to_the_live_colour_at_first(
+        runs: dict[str, Any], scenario: str, live: str, idle: str) -> None:
+    run = runs[scenario]
+    listener = one(run, "aws:lb/listener:Listener")
+    assert forward_weights(listener) == {target_group_arn(run, live): 100,
+                                         target_group_arn(run, idle): 0}
+    assert run["exports"]["liveColour"] == live
+
+
+def test_listener_ignores_changes_to_its_actions_so_pulumi_up_never_snaps_traffic_back(
+        runs: dict[str, Any]) -> None:
+    listener = one(runs["cohort"], "aws:lb/listener:Listener")
+    assert "defaultActions" in listener["ignoreChanges"]
+    others = [r for r in runs["cohort"]["resources"] if r is not listener]
+    assert all(not r.get("ignoreChanges") for r in others)
+
+
+def test_private_listener_is_http_on_an_internal_load_balancer(runs: dict[str, Any]) -> None:
+    run = runs["cohort"]
+    listener = one(run, "aws:lb/listener:Listener")["inputs"]
+    assert (listener["protocol"], listener["port"]) == ("HTTP", 80)
+    balancer = one(run, "aws:lb/loadBalancer:LoadBalancer")["inputs"]
+    assert balancer["internal"] is True
+    assert balancer["name"] == "acme-canary"
+    assert balancer["dropInvalidHeaderFields"] is True
+
+
+def test_public_listener_terminates_tls_and_redirects_http(runs: dict[str, Any]) -> None:
+    run = runs["public"]
+    listeners = {r["inputs"]["port"]: r for r in of_type(run, "aws:lb/listener:Listener")}
+    assert sorted(listeners) == [80, 443]
+    https = listeners[443]["inputs"]
+    assert https["protocol"] == "HTTPS"
+    assert https["certificateArn"] == CERTIFICATE
+    assert https["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert "defaultActions" in listeners[443]["ignoreChanges"]
+    (redirect,) = listeners[80]["inputs"]["defaultActions"]
+    assert redirect["type"] == "redirect"
+    assert redirect["redirect"] == {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}
+    assert one(run, "aws:lb/loadBalancer:LoadBalancer")["inputs"]["internal"] is False
+    ingress = one(run, "aws:ec2/securityGroup:SecurityGroup")["inputs"]["ingress"]
+    assert sorted(rule["fromPort"] for rule in ingress) == [80, 443]
+
+
+def test_new_network_mode_creates_a_vpc_and_two_subnets(runs: dict[str, Any]) -> None:
+    run = runs["cohort"]
+    assert one(run, "aws:ec2/vpc:Vpc")["inputs"]["cidrBlock"] == "10.20.0.0/16"
+    subnets = of_type(run, "aws:ec2/subnet:Subnet")
+    assert sorted(s["inputs"]["availabilityZone"] for s in subnets) == ["eu-west-1a",
+                                                                        "eu-west-1b"]
+    assert len({s["inputs"]["cidrBlock"] for s in subnets}) == 2
+
+
+def test_existing_vpc_mode_creates_no_network_and_uses_the_given_one(
+        runs: dict[str, Any]) -> None:
+    run = runs["existing-vpc"]
+    assert of_type(run, "aws:ec2/vpc:Vpc") == []
+    assert of_type(run, "aws:ec2/subnet:Subnet") == []
+    assert one(run, "aws:lb/loadBalancer:LoadBalancer")["inputs"]["subnets"] == [
+        "subnet-0a", "subnet-0b"]
+    assert {g["inputs"]["vpcId"] for g in of_type(run, "aws:lb/targetGroup:TargetGroup")} == {
+        "vpc-0abc"}
+
+
+def test_tenant_config_namespace_has_a_rotating_key_and_a_policy_scoped_to_the_cohort(
+        runs: dict[str, Any]) -> None:
+    run = runs["cohort"]
+    key = one(run, "aws:kms/key:Key")["inputs"]
+    assert key["enableKeyRotation"] is True
+    assert one(run, "aws:kms/alias:Alias")["inputs"]["name"] == "alias/acme-canary-config"
+    document = json.loads(one(run, "aws:iam/policy:Policy")["inputs"]["policy"])
+    statements = document["Statement"]
+    actions = [action for s in statements for action in s["Action"]]
+    assert actions and not any("*" in action for action in actions)
+    ssm = next(s for s in statements if s["Action"][0].startswith("ssm:"))
+    assert ssm["Resource"] == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/acme/canary/*"
+    kms = next(s for s in statements if s["Action"][0].startswith("kms:"))
+    assert kms["Resource"] == run["exports"]["kmsKeyArn"]
+    assert kms["Condition"]["StringEquals"]["kms:ViaService"] == f"ssm.{REGION}.amazonaws.com"
+
+
+def test_the_program_creates_no_ssm_parameters_so_pulumi_up_never_overwrites_tenant_values(
+        runs: dict[str, Any]) -> None:
+    types = {r["type"] for name in ("cohort", "shared") for r in runs[name]["resources"]}
+    assert not any(t.startswith("aws:ssm/") for t in types)
+
+
+def test_artefact_bucket_is_versioned_private_encrypted_and_keeps_old_versions(
+        runs: dict[str, Any]) -> None:
+    run = runs["shared"]
+    bucket = one(run, "aws:s3/bucket:Bucket")
+    bucket_id = f"{bucket['name']}-mock"
+    versioning = one(run, "aws:s3/bucketVersioning:BucketVersioning")["inputs"]
+    assert versioning["bucket"] == bucket_id
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")["inputs"]
+    assert block["bucket"] == bucket_id
+    assert all(block[flag] is True for flag in ("blockPublicAcls", "blockPublicPolicy",
+                                                "ignorePublicAcls", "restrictPublicBuckets"))
+    encryption = one(run, "aws:s3/bucketServerSideEncryptionConfiguration:"
+                          "BucketServerSideEncryptionConfiguration")["inputs"]
+    assert encryption["bucket"] == bucket_id
+    (rule,) = encryption["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    lifecycle = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    (keep,) = lifecycle["inputs"]["rules"]
+    assert keep["status"] == "Enabled"
+    assert keep["noncurrentVersionExpiration"]["noncurrentDays"] == 90
+    assert "expiration" not in keep
+
+
+def test_ledger_table_and_notices_topic_are_encrypted(runs: dict[str, Any]) -> None:
+    run = runs["shared"]
+    table = one(run, "aws:dynamodb/table:Table")["inputs"]
+    assert table["name"] == "acme-rollout-ledger"
+    assert (table["hashKey"], table["rangeKey"]) == ("pk", "sk")
+    assert table["serverSideEncryption"]["enabled"] is True
+    assert table["pointInTimeRecovery"]["enabled"] is True
+    assert one(run, "aws:sns/topic:Topic")["inputs"]["kmsMasterKeyId"]
+
+
+@pytest.mark.parametrize("scenario", ["cohort", "public", "existing-vpc", "shared"])
+def test_every_taggable_resource_carries_the_four_rollout_tags(
+        runs: dict[str, Any], scenario: str) -> None:
+    run = runs[scenario]
+    taggable = [r for r in run["resources"] if r.get("taggable")]
+    assert len(taggable) >= 3
+    untagged = [r["name"] for r in taggable if not set(r["inputs"].get("tags", {})) >= ROLLOUT_TAGS]
+    assert untagged == []
+    for resource in taggable:
+        tags = resource["inputs"]["tags"]
+        assert tags["rollout:app"] == "acme"
+        assert tags["rollout:cohort"] == ("shared" if scenario == "shared" else "canary")
+
+
+def test_taggability_comes_from_the_pulumi_aws_classes(runs: dict[str, Any]) -> None:
+    taggable = {r["type"]: r["taggable"] for r in runs["shared"]["resources"] if r["custom"]}
+    assert taggable["aws:s3/bucket:Bucket"] is True
+    assert taggable["aws:s3/bucketVersioning:BucketVersioning"] is False
+
+
+def test_every_resource_is_a_child_of_the_stack_component(runs: dict[str, Any]) -> None:
+    for scenario, component in (("cohort", "CohortStack"), ("shared", "SharedStack")):
+        custom = [r for r in runs[scenario]["resources"] if r["custom"]]
+        assert all(component in r["parent"] or "ColourSlot" in r["parent"] for r in custom)
+
+
+def test_cohort_stack_outputs(runs: dict[str, Any]) -> None:
+    run = runs["cohort"]
+    outputs = run["exports"]
+    assert outputs["listenerArn"].endswith("canary-listener-mock")
+    assert outputs["loadBalancerArn"].endswith("canary-alb-mock")
+    assert outputs["targetGroupArns"] == {"blue": target_group_arn(run, "blue"),
+                                          "green": target_group_arn(run, "green")}
+    assert outputs["versions"] == {"blue": "1.4.2", "green": "1.5.0"}
+    assert outputs["paramPrefix"] == "/acme/canary"
+    assert outputs["kmsKeyArn"].endswith("canary-config-key-mock")
+    assert (outputs["artefactBucket"], outputs["ledgerTable"], outputs["noticesTopicArn"]) == (
+        SHARED_OUTPUTS["artefactBucket"], SHARED_OUTPUTS["ledgerTable"],
+        SHARED_OUTPUTS["noticesTopicArn"])
+    assert (outputs["app"], outputs["cohort"]) == ("acme", "canary")
+    assert outputs["tenants"] == [{"id": "aurora", "host": "aurora.acme.example"}]
+
+
+def test_shared_stack_outputs(runs: dict[str, Any]) -> None:
+    run = runs["shared"]
+    outputs = run["exports"]
+    assert outputs["artefactBucket"] == one(run, "aws:s3/bucket:Bucket")["name"] + "-mock"
+    assert outputs["ledgerTable"] == "acme-rollout-ledger"
+    assert outputs["noticesTopicArn"].startswith("arn:")
+    assert outputs["app"] == "acme"
+
+
+@pytest.mark.parametrize(("scenario", "field", "says"), [
+    ("bad-version", "tenant-rollout:stack.versions.green", "not a version like 1.5.0"),
+    ("missing-green", "tenant-rollout:stack.versions", "needs a version for green"),
+    ("unknown-field", "tenant-rollout:stack.colour", "Extra inputs are not permitted"),
+    ("public-without-certificate", "tenant-rollout:stack.listener", "needs certificateArn"),
+])
+def test_bad_config_stops_pulumi_up_with_one_line_naming_the_field(
+        runs: dict[str, Any], scenario: str, field: str, says: str) -> None:
+    error = runs[scenario]["error"]
+    assert error["type"] == "RunError"
+    assert error["message"].startswith(f"{field}: ")
+    assert says in error["message"]
+    assert "\n" not in error["message"]
+    assert "resources" not in runs[scenario]
+
+
+def test_the_local_engine_handles_exactly_the_types_the_program_declares(
+        runs: dict[str, Any]) -> None:
+    from rollout.local.resources import load_all
+
+    declared = {r["type"] for run in runs.values() for r in run.get("resources", [])
+                if r["custom"]}
+    assert declared == set(load_all())

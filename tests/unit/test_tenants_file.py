@@ -1,0 +1,118 @@
+"""tenants.yaml: the shipped example loads, and every mistake names file, line and field."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from rollout.cli import run
+from rollout.errors import BadInput
+from rollout.model.tenants import load_tenants
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants.yaml"
+
+GOOD = textwrap.dedent("""\
+    defaults:
+      windows: ["Sat 02:00-06:00"]
+      freezes:
+        - {name: year-end, from: "12-01", to: "02-28"}
+    cohorts:
+      - name: canary
+        order: 1
+      - name: wave1
+        order: 2
+        min_gap: 2d
+    tenants:
+      - id: acme
+        cohort: canary
+        timezone: Europe/Berlin
+      - id: birch
+        cohort: wave1
+        timezone: Asia/Tokyo
+        windows: ["Sun 02:00-06:00"]
+    """)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tenants.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_example_shows_every_feature() -> None:
+    tenants = load_tenants(EXAMPLE)
+    assert [c.name for c in tenants.ordered_cohorts()] == ["canary", "wave1", "wave2"]
+    assert [t.id for t in tenants.tenants] == [
+        "acme-internal", "birch-labs", "cobalt-bank", "delta-retail", "ember-health",
+        "fjord-shipping", "garnet-tax", "harbor-media", "iris-edu", "juniper-games"]
+    zones = {t.timezone for t in tenants.tenants}
+    assert {"Europe/Berlin", "America/New_York", "Asia/Tokyo"} <= zones
+    garnet = tenants.tenant("garnet-tax")
+    assert [(str(s.first), str(s.last)) for s in garnet.busy_seasons] == [("Mar 01", "Apr 15")]
+    iris = tenants.tenant("iris-edu")
+    assert iris.opt_out is not None and iris.opt_out.reason
+    assert [str(f) for f in tenants.defaults.freezes] == [
+        "year-end (Dec 01 to Feb 28)", "summer-shutdown (Aug 03 to Aug 14)"]
+    assert str(tenants.defaults.windows[0]) == "Sat 02:00-06:00"
+    assert tenants.cohort("wave1").min_gap == timedelta(days=2)
+    assert tenants.cohort("wave1").slot_length == timedelta(hours=2)
+    assert tenants.cohort("canary").security is not None
+
+
+def test_a_good_file_loads(tmp_path: Path) -> None:
+    tenants = load_tenants(write(tmp_path, GOOD))
+    assert tenants.windows_of(tenants.tenant("acme")) == tuple(tenants.defaults.windows)
+    assert str(tenants.windows_of(tenants.tenant("birch"))[0]) == "Sun 02:00-06:00"
+    assert tenants.cohort("canary").stack_name == "canary"
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("timezone: Asia/Tokyo", "timezone: Mars/Olympus",
+     ":17: tenants.1.timezone: unknown time zone 'Mars/Olympus'"),
+    ('"Sun 02:00-06:00"', '"Sun 06:00-02:00"',
+     ":18: tenants.1.windows.0: window 'Sun 06:00-02:00': end 02:00 is not after start 06:00"),
+    ("cohort: wave1", "cohort: wave9",
+     ":16: tenants.1.cohort: cohort 'wave9' is not defined (cohorts: canary, wave1)"),
+    ("id: birch", "id: acme", ":15: tenants.1.id: duplicate tenant id 'acme'"),
+    ('from: "12-01"', 'from: "13-01"', ":4: defaults.freezes.0.from: '13-01' is not a day"),
+    ("min_gap: 2d", "min_gap: soon", ":10: cohorts.1.min_gap: 'soon' is not a duration"),
+    ("order: 2", "order: 1", ":9: cohorts.1.order: order 1 is already used by cohort 'canary'"),
+    ('windows: ["Sat 02:00-06:00"]', 'windows: ["Caturday 02:00-06:00"]',
+     ":2: defaults.windows.0: window 'Caturday 02:00-06:00': 'Caturday' is not a day"),
+    ("    order: 1\n", "    order: 1\n    strategy: zigzag\n",
+     ":8: cohorts.0.strategy: unknown strategy 'zigzag'"),
+])
+def test_bad_input_names_file_line_and_field(tmp_path: Path, old: str, new: str,
+                                            where: str) -> None:
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(BadInput) as caught:
+        load_tenants(path)
+    assert str(caught.value).startswith(f"{path}{where}")
+    assert "\n" not in str(caught.value)
+
+
+def test_plan_command_exits_2_on_bad_input(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, GOOD.replace("timezone: Asia/Tokyo", "timezone: Asia/Atlantis"))
+    code = run(["plan", "--release", "1.5.0", "--tenants", str(path)])
+    assert code == 2
+    assert f"{path}:17: tenants.1.timezone: unknown time zone 'Asia/Atlantis'" in \
+        capsys.readouterr().err.replace("\n", "")
+
+
+def test_plan_command_json_error_and_missing_file(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["plan", "--release", "1.5.0", "--tenants", str(tmp_path / "nope.yaml"),
+                "--json"])
+    assert code == 2
+    assert '"exit_code": 2' in capsys.readouterr().out
+
+
+def test_plan_command_rejects_a_bad_release_and_date(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    assert run(["plan", "--release", "one", "--tenants", str(path)]) == 2
+    assert run(["plan", "--release", "1.5.0", "--tenants", str(path), "--from", "soon"]) == 2
