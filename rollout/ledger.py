@@ -34,7 +34,7 @@ from rollout.errors import Blocked
 
 M = TypeVar("M", bound=BaseModel)
 
-DEFAULT_LEASE_SECONDS = 300
+DEFAULT_LEASE_SECONDS = 60
 
 
 def now_utc() -> datetime:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from rollout.errors import BadInput
 from rollout.userfile import load_model
 
-DURATION = re.compile(r"^(\d+)(ms|s|m|h)?$")
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
@@ -30,7 +30,7 @@ def parse_duration(text: str, what: str = "duration") -> float:
     match = DURATION.match(text.strip())
     if not match:
         raise BadInput(f"{what} {text!r} is not a duration like 30s, 5m or 1h")
-    return int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
 def format_duration(seconds: float) -> str:

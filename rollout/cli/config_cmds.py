@@ -124,9 +124,13 @@ def _table(report: DiffReport | CopyReport, title: str) -> Table | None:
 
 
 def _values(item: ItemReport) -> tuple[str, str]:
-    if item.secret:
-        return item.secret_value or "(secret)", ""
-    return _clip(item.source_value), _clip(item.target_value)
+    """The two value cells; a secret shows only whether it is there and how it compares."""
+    if not item.secret:
+        return _clip(item.source_value), _clip(item.target_value)
+    only_source = item.status in (Status.MISSING, Status.DELETED)
+    if only_source or item.status == Status.EXTRA:
+        return ("(secret)", "-") if only_source else ("-", "(secret)")
+    return item.secret_value or "(secret)", ""
 
 
 def _action(item: ItemReport, report: DiffReport | CopyReport) -> str:

@@ -27,6 +27,9 @@ CheckEveryOpt = Annotated[str, typer.Option(
     "--check-every", help="How often gates are checked during a bake.")]
 WarmForOpt = Annotated[str, typer.Option(
     "--warm-for", help="How long the old colour stays warm for instant rollback.")]
+LeaseOpt = Annotated[str, typer.Option(
+    "--lease", help="How long the cohort's lock outlives a crashed holder (renewed while "
+    "running).")]
 
 
 def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
@@ -36,11 +39,15 @@ def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
 
 
 def _engine(setup: CohortSetup, *, check_every: str = "15s", warm_for: str = "24h",
-            notice_override: str | None = None, live: LiveProgress | None = None
-            ) -> CohortRollout:
+            lease: str = "60s", notice_override: str | None = None,
+            live: LiveProgress | None = None) -> CohortRollout:
     ctx = context.current()
     settings = EngineSettings(check_interval=parse_duration(check_every, "--check-every"),
-                              warm_for=timedelta(seconds=parse_duration(warm_for, "--warm-for")))
+                              warm_for=timedelta(seconds=parse_duration(warm_for, "--warm-for")),
+                              lease_seconds=parse_duration(lease, "--lease"))
+    if settings.check_interval >= settings.lease_seconds:
+        raise BadInput("--check-every must be shorter than --lease, or the lock would lapse "
+                       "between checks")
     return build_rollout(setup, ctx.clients, ctx.ledger, engine_settings=settings,
                          notice_override=notice_override,
                          on_progress=live.update if live else None)
@@ -83,6 +90,7 @@ def start(
         "the reason is recorded.")] = None,
     check_every: CheckEveryOpt = "15s",
     warm_for: WarmForOpt = "24h",
+    lease: LeaseOpt = "60s",
     as_json: JsonFlag = False,
 ) -> None:
     """Start rolling RELEASE out to a cohort: copy config, check security, first step."""
@@ -93,7 +101,7 @@ def start(
     spec = strategy or setup.settings.strategy
     plan = parse_strategy(spec, base_dir=ctx.project_dir)
     with LiveProgress(enabled=wait and not as_json) as live:
-        engine = _engine(setup, check_every=check_every, warm_for=warm_for,
+        engine = _engine(setup, check_every=check_every, warm_for=warm_for, lease=lease,
                          notice_override=override_notice, live=live)
         with engine.lease():
             state = engine.start(release, spec, plan, pins=setup.pins_now(engine.clock()),
@@ -116,10 +124,11 @@ def step(cohort: CohortOpt, tenants: TenantsOpt = None, as_json: JsonFlag = Fals
 
 @app.command()
 def resume(cohort: CohortOpt, tenants: TenantsOpt = None, check_every: CheckEveryOpt = "15s",
-           as_json: JsonFlag = False) -> None:
+           lease: LeaseOpt = "60s", as_json: JsonFlag = False) -> None:
     """Converge to what the ledger says after a crash, then carry on to the end."""
     with LiveProgress(enabled=not as_json) as live:
-        engine = _engine(_setup(cohort, tenants), check_every=check_every, live=live)
+        engine = _engine(_setup(cohort, tenants), check_every=check_every, lease=lease,
+                         live=live)
         with engine.lease():
             state = engine.resume()
     _finish(engine, state, as_json)

@@ -55,9 +55,16 @@ class SettingMeta:
     tags: Tags = ()
 
     def differences(self, other: SettingMeta) -> list[str]:
-        """Names of the fields that differ from ``other``, as a person would say them."""
-        return [_LABELS[f.name] for f in fields(self)
-                if getattr(self, f.name) != getattr(other, f.name)]
+        """Names of the fields where ``other`` (the target) differs, as a person would say them.
+
+        A Standard parameter held as Advanced is not a difference: SSM cannot move a
+        parameter back to Standard, so insisting would rewrite it on every copy.
+        """
+        found = [_LABELS[f.name] for f in fields(self)
+                 if getattr(self, f.name) != getattr(other, f.name)]
+        if self.tier == "Standard" and other.tier == "Advanced":
+            found.remove("tier")
+        return found
 
 
 _LABELS = {"description": "description", "tier": "tier", "allowed_pattern": "allowed pattern",

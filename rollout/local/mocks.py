@@ -6,9 +6,11 @@ real id and outputs. Resources already recorded in the stack's local state are
 reused, so running the program twice creates nothing twice.
 
 State is written right after each resource is created, and only then: if the
-process dies midway, nothing it created is forgotten (and so nothing is created
-twice on the next run). Reused resources change nothing that a crash could lose,
-so :mod:`rollout.local.program_run` writes them once, at the end or on failure.
+process dies midway, what it created is remembered and reused by the next run
+(only a death between a create call and its state write, one request long,
+loses a resource, as with Pulumi's own pending operations). Reused resources
+change nothing a crash could lose, so :mod:`rollout.local.program_run` writes
+them once, at the end or on failure.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ def listener_weights(cohort: CohortResources) -> dict[str, int]:
     return {colour[g["TargetGroupArn"]]: g["Weight"] for g in groups}
 
 
-def tenants_yaml(path: Path, alarm: str, *, opt_out: str | None = None) -> Path:
-    opted = (f"    opt_out: {{until: 2099-01-01, reason: stays on the old version}}\n"
-             if opt_out else "")
+def tenants_yaml(path: Path, alarm: str) -> Path:
+    """Three cohorts; gale (wave2) opted out, so it must stay on the old version."""
+    opted = "    opt_out: {until: 2099-01-01, reason: month-end close}\n"
     path.write_text(textwrap.dedent(f"""\
         defaults:
           notice_days: 0
@@ -42,13 +42,16 @@ def tenants_yaml(path: Path, alarm: str, *, opt_out: str | None = None) -> Path:
               gates: [{{kind: alarm, alarms: [{alarm}]}}]}}
           - {{name: wave1, order: 2, strategy: "linear:25:1s",
               gates: [{{kind: alarm, alarms: [{alarm}]}}]}}
+          - {{name: wave2, order: 3, strategy: "canary:50:1s"}}
         tenants:
           - {{id: aurora, cohort: canary}}
           - {{id: birch, cohort: canary}}
           - {{id: cedar, cohort: wave1}}
           - {{id: dune, cohort: wave1}}
-          - id: ember
-            cohort: wave1
+          - {{id: ember, cohort: wave1}}
+          - {{id: fern, cohort: wave2}}
+          - id: gale
+            cohort: wave2
         """) + opted)
     return path
 
@@ -56,7 +59,8 @@ def tenants_yaml(path: Path, alarm: str, *, opt_out: str | None = None) -> Path:
 @pytest.fixture(scope="module")
 def rollout_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     fleet = deploy_fleet(tmp_path_factory.mktemp("engine"), {
-        "canary": ["aurora", "birch"], "wave1": ["cedar", "dune", "ember"]},
+        "canary": ["aurora", "birch"], "wave1": ["cedar", "dune", "ember"],
+        "wave2": ["fern", "gale"]},
         versions={"blue": "1.4.2", "green": "1.5.0"})
     cloudwatch = boto3.client("cloudwatch")
     cloudwatch.put_metric_alarm(
@@ -74,9 +78,20 @@ def cli(*args: str) -> int:
     return run(list(args))
 
 
+NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
+
+
+def notify(tenants: Path) -> None:
+    """Tell every tenant about 1.5.0 (a zero-day notice period lets the rollout start now)."""
+    assert cli("notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
+               str(NOTES), "--json") == 0
+
+
 def test_weights_move_through_every_step_and_promote(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tenants = tenants_yaml(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
+    notify(tenants)
+    capsys.readouterr()
     cohort = rollout_fleet.cohorts["canary"]
     seen: list[dict[str, int]] = []
     from rollout.engine import CohortRollout
@@ -106,6 +121,8 @@ def test_alarm_mid_bake_rolls_back_in_one_write(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     alarm = f"{rollout_fleet.app}-5xx"
     tenants = tenants_yaml(tmp_path / "tenants.yaml", alarm)
+    notify(tenants)
+    capsys.readouterr()
     cohort = rollout_fleet.cohorts["wave1"]
     assert cli("start", "--cohort", "wave1", "--release", "1.5.0", "--strategy",
                "linear:25:30s", "--tenants", str(tenants), "--json") == 0
@@ -127,3 +144,27 @@ def test_alarm_mid_bake_rolls_back_in_one_write(
     status = json.loads(capsys.readouterr().out)
     assert status[0]["status"] == "rolled_back"
     assert alarm in status[0]["reason"]
+
+
+def test_an_opted_out_tenant_stays_on_the_old_colour_after_promotion(
+        rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tenants = tenants_yaml(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
+    notify(tenants)
+    cohort = rollout_fleet.cohorts["wave2"]
+    assert cli("start", "--cohort", "wave2", "--release", "1.5.0", "--tenants", str(tenants),
+               "--wait", "--check-every", "0.2s") == 0
+    assert listener_weights(cohort) == {"blue": 0, "green": 100}
+    rules = boto3.client("elbv2").describe_rules(ListenerArn=cohort.listener_arn)["Rules"]
+    pinned = [r for r in rules if not r["IsDefault"]]
+    assert len(pinned) == 1
+    hosts = [v for c in pinned[0]["Conditions"] for v in c.get("Values", [])
+             + c.get("HostHeaderConfig", {}).get("Values", [])]
+    assert f"gale.{rollout_fleet.app}.example" in hosts
+    forward = pinned[0]["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    assert [(g["TargetGroupArn"], g.get("Weight", 1)) for g in forward if g.get("Weight", 1)] \
+        == [(cohort.target_group_arns["blue"], forward[0].get("Weight", 1))]
+    capsys.readouterr()
+    assert cli("status", "--cohort", "wave2", "--json") == 0
+    status = json.loads(capsys.readouterr().out)[0]
+    assert status["tenant_versions"] == {"fern": "1.5.0", "gale": "1.4.2"}
+    assert status["pins"] == {"gale": "blue"}

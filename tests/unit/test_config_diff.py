@@ -66,6 +66,15 @@ def test_classify_names_every_case() -> None:
     assert classify("acme/limit", source, retyped).differs[0] == "type"
 
 
+def test_a_standard_parameter_held_as_advanced_is_equal_because_ssm_cannot_downgrade() -> None:
+    source = setting("a/x", "1", tier="Standard")
+    assert classify("a/x", source, replace(source, meta=SettingMeta(tier="Advanced"))).status == (
+        Status.EQUAL)
+    upgraded = setting("a/x", "1", tier="Advanced")
+    assert classify("a/x", upgraded, replace(upgraded, meta=SettingMeta(tier="Standard"))
+                    ).differs == ("tier",)
+
+
 def test_compare_reports_keys_only_on_the_target_as_extra() -> None:
     found = compare({"a/x": setting("a/x", "1")}, {"a/y": setting("a/y", "2")})
     assert [(c.key, c.status) for c in found] == [("a/x", Status.MISSING), ("a/y", Status.EXTRA)]
