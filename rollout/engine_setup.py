@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from infra.config import TenantRef
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources
 from rollout.engine import CohortRollout, EngineHooks, EngineSettings, Preflight, Progress
-from rollout.errors import BadInput, RolloutFailed
+from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate
 from rollout.gates.load import load_gates
 from rollout.ledger import Ledger, now_utc
@@ -26,6 +26,7 @@ from rollout.model.tenants import Cohort, TenantsFile, load_tenants
 from rollout.preflight import NoticeCheck, SecurityCheck
 from rollout.routers.base import ROUTERS, TrafficRouter
 from rollout.schedule.pins import pins_at
+from rollout.schedule.windows import WindowProfile, contains
 
 TENANTS_ENV = "ROLLOUT_TENANTS"
 
@@ -78,10 +79,31 @@ class CohortSetup:
                 return ref
         return TenantRef(id=tenant_id, host=self.tenants.tenant(tenant_id).host)
 
-    def pins_now(self, moment: datetime) -> list[tuple[TenantRef, str]]:
-        """Tenants that stay on the old colour for a rollout starting now, with reasons."""
-        return [(self.tenant_ref(pin.tenant), pin.reason)
-                for pin in pins_at(self.tenants, self.settings.name, moment)]
+    def pins_now(self, moment: datetime, length: timedelta) -> list[tuple[TenantRef, str]]:
+        """Tenants that stay on the old colour for a rollout of ``length`` from ``moment``.
+
+        Opted-out tenants and tenants in their busy season, as the plan says, and every
+        tenant whose own upgrade window does not cover the rollout. When that is every
+        tenant, the rollout is refused: it would upgrade no one.
+        """
+        name = self.settings.name
+        pins = [(self.tenant_ref(pin.tenant), pin.reason)
+                for pin in pins_at(self.tenants, name, moment, length)]
+        pinned = {ref.id for ref, _ in pins}
+        members = self.tenants.members(name)
+        for tenant in members:
+            windows = self.tenants.windows_of(tenant)
+            if tenant.id in pinned or contains(WindowProfile(tenant.timezone, windows),
+                                               moment, moment + length):
+                continue
+            shown = ", ".join(str(window) for window in windows)
+            pins.append((self.tenant_ref(tenant.id),
+                         f"outside its upgrade window ({shown}, {tenant.timezone})"))
+        if members and len(pins) == len(members):
+            raise Blocked(f"no tenant of cohort {name} may be upgraded at "
+                          f"{moment:%Y-%m-%d %H:%M} UTC (opted out, busy or outside their "
+                          "windows); see `rollout plan` for the cohort's slot")
+        return pins
 
 
 class ConfigCopyCheck:

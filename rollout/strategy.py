@@ -92,7 +92,8 @@ def parse_strategy(spec: str, base_dir: Path | None = None) -> StepPlan:
         percent = _percent(args[0], spec)
         bake = parse_duration(args[1], f"strategy {spec!r}: bake")
         if kind == "canary":
-            return StepPlan(steps=[Step(weight=percent, bake_seconds=bake), Step(weight=100, bake_seconds=bake)])
+            return StepPlan(steps=[Step(weight=percent, bake_seconds=bake),
+                                   Step(weight=100, bake_seconds=bake)])
         weights = [*list(range(percent, 100, percent)), 100]
         return StepPlan(steps=[Step(weight=w, bake_seconds=bake) for w in weights])
     if kind == "file" and rest:

@@ -127,9 +127,10 @@ def _values(item: ItemReport) -> tuple[str, str]:
     """The two value cells; a secret shows only whether it is there and how it compares."""
     if not item.secret:
         return _clip(item.source_value), _clip(item.target_value)
-    only_source = item.status in (Status.MISSING, Status.DELETED)
-    if only_source or item.status == Status.EXTRA:
-        return ("(secret)", "-") if only_source else ("-", "(secret)")
+    if item.status == Status.MISSING:
+        return "(secret)", "-"
+    if item.status in (Status.EXTRA, Status.DELETED):
+        return "-", "(secret)"
     return item.secret_value or "(secret)", ""
 
 

@@ -104,7 +104,9 @@ def start(
         engine = _engine(setup, check_every=check_every, warm_for=warm_for, lease=lease,
                          notice_override=override_notice, live=live)
         with engine.lease():
-            state = engine.start(release, spec, plan, pins=setup.pins_now(engine.clock()),
+            length = timedelta(seconds=sum(step.bake_seconds for step in plan.steps))
+            state = engine.start(release, spec, plan,
+                                 pins=setup.pins_now(engine.clock(), length),
                                  notice_override=override_notice)
             if wait:
                 state = engine.drive()

@@ -95,6 +95,10 @@ class SecretsManagerSecrets:
             raise WriteRefused(write.key, safe_reason(exc, secret=True)) from None
 
     def _apply(self, name: str, write: Write) -> None:
+        """One write; a changed KMS key applies to new versions only, so the value is put again.
+
+        A deleted secret keeps Secrets Manager's recovery window: it can be restored.
+        """
         if write.action == Action.DELETE:
             self._sm.delete_secret(SecretId=name)
             return
@@ -120,7 +124,7 @@ class SecretsManagerSecrets:
             if wanted.meta.key_id:
                 update["KmsKeyId"] = wanted.meta.key_id
             self._sm.update_secret(**update)
-        if "value" in differs or "type" in differs:
+        if {"value", "type", "kms key"} & set(differs):
             self._sm.put_secret_value(SecretId=name, **value)
         if write.tags_to_set:
             self._sm.tag_resource(SecretId=name, Tags=[{"Key": k, "Value": v}

@@ -104,15 +104,19 @@ def touches(slot: Slot, ranges: list[DayRange], zone: str) -> list[str]:
 
 
 def inside_a_window(slot: Slot, tenant_windows: tuple[Window, ...], zone: str) -> bool:
-    """Whether the wall clock shows a time inside one window all through the slot."""
-    first = slot.start.astimezone(ZoneInfo(zone))
-    last = (slot.end - EPSILON).astimezone(ZoneInfo(zone))
-    if first.date() != last.date():
-        return False
-    first_minute = first.hour * 60 + first.minute
-    last_minute = last.hour * 60 + last.minute
-    return any(first.weekday() in w.days and w.start <= first_minute and last_minute < w.end
-               for w in tenant_windows)
+    """Whether the wall clock shows a time inside some window at every minute of the slot.
+
+    Adjacent windows (08:00-10:00 right after 00:00-08:00) together form one window.
+    """
+    minute = slot.start
+    while minute < slot.end:
+        local = minute.astimezone(ZoneInfo(zone))
+        of_day = local.hour * 60 + local.minute
+        if not any(local.weekday() in w.days and w.start <= of_day < w.end
+                   for w in tenant_windows):
+            return False
+        minute += timedelta(minutes=1)
+    return True
 
 
 def check_tenant_slot(tenants: TenantsFile, tenant: Tenant, slot: Slot,

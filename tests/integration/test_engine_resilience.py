@@ -1,0 +1,138 @@
+"""The engine under contention and crashes, and its answer to bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from rollout.cli import run
+from rollout.engine import load_state
+from rollout.ledger import Ledger
+from rollout.model.state import Status
+from tests.conftest import Fleet, deploy_fleet
+from tests.integration.test_engine import NOTES, listener_weights
+
+ROLLOUT = [sys.executable, "-m", "rollout.cli"]
+
+
+@pytest.fixture(scope="module")
+def contested(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    base = tmp_path_factory.mktemp("contested")
+    fleet = deploy_fleet(base, {"race": ["rook"], "crash": ["cole"]},
+                         versions={"blue": "1.4.2", "green": "1.5.0"})
+    tenants = fleet.project_dir / "tenants.yaml"
+    tenants.write_text(textwrap.dedent("""\
+        defaults:
+          notice_days: 0
+          windows: ["daily 00:00-24:00"]
+        cohorts:
+          - {name: race, order: 1, strategy: "linear:50:1s"}
+          - {name: crash, order: 2, strategy: "linear:25:1s"}
+        tenants:
+          - {id: rook, cohort: race}
+          - {id: cole, cohort: crash}
+        """))
+    done = subprocess.run([*ROLLOUT, "notify", "--release", "1.5.0", "--tenants", str(tenants),
+                           "--notes", str(NOTES), "--json"], env=fleet.env(),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return fleet
+
+
+def ledger(fleet: Fleet) -> Ledger:
+    return Ledger(fleet.clients, fleet.shared.ledger_table)
+
+
+def test_two_concurrent_starts_one_proceeds_the_other_exits_3(contested: Fleet) -> None:
+    command = [*ROLLOUT, "start", "--cohort", "race", "--release", "1.5.0", "--wait",
+               "--check-every", "0.2s", "--json"]
+    first = subprocess.Popen(command, env=contested.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, env=contested.env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    outcomes = sorted([(p.wait(timeout=120), p.communicate()) for p in (first, second)],
+                      key=lambda item: item[0])
+    (ok_code, _), (blocked_code, (blocked_out, blocked_err)) = outcomes
+    assert (ok_code, blocked_code) == (0, 3)
+    error = json.loads(blocked_out)["error"]
+    assert "locked by" in error or "already has a rollout" in error
+    assert listener_weights(contested.cohorts["race"]) == {"blue": 0, "green": 100}
+    starts = [e for e in ledger(contested).events("race") if e.kind == "started"]
+    assert len(starts) == 1
+
+
+def test_resume_after_a_kill_between_steps_finishes_the_rollout(contested: Fleet) -> None:
+    cohort = contested.cohorts["crash"]
+    process = subprocess.Popen(
+        [*ROLLOUT, "start", "--cohort", "crash", "--release", "1.5.0", "--wait",
+         "--strategy", "linear:25:2s", "--check-every", "0.2s", "--lease", "2s", "--json"],
+        env=contested.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    book = ledger(contested)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = load_state(book, "crash")
+        if state is not None and state.step_index >= 1:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    interrupted = load_state(book, "crash")
+    assert interrupted is not None and interrupted.status == Status.SHIFTING
+    assert 1 <= interrupted.step_index < 3
+    assert listener_weights(cohort)["green"] == interrupted.weights["green"]
+
+    time.sleep(2.1)  # the crashed holder's lease lapses
+    done = subprocess.run([*ROLLOUT, "resume", "--cohort", "crash", "--check-every", "0.2s",
+                           "--json"], env=contested.env(), capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "promoted"
+    assert listener_weights(cohort) == {"blue": 0, "green": 100}
+    events = book.events("crash")
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    steps = [e.data["step"] for e in events if e.kind == "step"]
+    assert steps == [0, 1, 2, 3]
+    assert [e.kind for e in events].count("promoted") == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--strategy", "linear:0:5m"], "must be a whole percent from 1 to 99"),
+    (["--strategy", "linear:150:1m"], "must be a whole percent from 1 to 99"),
+    (["--cohort", "nope"], "unknown cohort 'nope'"),
+])
+def test_bad_start_input_exits_2_and_changes_nothing(
+        contested: Fleet, args: list[str], message: str,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_APP", contested.app)
+    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(contested.project_dir))
+    before = listener_weights(contested.cohorts["race"])
+    events_before = len(ledger(contested).events("race"))
+    options = {"--cohort": "race", "--release": "1.5.0", "--strategy": "linear:20:1s"}
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    argv = ["start", *[part for key, value in {**options, **given}.items()
+                       for part in (key, value)], "--json"]
+    assert run(argv) == 2
+    assert message in json.loads(capsys.readouterr().out)["error"]
+    assert listener_weights(contested.cohorts["race"]) == before
+    assert len(ledger(contested).events("race")) == events_before
+
+
+def test_pinning_to_an_unknown_colour_exits_2_and_writes_nothing(
+        contested: Fleet, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_APP", contested.app)
+    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(contested.project_dir))
+    assert run(["pin", "--cohort", "race", "--tenant", "rook", "--colour", "purple",
+                "--json"]) == 2
+    assert "unknown colour 'purple'" in json.loads(capsys.readouterr().out)["error"]
+    rules = boto3.client("elbv2").describe_rules(
+        ListenerArn=contested.cohorts["race"].listener_arn)["Rules"]
+    assert [r for r in rules if not r["IsDefault"]] == []
