@@ -43,6 +43,7 @@ def _options(
 def _register_commands() -> None:
     from rollout.cli import (  # noqa: F401 - each module adds its commands to `app`
         config_cmds,
+        demo_cmds,
         local_cmds,
         plan_cmds,
         release_cmds,

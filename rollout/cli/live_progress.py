@@ -12,6 +12,7 @@ from rich.text import Text
 from rollout.cli.output import console
 from rollout.engine import Progress
 from rollout.gates.base import Verdict
+from rollout.model.state import Status
 from rollout.strategy import format_duration
 
 VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red",
@@ -25,8 +26,9 @@ def render(progress: Progress) -> Group:
                         f"{state.release} ({state.new_colour})", title_justify="left")
     for column in ("step", f"% to {state.new_colour}", "bake", "status"):
         steps.add_column(column)
+    finished = state.status == Status.PROMOTED
     for index, step in enumerate(state.steps):
-        if index < state.step_index:
+        if index < state.step_index or finished:
             status = Text("done", style="green")
         elif index == state.step_index:
             left = f", {progress.bake_left:.0f}s of bake left" if progress.bake_left else ""

@@ -19,7 +19,7 @@ from rollout.gates.base import Gate, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import elb_dimensions
 from rollout.gates.load import load_gate
 from tests.conftest import Fleet
-from tests.metrics_feed import feed_requests
+from rollout.local.metrics_feed import feed_requests
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from rollout.gates.manual import ManualGate, judge_approval
 from rollout.gates.metric import MetricGate, MetricSettings, judge_metric
 from rollout.gates.sla import SlaGate, SlaSettings, judge_availability
 from rollout.userfile import read_yaml
-from tests.metrics_feed import response_time_distribution
+from rollout.local.metrics_feed import response_time_distribution
 
 # --- settings ----------------------------------------------------------------------------
 

@@ -1,0 +1,391 @@
+"""``rollout demo``: the whole story on an embedded moto server, in plain words.
+
+No AWS account and no Pulumi CLI: the infra program is deployed into moto by the
+local engine, and every later step talks to moto over HTTP exactly as it would
+talk to AWS. Two liberties, both said out loud while the demo runs: the calendar
+jumps to each cohort's planned slot (notice periods and busy seasons are judged
+there), and bake times are one second instead of minutes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from infra.config import Colour
+from rollout.artefacts.notes import load_notes
+from rollout.artefacts.store import ArtefactStore
+from rollout.aws_clients import AwsClients
+from rollout.cli.live_progress import render
+from rollout.cli.report_cmds import write_page
+from rollout.configcopy.copier import ConfigCopier
+from rollout.discovery import CohortResources, Discovery
+from rollout.engine import CohortRollout, EngineSettings, Progress
+from rollout.engine_setup import CohortSetup, build_rollout
+from rollout.errors import Blocked, RolloutFailed
+from rollout.fleet_status import CohortStatus, fleet_status
+from rollout.ledger import Ledger, now_utc
+from rollout.local.engine import LocalEngine
+from rollout.local.metrics_feed import feed_requests
+from rollout.local.server import embedded_moto
+from rollout.model.state import Status
+from rollout.model.tenants import TenantsFile, load_tenants
+from rollout.notify.campaign import send_notices
+from rollout.notify.records import NoticeBook
+from rollout.notify.sns import SnsNotifier
+from rollout.progression import Advance, Promote
+from rollout.report.data import gather_report
+from rollout.report.html import render_page
+from rollout.schedule.plan import Plan
+from rollout.schedule.planner import plan_release
+from rollout.stacks.local import LocalDeployer
+from rollout.strategy import parse_strategy
+
+RELEASE = "1.5.0"
+COHORTS = ("canary", "wave1", "wave2")
+DEMO_STRATEGY = {"canary": "canary:10:1s", "wave1": "linear:50:1s", "wave2": "linear:25:1s"}
+FAILING_COHORT = "wave2"
+EDITING_TENANT = "harbor-media"
+SECRET_TENANT = "birch-labs"
+ALARM = "api-5xx"
+
+
+class DemoResult(BaseModel):
+    """What ``rollout demo --json`` prints: the fleet as the story left it."""
+
+    tenant_versions: dict[str, str]
+    cohorts: dict[str, dict[str, Any]]
+    rolled_back: dict[str, str]
+    pinned: dict[str, str]
+    report: str
+    seconds: float
+
+
+@dataclass
+class Story:
+    """The demo's shared state and its voice (silent with ``--json``)."""
+
+    project_dir: Path
+    report_path: Path
+    console: Console
+    quiet: bool
+    clients: AwsClients = field(default_factory=AwsClients)
+    rolled_back: dict[str, str] = field(default_factory=dict)
+    pin_reasons: dict[str, str] = field(default_factory=dict)
+
+    def say(self, text: str = "") -> None:
+        if not self.quiet:
+            self.console.print(text)
+
+    def chapter(self, title: str) -> None:
+        self.say()
+        self.say(f"[bold cyan]== {title}[/]")
+
+    def show(self, renderable: Any) -> None:
+        if not self.quiet:
+            self.console.print(renderable)
+
+
+def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool) -> DemoResult:
+    """Tell the whole story; return the final fleet."""
+    started = now_utc()
+    with embedded_moto() as endpoint:
+        story = Story(project_dir, report_path, console, quiet)
+        story.say(f"An embedded moto server is standing in for AWS at {endpoint}: "
+                  "no AWS account and no Pulumi CLI are needed.")
+        app, discovery = deploy_fleet(story)
+        shared = discovery.shared()
+        ledger = Ledger(story.clients, shared.ledger_table)
+        tenants = load_tenants(project_dir / "examples" / "tenants.yaml")
+        create_alarm(story)
+        publish_release(story, ArtefactStore.of(story.clients, shared))
+        seed_settings(story, discovery)
+        plan = show_plan(story, tenants)
+        send_all_notices(story, tenants, ledger, shared.notices_topic_arn)
+        refuse_without_notice(story, discovery, tenants, ledger)
+        for name in COHORTS:
+            roll_cohort(story, discovery, tenants, ledger, plan, name)
+        statuses = fleet_status(story.clients, discovery, ledger, list(COHORTS))
+        write_page(report_path, render_page(
+            gather_report(story.clients, discovery, ledger, app, list(COHORTS))))
+        result = summarise(story, statuses, started)
+    return result
+
+
+def deploy_fleet(story: Story) -> tuple[str, Discovery]:
+    story.chapter("1. Deploy the versioned blue/green stacks (local engine, same infra program)")
+    engine = LocalEngine(story.project_dir, story.clients)
+    app = engine.stack_file("shared").config.stack.app
+    for name in ("shared", *COHORTS):
+        engine.up(name)
+        story.say(f"  deployed stack [bold]{name}[/]")
+    discovery = Discovery(story.clients, app)
+    table = Table(title=f"app {app}: each cohort has a blue and a green slot behind one "
+                        "load balancer")
+    for column in ("cohort", "blue runs", "green runs", "traffic blue / green", "tenants"):
+        table.add_column(column)
+    for name in COHORTS:
+        cohort = discovery.cohort(name)
+        weights = read_weights(story.clients, cohort)
+        table.add_row(name, cohort.versions["blue"], cohort.versions["green"],
+                      f"{weights['blue']}% / {weights['green']}%", str(len(cohort.tenants)))
+    story.show(table)
+    return app, discovery
+
+
+def read_weights(clients: AwsClients, cohort: CohortResources) -> dict[str, int]:
+    from rollout.routers.alb import AlbRouter
+
+    return {colour: weight for colour, weight in AlbRouter(clients, cohort).read_weights().items()}
+
+
+def create_alarm(story: Story) -> None:
+    """The alarm the example cohorts' alarm gate watches (a real account has its own)."""
+    cloudwatch = story.clients.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=50,
+        ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
+    cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="demo: healthy")
+    story.say(f"  CloudWatch alarm {ALARM} is OK; the alarm gate fails any step while it fires.")
+
+
+def publish_release(story: Story, store: ArtefactStore) -> None:
+    story.chapter(f"2. Publish release {RELEASE}: artefacts and notes into the versioned store")
+    notes = load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / f"acme-app-{RELEASE}.tar.gz"
+        source = Path(tmp) / "app"
+        source.mkdir()
+        (source / "VERSION").write_text(RELEASE + "\n")
+        (source / "CHANGELOG.md").write_text("\n".join(f"- {c}" for c in notes.changes))
+        with tarfile.open(bundle, "w:gz") as archive:
+            archive.add(source, arcname="app")
+        manifest = store.publish(notes, [bundle])
+    for item in manifest.files:
+        story.say(f"  {item.name}: {item.size} bytes, sha256 {item.sha256[:16]}...")
+    story.say("  Older releases stay in the store, so a rollback always has something to "
+              "roll back to.")
+
+
+def seed_settings(story: Story, discovery: Discovery) -> None:
+    story.chapter("3. Tenants have customised their settings on the live (blue) colour")
+    ssm = story.clients.client("ssm")
+    count = 0
+    for name in COHORTS:
+        cohort = discovery.cohort(name)
+        for index, tenant in enumerate(cohort.tenants):
+            prefix = f"{cohort.colour_prefix('blue')}/{tenant.id}"
+            settings = [("theme", "String", ["light", "dark", "high-contrast"][index % 3]),
+                        ("locale", "String", ["en-GB", "de-DE", "ja-JP"][index % 3]),
+                        ("features", "StringList", "exports,sso,audit-log")]
+            for key, kind, value in settings:
+                ssm.put_parameter(Name=f"{prefix}/{key}", Type=kind, Value=value,
+                                  Description=f"{tenant.id} {key}", Overwrite=True)
+                count += 1
+            if tenant.id == SECRET_TENANT:
+                ssm.put_parameter(Name=f"{prefix}/api-token", Type="SecureString",
+                                  Value=secrets.token_urlsafe(24), KeyId=cohort.kms_key_arn,
+                                  Description="webhook signing token", Overwrite=True)
+                count += 1
+    story.say(f"  {count} settings under /<app>/<cohort>/blue/<tenant>/..., one of them a "
+              f"SecureString ({SECRET_TENANT}'s api-token, never printed).")
+
+
+def show_plan(story: Story, tenants: TenantsFile) -> Plan:
+    story.chapter("4. Plan the rollout around notices, windows, freezes and busy seasons")
+    plan = plan_release(tenants, RELEASE, now_utc())
+    table = Table(title=f"plan for {RELEASE} (from today)")
+    for column in ("cohort", "slot (UTC)", "upgraded", "stays on the old version, and why"):
+        table.add_column(column)
+    for cohort in plan.cohorts:
+        slot = (f"{cohort.slot.start:%Y-%m-%d %H:%M}-{cohort.slot.end:%H:%M}"
+                if cohort.slot else "none")
+        table.add_row(cohort.cohort, slot, ", ".join(cohort.included_tenants()),
+                      "\n".join(f"{e.tenant}: {e.kind.value}" for e in cohort.excluded))
+    story.show(table)
+    for delay in plan.cohorts[0].delays:
+        story.say(f"  {plan.cohorts[0].cohort} not earlier because: {delay}")
+    return plan
+
+
+def send_all_notices(story: Story, tenants: TenantsFile, ledger: Ledger, topic: str) -> None:
+    story.chapter("5. Tell every tenant in advance: what changes, why, when, the risks, "
+                  "how to opt out")
+    notes = load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
+    now = now_utc()
+    report = send_notices(notes, tenants, NoticeBook(ledger, RELEASE),
+                          SnsNotifier(story.clients, topic), now, now)
+    story.say(f"  {report.summary()} (to the SNS notices topic, one message per tenant)")
+
+
+def refuse_without_notice(story: Story, discovery: Discovery, tenants: TenantsFile,
+                          ledger: Ledger) -> None:
+    story.chapter("6. Trying to upgrade canary today is refused: notice periods not over")
+    LocalDeployer(story.project_dir, story.clients).deploy_version("canary", "green", RELEASE)
+    engine = engine_for(story, discovery, tenants, ledger, "canary", now_utc())
+    try:
+        with engine.lease():
+            engine.start(RELEASE, DEMO_STRATEGY["canary"],
+                         parse_strategy(DEMO_STRATEGY["canary"]))
+    except Blocked as refused:
+        story.say(f"  refused (exit code 3): {refused}")
+    else:
+        raise RolloutFailed("the demo expected the notice check to refuse this start")
+    story.say(f"  traffic untouched: {read_weights(story.clients, discovery.cohort('canary'))}")
+
+
+def engine_for(story: Story, discovery: Discovery, tenants: TenantsFile, ledger: Ledger,
+               name: str, decided_at: datetime,
+               on_progress: Any = None) -> CohortRollout:
+    setup = CohortSetup(discovery.cohort(name), tenants, tenants.cohort(name))
+    settings = EngineSettings(check_interval=0.25, lease_seconds=30)
+    return build_rollout(setup, story.clients, ledger, engine_settings=settings,
+                         decided_at=decided_at, on_progress=on_progress)
+
+
+class ProgressNarrator:
+    """The engine's progress hook: a one-line log, and the demo's injected events."""
+
+    def __init__(self, story: Story, cohort: CohortResources) -> None:
+        self._story = story
+        self._cohort = cohort
+        self._steps_seen: set[int] = set()
+
+    def __call__(self, progress: Progress) -> None:
+        action = progress.action
+        if not isinstance(action, Advance) or action.index in self._steps_seen:
+            return
+        self._steps_seen.add(action.index)
+        state = progress.state
+        if action.index == 0:
+            self._story.say("  preflight passed: notices given, tenant config copied to "
+                            "green and verified, security gate green")
+        self._story.say(f"  step {action.index + 1}/{len(state.steps)}: "
+                        f"{state.steps[action.index].weight}% of {state.cohort}'s traffic on "
+                        f"{state.new_colour} ({state.release}); listener now "
+                        f"{read_weights(self._story.clients, self._cohort)}")
+        if action.index == 0:
+            self.first_step(state.new_colour, state.old_colour)
+
+    def first_step(self, new: Colour, old: Colour) -> None:
+        feed_requests(self._story.clients, self._cohort, old, requests=4000, errors_5xx=2)
+        if self._cohort.cohort != FAILING_COHORT:
+            feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=0)
+            return
+        feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=45)
+        self._story.say(f"  [yellow]injected: 4.5% of requests on {new} fail with 5xx[/]")
+        name = f"{self._cohort.colour_prefix(new)}/{EDITING_TENANT}/theme"
+        self._story.clients.client("ssm").put_parameter(
+            Name=name, Value="midnight", Type="String", Overwrite=True)
+        self._story.say(f"  meanwhile {EDITING_TENANT} changes its theme to 'midnight' on "
+                        f"{new}")
+
+
+def roll_cohort(story: Story, discovery: Discovery, tenants: TenantsFile, ledger: Ledger,
+                plan: Plan, name: str) -> None:
+    cohort_plan = next(c for c in plan.cohorts if c.cohort == name)
+    slot = cohort_plan.slot.start if cohort_plan.slot else now_utc()
+    story.chapter(f"7{'abc'[COHORTS.index(name)]}. {name}: the calendar jumps to its slot, "
+                  f"{slot:%a %Y-%m-%d %H:%M} UTC (bakes shortened to 1 s)")
+    if name != "canary":
+        LocalDeployer(story.project_dir, story.clients).deploy_version(name, "green", RELEASE)
+    story.say(f"  {RELEASE} deployed into the idle green slot (`rollout stacks up --local`)")
+    resources = discovery.cohort(name)
+    narrator = ProgressNarrator(story, resources)
+    engine = engine_for(story, discovery, tenants, ledger, name, slot, narrator)
+    setup = CohortSetup(resources, tenants, tenants.cohort(name))
+    plan_steps = parse_strategy(DEMO_STRATEGY[name])
+    length = timedelta(seconds=sum(s.bake_seconds for s in plan_steps.steps))
+    pins = setup.pins_now(slot, length)
+    for tenant, reason in pins:
+        story.say(f"  {tenant.id} stays on blue: {reason}")
+        story.pin_reasons[tenant.id] = reason
+    try:
+        with engine.lease():
+            state = engine.start(RELEASE, DEMO_STRATEGY[name], plan_steps, pins=pins)
+            if name == "canary":
+                show_copied_config(story, engine, resources)
+            state = drive_with_approvals(story, engine)
+    except RolloutFailed as failed:
+        story.say(f"  [bold red]rolled back automatically:[/] {failed}")
+        final = engine.state()
+        assert final is not None
+        story.rolled_back[name] = final.reason or str(failed)
+        story.say(f"  listener back to {read_weights(story.clients, resources)} in one write")
+        if name == FAILING_COHORT:
+            show_carried_back(story, resources)
+        return
+    story.show(render(Progress(state, Promote(), state.last_gate_results, 0.0)))
+    story.say(f"  [green]promoted[/]: {name} runs {RELEASE} on green; blue stays warm for "
+              "instant rollback")
+
+
+def drive_with_approvals(story: Story, engine: CohortRollout) -> Any:
+    while True:
+        try:
+            return engine.drive()
+        except Blocked as paused:
+            state = engine.state()
+            if state is None or state.status != Status.PAUSED:
+                raise
+            story.say(f"  paused: {paused}")
+            story.say("  a release manager approves (`rollout promote --cohort "
+                      f"{state.cohort}`; in CI, the environment's required reviewer)")
+            engine.approve()
+
+
+def show_copied_config(story: Story, engine: CohortRollout, cohort: CohortResources) -> None:
+    copier = ConfigCopier(story.clients, cohort, engine.ledger)
+    diff = copier.diff("blue", "green", SECRET_TENANT)
+    for item in diff.items:
+        shown = item.secret_value if item.secret else item.target_value
+        story.say(f"    {item.key} on green: {shown} ({item.status.value})")
+
+
+def show_carried_back(story: Story, cohort: CohortResources) -> None:
+    name = f"{cohort.colour_prefix('blue')}/{EDITING_TENANT}/theme"
+    value = story.clients.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    story.say(f"  {EDITING_TENANT}'s edit made on green was carried back to blue: "
+              f"theme = {value!r}; nothing a customer changed is lost")
+
+
+def summarise(story: Story, statuses: list[CohortStatus], started: datetime) -> DemoResult:
+    story.chapter("8. Where the fleet stands: a mixed-version fleet, by design")
+    table = Table(title="versions per tenant")
+    for column in ("tenant", "cohort", "version", "why"):
+        table.add_column(column)
+    versions: dict[str, str] = {}
+    pinned: dict[str, str] = {}
+    for status in statuses:
+        for tenant, version in status.tenant_versions.items():
+            versions[tenant] = version
+            why = ""
+            if tenant in status.pins:
+                why = story.pin_reasons.get(tenant, f"pinned to {status.pins[tenant]}")
+                pinned[tenant] = status.pins[tenant]
+            elif status.cohort in story.rolled_back:
+                why = "cohort rolled back"
+            table.add_row(tenant, status.cohort, version, why)
+    story.show(table)
+    for cohort, reason in story.rolled_back.items():
+        story.say(f"  {cohort} rolled back: {reason}")
+    story.say(f"  report with the traffic timeline and event history: {story.report_path}")
+    return DemoResult(
+        tenant_versions=versions,
+        cohorts={s.cohort: {"status": s.status, "weights": s.weights, "versions": s.versions,
+                            "reason": s.reason} for s in statuses},
+        rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
+        seconds=round((now_utc() - started).total_seconds(), 1))
+
+
+__all__ = ["DemoResult", "run_demo"]
