@@ -1,0 +1,43 @@
+"""``rollout demo --json``: the whole story ends with the fleet a new user is promised."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "rollout.cli", "demo", "--json", "--report", str(report)],
+        cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    fleet = json.loads(done.stdout)
+
+    versions = fleet["tenant_versions"]
+    assert {t: versions[t] for t in ("acme-internal", "birch-labs", "cobalt-bank",
+                                     "delta-retail", "fjord-shipping")} == dict.fromkeys(
+        ("acme-internal", "birch-labs", "cobalt-bank", "delta-retail", "fjord-shipping"),
+        "1.5.0")
+    # the busy-season tenant and the opted-out tenant of a promoted cohort stayed behind
+    assert versions["garnet-tax"] == "1.4.2"
+    assert versions["ember-health"] == "1.4.2"
+    assert fleet["pinned"]["garnet-tax"] == fleet["pinned"]["ember-health"] == "blue"
+
+    # the failing cohort is back at 100% on its old colour, every tenant on the old version
+    wave2 = fleet["cohorts"]["wave2"]
+    assert wave2["status"] == "rolled_back"
+    assert wave2["weights"] == {"blue": 100, "green": 0}
+    assert {versions[t] for t in ("harbor-media", "iris-edu", "juniper-games")} == {"1.4.1"}
+    assert "sla" in fleet["rolled_back"]["wave2"]
+    assert fleet["cohorts"]["canary"]["status"] == "promoted"
+    assert fleet["cohorts"]["canary"]["weights"] == {"blue": 0, "green": 100}
+
+    page = report.read_text()
+    assert "wave2" in page and "<svg" in page
+    assert fleet["seconds"] < 90
