@@ -149,7 +149,11 @@ def promote(
     check_every: CheckEveryOpt = "15s",
     as_json: JsonFlag = False,
 ) -> None:
-    """Approve a waiting step (--cohort), or check a stage promotion (--from/--to)."""
+    """Approve a waiting step (--cohort), or check a stage promotion (--from/--to).
+
+    A stage promotion passes when the source cohort is promoted with green gates and has
+    baked for the target cohort's ``min_gap`` (30 minutes when it has none).
+    """
     if source or target:
         _stage_promotion(source, target, release, tenants, as_json)
         return
@@ -165,15 +169,17 @@ def promote(
 
 def _stage_promotion(source: str | None, target: str | None, release: str | None,
                      tenants: Path | None, as_json: bool) -> None:
-    from rollout.promotion import check_stage_promotion
+    from rollout.promotion import PromotionSettings, check_stage_promotion
 
     if not (source and target and release):
         raise BadInput("a stage promotion needs --from, --to and --release")
     ctx = context.current()
     setup = _setup(source, tenants)
-    setup_target = setup.tenants.cohort(target)
+    next_cohort = setup.tenants.cohort(target)
+    bake = PromotionSettings(min_bake_seconds=next_cohort.min_gap.total_seconds()) \
+        if next_cohort.min_gap else PromotionSettings()
     verdict = check_stage_promotion(load_state(ctx.ledger, source), source=source,
-                                    target=setup_target.name, release=release)
+                                    target=next_cohort.name, release=release, settings=bake)
     emit(verdict, as_json, lambda v: console.print(v.message))
 
 
@@ -249,15 +255,20 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
 
 def _print_status(rows: list[Any]) -> None:
     table = Table(title="fleet")
-    for column in ("cohort", "blue", "green", "weights (blue/green)", "state", "tenants"):
+    for column in ("cohort", "blue", "green", "weights (blue/green)", "state",
+                   "last known-good", "tenants"):
         table.add_column(column)
     for row in rows:
         shares = percentages(row.weights)
         table.add_row(
             row.cohort, row.versions["blue"], row.versions["green"],
-            f"{shares['blue']}% / {shares['green']}%",
-            row.state_line, ", ".join(f"{n} on {v}" for v, n in row.tenants_per_version.items()))
+            f"{shares['blue']}% / {shares['green']}%", row.state_line,
+            row.last_known_good or "-",
+            ", ".join(f"{n} on {v}" for v, n in row.tenants_per_version.items()))
     console.print(table)
     for row in rows:
         if row.reason:
             console.print(f"{row.cohort}: {row.reason}")
+        if row.warm_until and row.status == "promoted":
+            console.print(f"{row.cohort}: the old colour stays warm for rollback until "
+                          f"{row.warm_until}")

@@ -117,6 +117,20 @@ def test_weights_move_through_every_step_and_promote(
     assert out["last_known_good"] == "1.5.0"
 
 
+def test_a_stage_promotion_waits_until_the_source_cohort_has_baked(
+        rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tenants = tenants_yaml(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
+    capsys.readouterr()
+    code = cli("promote", "--from", "canary", "--to", "wave1", "--release", "1.5.0",
+               "--tenants", str(tenants), "--json")
+    assert code == 3
+    assert "bake" in json.loads(capsys.readouterr().out)["error"]
+    code = cli("promote", "--from", "wave1", "--to", "wave2", "--release", "1.5.0",
+               "--tenants", str(tenants), "--json")
+    assert code == 3
+    assert "wave1" in json.loads(capsys.readouterr().out)["error"]
+
+
 def test_alarm_mid_bake_rolls_back_in_one_write(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     alarm = f"{rollout_fleet.app}-5xx"
