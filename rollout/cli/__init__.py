@@ -6,6 +6,7 @@ this module maps errors to exit codes in one place (see :mod:`rollout.errors`).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -65,6 +66,23 @@ def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[BaseExc
 USAGE_ERRORS, EXITS, ABORTS = _click_exceptions()
 
 
+def describe_client_error(exc: ClientError) -> str:
+    """AWS's refusal in one line; an access denial points at the policy the role needs.
+
+    When botocore could not parse the error body (moto answers some services in XML),
+    the code and message are taken from the body itself.
+    """
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), " ".join(str(error.get("Message", "")).split())
+    found = re.search(r"<Code>(.*?)</Code>.*?<Message>(.*?)</Message>", message)
+    if found:
+        code, message = found.group(1), found.group(2)
+    line = f"AWS said {code}: {message}"
+    if "AccessDenied" in code or "UnauthorizedOperation" in code:
+        line += "; `rollout iam-policy --cohort C` prints what the rollout role needs"
+    return line
+
+
 def _fail(message: str, code: int, as_json: bool) -> int:
     if as_json:
         print_json({"error": message, "exit_code": code})
@@ -92,8 +110,7 @@ def run(argv: list[str] | None = None) -> int:
     except ABORTS:
         return _fail("aborted", 1, as_json)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return _fail(f"AWS said {error.get('Code')}: {error.get('Message')}", 1, as_json)
+        return _fail(describe_client_error(exc), 1, as_json)
     except BotoCoreError as exc:
         return _fail(f"cannot reach AWS: {exc}", 1, as_json)
     return 0

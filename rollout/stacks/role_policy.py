@@ -1,10 +1,24 @@
 """The least-privilege IAM policy for the role that rolls out one cohort.
 
 Pure: built from the cohort's resources and the account id. Every action is
-named in full (the security gate's own rule forbids wildcards); resources are
-the cohort's exact ARNs. Only calls that AWS does not authorise per resource
-(``Describe*``/``List*`` of whole services, CloudWatch metric reads) get
+named in full (the security gate's own rule forbids wildcards) and is one the
+rollout commands really call (``tests/integration/test_least_privilege.py`` runs
+a whole rollout as a user holding only this policy, with IAM enforced, and shows
+what dropping one action does); resources are the cohort's exact ARNs. Only
+calls that AWS does not authorise per resource (``Describe*`` of whole services,
+``tag:GetResources``, CloudWatch metric reads, ``iam:ListPolicies``) get
 ``Resource: "*"``, and they are read-only.
+
+``s3:ListBucket`` on the artefact bucket carries no ``s3:prefix`` condition on
+purpose: S3 answers a read of a missing key with 404 only to callers that may
+list the bucket (to others it says 403), and the artefact store relies on that
+404 to tell "not published yet" from "forbidden". A read has no ``s3:prefix``
+in its request context, so a prefix-scoped listing grant cannot be relied on
+for that check. The bucket belongs to the app and holds nothing but its releases.
+
+The policy covers the ALB router (the default). Deploying a colour (``stacks up``,
+``rollback --to-version``) is Pulumi's job and runs as the deployment identity,
+not as this role.
 """
 
 from __future__ import annotations
@@ -14,6 +28,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.discovery import CohortResources
+from rollout.local.state import STATE_BUCKET
 
 ARTEFACT_PREFIX = "releases/"
 
@@ -66,27 +81,21 @@ def rollout_role_policy(cohort: CohortResources, account: str,
     table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{cohort.ledger_table}"
     parameters_arn = f"arn:{partition}:ssm:{region}:{account}:parameter{cohort.param_prefix}/*"
     policy_arn = f"arn:{partition}:iam::{account}:policy/{config_policy_name}"
-    rules_arn = listener_rule_arns(cohort.listener_arn)
     statements = [
         Statement(sid="ReadWithoutResourceLevelPermissions", resources=["*"], actions=[
             "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
-            "elasticloadbalancing:DescribeLoadBalancers",
-            "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTags",
-            "elasticloadbalancing:DescribeTargetHealth",
-            "ssm:DescribeParameters", "dynamodb:ListTables", "sns:ListTopics",
-            "s3:ListAllMyBuckets", "iam:ListPolicies",
-            "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
-            "cloudwatch:ListMetrics"]),
+            "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
+            "ssm:DescribeParameters", "iam:ListPolicies", "tag:GetResources",
+            "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"]),
         Statement(sid="ShiftTrafficOnTheCohortListener", resources=[cohort.listener_arn],
                   actions=["elasticloadbalancing:ModifyListener",
                            "elasticloadbalancing:CreateRule"]),
-        Statement(sid="PinTenantsWithListenerRules", resources=[rules_arn], actions=[
-            "elasticloadbalancing:CreateRule", "elasticloadbalancing:ModifyRule",
-            "elasticloadbalancing:DeleteRule", "elasticloadbalancing:SetRulePriorities",
-            "elasticloadbalancing:AddTags"]),
+        Statement(sid="PinTenantsWithListenerRules",
+                  resources=[listener_rule_arns(cohort.listener_arn)], actions=[
+                      "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
+                      "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]),
         Statement(sid="TenantConfiguration", resources=[parameters_arn], actions=[
-            "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
-            "ssm:PutParameter", "ssm:DeleteParameter", "ssm:DeleteParameters",
+            "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter",
             "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
             "ssm:ListTagsForResource"]),
         Statement(sid="RolloutLedger", resources=[table_arn], actions=[
@@ -94,15 +103,12 @@ def rollout_role_policy(cohort: CohortResources, account: str,
             "dynamodb:DeleteItem", "dynamodb:Query"]),
         Statement(sid="Notices", resources=[cohort.notices_topic_arn], actions=["sns:Publish"]),
         Statement(sid="ArtefactBucketChecks", resources=[bucket_arn], actions=[
-            "s3:GetBucketTagging", "s3:GetBucketVersioning", "s3:GetBucketPolicy",
+            "s3:GetBucketVersioning", "s3:GetBucketPolicy",
             "s3:GetBucketPublicAccessBlock", "s3:GetBucketAcl"]),
-        Statement(sid="ListReleaseArtefacts", resources=[bucket_arn],
-                  actions=["s3:ListBucket", "s3:ListBucketVersions"],
-                  condition={"StringLike": {"s3:prefix": [ARTEFACT_PREFIX,
-                                                          f"{ARTEFACT_PREFIX}*"]}}),
+        Statement(sid="ListReleaseArtefacts", resources=[bucket_arn], actions=["s3:ListBucket"]),
         Statement(sid="ReleaseArtefacts", resources=[f"{bucket_arn}/{ARTEFACT_PREFIX}*"],
-                  actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject",
-                           "s3:DeleteObject"]),
+                  actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                           "s3:AbortMultipartUpload"]),
         Statement(sid="CohortAlarms",
                   resources=[f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"],
                   actions=["cloudwatch:DescribeAlarms"]),
@@ -110,7 +116,30 @@ def rollout_role_policy(cohort: CohortResources, account: str,
                   actions=["iam:GetPolicy", "iam:GetPolicyVersion"]),
     ]
     if cohort.kms_key_arn:
-        statements.append(Statement(sid="TenantConfigurationKey", resources=[cohort.kms_key_arn],
-                                    actions=["kms:DescribeKey", "kms:Decrypt", "kms:Encrypt",
-                                             "kms:GenerateDataKey"]))
+        statements += [
+            Statement(sid="SecurityGateDescribesKey", resources=[cohort.kms_key_arn],
+                      actions=["kms:DescribeKey"]),
+            Statement(sid="TenantConfigurationKey", resources=[cohort.kms_key_arn],
+                      actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                      condition={"StringEquals": {
+                          "kms:ViaService": [f"ssm.{region}.amazonaws.com"]}}),
+        ]
     return RolePolicy(statements=statements)
+
+
+def local_engine_state_policy(cohort: CohortResources) -> RolePolicy:
+    """What a rollout against the local engine (moto) needs on top of :func:`rollout_role_policy`.
+
+    Against a local endpoint, discovery first reads the app's stack outputs from
+    the local engine's state bucket and lists the app's stacks there (see
+    :mod:`rollout.local.state`), falling back to tags when there are none; on AWS
+    it never looks there, so a real role must not get this.
+    """
+    partition, _ = _arn_parts(cohort)
+    stacks = f"stacks/{cohort.app}/"
+    bucket_arn = f"arn:{partition}:s3:::{STATE_BUCKET}"
+    return RolePolicy(statements=[
+        Statement(sid="LocalEngineStackOutputs", resources=[f"{bucket_arn}/{stacks}*"],
+                  actions=["s3:GetObject"]),
+        Statement(sid="LocalEngineStacks", resources=[bucket_arn], actions=["s3:ListBucket"]),
+    ])

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import boto3
 import pytest
@@ -60,7 +59,7 @@ def test_two_concurrent_starts_one_proceeds_the_other_exits_3(contested: Fleet) 
                               stderr=subprocess.PIPE, text=True)
     outcomes = sorted([(p.wait(timeout=120), p.communicate()) for p in (first, second)],
                       key=lambda item: item[0])
-    (ok_code, _), (blocked_code, (blocked_out, blocked_err)) = outcomes
+    (ok_code, _), (blocked_code, (blocked_out, _)) = outcomes
     assert (ok_code, blocked_code) == (0, 3)
     error = json.loads(blocked_out)["error"]
     assert "locked by" in error or "already has a rollout" in error

@@ -18,8 +18,8 @@ from infra.config import Colour
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import elb_dimensions
 from rollout.gates.load import load_gate
-from tests.conftest import Fleet
 from rollout.local.metrics_feed import feed_requests
+from tests.conftest import Fleet
 
 pytestmark = pytest.mark.integration
 

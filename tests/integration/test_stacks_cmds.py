@@ -385,7 +385,8 @@ def test_iam_policy_actions_are_real_api_operations(fleet_env: Fleet,
 
     models = botocore.session.get_session()
     services = {"elasticloadbalancing": "elbv2", "ssm": "ssm", "dynamodb": "dynamodb",
-                "sns": "sns", "iam": "iam", "kms": "kms", "cloudwatch": "cloudwatch"}
+                "sns": "sns", "iam": "iam", "kms": "kms", "cloudwatch": "cloudwatch",
+                "tag": "resourcegroupstaggingapi"}
     assert cli("iam-policy", "--cohort", "canary", "--json") == 0
     policy = json.loads(capsys.readouterr().out)
     checked = 0

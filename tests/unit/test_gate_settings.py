@@ -24,8 +24,8 @@ from rollout.gates.load import load_gate, load_gates
 from rollout.gates.manual import ManualGate, judge_approval
 from rollout.gates.metric import MetricGate, MetricSettings, judge_metric
 from rollout.gates.sla import SlaGate, SlaSettings, judge_availability
-from rollout.userfile import read_yaml
 from rollout.local.metrics_feed import response_time_distribution
+from rollout.userfile import read_yaml
 
 # --- settings ----------------------------------------------------------------------------
 

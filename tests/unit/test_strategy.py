@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -74,4 +75,4 @@ def test_every_plan_is_monotone_bounded_and_ends_at_100(kind: str, percent: int,
     steps = weights(f"{kind}:{percent}:{bake}s")
     assert steps[-1] == 100
     assert all(0 < w <= 100 for w in steps)
-    assert all(b > a for a, b in zip(steps, steps[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(steps))

@@ -1,0 +1,364 @@
+"""Least privilege, proven: a whole rollout as a user holding only `rollout iam-policy`'s policy.
+
+A moto server of its own enforces IAM (see :mod:`tests.iam_moto` for what moto can
+and cannot check). A fleet is deployed into it before enforcement starts; then
+every rollout command runs in a subprocess signed with the access key of a user
+that holds the printed policy and, because this is the local engine, the small
+local-engine policy (:func:`rollout.stacks.role_policy.local_engine_state_policy`).
+The tenant-config policy the stack creates is *not* attached: the rollout role
+does not need it.
+
+The local engine's state is deleted after the deploy, so discovery takes the
+path it takes on AWS (the tagging API), not the local-only shortcut.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rollout.aws_clients import AwsClients
+from rollout.cli import run
+from rollout.discovery import CohortResources
+from rollout.gates.security import config_policy_name
+from rollout.ledger import Ledger, cohort_pk
+from rollout.local.state import STATE_BUCKET
+from rollout.model.state import RolloutState
+from rollout.stacks.role_policy import local_engine_state_policy
+from tests.conftest import deploy_fleet
+from tests.iam_moto import AccessKey, EnforcingMoto, as_moto_enforces, enforcing_moto
+
+pytestmark = pytest.mark.integration
+
+ROLLOUT = [sys.executable, "-m", "rollout.cli"]
+NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
+RELEASE = "1.5.0"
+SECRET = "s3cr3t-api-key-9f81"
+COHORTS = {"canary": ["aurora", "birch"], "wave1": ["cedar"]}
+
+
+@dataclass
+class Scene:
+    """The enforcing server, its administrator, and the fleet deployed into it."""
+
+    moto: EnforcingMoto
+    admin: AccessKey
+    app: str
+    project_dir: Path
+    cohorts: dict[str, CohortResources]
+    tenants: Path
+    alarm: str
+
+    def printed_policy(self, cohort: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+        """What `rollout iam-policy --cohort C --json` prints (run by the administrator)."""
+        capsys.readouterr()
+        with self.moto.acting_as(self.admin):
+            code = run(["--app", self.app, "--project-dir", str(self.project_dir),
+                        "iam-policy", "--cohort", cohort, "--json"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        document: dict[str, Any] = json.loads(out)
+        return document
+
+    def role(self, name: str, cohort: str, policy: dict[str, Any]) -> AccessKey:
+        """A user holding ``policy`` and the local-engine policy, nothing else."""
+        local = local_engine_state_policy(self.cohorts[cohort]).as_aws()
+        return self.moto.user(name, as_moto_enforces(policy), as_moto_enforces(local))
+
+    def rollout(self, key: AccessKey, *args: str) -> subprocess.CompletedProcess[str]:
+        """`rollout ARGS` in a fresh process signed with ``key``."""
+        env = self.moto.process_env(key, ROLLOUT_APP=self.app,
+                                    ROLLOUT_PROJECT_DIR=str(self.project_dir))
+        return subprocess.run([*ROLLOUT, *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    def start(self, key: AccessKey, cohort: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.rollout(key, "start", "--cohort", cohort, "--release", RELEASE,
+                            "--strategy", "linear:50:1s", "--tenants", str(self.tenants),
+                            "--wait", "--check-every", "0.2s", "--json", *extra)
+
+    def weights(self, cohort: str) -> dict[str, int]:
+        """What the listener really routes by, read by the administrator."""
+        resources = self.cohorts[cohort]
+        listener = self.moto.client("elbv2").describe_listeners(
+            ListenerArns=[resources.listener_arn])["Listeners"][0]
+        groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        return {resources.colour_of(g["TargetGroupArn"]): g["Weight"] for g in groups}
+
+    def ledger(self) -> Ledger:
+        with self.moto.acting_as(self.admin):
+            return Ledger(AwsClients(), self.cohorts["canary"].ledger_table)
+
+    def state(self, cohort: str) -> RolloutState | None:
+        return self.ledger().get(cohort_pk(cohort), "STATE", RolloutState)
+
+    def rule_arns(self, cohort: str) -> list[str]:
+        rules = self.moto.client("elbv2").describe_rules(
+            ListenerArn=self.cohorts[cohort].listener_arn)["Rules"]
+        return sorted(rule["RuleArn"] for rule in rules)
+
+    def parameters(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Parameters under ``prefix`` by name (metadata and ARN; values stay in SSM)."""
+        pages = self.moto.client("ssm").get_paginator("get_parameters_by_path").paginate(
+            Path=prefix, Recursive=True)
+        return {p["Name"]: {"Type": p["Type"], "ARN": p["ARN"]}
+                for page in pages for p in page["Parameters"]}
+
+    def snapshot(self, cohort: str) -> dict[str, Any]:
+        """Everything a rollout of ``cohort`` could change, as the administrator sees it."""
+        state = self.state(cohort)
+        return {"weights": self.weights(cohort), "rules": self.rule_arns(cohort),
+                "state": state.model_dump() if state else None,
+                "events": len(self.ledger().events(cohort)),
+                "lock": self.ledger().lock_holder(cohort),
+                "config": self.parameters(self.cohorts[cohort].param_prefix)}
+
+
+def tenants_yaml(path: Path, app: str, alarm: str) -> Path:
+    """canary (birch opted out, so it is pinned to the old colour) and wave1."""
+    path.write_text(textwrap.dedent(f"""\
+        defaults:
+          notice_days: 0
+          windows: ["daily 00:00-24:00"]
+        cohorts:
+          - name: canary
+            order: 1
+            strategy: "linear:50:1s"
+            gates: [{{kind: alarm, alarms: [{alarm}]}}]
+          - {{name: wave1, order: 2, strategy: "linear:50:1s"}}
+        tenants:
+          - {{id: aurora, cohort: canary, host: aurora.{app}.example}}
+          - id: birch
+            cohort: canary
+            host: birch.{app}.example
+            opt_out: {{until: 2099-01-01, reason: month-end close}}
+          - {{id: cedar, cohort: wave1, host: cedar.{app}.example}}
+        """))
+    return path
+
+
+def seed_tenant_config(moto: EnforcingMoto, cohort: CohortResources, tenant: str) -> None:
+    """A plain setting and a secret on the live colour, for the config copy to carry over."""
+    ssm = moto.client("ssm")
+    live = cohort.colour_prefix("blue")
+    ssm.put_parameter(Name=f"{live}/{tenant}/db-url", Value=f"postgres://{tenant}.db",
+                      Type="String")
+    ssm.put_parameter(Name=f"{live}/{tenant}/api-key", Value=SECRET, Type="SecureString",
+                      KeyId=str(cohort.kms_key_arn))
+
+
+def forget_local_engine_state(moto: EnforcingMoto, app: str) -> None:
+    """Discovery then finds the fleet by its tags, as it does on AWS."""
+    s3 = moto.client("s3")
+    listed = s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=f"stacks/{app}/")
+    for item in listed.get("Contents", []):
+        s3.delete_object(Bucket=STATE_BUCKET, Key=item["Key"])
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    base = tmp_path_factory.mktemp("least-privilege")
+    with enforcing_moto(base / "moto.log") as moto:
+        with moto.acting_as(None):
+            fleet = deploy_fleet(base, COHORTS, versions={"blue": "1.4.2", "green": RELEASE})
+        cohorts = dict(fleet.cohorts)
+        for name, tenants in COHORTS.items():
+            seed_tenant_config(moto, cohorts[name], tenants[0])
+        alarm = f"{fleet.app}-5xx"
+        cloudwatch = moto.client("cloudwatch")
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm, MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB", Statistic="Sum", Period=60, EvaluationPeriods=1,
+            Threshold=10, ComparisonOperator="GreaterThanThreshold")
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+        forget_local_engine_state(moto, fleet.app)
+        admin = moto.enforce()
+        yield Scene(moto, admin, fleet.app, fleet.project_dir, cohorts,
+                    tenants_yaml(base / "tenants.yaml", fleet.app, alarm), alarm)
+
+
+def without(action: str, policy: dict[str, Any]) -> dict[str, Any]:
+    """``policy`` with one action taken out of the statement that grants it."""
+    statements = []
+    for statement in policy["Statement"]:
+        kept = [a for a in statement["Action"] if a != action]
+        if kept:
+            statements.append({**statement, "Action": kept})
+    assert sum(len(s["Action"]) for s in statements) == sum(
+        len(s["Action"]) for s in policy["Statement"]) - 1, f"{action} is not in the policy"
+    return {**policy, "Statement": statements}
+
+
+def is_access_denied(error: ClientError) -> bool:
+    """AWS's refusal; moto answers JSON-protocol services (DynamoDB) with an XML body
+    botocore cannot parse, so there only the message says it."""
+    return (error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException")
+            or "is not authorized to perform" in str(error))
+
+
+def denial(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line a failed command printed on stderr."""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_moto_enforces_iam_on_this_server(scene: Scene) -> None:
+    """Without this, every other test here would prove nothing."""
+    nobody = scene.moto.user("nobody")
+    canary = scene.cohorts["canary"]
+    with pytest.raises(ClientError) as denied:
+        scene.moto.client("elbv2", nobody).describe_listeners(ListenerArns=[canary.listener_arn])
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as unknown:
+        scene.moto.client("elbv2", AccessKey("stranger", "AKIAUNKNOWNKEY000000", "x")
+                          ).describe_listeners(ListenerArns=[canary.listener_arn])
+    assert unknown.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_the_role_may_do_nothing_its_policy_does_not_name(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    role = scene.role("rollout-role-bounds", "canary", scene.printed_policy("canary", capsys))
+    canary = scene.cohorts["canary"]
+    refused: list[Callable[[], object]] = [
+        lambda: scene.moto.client("elbv2", role).delete_listener(
+            ListenerArn=canary.listener_arn),
+        lambda: scene.moto.client("dynamodb", role).delete_table(TableName=canary.ledger_table),
+        lambda: scene.moto.client("iam", role).create_user(UserName="escalated"),
+        lambda: scene.moto.client("s3", role).put_object(
+            Bucket=canary.artefact_bucket, Key="not-a-release/x", Body=b"x"),
+        lambda: scene.moto.client("s3", role).get_object(
+            Bucket=STATE_BUCKET, Key="stacks/another-app/shared.json"),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert is_access_denied(denied.value), denied.value
+
+
+def test_every_resource_the_policy_names_is_the_cohort_s_own(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """moto checks resources only for S3, so the other ARNs are matched against what AWS reports."""
+    policy = scene.printed_policy("canary", capsys)
+    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    canary, wave1 = scene.cohorts["canary"], scene.cohorts["wave1"]
+    moto = scene.moto
+    policy_arn = next(p["Arn"] for p in moto.client("iam").list_policies(Scope="Local")["Policies"]
+                      if p["PolicyName"] == config_policy_name(scene.app, "canary"))
+    key_arn = moto.client("kms").describe_key(KeyId=str(canary.kms_key_arn))["KeyMetadata"]["Arn"]
+    reported = {
+        "ShiftTrafficOnTheCohortListener": [moto.client("elbv2").describe_listeners(
+            LoadBalancerArn=canary.load_balancer_arn)["Listeners"][0]["ListenerArn"]],
+        "PinTenantsWithListenerRules": scene.rule_arns("canary"),
+        "TenantConfiguration": [p["ARN"] for p in scene.parameters(canary.param_prefix).values()],
+        "RolloutLedger": [moto.client("dynamodb").describe_table(
+            TableName=canary.ledger_table)["Table"]["TableArn"]],
+        "Notices": [moto.client("sns").get_topic_attributes(
+            TopicArn=canary.notices_topic_arn)["Attributes"]["TopicArn"]],
+        "CohortAlarms": [moto.client("cloudwatch").describe_alarms(
+            AlarmNames=[scene.alarm])["MetricAlarms"][0]["AlarmArn"]],
+        "SecurityGateReadsConfigPolicy": [policy_arn],
+        "SecurityGateDescribesKey": [key_arn],
+        "TenantConfigurationKey": [key_arn],
+    }
+    others = [*scene.rule_arns("wave1"), wave1.listener_arn, str(wave1.kms_key_arn),
+              *(p["ARN"] for p in scene.parameters(wave1.param_prefix).values())]
+    for sid, arns in reported.items():
+        assert arns, sid
+        for arn in arns:
+            assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources[sid]), (sid, arn)
+        for arn in others:
+            assert not any(fnmatch.fnmatchcase(arn, p) for p in resources[sid]), (sid, arn)
+
+
+def test_a_whole_rollout_runs_as_a_user_holding_only_the_printed_policy(
+        scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    role = scene.role("rollout-role", "canary", scene.printed_policy("canary", capsys))
+    artefact = tmp_path / "service-1.5.0.tar.gz"
+    artefact.write_bytes(b"release 1.5.0 of the service\n" * 64)
+    outputs: list[subprocess.CompletedProcess[str]] = []
+
+    def step(*args: str) -> dict[str, Any] | list[Any]:
+        done = scene.rollout(role, *args)
+        outputs.append(done)
+        assert done.returncode == 0, (args[0], done.stderr)
+        parsed: dict[str, Any] | list[Any] = json.loads(done.stdout)
+        return parsed
+
+    step("release", "publish", "--version", RELEASE, "--notes", str(NOTES), str(artefact),
+         "--json")
+    step("notify", "--release", RELEASE, "--tenants", str(scene.tenants), "--notes", str(NOTES),
+         "--json")
+    started = scene.start(role, "canary")
+    outputs.append(started)
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["status"] == "promoted"
+    assert scene.weights("canary") == {"blue": 0, "green": 100}
+    green = scene.parameters(scene.cohorts["canary"].colour_prefix("green"))
+    assert {name.rsplit("/", 2)[-2] + "/" + name.rsplit("/", 1)[-1]: p["Type"]
+            for name, p in green.items()} == {"aurora/db-url": "String",
+                                              "aurora/api-key": "SecureString"}
+
+    status = step("status", "--cohort", "canary", "--json")
+    assert isinstance(status, list)
+    assert (status[0]["status"], status[0]["pins"]) == ("promoted", {"birch": "blue"})
+
+    rolled_back = step("rollback", "--cohort", "canary", "--tenants", str(scene.tenants),
+                       "--json")
+    assert isinstance(rolled_back, dict)
+    assert rolled_back["status"] == "rolled_back"
+    assert scene.weights("canary") == {"blue": 100, "green": 0}
+    assert not any(SECRET in done.stdout + done.stderr for done in outputs)
+
+
+def test_without_a_ledger_write_the_rollout_fails_before_changing_anything(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = without("dynamodb:PutItem", scene.printed_policy("wave1", capsys))
+    role = scene.role("rollout-role-without-putitem", "wave1", policy)
+    before = scene.snapshot("wave1")
+    done = scene.start(role, "wave1", "--override-notice", "least-privilege test")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["exit_code"] == 1
+    # moto answers DynamoDB's refusal with an XML body botocore cannot parse, and the CLI
+    # prints that body as it is (two lines); AWS answers in JSON, which makes one line.
+    message = " ".join(done.stderr.split())
+    assert message.startswith("error: AWS said"), message
+    assert "AccessDenied" in message and "dynamodb:PutItem" in message, message
+    assert scene.snapshot("wave1") == before
+
+
+def test_without_modify_listener_the_rollout_stops_at_its_first_step_and_resume_finishes(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = without("elasticloadbalancing:ModifyListener", scene.printed_policy("wave1", capsys))
+    role = scene.role("rollout-role-without-modifylistener", "wave1", policy)
+    assert scene.weights("wave1") == {"blue": 100, "green": 0}
+    done = scene.start(role, "wave1", "--override-notice", "least-privilege test")
+    assert done.returncode == 1
+    line = denial(done)
+    assert "AccessDenied" in line and "elasticloadbalancing:ModifyListener" in line, line
+    assert scene.weights("wave1") == {"blue": 100, "green": 0}
+    state = scene.state("wave1")
+    assert state is not None
+    assert (state.status.value, state.step_index) == ("shifting", 0)
+    assert "step" not in [event.kind for event in scene.ledger().events("wave1")]
+    assert scene.ledger().lock_holder("wave1") is None
+
+    capsys.readouterr()
+    with scene.moto.acting_as(scene.admin):
+        code = run(["--app", scene.app, "--project-dir", str(scene.project_dir), "resume",
+                    "--cohort", "wave1", "--tenants", str(scene.tenants), "--check-every",
+                    "0.2s", "--json"])
+    resumed = capsys.readouterr()
+    assert code == 0, resumed.err
+    assert json.loads(resumed.out)["status"] == "promoted"
+    assert scene.weights("wave1") == {"blue": 0, "green": 100}
