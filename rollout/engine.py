@@ -181,18 +181,30 @@ class CohortRollout:
                 f"not {release}: deploy it first (`rollout stacks up --cohort "
                 f"{self.cohort.cohort} --version {release}` or `pulumi up`)")
         now = self.clock()
+        plan_pins = [{"id": tenant.id, "host": tenant.host, "reason": reason}
+                     for tenant, reason in pins or []]
         state = self._save(RolloutState(
             cohort=self.cohort.cohort, release=release, old_version=versions[old],
             old_colour=old, new_colour=new, strategy=strategy, steps=plan.steps,
             weights=self.router.read_weights(), started_at=now, updated_at=now,
             versions=versions,
             last_known_good=previous.last_known_good if previous else versions[old],
-            notice_override=notice_override))
+            notice_override=notice_override,
+            pinned={tenant.id: old for tenant, _ in pins or []}))
         self._record("started", f"rollout of {release} started: {old} ({versions[old]}) → "
                      f"{new} ({release}), strategy {strategy}",
                      f"{state.started_at.isoformat()}:started", release=release,
                      old_version=versions[old], old_colour=old, new_colour=new,
-                     strategy=strategy, notice_override=notice_override)
+                     strategy=strategy, notice_override=notice_override, pins=plan_pins)
+        return self._prepare(state, plan_pins)
+
+    def _prepare(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> RolloutState:
+        """Preflight, pins, first step: everything between ``started`` and shifting.
+
+        Each part is idempotent (checks re-run, the copy writes only what is missing,
+        pins are re-applied), so :meth:`resume` repeats it all after a crash here
+        rather than shifting traffic to a colour whose config was never copied.
+        """
         try:
             for check in self.hooks.preflight:
                 summary = check.run(state)
@@ -203,15 +215,17 @@ class CohortRollout:
             self._record("aborted", f"preflight stopped the rollout: {exc}",
                          f"{state.started_at.isoformat()}:preflight-failed")
             raise
-        if pins:
+        if state.pinned:
+            old = state.old_colour
+            hosts = {str(pin["id"]): pin.get("host") for pin in plan_pins}
             self._hold_lease()
-            self.router.pin([tenant for tenant, _ in pins], old)
-            pinned = {tenant.id: old for tenant, _ in pins}
-            state = self._save(state.model_copy(update={"pinned": pinned}))
-            reasons = {tenant.id: reason for tenant, reason in pins}
-            self._record("pinned", f"{len(pins)} tenant(s) stay on {old} ({versions[old]}): "
+            self.router.pin([TenantRef(id=tenant, host=hosts.get(tenant))
+                             for tenant in state.pinned], old)
+            reasons = {str(pin["id"]): str(pin["reason"]) for pin in plan_pins}
+            self._record("pinned", f"{len(state.pinned)} tenant(s) stay on {old} "
+                         f"({state.old_version}): "
                          + "; ".join(f"{t}: {r}" for t, r in list(reasons.items())[:5])
-                         + (" ..." if len(pins) > 5 else ""),
+                         + (" ..." if len(state.pinned) > 5 else ""),
                          f"{state.started_at.isoformat()}:pins", tenants=reasons)
         state = self._save(state.model_copy(update={"status": Status.SHIFTING}))
         self.tick()
@@ -259,9 +273,8 @@ class CohortRollout:
                 "last_gate_results": results,
                 "inconclusive_checks": state.inconclusive_checks + 1 if counting else 0}))
         elif isinstance(action, Pause):
-            self._save(state.model_copy(update={
-                "status": Status.PAUSED, "reason": action.reason, "last_gate_results": results}))
-            self._record("paused", action.reason, f"{now.isoformat()}:paused")
+            self._record_outcome(self._save(state.model_copy(update={
+                "status": Status.PAUSED, "reason": action.reason, "last_gate_results": results})))
         elif isinstance(action, RollBack):
             failure = action.failure
             self.rollback(f"gate {failure.gate} failed: {failure.reason}", failure=failure)
@@ -281,14 +294,37 @@ class CohortRollout:
                      step=action.index, weights=dict(action.weights))
 
     def _promote(self, state: RolloutState, results: list[GateResult], now: datetime) -> None:
-        self._save(state.model_copy(update={
+        self._record_outcome(self._save(state.model_copy(update={
             "status": Status.PROMOTED, "promoted_at": now, "last_gate_results": results,
             "warm_until": now + self.settings.warm_for, "last_known_good": state.release,
-            "reason": None}))
-        self._record("promoted", f"{state.release} is live on {state.new_colour}; "
-                     f"{state.old_colour} ({state.old_version}) stays warm for rollback until "
-                     f"{(now + self.settings.warm_for).strftime('%Y-%m-%d %H:%M UTC')}",
-                     f"{state.started_at.isoformat()}:promoted")
+            "reason": None})))
+
+    def _record_outcome(self, state: RolloutState) -> None:
+        """The event saying how the rollout ended (or paused), built from the saved state.
+
+        Keys and messages depend on the state alone, so :meth:`resume` records the same
+        event, once, when a crash struck between the state save and the event.
+        """
+        begun = state.started_at.isoformat()
+        weights = dict(state.weights)
+        if state.status == Status.PROMOTED:
+            warm = f"{state.warm_until:%Y-%m-%d %H:%M UTC}" if state.warm_until else "now"
+            self._record("promoted", f"{state.release} is live on {state.new_colour}; "
+                         f"{state.old_colour} ({state.old_version}) stays warm for rollback "
+                         f"until {warm}", f"{begun}:promoted")
+        elif state.status == Status.PAUSED:
+            self._record("paused", state.reason or "paused",
+                         f"{begun}:paused:{state.revision}")
+        elif state.status == Status.ROLLED_BACK:
+            failure = state.failure
+            self._record("rolled_back", f"all traffic back on {state.old_colour} "
+                         f"({state.old_version}): {state.reason}", f"{begun}:rolled_back",
+                         weights=weights, failure=failure.model_dump() if failure else None)
+        elif state.status == Status.ABORTED and not any(
+                event.kind == "aborted" and str(event.data.get("key")).startswith(begun)
+                for event in self.ledger.events(self.cohort.cohort)):
+            self._record("aborted", f"aborted, all traffic on {state.old_colour}: "
+                         f"{state.reason}", f"{begun}:aborted", weights=weights)
 
     # ---------------------------------------------------------- whole flows
     def drive(self) -> RolloutState:
@@ -349,10 +385,7 @@ class CohortRollout:
             "status": Status.ROLLED_BACK, "weights": weights, "reason": reason,
             "failure": failure, "config_carried_back": False}))
         self._route(weights)
-        self._record("rolled_back", f"all traffic back on {state.old_colour} "
-                     f"({state.old_version}): {reason}",
-                     f"{state.started_at.isoformat()}:rolled_back",
-                     weights=dict(weights), failure=failure.model_dump() if failure else None)
+        self._record_outcome(state)
         return self._after_rollback(state)
 
     def abort(self, reason: str) -> RolloutState:
@@ -370,11 +403,21 @@ class CohortRollout:
         return self._after_rollback(state)
 
     def _after_rollback(self, state: RolloutState) -> RolloutState:
+        """Carry config edits back, unless the new colour never served a request.
+
+        Only tenants using the new colour can have changed its settings; before the
+        first step there is nothing to carry back, and the latest copy snapshot may
+        belong to an earlier rollout, so comparing against it would be wrong.
+        """
         if state.config_carried_back:
             return state
-        for hook in self.hooks.on_rollback:
-            summary = hook(state)
-            self._record("config", summary, f"{state.started_at.isoformat()}:carry-back")
+        key = f"{state.started_at.isoformat()}:carry-back"
+        if state.step_index < 0:
+            self._record("config", f"nothing to carry back: {state.new_colour} never served "
+                         "traffic in this rollout", key)
+        else:
+            for hook in self.hooks.on_rollback:
+                self._record("config", hook(state), key)
         return self._save(state.model_copy(update={"config_carried_back": True}))
 
     def pin(self, tenant: TenantRef, colour: Colour, reason: str) -> None:
@@ -403,13 +446,23 @@ class CohortRollout:
                          f"{step.weight}% to {state.new_colour} ({state.release})",
                          f"{state.started_at.isoformat()}:step:{state.step_index}",
                          step=state.step_index, weights=dict(state.weights))
+        self._record_outcome(state)
         if state.status in (Status.ROLLED_BACK, Status.ABORTED):
             return self._after_rollback(state)
         if state.status == Status.PREPARING:
-            state = self._save(state.model_copy(update={"status": Status.SHIFTING}))
+            state = self._prepare(state, self._planned_pins(state))
         if state.status == Status.SHIFTING:
             return self.drive()
         return state
+
+    def _planned_pins(self, state: RolloutState) -> list[dict[str, Any]]:
+        """The pins ``start`` planned, as its ``started`` event recorded them."""
+        started = f"{state.started_at.isoformat()}:started"
+        for event in self.ledger.events(self.cohort.cohort):
+            if event.data.get("key") == started and isinstance(event.data.get("pins"), list):
+                return list(event.data["pins"])
+        return [{"id": tenant, "host": None, "reason": "pinned when the rollout started"}
+                for tenant in state.pinned]
 
 
 def failed_gate_summary(result: GateResult) -> str:

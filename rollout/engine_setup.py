@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import TenantRef
+from rollout.aws_clients import AwsClients
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources
 from rollout.engine import CohortRollout, EngineHooks, EngineSettings, Preflight, Progress
@@ -116,6 +117,14 @@ class ConfigCopyCheck:
 
     def run(self, state: RolloutState) -> str:
         report = self._copier.copy(state.old_colour, state.new_colour)
+        if report.conflicts:
+            first = report.conflicts[0]
+            raise Blocked(
+                f"{len(report.conflicts)} setting(s) on {state.new_colour} were changed there "
+                f"since the toolkit last wrote them (first: {first.tenant}/{first.key}); "
+                f"review with `rollout config diff --cohort {state.cohort} --from "
+                f"{state.old_colour} --to {state.new_colour}`, then `rollout config copy ... "
+                "--force` to overwrite them")
         if not report.verified:
             raise RolloutFailed(f"tenant configuration on {state.new_colour} does not match "
                                 f"{state.old_colour} after the copy: {report.summary()}")
@@ -138,7 +147,7 @@ def build_rollout(setup: CohortSetup, clients: Any, ledger: Ledger, *,
     ``decided_at`` is the moment notice periods are judged at (default: now); the demo
     passes each cohort's planned slot to fast-forward the calendar.
     """
-    copier = ConfigCopier(clients, setup.resources, ledger)
+    copier = ConfigCopier(AwsClients(retry_mode="adaptive"), setup.resources, ledger)
     security = setup.settings.security
     preflight: list[Preflight] = [
         NoticeCheck(ledger, setup.tenants, decided_at or now_utc(), notice_override),
@@ -148,7 +157,10 @@ def build_rollout(setup: CohortSetup, clients: Any, ledger: Ledger, *,
     ]
 
     def carry_back(state: RolloutState) -> str:
-        return copier.carry_back(state.new_colour, state.old_colour).summary()
+        try:
+            return copier.carry_back(state.new_colour, state.old_colour).summary()
+        except Blocked as nothing_copied:
+            return f"no configuration carried back: {nothing_copied}"
 
     hooks = EngineHooks(preflight=preflight, on_rollback=[carry_back],
                         on_event=on_event or [], on_progress=on_progress)

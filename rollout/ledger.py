@@ -130,11 +130,18 @@ class Ledger:
         return Event.model_validate_json(found[0]["doc"]["S"]) if found else None
 
     def append_event(self, cohort: str, event: Event) -> Event:
-        """Append ``event`` with the next sequence number; a racing writer gets Blocked."""
+        """Append ``event`` with the next sequence number; a racing writer gets Blocked.
+
+        When the condition fails because our own first attempt landed (its response was
+        lost and botocore sent it again), the item holds exactly our event: that is success.
+        """
         last = self.last_event(cohort)
         numbered = event.model_copy(update={"seq": (last.seq if last else 0) + 1})
-        if not self.put(cohort_pk(cohort), f"EVENT#{numbered.seq:09d}", numbered,
-                        only_if_new=True):
+        sk = f"EVENT#{numbered.seq:09d}"
+        if self.put(cohort_pk(cohort), sk, numbered, only_if_new=True):
+            return numbered
+        found = self.get(cohort_pk(cohort), sk, Event)
+        if found is None or found.model_dump_json() != numbered.model_dump_json():
             raise Blocked(f"cohort {cohort}: another process wrote event {numbered.seq} first")
         return numbered
 
@@ -158,6 +165,8 @@ class Ledger:
                 ExpressionAttributeValues={":now": {"N": repr(now)}})
         except self._db.exceptions.ConditionalCheckFailedException:
             current = self.lock_holder(cohort)
+            if current is not None and current.token == lease.token:
+                return lease  # our first attempt landed; botocore's retry found it there
             who = current.holder if current else "another process"
             until = (datetime.fromtimestamp(current.expires_at, UTC).strftime("%H:%M:%S UTC")
                      if current else "soon")

@@ -96,7 +96,7 @@ def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
-        app(args=args, prog_name="rollout", standalone_mode=False)
+        result = app(args=args, prog_name="rollout", standalone_mode=False)
     except RolloutError as exc:
         return _fail(str(exc), exc.exit_code, as_json)
     except EXITS as exc:
@@ -113,7 +113,8 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(describe_client_error(exc), 1, as_json)
     except BotoCoreError as exc:
         return _fail(f"cannot reach AWS: {exc}", 1, as_json)
-    return 0
+    # without standalone mode, click returns the code of a typer.Exit instead of raising it
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console, to_jsonable
 from rollout.configcopy import (
+    Action,
     ConfigCopier,
     CopyReport,
     DiffReport,
@@ -135,7 +136,7 @@ def _values(item: ItemReport) -> tuple[str, str]:
 
 
 def _action(item: ItemReport, report: DiffReport | CopyReport) -> str:
-    if isinstance(report, DiffReport) or item.action.value == "none":
+    if isinstance(report, DiffReport) or item.action == Action.NONE:
         return "left alone" if item.status == Status.CONFLICT else ""
     return item.action.value if item.done else f"would {item.action.value}"
 
@@ -161,7 +162,7 @@ def _show_copy(report: CopyReport) -> None:
     if table is not None:
         console.print(table)
     console.print(_counts(report))
-    planned = sum(1 for i in report.items if i.action.value != "none")
+    planned = sum(1 for i in report.items if i.action != Action.NONE)
     if report.dry_run:
         console.print(f"dry run: would write {planned}; nothing was written")
         return

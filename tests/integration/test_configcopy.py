@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import traceback
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 import rollout.cli as rollout_cli
 from rollout.aws_clients import AwsClients
@@ -311,16 +311,9 @@ def _ledger_items(fleet: Fleet) -> list[dict[str, Any]]:
                   key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
 
 
-@pytest.fixture
-def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Everything logged at DEBUG by this process, as a user chasing a problem would see it."""
-    caplog.set_level(logging.DEBUG)
-    yield caplog
-
-
 def test_a_secret_never_appears_in_output_logs_or_the_ledger(
         cli_env: Fleet, ssm: Any, aws: AwsClients, capsys: pytest.CaptureFixture[str],
-        debug_logs: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture) -> None:
     plaintext = f"s3cr3t-{uuid.uuid4().hex}"
     edited = f"edited-{uuid.uuid4().hex}"
     edited_again = f"again-{uuid.uuid4().hex}"
@@ -334,42 +327,71 @@ def test_a_secret_never_appears_in_output_logs_or_the_ledger(
     aws.client("secretsmanager").create_secret(Name=sm_name, SecretString=plaintext)
     cohort_args = ["--cohort", "wave1", "--secrets-manager"]
     forward = [*cohort_args, "--from", "blue", "--to", "green"]
+    printed: list[str] = []
+    logged: list[logging.LogRecord] = []
+
+    def rollout(*args: str) -> int:
+        """Run a command with everything logged at DEBUG, as a user chasing a problem would."""
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):
+            code = run(list(args))
+        logged.extend(caplog.records)
+        out = capsys.readouterr()
+        printed.append(out.out + out.err)
+        return code
 
     def tenant_sets(name: str, secret: str) -> None:
         ssm.put_parameter(Name=name, Value=secret, Type="SecureString", KeyId=wave1.kms_key_arn,
                           Overwrite=True)
 
-    outputs = []
-    assert run(["config", "diff", *forward]) == 0
-    outputs.append(capsys.readouterr())
-    assert run(["config", "copy", *forward, "--json"]) == 0
-    outputs.append(capsys.readouterr())
+    assert rollout("config", "diff", *forward) == 0
+    assert rollout("config", "copy", *forward, "--json") == 0
     assert value(ssm, f"{green}/{secret_name}") == plaintext
     tenant_sets(f"{green}/{secret_name}", edited)
-    assert run(["config", "diff", *forward, "--json"]) == 0
-    outputs.append(capsys.readouterr())
-    assert run(["config", "carry-back", *cohort_args, "--from", "green", "--to", "blue"]) == 0
-    outputs.append(capsys.readouterr())
+    assert rollout("config", "diff", *forward, "--json") == 0
+    assert rollout("config", "carry-back", *cohort_args, "--from", "green", "--to", "blue") == 0
     assert value(ssm, f"{blue}/{secret_name}") == edited
     tenant_sets(f"{green}/{secret_name}", edited_again)
-    assert run(["config", "copy", *forward]) == 3
-    outputs.append(capsys.readouterr())
+    assert rollout("config", "copy", *forward) == 3
     assert value(ssm, f"{green}/{secret_name}") == edited_again
 
     secrets = (plaintext, edited, edited_again)
     digests = [hashlib.sha256(s.encode()).hexdigest() for s in secrets]
-    printed = "".join(o.out + o.err for o in outputs)
-    assert "(secret, differs)" in printed and "mail.cedar.example" in printed
-    ours = [r for r in debug_logs.records if not r.name.startswith(("moto", "werkzeug"))]
-    logged = "\n".join(f"{r.name} {r.getMessage()}" for r in ours)
-    assert any(r.name == "botocore.endpoint" for r in ours), "debug logging was not captured"
-    assert WITHHELD in logged
+    output = "".join(printed)
+    assert "(secret, differs)" in output and "mail.cedar.example" in output
+    log_text = "\n".join(f"{r.name} {r.getMessage()}" for r in logged)
+    assert any(r.name == "botocore.endpoint" for r in logged), "debug logging was not captured"
+    assert WITHHELD in log_text
     ledger = json.dumps(_ledger_items(cli_env))
     assert "SNAPSHOT#ssm#blue>green#cedar" in ledger
     for secret in (*secrets, *digests):
-        assert secret not in printed
-        assert secret not in logged
+        assert secret not in output
+        assert secret not in log_text
         assert secret not in ledger
+
+
+def test_a_refused_secret_write_never_quotes_the_secret(
+        fleet: Fleet, ssm: Any, moto_endpoint: str) -> None:
+    cohort = namespace(fleet)
+    plaintext = f"s3cr3t-{uuid.uuid4().hex}"
+    ssm.put_parameter(Name=f"{cohort.colour_prefix('blue')}/acme/pw", Value=plaintext,
+                      Type="SecureString", KeyId=cohort.kms_key_arn)
+    clients = AwsClients(retry_mode="adaptive")
+
+    def aws_echoes_the_value(params: dict[str, Any], **_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": (
+            f"Value '{params['Value']}' at 'value' failed to satisfy constraint")}},
+            "PutParameter")
+
+    clients.client("ssm").meta.events.register(
+        "before-parameter-build.ssm.PutParameter", aws_echoes_the_value)
+
+    with pytest.raises(CopyInterrupted) as refused:
+        copier(clients, cohort).copy("blue", "green")
+
+    told = "".join(traceback.format_exception(refused.value))
+    assert "acme/pw: ValidationException" in told
+    assert plaintext not in told
 
 
 # nothing lost either way: carry-back on rollback, resumed copies ------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,8 +13,6 @@ import pytest
 from rollout.cli import run
 from rollout.discovery import CohortResources
 from tests.conftest import Fleet, deploy_fleet
-
-ROLLOUT = [sys.executable, "-m", "rollout.cli"]
 
 
 def listener_weights(cohort: CohortResources) -> dict[str, int]:
@@ -128,17 +125,23 @@ def test_a_stage_promotion_waits_until_the_source_cohort_has_baked(
     assert "wave1" in json.loads(capsys.readouterr().out)["error"]
 
 
-def test_alarm_mid_bake_rolls_back_in_one_write(
+def test_alarm_mid_bake_rolls_back_in_one_write_and_keeps_tenant_edits(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     alarm = f"{rollout_fleet.app}-5xx"
     tenants = tenants_yaml(tmp_path / "tenants.yaml", alarm)
     notify(tenants)
     capsys.readouterr()
     cohort = rollout_fleet.cohorts["wave1"]
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=f"{cohort.colour_prefix('blue')}/cedar/theme", Value="light",
+                      Type="String")
     assert cli("start", "--cohort", "wave1", "--release", "1.5.0", "--strategy",
                "linear:25:30s", "--tenants", str(tenants), "--json") == 0
     capsys.readouterr()
     assert listener_weights(cohort) == {"blue": 75, "green": 25}
+    green_theme = f"{cohort.colour_prefix('green')}/cedar/theme"
+    assert ssm.get_parameter(Name=green_theme)["Parameter"]["Value"] == "light"
+    ssm.put_parameter(Name=green_theme, Value="midnight", Type="String", Overwrite=True)
     boto3.client("cloudwatch").set_alarm_state(
         AlarmName=alarm, StateValue="ALARM", StateReason="5xx spike on green")
     try:
@@ -151,6 +154,8 @@ def test_alarm_mid_bake_rolls_back_in_one_write(
     assert listener_weights(cohort) == {"blue": 100, "green": 0}
     assert out["status"] == "rolled_back"
     assert alarm in out["reason"]
+    blue_theme = ssm.get_parameter(Name=f"{cohort.colour_prefix('blue')}/cedar/theme")
+    assert blue_theme["Parameter"]["Value"] == "midnight"  # the edit made on green survived
     assert cli("status", "--cohort", "wave1", "--json") == 0
     status = json.loads(capsys.readouterr().out)
     assert status[0]["status"] == "rolled_back"
