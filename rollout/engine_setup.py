@@ -17,7 +17,7 @@ from infra.config import TenantRef
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources
-from rollout.engine import CohortRollout, EngineHooks, EngineSettings, Preflight, Progress
+from rollout.engine import CohortRollout, EngineHooks, EngineSettings, Preflight
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate
 from rollout.gates.load import load_gates
@@ -170,4 +170,4 @@ def build_rollout(setup: CohortSetup, clients: Any, ledger: Ledger, *,
         settings=engine_settings or EngineSettings())
 
 
-__all__ = ["CohortSetup", "Progress", "build_rollout", "load_setup", "tenants_path"]
+__all__ = ["CohortSetup", "build_rollout", "load_setup", "tenants_path"]

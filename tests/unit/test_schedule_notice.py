@@ -11,7 +11,7 @@ from rollout.notify.render import render_notice
 from rollout.schedule.notice import NoticeRecord, missing_notices
 from rollout.schedule.planner import plan_release
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants.yaml"
+EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "tenants_seed_cases.yaml"
 NOTES = ReleaseNotes.model_validate({
     "version": "1.5.0", "title": "Faster exports",
     "changes": ["CSV exports run in the background"],

@@ -15,7 +15,7 @@ from rollout.schedule.pins import pins_at
 from rollout.schedule.plan import CohortPlan, ExclusionKind, Plan
 from rollout.schedule.planner import plan_release
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants.yaml"
+EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "tenants_seed_cases.yaml"
 JANUARY = datetime(2026, 1, 12, tzinfo=UTC)
 
 
