@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -25,7 +26,7 @@ ROLLOUT = [sys.executable, "-m", "rollout.cli"]
 @pytest.fixture(scope="module")
 def contested(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     base = tmp_path_factory.mktemp("contested")
-    fleet = deploy_fleet(base, {"race": ["rook"], "crash": ["cole"]},
+    fleet = deploy_fleet(base, {"race": ["rook"], "crash": ["cole"], "guarded": ["gus"]},
                          versions={"blue": "1.4.2", "green": "1.5.0"})
     tenants = fleet.project_dir / "tenants.yaml"
     tenants.write_text(textwrap.dedent("""\
@@ -35,9 +36,11 @@ def contested(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> F
         cohorts:
           - {name: race, order: 1, strategy: "linear:50:1s"}
           - {name: crash, order: 2, strategy: "linear:25:1s"}
+          - {name: guarded, order: 3, strategy: "linear:50:1s"}
         tenants:
           - {id: rook, cohort: race}
           - {id: cole, cohort: crash}
+          - {id: gus, cohort: guarded}
         """))
     done = subprocess.run([*ROLLOUT, "notify", "--release", "1.5.0", "--tenants", str(tenants),
                            "--notes", str(NOTES), "--json"], env=fleet.env(),
@@ -135,3 +138,60 @@ def test_pinning_to_an_unknown_colour_exits_2_and_writes_nothing(
     rules = boto3.client("elbv2").describe_rules(
         ListenerArn=contested.cohorts["race"].listener_arn)["Rules"]
     assert [r for r in rules if not r["IsDefault"]] == []
+
+
+def cli_json(fleet: Fleet, *args: str) -> tuple[int, dict[str, object]]:
+    done = subprocess.run([*ROLLOUT, *args, "--json"], env=fleet.env(), capture_output=True,
+                          text=True, check=False)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_start_before_the_notice_period_is_over_exits_3(contested: Fleet) -> None:
+    strict = contested.project_dir / "strict-tenants.yaml"
+    strict.write_text((contested.project_dir / "tenants.yaml").read_text()
+                      .replace("notice_days: 0", "notice_days: 14"))
+    before = listener_weights(contested.cohorts["guarded"])
+    code, out = cli_json(contested, "start", "--cohort", "guarded", "--release", "1.5.0",
+                         "--tenants", str(strict))
+    assert code == 3
+    assert "gus has not had its full notice" in str(out["error"])
+    assert listener_weights(contested.cohorts["guarded"]) == before
+
+
+def test_an_insecure_colour_blocks_start_naming_the_rule(contested: Fleet) -> None:
+    iam = boto3.client("iam")
+    policy = next(p for p in iam.list_policies(Scope="Local")["Policies"]
+                  if p["PolicyName"] == f"{contested.app}-guarded-tenant-config")
+    iam.create_policy_version(PolicyArn=policy["Arn"], SetAsDefault=True, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}]}))
+    try:
+        code, out = cli_json(contested, "start", "--cohort", "guarded", "--release", "1.5.0")
+    finally:
+        versions = iam.list_policy_versions(PolicyArn=policy["Arn"])["Versions"]
+        first = min(versions, key=lambda v: v["CreateDate"])["VersionId"]
+        iam.set_default_policy_version(PolicyArn=policy["Arn"], VersionId=first)
+    assert code == 3
+    assert "security gate" in str(out["error"]) and "wildcard" in str(out["error"]).lower()
+    assert listener_weights(contested.cohorts["guarded"]) == {"blue": 100, "green": 0}
+
+
+def test_rollback_to_a_version_redeploys_it_from_the_store(contested: Fleet,
+                                                            tmp_path: Path) -> None:
+    """race was promoted by the first test; its old colour is treated as scaled down."""
+    notes = tmp_path / "release-1.4.1.yaml"
+    notes.write_text(NOTES.read_text().replace("version: 1.5.0", "version: 1.4.1"))
+    artefact = tmp_path / "app-1.4.1.tar.gz"
+    artefact.write_bytes(b"the 1.4.1 build")
+    code, _ = cli_json(contested, "release", "publish", "--version", "1.4.1", "--notes",
+                       str(notes), str(artefact))
+    assert code == 0
+    code, out = cli_json(contested, "rollback", "--cohort", "race", "--to-version", "1.4.1",
+                         "--local")
+    assert code == 0, out
+    assert listener_weights(contested.cohorts["race"]) == {"blue": 100, "green": 0}
+    blue = contested.refresh("race").target_group_arns["blue"]
+    tags = boto3.client("elbv2").describe_tags(ResourceArns=[blue])["TagDescriptions"][0]
+    assert {"Key": "rollout:version", "Value": "1.4.1"} in tags["Tags"]
+    assert out["state"]["status"] == "rolled_back"  # type: ignore[index]
