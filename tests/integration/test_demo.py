@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Path) -> None:
     report = tmp_path / "report.html"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ROLLOUT_", "AWS_ENDPOINT_URL"))}
     done = subprocess.run(
-        [sys.executable, "-m", "rollout.cli", "demo", "--json", "--report", str(report)],
-        cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
+        [sys.executable, "-m", "rollout.cli", "--project-dir", str(REPO), "demo", "--json",
+         "--report", str(report)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     fleet = json.loads(done.stdout)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -51,7 +51,8 @@ def tenants_yaml(path: Path, alarm: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def rollout_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+def rollout_fleet(moto_endpoint: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     fleet = deploy_fleet(tmp_path_factory.mktemp("engine"), {
         "canary": ["aurora", "birch"], "wave1": ["cedar", "dune", "ember"],
         "wave2": ["fern", "gale"]},
@@ -63,9 +64,10 @@ def rollout_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) 
         Threshold=10, ComparisonOperator="GreaterThanThreshold")
     cloudwatch.set_alarm_state(AlarmName=f"{fleet.app}-5xx", StateValue="OK",
                                StateReason="healthy")
-    os.environ["ROLLOUT_APP"] = fleet.app
-    os.environ["ROLLOUT_PROJECT_DIR"] = str(fleet.project_dir)
-    return fleet
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROLLOUT_APP", fleet.app)
+        patch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
+        yield fleet
 
 
 def cli(*args: str) -> int:
