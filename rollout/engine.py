@@ -9,6 +9,7 @@ colour in one router write, never walking back through the steps.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from infra.config import Colour, TenantRef, other_colour
+from infra.config import VERSION_PATTERN, Colour, TenantRef, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
@@ -105,6 +106,7 @@ class CohortRollout:
         self.actor = actor or default_actor()
         self._lease: Lease | None = None
         self._event_keys: set[str] | None = None
+        self._converged = False
 
     # ---------------------------------------------------------------- locking
     @contextmanager
@@ -165,6 +167,8 @@ class CohortRollout:
               pins: list[tuple[TenantRef, str]] | None = None,
               notice_override: str | None = None) -> RolloutState:
         """Prepare a rollout of ``release`` and apply its first step."""
+        if not re.fullmatch(VERSION_PATTERN, release):
+            raise BadInput(f"--release {release!r} is not a version like 1.5.0")
         previous = self.state()
         if previous is not None and previous.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} already has a rollout of "
@@ -191,12 +195,17 @@ class CohortRollout:
             last_known_good=previous.last_known_good if previous else versions[old],
             notice_override=notice_override,
             pinned={tenant.id: old for tenant, _ in pins or []}))
-        self._record("started", f"rollout of {release} started: {old} ({versions[old]}) → "
-                     f"{new} ({release}), strategy {strategy}",
-                     f"{state.started_at.isoformat()}:started", release=release,
-                     old_version=versions[old], old_colour=old, new_colour=new,
-                     strategy=strategy, notice_override=notice_override, pins=plan_pins)
+        self._record_started(state, plan_pins)
         return self._prepare(state, plan_pins)
+
+    def _record_started(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> None:
+        self._record("started", f"rollout of {state.release} started: {state.old_colour} "
+                     f"({state.old_version}) → {state.new_colour} ({state.release}), "
+                     f"strategy {state.strategy}",
+                     f"{state.started_at.isoformat()}:started", release=state.release,
+                     old_version=state.old_version, old_colour=state.old_colour,
+                     new_colour=state.new_colour, strategy=state.strategy,
+                     notice_override=state.notice_override, pins=plan_pins)
 
     def _prepare(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> RolloutState:
         """Preflight, pins, first step: everything between ``started`` and shifting.
@@ -251,6 +260,8 @@ class CohortRollout:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout in progress"
                           if state is None or not state.status.active else
                           f"cohort {self.cohort.cohort} is paused: {state.reason}")
+        if not self._converged:
+            self._converge(state)
         now = self.clock()
         gates = self._gates_of(state)
         results = [gate.check(self._gate_context(state, now)) for gate in gates]
@@ -435,6 +446,26 @@ class CohortRollout:
         state = self.state()
         if state is None:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout to resume")
+        self._converge(state)
+        if state.status in (Status.ROLLED_BACK, Status.ABORTED):
+            return self._after_rollback(state)
+        if state.status == Status.PREPARING:
+            plan_pins = self._planned_pins(state)
+            self._record_started(state, plan_pins)
+            state = self._prepare(state, plan_pins)
+        if state.status == Status.SHIFTING:
+            return self.drive()
+        return state
+
+    def _converge(self, state: RolloutState) -> None:
+        """Make AWS and the history match the ledger after a crash; once per engine.
+
+        A crash can leave the listener behind the ledger (state saved, weights not yet
+        written) or a change without its event. ``resume`` and the first tick of any
+        command repair both before going on, so no step is baked on weights that were
+        never applied and no step or outcome is missing from the history.
+        """
+        self._converged = True
         if self.router.read_weights() != state.weights:
             self._route(state.weights)
             self._record("reconciled", f"weights restored to {state.weights} from the ledger",
@@ -447,13 +478,6 @@ class CohortRollout:
                          f"{state.started_at.isoformat()}:step:{state.step_index}",
                          step=state.step_index, weights=dict(state.weights))
         self._record_outcome(state)
-        if state.status in (Status.ROLLED_BACK, Status.ABORTED):
-            return self._after_rollback(state)
-        if state.status == Status.PREPARING:
-            state = self._prepare(state, self._planned_pins(state))
-        if state.status == Status.SHIFTING:
-            return self.drive()
-        return state
 
     def _planned_pins(self, state: RolloutState) -> list[dict[str, Any]]:
         """The pins ``start`` planned, as its ``started`` event recorded them."""
@@ -461,7 +485,8 @@ class CohortRollout:
         for event in self.ledger.events(self.cohort.cohort):
             if event.data.get("key") == started and isinstance(event.data.get("pins"), list):
                 return list(event.data["pins"])
-        return [{"id": tenant, "host": None, "reason": "pinned when the rollout started"}
+        return [{"id": tenant, "host": None,
+                 "reason": "pinned at start (reason unrecorded: the start was interrupted)"}
                 for tenant in state.pinned]
 
 

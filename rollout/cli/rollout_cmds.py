@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from infra.config import COLOURS, Colour
+from infra.config import COLOURS, VERSION_PATTERN, Colour
 from rollout.cli import app, context
 from rollout.cli.live_progress import LiveProgress
 from rollout.cli.output import JsonFlag, console, emit
@@ -94,6 +95,8 @@ def start(
     as_json: JsonFlag = False,
 ) -> None:
     """Start rolling RELEASE out to a cohort: copy config, check security, first step."""
+    if not re.fullmatch(VERSION_PATTERN, release):
+        raise BadInput(f"--release: {release!r} is not a version like 1.5.0")
     if strategy is not None:
         parse_strategy(strategy)
     ctx = context.current()

@@ -1,0 +1,346 @@
+"""The full fault matrix: every injection point in a run of its own, and what each one left.
+
+Against an embedded moto server, one cohort (three tenants, four settings each, a
+SecureString among them) is rolled out with ``canary:50:0.2s`` again and again.
+Each run injects one fault, then recovers the way the docs tell a user to
+(``rollout resume``; ``rollout start`` again when the rollout was aborted before
+its first step), then checks what a user would check (see
+``tests/faults/convergence.py``): listener weights equal to the ledger's, every
+setting on both colours, the history numbered without gaps with each step and the
+outcome recorded once. Crashes kill a ``rollout`` subprocess (``os._exit(137)``)
+at every step boundary, before and after every router write, event and state
+save; AWS faults hit every write call of a rollout (and the first of each kind of
+read) with throttling, HTTP 500, a read timeout after the write was applied, and
+a connection reset, both for two attempts (botocore's retries absorb them) and
+for good.
+
+Prints one markdown table (paste it into docs/reliability.md) and, for any run
+that did not converge, what was wrong. The baseline every row is measured against
+is the same rollout without a fault (first line).
+
+    .venv/bin/python bench/fault_matrix.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from rollout.engine import load_state  # noqa: E402
+from rollout.local.server import embedded_moto  # noqa: E402
+from rollout.model.state import Status  # noqa: E402
+from tests.faults.client_hooks import client_hook, is_write  # noqa: E402
+from tests.faults.convergence import check  # noqa: E402
+from tests.faults.crashes import CRASH_EXIT  # noqa: E402
+from tests.faults.injector import (  # noqa: E402
+    PERSISTENT,
+    FaultInjector,
+    FaultKind,
+    FaultRule,
+    compressed_backoff,
+)
+from tests.faults.model_cache import shared_model_cache  # noqa: E402
+from tests.faults.scenario import CHECK_EVERY, LEASE, Scenario, build_scenario  # noqa: E402
+
+STRATEGY = "canary:50:0.2s"
+HELD_STRATEGY = "canary:50:5s"
+"""For rollouts a rollback interrupts: long enough to be caught at step 1, short enough that
+a wrong recovery which drives it on finishes (and is caught) instead of hanging."""
+FIRST_READS = ("dynamodb.GetItem", "dynamodb.Query", "elbv2.DescribeListeners",
+               "ssm.DescribeParameters", "ssm.GetParameters", "ssm.ListTagsForResource")
+
+
+NOT_REACHED = "not reached: this run made fewer such calls than the baseline"
+
+
+@dataclass
+class Run:
+    """One run of one injection point."""
+
+    point: str
+    code: int
+    recovery: list[str]
+    problems: list[str]
+    lost: int
+
+    @property
+    def converged(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Row:
+    """One fault kind: its runs."""
+
+    kind: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def reached(self) -> list[Run]:
+        return [run for run in self.runs if NOT_REACHED not in run.problems]
+
+    def line(self) -> str:
+        runs = self.reached
+        points = len({run.point for run in runs})
+        converged = sum(run.converged for run in runs)
+        absorbed = sum(run.code == 0 for run in runs)
+        recovered = Counter(" + ".join(run.recovery) or "nothing needed" for run in runs)
+        how = "; ".join(f"{what}: {n}" for what, n in sorted(recovered.items()))
+        return (f"| {self.kind} | {points} | {len(runs)} | {converged} | "
+                f"{sum(run.lost for run in runs)} | {absorbed} | {how} |")
+
+
+class CallLabels:
+    """Which API calls a rollout makes, in order, labelled by what each one writes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.*.*", self._seen,
+                                    unique_id="bench-fault-matrix-labels")
+
+    def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        name = f"{model.service_model.service_name}.{model.name}"
+        item = params.get("Item") or params.get("Key") or {}
+        sort_key = str(item.get("sk", {}).get("S", "")) if isinstance(item, dict) else ""
+        label = sort_key.split("#")[0].lower() or params.get("Name", "").rsplit("/", 1)[-1]
+        self.calls.append((name, label))
+
+    def points(self) -> list[tuple[str, int, str]]:
+        """(operation, nth call, label): every write call, the first of each kind of read.
+
+        Setting writes are all alike (one ``PutParameter`` a setting), so only the first
+        and the last of them count as points of their own.
+        """
+        seen: Counter[str] = Counter()
+        found = []
+        settings = [i for i, (name, _) in enumerate(self.calls) if name == "ssm.PutParameter"]
+        for index, (name, label) in enumerate(self.calls):
+            seen[name] += 1
+            if name == "ssm.PutParameter" and index not in (settings[0], settings[-1]):
+                continue
+            if is_write(name.split(".", 1)[1]) or (name in FIRST_READS and seen[name] == 1):
+                found.append((name, seen[name], label))
+        return found
+
+
+@dataclass
+class Matrix:
+    scenario: Scenario
+    quick: bool
+    rows: list[Row] = field(default_factory=list)
+
+    # a rollout and its recovery --------------------------------------------
+    def start_args(self, *, wait: bool = True, strategy: str = STRATEGY) -> list[str]:
+        return self.scenario.start_args(strategy=strategy, wait=wait)
+
+    def resume(self) -> None:
+        self.scenario.wait_for_lease()
+        self.scenario.run_here(self.scenario.command_args(
+            "resume", "--check-every", CHECK_EVERY, "--lease", LEASE))
+
+    def started_at(self) -> str | None:
+        state = load_state(self.scenario.ledger, self.scenario.cohort)
+        return state.started_at.isoformat() if state else None
+
+    def recover_start(self, code: int, crashed: bool, before: str | None) -> list[str]:
+        """After a failed or killed ``start``, as the docs say: ``resume``; and ``start``
+        again if the rollout never got recorded or was stopped before its first step."""
+        if code == 0 and not crashed:
+            return []
+        steps = ["resume"]
+        self.resume()
+        state = load_state(self.scenario.ledger, self.scenario.cohort)
+        never_began = state is None or state.started_at.isoformat() == before
+        if never_began or (state is not None and state.status == Status.ABORTED
+                           and state.step_index < 0):
+            self.scenario.wait_for_lease()
+            self.scenario.run_here(self.start_args())
+            steps.append("start again")
+        return steps
+
+    def recover_rollback(self, code: int, crashed: bool) -> list[str]:
+        """After a failed or killed ``rollback``: the same command again (it resumes)."""
+        if code == 0 and not crashed:
+            return []
+        self.scenario.wait_for_lease()
+        self.scenario.run_here(self.scenario.command_args("rollback", "--reason", "matrix"))
+        return ["rollback again"]
+
+    def judge(self, point: str, code: int, recovery: list[str], expected: str) -> Run:
+        outcome = check(self.scenario.fleet, self.scenario.cohort, self.scenario.seeded)
+        return Run(point, code, recovery, outcome.problems(expected), outcome.lost)
+
+    # crashes -----------------------------------------------------------------
+    def crash_start(self, point: str) -> Run:
+        self.scenario.reset()
+        before = self.started_at()
+        done = self.scenario.run_faulty(self.start_args(), crash=point)
+        if done.code == 0:
+            return Run(point, done.code, [], [NOT_REACHED], 0)
+        recovery = self.recover_start(done.code, done.code == CRASH_EXIT, before)
+        return self.judge(point, done.code, recovery, "promoted")
+
+    def crash_rollback(self, point: str) -> Run:
+        self.scenario.reset()
+        self.scenario.run_here(self.start_args(wait=False, strategy=HELD_STRATEGY))
+        done = self.scenario.run_faulty(
+            self.scenario.command_args("rollback", "--reason", "matrix"), crash=point)
+        if done.code == 0:
+            return Run(point, done.code, [], [NOT_REACHED], 0)
+        if done.code == CRASH_EXIT:
+            self.scenario.expire_lease()
+        recovery = self.recover_rollback(done.code, done.code == CRASH_EXIT)
+        return self.judge(point, done.code, recovery, "rolled_back")
+
+    # AWS faults --------------------------------------------------------------
+    def aws_fault(self, rule: FaultRule) -> Run:
+        self.scenario.reset()
+        before = self.started_at()
+        injector = FaultInjector([rule])
+        with injector.installed():
+            done = self.scenario.run_here(self.start_args())
+        point = f"{rule.service}.{rule.operation}#{rule.nth}"
+        if not injector.fired:
+            return Run(point, done.code, [], [NOT_REACHED], 0)
+        return self.judge(point, done.code, self.recover_start(done.code, False, before),
+                          "promoted")
+
+    # the matrix --------------------------------------------------------------
+    def row(self, kind: str, runs: Iterator[Run]) -> None:
+        row = Row(kind)
+        started = time.monotonic()
+        for run in runs:
+            row.runs.append(run)
+            if NOT_REACHED in run.problems:
+                print(f"  ({kind} @ {run.point}: {NOT_REACHED})", file=sys.stderr, flush=True)
+            elif not run.converged:
+                print(f"  NOT CONVERGED {kind} @ {run.point}: {run.problems}", flush=True)
+        self.rows.append(row)
+        print(f"  {kind}: {len(row.runs)} runs in {time.monotonic() - started:.0f} s",
+              file=sys.stderr, flush=True)
+
+    def thin(self, items: list[Any]) -> list[Any]:
+        return items[::3] if self.quick else items
+
+
+def discover(matrix: Matrix) -> tuple[CallLabels, dict[str, int]]:
+    """One clean rollout (the baseline) and one clean rollback: what can be hit, how often."""
+    scenario = matrix.scenario
+    scenario.reset()
+    labels = CallLabels()
+    with client_hook(labels.attach):
+        clean = scenario.run_here(matrix.start_args())
+    assert clean.code == 0, clean.stderr
+    outcome = check(scenario.fleet, scenario.cohort, scenario.seeded)
+    assert outcome.problems("promoted") == [], outcome.problems("promoted")
+    state = load_state(scenario.ledger, scenario.cohort)
+    assert state is not None
+    begun = state.started_at.isoformat()
+    events = [e for e in scenario.ledger.events(scenario.cohort)
+              if str(e.data.get("key")).startswith(begun)]
+    counts = {"route": len(state.steps), "event": len(events), "state": state.revision,
+              "step": sum(e.kind == "step" for e in events)}
+    scenario.reset()
+    scenario.run_here(matrix.start_args(wait=False, strategy=HELD_STRATEGY))
+    before = load_state(scenario.ledger, scenario.cohort)
+    scenario.run_here(scenario.command_args("rollback", "--reason", "matrix"))
+    after = load_state(scenario.ledger, scenario.cohort)
+    assert before is not None and after is not None
+    rolled = [e for e in scenario.ledger.events(scenario.cohort)
+              if str(e.data.get("key")).startswith(after.started_at.isoformat())
+              and e.kind in ("rolled_back", "config")]
+    counts.update({"rollback-event": len(rolled), "rollback-state": after.revision
+                   - before.revision})
+    return labels, counts
+
+
+def crash_points(counts: dict[str, int]) -> list[tuple[str, Callable[[], list[str]]]]:
+    def points(target: str, when: str, n: int) -> list[str]:
+        return [f"{target}:{when}:{i}" for i in range(1, n + 1)]
+
+    return [
+        ("kill -9 before a router write (ledger ahead of the listener)",
+         lambda: points("route", "before", counts["route"])),
+        ("kill -9 after a router write, before its event",
+         lambda: points("route", "after", counts["route"])),
+        ("kill -9 after a state save, before its event",
+         lambda: points("event", "before", counts["event"])),
+        ("kill -9 at every event boundary (step boundaries included)",
+         lambda: points("event", "after", counts["event"])),
+        ("kill -9 before a state save", lambda: points("put[STATE]", "before", counts["state"])),
+    ]
+
+
+def rollback_points(counts: dict[str, int]) -> list[str]:
+    return ["route:before:1", "route:after:1",
+            *(f"event:{when}:{i}" for when in ("before", "after")
+              for i in range(1, counts["rollback-event"] + 1)),
+            *(f"put[STATE]:before:{i}" for i in range(1, counts["rollback-state"] + 1))]
+
+
+AWS_ROWS = [
+    ("throttling, 2 attempts", FaultKind.THROTTLING, 2),
+    ("throttling, every attempt", FaultKind.THROTTLING, PERSISTENT),
+    ("HTTP 500, 2 attempts", FaultKind.HTTP_500, 2),
+    ("HTTP 500, every attempt", FaultKind.HTTP_500, PERSISTENT),
+    ("read timeout after the write was applied, once", FaultKind.READ_TIMEOUT, 1),
+    ("read timeout after the write was applied, every attempt", FaultKind.READ_TIMEOUT,
+     PERSISTENT),
+    ("connection reset before sending, 2 attempts", FaultKind.CONNECTION_RESET, 2),
+    ("connection reset before sending, every attempt", FaultKind.CONNECTION_RESET, PERSISTENT),
+]
+"""(row, fault, how many attempts of the call fail): fewer than botocore's 8 are absorbed."""
+
+
+def main(quick: bool) -> None:
+    began = time.monotonic()
+    with embedded_moto(), tempfile.TemporaryDirectory() as tmp, shared_model_cache(), \
+            compressed_backoff(0.02):
+        scenario = build_scenario(Path(tmp), "matrix", ["alder", "beech", "cedar"],
+                                  marker="matrix")
+        matrix = Matrix(scenario, quick)
+        clean_started = time.monotonic()
+        labels, counts = discover(matrix)
+        clean = time.monotonic() - clean_started
+        print(f"baseline: a clean rollout and a clean rollback took {clean:.1f} s; a rollout "
+              f"makes {len(labels.calls)} AWS calls, {counts['route']} router writes, "
+              f"{counts['event']} events, {counts['state']} state saves", file=sys.stderr)
+        for kind, make in crash_points(counts):
+            matrix.row(kind, (matrix.crash_start(p) for p in matrix.thin(make())))
+        matrix.row("kill -9 during `rollout rollback` (every write of it)",
+                   (matrix.crash_rollback(p) for p in matrix.thin(rollback_points(counts))))
+        points = matrix.thin(labels.points())
+        for kind, fault, attempts in AWS_ROWS:
+            matrix.row(kind, (matrix.aws_fault(FaultRule(name.split(".")[0],
+                                                         name.split(".")[1], nth, fault,
+                                                         attempts))
+                              for name, nth, _ in points))
+    print()
+    print("| fault | injection points tried | runs | converged | data lost | command "
+          "still succeeded | recovery used |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in matrix.rows:
+        print(row.line())
+    runs = sum(len(row.runs) for row in matrix.rows)
+    print(f"\n{runs} runs in {time.monotonic() - began:.0f} s"
+          f"{' (--quick: every third point)' if quick else ''}; baseline clean rollout + "
+          f"rollback {clean:.1f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="every third injection point")
+    main(parser.parse_args().quick)
