@@ -28,8 +28,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+# The aws CLI (the baseline of bench/config_copy.py) pins its own botocore: it gets a
+# venv of its own so it never changes the toolkit's.
+AWSCLI := .venv-awscli
+$(AWSCLI)/bin/aws:
+	$(PYTHON) -m venv $(AWSCLI)
+	$(AWSCLI)/bin/python -m pip install --quiet 'awscli>=1.33'
+
+bench: $(STAMP) $(AWSCLI)/bin/aws
+	@for script in bench/*.py; do echo "== $$script"; \
+	  PATH="$(CURDIR)/$(AWSCLI)/bin:$$PATH" $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AWSCLI) .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,8 @@ is per parameter, so these compare like for like (a smaller green even makes
 moto's store scans cheaper for the baselines). ``--full`` runs the issue's
 sizes (2,000 for both sequential runs, 200 for the CLI), several minutes more.
 
-Run: ``.venv/bin/python bench/config_copy.py [--params 2000] [--full]``
+Run: ``make bench``, or ``PATH=.venv-awscli/bin:$PATH .venv/bin/python bench/config_copy.py
+[--params 2000] [--full]``
 """
 
 from __future__ import annotations
@@ -334,7 +335,7 @@ def main() -> None:
     for baseline, mine in comparisons:
         if baseline not in results:
             print(f"{baseline}: skipped: no `aws` command on PATH "
-                  "(pip install awscli to include it)")
+                  "(`make bench` installs it in .venv-awscli)")
             continue
         ratio = results[mine].rate / results[baseline].rate
         target = TARGETS.get(baseline.replace(f"{latency:g} ms", "20 ms"))

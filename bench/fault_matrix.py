@@ -14,8 +14,9 @@ read) with throttling, HTTP 500, a read timeout after the write was applied, and
 a connection reset, both for two attempts (botocore's retries absorb them) and
 for good.
 
-Prints one markdown table (paste it into docs/reliability.md) and, for any run
-that did not converge, what was wrong. The baseline every row is measured against
+Prints one markdown table, a row as soon as it is measured (paste it into
+docs/reliability.md), and on stderr, for any run that did not converge, what was
+wrong. The baseline every row is measured against
 is the same rollout without a fault (first line).
 
     .venv/bin/python bench/fault_matrix.py [--quick]
@@ -218,6 +219,20 @@ class Matrix:
         return self.judge(point, done.code, self.recover_start(done.code, False, before),
                           "promoted")
 
+    def lost_answer_on_every_setting_write(self, run: int) -> Run:
+        """A tenant added a setting, and every setting write of the copy loses its answer
+        once: the overwrites are retried harmlessly, the creation finds itself there."""
+        self.scenario.reset()
+        self.scenario.add_setting(f"alder/added-{run}", "String", f"new~{run}")
+        before = self.started_at()
+        rules = [FaultRule("ssm", "PutParameter", n, FaultKind.READ_TIMEOUT)
+                 for n in range(1, len(self.scenario.seeded) + 1)]
+        injector = FaultInjector(rules)
+        with injector.installed():
+            done = self.scenario.run_here(self.start_args())
+        return self.judge(f"run {run}: {len(injector.fired)} setting writes", done.code,
+                          self.recover_start(done.code, False, before), "promoted")
+
     # the matrix --------------------------------------------------------------
     def row(self, kind: str, runs: Iterator[Run]) -> None:
         row = Row(kind)
@@ -227,8 +242,10 @@ class Matrix:
             if NOT_REACHED in run.problems:
                 print(f"  ({kind} @ {run.point}: {NOT_REACHED})", file=sys.stderr, flush=True)
             elif not run.converged:
-                print(f"  NOT CONVERGED {kind} @ {run.point}: {run.problems}", flush=True)
+                print(f"  NOT CONVERGED {kind} @ {run.point}: {run.problems}", file=sys.stderr,
+                      flush=True)
         self.rows.append(row)
+        print(row.line(), flush=True)
         print(f"  {kind}: {len(row.runs)} runs in {time.monotonic() - started:.0f} s",
               file=sys.stderr, flush=True)
 
@@ -318,6 +335,9 @@ def main(quick: bool) -> None:
         print(f"baseline: a clean rollout and a clean rollback took {clean:.1f} s; a rollout "
               f"makes {len(labels.calls)} AWS calls, {counts['route']} router writes, "
               f"{counts['event']} events, {counts['state']} state saves", file=sys.stderr)
+        print("| fault | injection points tried | runs | converged | data lost | command "
+              "still succeeded | recovery used |")
+        print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
         for kind, make in crash_points(counts):
             matrix.row(kind, (matrix.crash_start(p) for p in matrix.thin(make())))
         matrix.row("kill -9 during `rollout rollback` (every write of it)",
@@ -328,12 +348,8 @@ def main(quick: bool) -> None:
                                                          name.split(".")[1], nth, fault,
                                                          attempts))
                               for name, nth, _ in points))
-    print()
-    print("| fault | injection points tried | runs | converged | data lost | command "
-          "still succeeded | recovery used |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for row in matrix.rows:
-        print(row.line())
+        matrix.row("read timeout on every setting write, a new setting among them",
+                   (matrix.lost_answer_on_every_setting_write(run) for run in range(1, 4)))
     runs = sum(len(row.runs) for row in matrix.rows)
     print(f"\n{runs} runs in {time.monotonic() - began:.0f} s"
           f"{' (--quick: every third point)' if quick else ''}; baseline clean rollout + "

@@ -131,9 +131,7 @@ class SsmParameters:
         wanted = write.wanted
         assert wanted is not None
         if write.action == Action.CREATE:
-            tags = [{"Key": k, "Value": v} for k, v in wanted.meta.tags]
-            self._ssm.put_parameter(**self._put_arguments(name, wanted, None),
-                                    **({"Tags": tags} if tags else {}))
+            self._create(name, wanted)
             return
         current = write.current
         assert current is not None
@@ -147,6 +145,29 @@ class SsmParameters:
         if write.tags_to_remove:
             self._ssm.remove_tags_from_resource(
                 ResourceType="Parameter", ResourceId=name, TagKeys=list(write.tags_to_remove))
+
+    def _create(self, name: str, wanted: Setting) -> None:
+        """Create ``name``; a retry whose first attempt landed (its answer lost) is a success.
+
+        SSM's create is not idempotent: when a timed-out attempt had been applied,
+        botocore's retry meets ``ParameterAlreadyExists``. If the parameter holds
+        exactly the wanted type and value, that attempt was ours (or someone wrote the
+        same thing): its tags are made sure of and the write counts as done.
+        """
+        tags = [{"Key": k, "Value": v} for k, v in wanted.meta.tags]
+        try:
+            self._ssm.put_parameter(**self._put_arguments(name, wanted, None),
+                                    **({"Tags": tags} if tags else {}))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
+                raise
+            found = self._ssm.get_parameters(Names=[name], WithDecryption=True)["Parameters"]
+            if not found or found[0]["Type"] != wanted.kind.value \
+                    or found[0]["Value"] != wanted.value.reveal():
+                raise
+            if tags:
+                self._ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name,
+                                               Tags=tags)
 
     @staticmethod
     def _put_arguments(name: str, wanted: Setting, current: Setting | None) -> dict[str, Any]:

@@ -191,6 +191,11 @@ class Scenario:
                        for key, (kind, value) in self.seeded.items()}
         self.write_seeded()
 
+    def add_setting(self, key: str, kind: str, value: str) -> None:
+        """A tenant creates a setting on the live colour: the next copy creates it too."""
+        self.seeded[key] = (kind, value)
+        self.write_seeded()
+
     def write_seeded(self) -> None:
         """The tenants' settings as :attr:`seeded` says, on the live (blue) colour."""
         ssm = self.fleet.clients.client("ssm")

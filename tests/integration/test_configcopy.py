@@ -26,6 +26,7 @@ from rollout.discovery import CohortResources
 from rollout.errors import Blocked
 from rollout.ledger import Ledger
 from tests.conftest import Fleet
+from tests.faults.injector import FaultInjector, FaultKind, FaultRule, compressed_backoff
 
 pytestmark = pytest.mark.integration
 
@@ -509,3 +510,53 @@ def test_an_interrupted_copy_resumes_with_nothing_lost_or_duplicated(
         history = ssm.get_parameter_history(Name=name, WithDecryption=True)["Parameters"]
         assert len(history) == 1, f"{name} was written {len(history)} times"
         assert history[0]["Version"] == 1
+
+
+def test_a_create_whose_answer_was_lost_counts_as_done_when_its_retry_finds_it(
+        fleet: Fleet, ssm: Any) -> None:
+    """Every create lands but its answer times out: botocore retries into ParameterAlreadyExists.
+
+    The copy recognises its own writes (same type and value) and succeeds by itself,
+    with tags in place and each parameter written once.
+    """
+    cohort = namespace(fleet)
+    blue, green = cohort.colour_prefix("blue"), cohort.colour_prefix("green")
+    ssm.put_parameter(Name=f"{blue}/acme/limit", Value="50", Type="String",
+                      Tags=[{"Key": "owner", "Value": "acme"}])
+    put(ssm, f"{blue}/acme/regions", "eu,us", "StringList")
+    put(ssm, f"{blue}/acme/token", "lost-answer-secret", "SecureString",
+        KeyId=cohort.kms_key_arn)
+    rules = [FaultRule("ssm", "PutParameter", n, FaultKind.READ_TIMEOUT) for n in (1, 2, 3)]
+
+    with compressed_backoff(0.05), FaultInjector(rules).installed() as injector:
+        report = copier(AwsClients(retry_mode="adaptive"), cohort, workers=2).copy(
+            "blue", "green")
+
+    assert len(injector.fired) == 3
+    assert report.written == 3
+    assert report.verification is not None and report.verification.ok
+    assert values_under(ssm, green) == values_under(ssm, blue)
+    assert tags(ssm, f"{green}/acme/limit") == {"owner": "acme"}
+    for key in ("acme/limit", "acme/regions", "acme/token"):
+        history = ssm.get_parameter_history(Name=f"{green}/{key}")["Parameters"]
+        assert len(history) == 1, f"{key} was written {len(history)} times"
+
+
+def test_a_create_that_meets_someone_elses_value_is_refused_and_left_alone(
+        fleet: Fleet, ssm: Any, adaptive: AwsClients) -> None:
+    """Between planning and writing, a tenant creates the key with another value: not ours."""
+    cohort = namespace(fleet)
+    blue, green = cohort.colour_prefix("blue"), cohort.colour_prefix("green")
+    put(ssm, f"{blue}/acme/limit", "50")
+    clients = AwsClients(retry_mode="adaptive")
+
+    def tenant_gets_there_first(**_: Any) -> None:
+        put(ssm, f"{green}/acme/limit", "75")
+
+    clients.client("ssm").meta.events.register_first(
+        "before-call.ssm.PutParameter", tenant_gets_there_first)
+
+    with pytest.raises(CopyInterrupted, match="acme/limit: ParameterAlreadyExists"):
+        copier(clients, cohort).copy("blue", "green")
+
+    assert values_under(ssm, green) == {"acme/limit": ("String", "75")}
