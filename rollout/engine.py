@@ -9,7 +9,6 @@ colour in one router write, never walking back through the steps.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from infra.config import VERSION_PATTERN, Colour, TenantRef, other_colour
+from infra.config import Colour, TenantRef, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
@@ -31,6 +30,7 @@ from rollout.ledger import (
     default_actor,
     now_utc,
 )
+from rollout.model.release import checked_version
 from rollout.model.state import RolloutState, Status
 from rollout.progression import Action, Advance, Hold, Pause, Promote, RollBack, Settings, decide
 from rollout.routers.base import TrafficRouter, Weights
@@ -167,8 +167,7 @@ class CohortRollout:
               pins: list[tuple[TenantRef, str]] | None = None,
               notice_override: str | None = None) -> RolloutState:
         """Prepare a rollout of ``release`` and apply its first step."""
-        if not re.fullmatch(VERSION_PATTERN, release):
-            raise BadInput(f"--release {release!r} is not a version like 1.5.0")
+        checked_version(release, "--release")
         previous = self.state()
         if previous is not None and previous.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} already has a rollout of "

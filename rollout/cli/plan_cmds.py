@@ -15,11 +15,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from infra.config import VERSION_PATTERN
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit
 from rollout.errors import BadInput
-from rollout.model.release import ReleaseNotes
+from rollout.model.release import ReleaseNotes, checked_version
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.base import NOTIFIERS, Notifier
 from rollout.notify.campaign import NotifyReport, send_notices
@@ -51,12 +50,6 @@ def parse_from(text: str | None) -> datetime:
         raise BadInput(f"--from {text!r} is not a date like 2026-01-12 or a time like "
                        "2026-01-12T09:00") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def check_version(release: str) -> str:
-    if not re.fullmatch(VERSION_PATTERN, release):
-        raise BadInput(f"--release {release!r} is not a version like 1.5.0")
-    return release
 
 
 def _slot_text(cohort: CohortPlan) -> str:
@@ -104,7 +97,7 @@ def show_plan(plan: Plan) -> None:
 def plan(release: ReleaseOption, tenants: TenantsOption, start: FromOption = None,
          as_json: JsonFlag = False) -> None:
     """Print when each cohort goes, who is in it, and why anyone is not (no AWS needed)."""
-    version = check_version(release)
+    version = checked_version(release, "--release")
     model = load_tenants(tenants)
     emit(plan_release(model, version, parse_from(start)), as_json, show_plan)
 
@@ -155,7 +148,7 @@ def notify(
     as_json: JsonFlag = False,
 ) -> None:
     """Send each tenant its notice for a release, once, and record it in the ledger."""
-    version = check_version(release)
+    version = checked_version(release, "--release")
     model: TenantsFile = load_tenants(tenants)
     release_notes = load_notes(notes, version)
     plan_from = parse_from(start)

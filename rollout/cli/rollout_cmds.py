@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,13 +9,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from infra.config import COLOURS, VERSION_PATTERN, Colour
+from infra.config import COLOURS, Colour
 from rollout.cli import app, context
 from rollout.cli.live_progress import LiveProgress
 from rollout.cli.output import JsonFlag, console, emit
 from rollout.engine import CohortRollout, EngineSettings, load_state
 from rollout.engine_setup import CohortSetup, build_rollout, load_setup, tenants_path
 from rollout.errors import BadInput
+from rollout.model.release import checked_version
 from rollout.model.state import RolloutState
 from rollout.routers.base import percentages
 from rollout.strategy import parse_duration, parse_strategy
@@ -95,8 +95,7 @@ def start(
     as_json: JsonFlag = False,
 ) -> None:
     """Start rolling RELEASE out to a cohort: copy config, check security, first step."""
-    if not re.fullmatch(VERSION_PATTERN, release):
-        raise BadInput(f"--release: {release!r} is not a version like 1.5.0")
+    checked_version(release, "--release")
     if strategy is not None:
         parse_strategy(strategy)
     ctx = context.current()

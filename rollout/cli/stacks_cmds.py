@@ -9,14 +9,13 @@ of the role that runs rollouts for a cohort.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from infra.config import COLOURS, VERSION_PATTERN, CohortStackConfig, Colour, other_colour
+from infra.config import COLOURS, CohortStackConfig, Colour, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
@@ -25,6 +24,7 @@ from rollout.errors import BadInput
 from rollout.gates.security import config_policy_name
 from rollout.ledger import Ledger, cohort_pk
 from rollout.local.engine import LocalEngine
+from rollout.model.release import checked_version
 from rollout.model.state import RolloutState
 from rollout.stacks.automation import AutomationDeployer
 from rollout.stacks.base import StackDeployer, StackPreview
@@ -57,12 +57,6 @@ def _deployer(local: bool, project_dir: Path, clients: AwsClients) -> StackDeplo
     if local:
         return LocalDeployer(project_dir, clients)
     return AutomationDeployer(project_dir, on_output=_stream_to_stderr)
-
-
-def _checked_version(version: str) -> str:
-    if not re.fullmatch(VERSION_PATTERN, version):
-        raise BadInput(f"--version {version!r} is not a version like 1.5.0")
-    return version
 
 
 def _checked_colour(colour: str | None) -> Colour | None:
@@ -99,7 +93,7 @@ class _Plan:
         self.clients = ctx.clients
         self.deployer = _deployer(local, ctx.project_dir, self.clients)
         self.cohort = cohort
-        self.version = _checked_version(version)
+        self.version = checked_version(version, "--version")
         requested = _checked_colour(colour)
         config = _cohort_config(ctx.project_dir, self.clients, cohort)
         state = _rollout_state(self.clients, config.app, cohort)

@@ -6,11 +6,21 @@ and must say something.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.config import VERSION_PATTERN
+from rollout.errors import BadInput
 
 NonEmpty = Field(min_length=1)
+
+
+def checked_version(value: str, option: str) -> str:
+    """``value`` when it is a version like 1.5.0; bad input naming ``option`` when not."""
+    if not re.fullmatch(VERSION_PATTERN, value):
+        raise BadInput(f"{option} {value!r} is not a version like 1.5.0")
+    return value
 
 
 class ReleaseNotes(BaseModel):
