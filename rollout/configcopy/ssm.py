@@ -24,7 +24,14 @@ from rollout.aws_clients import AwsClients
 from rollout.configcopy.parallel import Parallel
 from rollout.configcopy.plan import Action, Write
 from rollout.configcopy.sealed import Sealed
-from rollout.configcopy.setting import Kind, Setting, SettingMeta, StoreName, tags_from
+from rollout.configcopy.setting import (
+    Kind,
+    Setting,
+    SettingMeta,
+    StoreName,
+    tags_from,
+    value_differs,
+)
 from rollout.configcopy.store import WriteRefused, safe_reason
 from rollout.discovery import CohortResources
 
@@ -162,8 +169,8 @@ class SsmParameters:
             if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
                 raise
             found = self._ssm.get_parameters(Names=[name], WithDecryption=True)["Parameters"]
-            if not found or found[0]["Type"] != wanted.kind.value \
-                    or found[0]["Value"] != wanted.value.reveal():
+            if not found or value_differs(
+                    wanted.differences(self._setting(wanted.key, found[0], {}))):
                 raise
             if tags:
                 self._ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name,
