@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import stop
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_HINT = "apt-get update && apt-get install -y chromium"
 START_TIMEOUT = 30.0
@@ -203,9 +205,4 @@ def chromium_page(browser: str) -> Iterator[ChromiumPage]:
         finally:
             if socket is not None:
                 socket.close()
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

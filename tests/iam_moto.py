@@ -39,6 +39,7 @@ import pytest
 
 from rollout.aws_clients import region
 from rollout.local.server import FAKE_CREDENTIALS, LOOPBACK, free_port, wait_until_listening
+from tests.processes import stop
 
 RESOURCE_CHECKED_SERVICES = ("s3",)
 """Services for which moto compares a statement's Resource with the real ARN."""
@@ -175,9 +176,4 @@ def enforcing_moto(log: Path) -> Iterator[EnforcingMoto]:
             wait_until_listening(port, timeout=30)
             yield EnforcingMoto(f"http://{LOOPBACK}:{port}", process)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
