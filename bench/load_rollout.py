@@ -35,7 +35,6 @@ import math
 import resource
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -47,13 +46,12 @@ from config_copy import moto_server
 
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
-from rollout.discovery import Discovery
-from rollout.local.engine import LocalEngine
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.conftest import deploy_fleet  # noqa: E402
 from tests.faults.client_hooks import client_hook  # noqa: E402
 
 APP = "loadbench"
@@ -97,21 +95,6 @@ class CallCounter:
 
 def tenant_ids(cohort: str, count: int) -> list[str]:
     return [f"{cohort}-t{i:05d}" for i in range(count)]
-
-
-def stack_config(cohort: str, tenants: list[str], octet: int) -> str:
-    lines = "".join(f"\n      - id: {t}\n        host: {t}.{APP}.example" for t in tenants)
-    return textwrap.dedent(f"""\
-        config:
-          aws:region: eu-west-1
-          tenant-rollout:stack:
-            role: cohort
-            app: {APP}
-            cohort: {cohort}
-            sharedStack: organization/tenant-rollout/shared
-            versions: {{blue: {OLD}, green: {RELEASE}}}
-            network: {{cidr: 10.{octet}.0.0/16}}
-            tenants:""") + lines + "\n"
 
 
 def tenants_yaml(cohorts: dict[str, list[str]]) -> str:
@@ -160,27 +143,21 @@ def rollout(project: Path, tenants_file: Path, cohort: str) -> tuple[int, float,
 def main(size: int) -> None:
     cohorts = {"baseline": tenant_ids("base", 20), "load": tenant_ids("load", size)}
     with moto_server(), tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp)
-        (project / "Pulumi.shared.yaml").write_text(
-            f"config:\n  tenant-rollout:stack:\n    role: shared\n    app: {APP}\n")
-        for octet, (cohort, tenants) in enumerate(cohorts.items(), start=30):
-            (project / f"Pulumi.{cohort}.yaml").write_text(stack_config(cohort, tenants, octet))
+        deploying = time.perf_counter()
+        fleet = deploy_fleet(Path(tmp), cohorts, app=APP,
+                             versions={"blue": OLD, "green": RELEASE})
+        print(f"deployed both cohorts in {time.perf_counter() - deploying:.0f} s "
+              "(not measured)", file=sys.stderr)
+        project = fleet.project_dir
         tenants_file = project / "tenants.yaml"
         tenants_file.write_text(tenants_yaml(cohorts))
-        clients = AwsClients()
-        engine = LocalEngine(project, clients)
-        with contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):  # imports, first model parses
+        with contextlib.redirect_stdout(io.StringIO()):  # imports and first model parses
             run(["--app", APP, "--project-dir", str(project), "status", "--json"])
         results: list[Measured] = []
         for cohort, tenants in cohorts.items():
-            prepared = time.perf_counter()
-            engine.up(cohort)
-            resources = Discovery(clients, APP).cohort(cohort)
-            settings = seed(clients, resources.colour_prefix("blue"), tenants,
+            resources = fleet.cohorts[cohort]
+            settings = seed(fleet.clients, resources.colour_prefix("blue"), tenants,
                             resources.kms_key_arn)
-            print(f"{cohort}: deployed and seeded {settings} settings in "
-                  f"{time.perf_counter() - prepared:.0f} s (not measured)", file=sys.stderr)
             code, seconds, calls, rss, growth = rollout(project, tenants_file, cohort)
             pins = math.ceil(len(tenants) / OPTED_OUT_SHARE)
             results.append(Measured(len(tenants), pins, settings, seconds, calls, rss,
