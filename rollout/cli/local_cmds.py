@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +25,9 @@ def server(port: Annotated[int, typer.Option(help="Loopback port to listen on.")
     """Run a moto server in the foreground (request logging off). Ctrl-C stops it."""
     from rollout.local.server import embedded_moto
 
+    # Started from a script's background job, SIGINT arrives ignored and Python keeps it
+    # so: "Ctrl-C stops it" (or kill -INT) must hold however the server was started.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with embedded_moto(port) as endpoint:
         console.print(f"moto server listening on {endpoint} (Ctrl-C stops it)")
         console.print(f"in another shell: export AWS_ENDPOINT_URL={endpoint} "

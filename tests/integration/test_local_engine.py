@@ -24,7 +24,7 @@ from rollout.cli import run
 from rollout.local.engine import DeployResult, LocalEngine
 from rollout.local.messages import LocalEngineError
 from rollout.local.mocks import MotoMocks
-from rollout.local.server import free_port, wait_until_listening
+from rollout.local.server import FAKE_CREDENTIALS, free_port, wait_until_listening
 from rollout.local.state import LocalStateStore
 from tests.conftest import shared_yaml, stack_yaml
 
@@ -255,11 +255,15 @@ def test_local_server_serves_aws_apis_without_request_logs() -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_listening(server_port, timeout=30)
-        s3 = boto3.client("s3", endpoint_url=endpoint)
+        session = boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name="eu-west-1")
+        s3 = session.client("s3", endpoint_url=endpoint)
         s3.create_bucket(Bucket="served", CreateBucketConfiguration={
             "LocationConstraint": "eu-west-1"})
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["served"]
-        elb = boto3.client("elbv2", endpoint_url=endpoint)
+        elb = session.client("elbv2", endpoint_url=endpoint)
         assert elb.describe_load_balancers()["LoadBalancers"] == []
     finally:
         server.send_signal(signal.SIGINT)
