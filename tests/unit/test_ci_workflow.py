@@ -143,3 +143,71 @@ def test_the_stacks_command_lines_parse_against_the_real_cli(workflow: dict[str,
         context = sub.make_context("up", argv[2:])
         assert context.params["version"] == "$RELEASE"
         assert context.params["as_json"] is True
+
+
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+\.\d+\.\d+\s*$")
+TOKEN = "PULUMI_ACCESS_TOKEN"
+
+
+def runs_pulumi(step: dict[str, Any]) -> bool:
+    """A step that needs the Pulumi backend: a deploy (`rollout stacks up`) or pulumi itself."""
+    run = step.get("run", "")
+    return "rollout stacks up" in run or "--to-version" in run or re.search(
+        r"(^|\s)pulumi\s", run) is not None
+
+
+def test_every_action_is_pinned_by_a_full_commit_sha_with_its_version() -> None:
+    """A tag can be moved to other code after review; a commit SHA cannot."""
+    lines = [line for line in WORKFLOW.read_text().splitlines() if USES.match(line)]
+    assert lines
+    for line in lines:
+        match = USES.match(line)
+        assert match is not None
+        assert PINNED.match(match["ref"]), f"not pinned by commit SHA: {line.strip()}"
+        assert VERSION_COMMENT.match(match["comment"]), f"no `# vX.Y.Z` comment: {line.strip()}"
+
+
+def test_the_pulumi_token_reaches_only_the_steps_that_deploy(workflow: dict[str, Any]) -> None:
+    """Every other step (pip install, actions, config copy, start) runs without the token."""
+    assert TOKEN not in workflow.get("env", {}), "workflow-wide env"
+    deploys = 0
+    for name, job in workflow["jobs"].items():
+        assert TOKEN not in job.get("env", {}), f"job {name}: job-wide env"
+        for step in job["steps"]:
+            label = f"job {name}, step {step.get('name', step.get('uses'))!r}"
+            if runs_pulumi(step):
+                deploys += 1
+                assert step.get("env", {}).get(TOKEN) == "${{ secrets.PULUMI_ACCESS_TOKEN }}", label
+            else:
+                assert TOKEN not in yaml.safe_dump(step), label
+    assert deploys == len(COHORTS)
+
+
+def test_the_deploy_jobs_install_the_toolkit_from_the_hashed_lock(workflow: dict[str, Any],
+                                                                  ) -> None:
+    """What runs with the deploy role and the Pulumi token is what `make` tests: the lock."""
+    for name, job in workflow["jobs"].items():
+        installs = [line for step in job["steps"]
+                    for line in step.get("run", "").replace("\\\n", " ").splitlines()
+                    if "pip install" in line]
+        assert installs, name
+        assert any("--require-hashes" in line and "-r requirements/lock.txt" in line
+                   and "--only-binary :all:" in line for line in installs), name
+        for line in installs:
+            words = line.split()
+            assert "--require-hashes" in words or {"--no-deps", "--no-build-isolation"} <= set(
+                words), f"{name}: {line.strip()}"
+
+
+def test_the_pulumi_cli_is_the_version_the_lock_pins_for_the_sdk(workflow: dict[str, Any],
+                                                                 ) -> None:
+    lock = (Path(__file__).resolve().parents[2] / "requirements" / "lock.txt").read_text()
+    pinned = re.search(r"^pulumi==(\S+)", lock, re.MULTILINE)
+    assert pinned, "pulumi is not in requirements/lock.txt"
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("pulumi/actions@"):
+                assert step.get("with", {}).get("pulumi-version") == pinned[1], (
+                    f"job {name}: the Pulumi CLI is not pinned to {pinned[1]}, the SDK's lock")
