@@ -7,7 +7,7 @@ anything is deployed. Moving traffic back is the caller's next step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +15,7 @@ from infra.config import COLOURS, Colour
 from rollout.artefacts.store import ArtefactStore
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked, RolloutFailed
+from rollout.pinned_colours import refuse_redeploy_of_pinned
 from rollout.routers.alb import AlbRouter
 
 Deploy = Callable[[str, Colour, str], CohortResources]
@@ -34,11 +35,13 @@ class RestoreReport(BaseModel):
     verified_files: list[str]
 
 
-def idle_colour(store: ArtefactStore, cohort: CohortResources) -> Colour:
+def idle_colour(store: ArtefactStore, cohort: CohortResources, version: str,
+                ledger_pins: Mapping[str, Colour] | None = None) -> Colour:
     """The colour no request reaches: no weight and no pinned tenant.
 
     :class:`Blocked` while both colours carry weight (mid-shift), or while tenants
-    are pinned to the idle one: replacing it would change their version unannounced.
+    are pinned to the idle one, by a listener rule or in the ledger (``ledger_pins``):
+    replacing it would change their version unannounced.
     """
     router = AlbRouter(store.clients, cohort)
     weights = router.read_weights()
@@ -47,26 +50,26 @@ def idle_colour(store: ArtefactStore, cohort: CohortResources) -> Colour:
         shown = ", ".join(f"{colour} {weights[colour]}" for colour in COLOURS)
         raise Blocked(f"cohort {cohort.cohort} has no single idle colour (weights: {shown}); "
                       "finish or roll back the running rollout before restoring a version")
-    pinned = sorted(tenant for tenant, colour in router.pins().items() if colour == idle[0])
-    if pinned:
-        raise Blocked(f"tenants {', '.join(pinned)} are pinned to {cohort.cohort}/{idle[0]} "
-                      f"(version {cohort.versions[idle[0]]}); unpin them before restoring "
-                      "another version into that colour")
+    refuse_redeploy_of_pinned(cohort.cohort, idle[0], cohort.versions, router.pins(),
+                              ledger_pins or {}, doing=f"restoring {version} into {idle[0]}")
     return idle[0]
 
 
 def restore_version(store: ArtefactStore, cohort: CohortResources, version: str,
-                    deploy: Deploy) -> RestoreReport:
+                    deploy: Deploy, *,
+                    ledger_pins: Mapping[str, Colour] | None = None) -> RestoreReport:
     """Verify release ``version``, then deploy it into the idle colour of ``cohort``.
 
     :class:`BadInput` if the version is not in the store, :class:`RolloutFailed`
     (nothing deployed) if any file's sha256 does not match the manifest,
     :class:`Blocked` while no colour is idle. The idle colour is read from the
     listener, not the ledger: AWS routing says which colour is safe to replace.
+    Pins count from both: the listener's rules and ``ledger_pins`` (the rollout
+    state's ``pinned``), so a tenant the ledger promised a colour keeps it.
     """
     manifest = store.require(version)
     store.verify(version).raise_if_failed()
-    target = idle_colour(store, cohort)
+    target = idle_colour(store, cohort, version, ledger_pins)
     replaced = cohort.versions[target]
     deployed = deploy(cohort.cohort, target, version)
     if deployed.versions.get(target) != version:

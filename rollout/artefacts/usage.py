@@ -18,6 +18,7 @@ from infra.config import COLOURS, Colour
 from rollout.discovery import CohortResources, Discovery
 from rollout.ledger import Ledger, cohort_pk
 from rollout.model.state import RolloutState
+from rollout.pinned_colours import pins_serving
 
 STATE_SK = "STATE"
 
@@ -60,18 +61,23 @@ def cohort_uses(cohort: CohortResources, state: RolloutState | None,
     """Every version ``cohort`` runs or may need to return to.
 
     Colours come from the deployed stack (what really runs); pins from the
-    router (``live_pins``) and from the ledger; the rollback target
-    (``old_version``) and the last known-good version from the ledger.
+    router (``live_pins``) and from the ledger, a tenant counting on each colour
+    either source pins it to (as :mod:`rollout.pinned_colours` guards redeploys);
+    the rollback target (``old_version``) and the last known-good version from the
+    ledger.
     """
     name = cohort.cohort
     uses = [VersionUse(version=cohort.versions[colour], cohort=name, kind=UseKind.COLOUR,
                        colour=colour) for colour in COLOURS if colour in cohort.versions]
-    pins = {**(state.pinned if state else {}), **(live_pins or {})}
-    for tenant, colour in sorted(pins.items()):
-        version = cohort.versions.get(colour) or (state.versions.get(colour) if state else None)
+    pins = sorted((pin for colour in COLOURS for pin in pins_serving(
+        colour, live_pins or {}, state.pinned if state else {})),
+        key=lambda pin: (pin.tenant, pin.colour))
+    for pin in pins:
+        version = (cohort.versions.get(pin.colour)
+                   or (state.versions.get(pin.colour) if state else None))
         if version:
             uses.append(VersionUse(version=version, cohort=name, kind=UseKind.PINNED,
-                                   colour=colour, tenant=tenant))
+                                   colour=pin.colour, tenant=pin.tenant))
     if state is None:
         return uses
     uses.append(VersionUse(version=state.old_version, cohort=name,

@@ -45,7 +45,7 @@ def rollback_to_version(cohort: str, version: str, tenants: Path | None, local: 
 
     with engine.lease():
         report = restore_version(ArtefactStore.of(ctx.clients, ctx.shared), setup.resources,
-                                 version, deploy)
+                                 version, deploy, ledger_pins=state.pinned)
         final = engine.rollback(f"redeployed {version} from the artefact store into "
                                 f"{report.colour} and rolled back", restored_version=version)
     data: dict[str, Any] = {"restore": report.model_dump(mode="json"),

@@ -2,8 +2,10 @@
 
 ``stacks up`` puts a release into a cohort's *idle* colour (the Pulumi Automation
 API, or the local engine with ``--local``) and records the stack outputs in the
-ledger; traffic does not move. ``iam-policy`` prints the least-privilege policy
-of the role that runs rollouts for a cohort.
+ledger; traffic does not move. A colour that still serves pinned tenants is never
+idle, whatever its weight: deploying into it would change their version unannounced.
+``iam-policy`` prints the least-privilege policy of the role that runs rollouts for
+a cohort.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from infra.config import COLOURS, CohortStackConfig, Colour, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
-from rollout.discovery import Discovery
+from rollout.discovery import CohortResources, Discovery
 from rollout.errors import BadInput
 from rollout.gates.security import config_policy_name
 from rollout.ledger import Ledger, cohort_pk
 from rollout.local.engine import LocalEngine
 from rollout.model.release import checked_version
 from rollout.model.state import RolloutState
+from rollout.pinned_colours import refuse_redeploy_of_pinned
+from rollout.routers.alb import AlbRouter
 from rollout.stacks.automation import AutomationDeployer
 from rollout.stacks.base import StackDeployer, StackPreview
 from rollout.stacks.local import LocalDeployer
@@ -85,6 +89,30 @@ def _rollout_state(clients: AwsClients, app_name: str, cohort: str) -> RolloutSt
     return Ledger(clients, shared.ledger_table).get(cohort_pk(cohort), "STATE", RolloutState)
 
 
+def _deployed_cohort(clients: AwsClients, app_name: str, cohort: str) -> CohortResources | None:
+    """The cohort's deployed resources, or None before its first deploy (nothing is pinned)."""
+    try:
+        return Discovery(clients, app_name).cohort(cohort)
+    except BadInput:
+        return None
+
+
+def _refuse_if_pinned(clients: AwsClients, config: CohortStackConfig,
+                      state: RolloutState | None, colour: Colour, version: str) -> None:
+    """Blocked while tenants are pinned to ``colour``: deploying would change their version.
+
+    Pins are read from the listener and from the ledger; what each colour runs from
+    the deployed stack first, then the ledger, then the stack config.
+    """
+    deployed = _deployed_cohort(clients, config.app, config.cohort)
+    listener_pins = AlbRouter(clients, deployed).pins() if deployed is not None else {}
+    versions: dict[Colour, str] = {**config.versions, **(state.versions if state else {}),
+                                   **(deployed.versions if deployed else {})}
+    refuse_redeploy_of_pinned(config.cohort, colour, versions, listener_pins,
+                              state.pinned if state else {},
+                              doing=f"deploying {version} into {colour}")
+
+
 class _Plan:
     """What both ``up`` and ``preview`` settle before touching the stack."""
 
@@ -99,6 +127,7 @@ class _Plan:
         state = _rollout_state(self.clients, config.app, cohort)
         self.live: Colour = live_colour(state, config.live_colour)
         self.colour: Colour = target_colour(cohort, state, config.live_colour, requested)
+        _refuse_if_pinned(self.clients, config, state, self.colour, self.version)
         self.app = config.app
 
 
@@ -120,7 +149,8 @@ def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None
        local: LocalOption = False, as_json: JsonFlag = False) -> None:
     """Deploy VERSION into the idle colour of COHORT's stack and record the outputs.
 
-    Needs the Pulumi CLI unless --local is given. Traffic does not move.
+    Needs the Pulumi CLI unless --local is given. Traffic does not move. Refused
+    (exit 3) while tenants are pinned to that colour.
     """
     plan = _Plan(cohort, version, colour, local)
     if not as_json:
