@@ -6,10 +6,11 @@ shared stack. Both check every file they read before touching AWS.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -23,6 +24,7 @@ from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.base import NOTIFIERS, Notifier
 from rollout.notify.campaign import NotifyReport, send_notices
 from rollout.notify.records import NoticeBook
+from rollout.notify.webhook import ALLOW_HOSTS_ENV, URL_ENV
 from rollout.schedule.plan import CohortPlan, Plan, utc_text
 from rollout.schedule.planner import plan_release
 from rollout.userfile import line_of, load_model, read_yaml
@@ -113,15 +115,44 @@ def load_notes(path: Path, release: str) -> ReleaseNotes:
     return notes
 
 
-def _notifier(channel: str, webhook_url: str | None) -> Notifier:
+def webhook_url(url_file: Path | None) -> tuple[str, str]:
+    """The webhook URL and where it came from: ``--webhook-url-file``, else the environment.
+
+    Never an argument: a command line is visible to every local user in ``ps``.
+    """
+    if url_file is None:
+        url = os.environ.get(URL_ENV, "").strip()
+        if not url:
+            raise BadInput(f"--channel webhook needs the webhook URL in {URL_ENV} or in a file "
+                           "named by --webhook-url-file")
+        return url, URL_ENV
+    try:
+        lines = url_file.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeError) as exc:
+        raise BadInput(f"--webhook-url-file {url_file}: cannot read it "
+                       f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    if len(lines) != 1:
+        raise BadInput(f"{url_file}: should hold the webhook URL alone on one line")
+    return lines[0], str(url_file)
+
+
+def allow_hosts() -> list[str]:
+    """Hosts that may resolve to internal addresses, from ``ROLLOUT_WEBHOOK_ALLOW_HOSTS``."""
+    return [host for host in re.split(r"[,\s]+", os.environ.get(ALLOW_HOSTS_ENV, "")) if host]
+
+
+def _notifier(channel: str, url_file: Path | None) -> Notifier:
     factory = NOTIFIERS.get(channel)
-    settings: dict[str, Any] = {}
-    if webhook_url is not None:
-        settings["url"] = webhook_url
     ctx = context.current()
-    if channel == "sns":
-        settings["topic_arn"] = ctx.shared.notices_topic_arn
-    return factory(ctx.clients, settings)
+    if channel == "webhook":
+        url, source = webhook_url(url_file)
+        try:
+            return factory(ctx.clients, {"url": url, "allow_hosts": allow_hosts()})
+        except BadInput as exc:
+            raise BadInput(f"{source}: {exc}") from None
+    if url_file is not None:
+        raise BadInput("--webhook-url-file is only for --channel webhook")
+    return factory(ctx.clients, {"topic_arn": ctx.shared.notices_topic_arn})
 
 
 def show_report(report: NotifyReport) -> None:
@@ -143,18 +174,23 @@ def notify(
     start: FromOption = None,
     channel: Annotated[str, typer.Option(
         "--channel", help="Where notices go: sns (the notices topic) or webhook.")] = "sns",
-    webhook_url: Annotated[str | None, typer.Option(
-        "--webhook-url", help="The webhook to POST notices to (with --channel webhook).")] = None,
+    url_file: Annotated[Path | None, typer.Option(
+        "--webhook-url-file",
+        help=f"A file holding the webhook URL (with --channel webhook; default: ${URL_ENV}). "
+             f"Internal hosts must be named in ${ALLOW_HOSTS_ENV}.")] = None,
+    refused_url: Annotated[str | None, typer.Option("--webhook-url", hidden=True)] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Send each tenant its notice for a release, once, and record it in the ledger."""
+    if refused_url is not None:
+        raise BadInput(f"--webhook-url is refused: a command line is visible to every local "
+                       f"user (ps); put the URL in {URL_ENV} or a file named by "
+                       "--webhook-url-file, and rotate its token")
     version = checked_version(release, "--release")
     model: TenantsFile = load_tenants(tenants)
     release_notes = load_notes(notes, version)
     plan_from = parse_from(start)
-    if channel == "webhook" and webhook_url is None:
-        raise BadInput("--channel webhook needs --webhook-url")
-    notifier = _notifier(channel, webhook_url)
+    notifier = _notifier(channel, url_file)
     book = NoticeBook(context.current().ledger, version)
     report = send_notices(release_notes, model, book, notifier, plan_from, datetime.now(UTC))
     emit(report, as_json, show_report)

@@ -29,12 +29,25 @@ def check_target(path: Path) -> Path:
     return path
 
 
+REPORT_MODE = 0o600
+"""The page names tenants, versions and gate evidence: only the user may read it."""
+
+
 def write_page(path: Path, page: str) -> None:
-    """Write through a temporary file, so a browser never sees half a report."""
+    """Write through a private temporary file, so a browser never sees half a report.
+
+    The temporary file is created 0600 and renamed over ``path``, so the page is
+    never readable by others, not even for a moment, whatever the umask.
+    """
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
                                      prefix=f".{path.name}.", delete=False) as handle:
-        handle.write(page)
-    os.chmod(handle.name, 0o644)
+        try:
+            os.fchmod(handle.fileno(), REPORT_MODE)
+            handle.write(page)
+        except BaseException:
+            handle.close()
+            os.unlink(handle.name)
+            raise
     os.replace(handle.name, path)
 
 

@@ -4,7 +4,10 @@
 gate checks what AWS *has*, right before the first traffic step, because a
 resource can drift after deployment (someone opens the bucket, a policy gets a
 new version). Both use the same pure rules from :mod:`rollout.security_rules`.
-An optional user command (a scanner, say) runs too; a non-zero exit blocks.
+An optional user command (a scanner, say) runs too; a non-zero exit blocks. It
+inherits only :data:`ENV_ALLOW_LIST` (plus the cohort's facts and names opted in
+with ``security.env``), its full output goes to a private log file, and results
+keep only the exit code, that file's path and a short redacted tail.
 
 Every rule gives one :class:`GateResult` whose ``metric`` is the rule id. A rule
 whose facts cannot be read (access denied, resource gone) is *inconclusive*,
@@ -14,11 +17,14 @@ never a pass. Parameter values are never read: only their metadata.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import urllib.parse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,7 +38,6 @@ from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 
 GATE = "security"
 COMMAND = "security-command"
-OUTPUT_LIMIT = 4000
 DEFAULT_COMMAND_TIMEOUT = 600.0
 
 
@@ -250,19 +255,75 @@ def check_config_policy(clients: AwsClients, cohort: CohortResources) -> GateRes
 
 # --- the user command ------------------------------------------------------------------------
 
-def truncate_output(text: str, limit: int = OUTPUT_LIMIT) -> str:
-    """Keep the start and, mostly, the end of ``text`` (where scanners print their verdict)."""
-    if len(text) <= limit:
-        return text
-    head = limit // 4
-    tail = limit - head
-    cut = len(text) - head - tail
-    return f"{text[:head]}\n... ({cut} characters cut) ...\n{text[-tail:]}"
+ENV_ALLOW_LIST: tuple[str, ...] = (
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+    "AWS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR",
+)
+"""The only variables the security command inherits, besides the ``ROLLOUT_*`` cohort facts
+and the names a cohort opts in to with ``security.env``. No credential is on it: a scanner
+that needs AWS access must be given, say, ``AWS_PROFILE`` explicitly."""
+
+PLAIN_VALUE_NAMES: frozenset[str] = frozenset({
+    *ENV_ALLOW_LIST, "PWD", "OLDPWD", "SHELL", "TERM", "HOSTNAME", "VIRTUAL_ENV",
+    "XDG_STATE_HOME", "ROLLOUT_APP", "ROLLOUT_PROJECT_DIR", "ROLLOUT_TENANTS"})
+"""Parent variables whose values are not secrets; every other value is redacted from the tail."""
+
+SECRET_VALUE_MIN = 8
+"""Shorter parent values are not redacted: ``1`` or ``true`` would blank half the tail."""
+
+COMMAND_CHARS = 120
+TAIL_LINES = 5
+TAIL_CHARS = 300
+TAIL_WINDOW = 16384
+"""Bytes read from the end of the log to find the tail; redacted before it is cut down."""
+
+REDACTED = "[redacted]"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+_SECRET_SHAPES = (
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    re.compile(r"\bpul-[0-9a-f]{40}\b"),
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    re.compile(r"(?i)(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)(?P<keep>[A-Za-z0-9_.-]*(?:secret|password|passwd|token|api[_-]?key"
+               r"|credential)[A-Za-z0-9_.-]*[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
+)
+"""What looks like a credential whatever its source: AWS key ids, Pulumi and GitHub tokens,
+HTTP bearer and basic credentials, the value of any ``...secret...=`` or ``token:`` pair."""
 
 
-def command_environment(cohort: CohortResources, new_colour: Colour | None) -> dict[str, str]:
-    """What a scanner may want to know about the cohort (names and ARNs, never values)."""
-    extra = {
+def _keep_name(found: re.Match[str]) -> str:
+    return (found.groupdict().get("keep") or "") + REDACTED
+
+
+def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with secret-looking parts replaced by ``[redacted]``.
+
+    The child never gets the parent's credentials, but it can read them elsewhere
+    (a credentials file, the parent's ``/proc/PID/environ``); so every parent value
+    not known to be plain is redacted, and then whatever has a credential's shape.
+    """
+    source = os.environ if environ is None else environ
+    plain = {value for name, value in source.items() if name in PLAIN_VALUE_NAMES}
+    values = sorted({value for name, value in source.items()
+                     if name not in PLAIN_VALUE_NAMES and len(value) >= SECRET_VALUE_MIN
+                     and value not in plain}, key=len, reverse=True)
+    if values:
+        text = re.sub("|".join(re.escape(v) for v in values), REDACTED, text)
+    for shape in _SECRET_SHAPES:
+        text = shape.sub(_keep_name, text)
+    return text
+
+
+def command_environment(cohort: CohortResources, new_colour: Colour | None,
+                        extra: Sequence[str] = ()) -> dict[str, str]:
+    """The allow-listed variables, the names opted in with ``extra``, and the cohort's facts.
+
+    The facts are names and ARNs, never values; nothing else of the parent's
+    environment (CI tokens, AWS keys) reaches the command.
+    """
+    facts = {
         "ROLLOUT_APP": cohort.app,
         "ROLLOUT_COHORT": cohort.cohort,
         "ROLLOUT_LISTENER_ARN": cohort.listener_arn,
@@ -271,59 +332,117 @@ def command_environment(cohort: CohortResources, new_colour: Colour | None) -> d
         "ROLLOUT_ARTEFACT_BUCKET": cohort.artefact_bucket,
     }
     if new_colour is not None:
-        extra["ROLLOUT_NEW_COLOUR"] = new_colour
-        extra["ROLLOUT_NEW_VERSION"] = cohort.versions[new_colour]
-        extra["ROLLOUT_NEW_TARGET_GROUP_ARN"] = cohort.target_group_arns[new_colour]
-    return {**os.environ, **extra}
+        facts["ROLLOUT_NEW_COLOUR"] = new_colour
+        facts["ROLLOUT_NEW_VERSION"] = cohort.versions[new_colour]
+        facts["ROLLOUT_NEW_TARGET_GROUP_ARN"] = cohort.target_group_arns[new_colour]
+    inherited = {name: os.environ[name] for name in (*ENV_ALLOW_LIST, *extra)
+                 if name in os.environ}
+    return {**inherited, **facts}
 
 
-def run_security_command(command: str, env: dict[str, str],
+def log_directory() -> Path:
+    """``$XDG_STATE_HOME/tenant-rollout/security`` (default ``~/.local/state/...``), mode 0700."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    folder = base / "tenant-rollout" / "security"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
+def _open_log(cohort: CohortResources) -> tuple[Path, BinaryIO]:
+    """A new log file only the user can read, named after the cohort and the moment."""
+    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = log_directory() / f"{cohort.app}-{cohort.cohort}-{moment}.log"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return path, os.fdopen(descriptor, "wb")
+
+
+def output_tail(path: Path) -> str:
+    """The last few lines of the log on one line, redacted, at most :data:`TAIL_CHARS` long.
+
+    Control characters (a scanner's colours, say) become spaces: the tail is
+    printed on terminals and stored in the ledger.
+    """
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - TAIL_WINDOW))
+        window = redact(handle.read().decode("utf-8", "replace"))
+    printable = ("".join(c if c.isprintable() else " " for c in line).strip()
+                 for line in window.splitlines())
+    lines = [line for line in printable if line][-TAIL_LINES:]
+    tail = " | ".join(lines)
+    return tail if len(tail) <= TAIL_CHARS else "..." + tail[-(TAIL_CHARS - 3):]
+
+
+def _shown(command: str) -> str:
+    """The command as results name it: redacted, and cut to :data:`COMMAND_CHARS`."""
+    text = redact(command)
+    return text if len(text) <= COMMAND_CHARS else text[:COMMAND_CHARS - 3] + "..."
+
+
+def _command_result(verdict: Verdict, reason: str, observed: float | None = None) -> GateResult:
+    return GateResult(gate=GATE, verdict=verdict, metric=COMMAND, observed=observed,
+                      reason=f"{COMMAND}: {reason}")
+
+
+def run_security_command(command: str, env: dict[str, str], cohort: CohortResources,
                          timeout: float = DEFAULT_COMMAND_TIMEOUT) -> GateResult:
     """Run the user's command (split like a shell would, but without a shell); exit 0 passes.
 
-    The output, cut to a sane size, goes into the result so the ledger records
-    why the rollout was blocked.
+    Its output streams into a private log file (see :func:`log_directory`); the
+    result keeps the exit code, the log's path and a short redacted tail, since
+    it goes to the ledger, the terminal and a report that gets mailed around.
+    A command that prints nothing leaves no file.
     """
+    shown = _shown(command)
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        return GateResult(gate=GATE, verdict=Verdict.FAIL, metric=COMMAND,
-                          reason=f"{COMMAND}: cannot parse `{command}`: {exc}")
+        return _command_result(Verdict.FAIL, f"cannot parse `{shown}`: {exc}")
     if not argv:
-        return GateResult(gate=GATE, verdict=Verdict.FAIL, metric=COMMAND,
-                          reason=f"{COMMAND}: the command is empty")
+        return _command_result(Verdict.FAIL, "the command is empty")
     try:
-        done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, text=True, errors="replace",
-                              timeout=timeout, check=False)
-    except FileNotFoundError:
-        return GateResult(gate=GATE, verdict=Verdict.FAIL, metric=COMMAND,
-                          reason=f"{COMMAND}: `{argv[0]}` not found; install it or fix "
-                                 "security.command in the cohort config")
-    except subprocess.TimeoutExpired as exc:
-        output = exc.output if isinstance(exc.output, str) else ""
-        return GateResult(gate=GATE, verdict=Verdict.FAIL, metric=COMMAND,
-                          reason=f"{COMMAND}: `{command}` did not finish within {timeout:g} s; "
-                                 f"its output:\n{truncate_output(output)}")
-    output = truncate_output(done.stdout.strip())
-    if done.returncode == 0:
-        return GateResult(gate=GATE, verdict=Verdict.PASS, metric=COMMAND,
-                          reason=f"{COMMAND}: `{command}` exited 0")
-    return GateResult(gate=GATE, verdict=Verdict.FAIL, metric=COMMAND,
-                      observed=float(done.returncode),
-                      reason=f"{COMMAND}: `{command}` exited {done.returncode}; "
-                             f"its output:\n{output}")
+        path, log = _open_log(cohort)
+    except (OSError, RuntimeError) as exc:
+        return _command_result(Verdict.FAIL, f"cannot create the log for `{shown}` ({exc}); "
+                                             "set XDG_STATE_HOME to a writable directory")
+    timed_out = False
+    with log:
+        try:
+            code = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout,
+                                  check=False).returncode
+        except FileNotFoundError:
+            path.unlink()
+            return _command_result(Verdict.FAIL, f"`{redact(argv[0])}` not found; install it "
+                                                 "or fix security.command in the cohort config")
+        except OSError as exc:
+            path.unlink()
+            return _command_result(Verdict.FAIL, f"cannot run `{shown}`: {exc.strerror}")
+        except subprocess.TimeoutExpired:
+            timed_out, code = True, -1
+    if path.stat().st_size == 0:
+        path.unlink()
+        where = "it printed nothing"
+    else:
+        where = f"full output in {path}; last lines: {output_tail(path)}"
+    if timed_out:
+        return _command_result(Verdict.FAIL,
+                               f"`{shown}` did not finish within {timeout:g} s; {where}")
+    if code == 0:
+        return _command_result(Verdict.PASS, f"`{shown}` exited 0; {where}")
+    return _command_result(Verdict.FAIL, f"`{shown}` exited {code}; {where}", float(code))
 
 
 # --- entry points ------------------------------------------------------------------------------
 
-def run_security_checks(clients: AwsClients, cohort: CohortResources, command: str | None, *,
-                        new_colour: Colour | None = None,
-                        timeout: float = DEFAULT_COMMAND_TIMEOUT) -> list[GateResult]:
+def run_checks(clients: AwsClients, cohort: CohortResources, command: str | None, *,
+               new_colour: Colour | None = None, timeout: float = DEFAULT_COMMAND_TIMEOUT,
+               extra_env: Sequence[str] = ()) -> list[GateResult]:
     """Every rule against the cohort's live resources, then the user command if there is one.
 
-    The engine calls this before the first traffic step and blocks unless every
-    result passes.
+    ``extra_env`` names parent variables the command may inherit beyond
+    :data:`ENV_ALLOW_LIST` (``security.env``).
     """
     results = [
         *check_bucket(clients, cohort),
@@ -332,9 +451,20 @@ def run_security_checks(clients: AwsClients, cohort: CohortResources, command: s
         check_config_policy(clients, cohort),
     ]
     if command:
-        results.append(run_security_command(command, command_environment(cohort, new_colour),
-                                            timeout))
+        results.append(run_security_command(
+            command, command_environment(cohort, new_colour, extra_env), cohort, timeout))
     return results
+
+
+def run_security_checks(clients: AwsClients, cohort: CohortResources, command: str | None, *,
+                        new_colour: Colour | None = None,
+                        timeout: float = DEFAULT_COMMAND_TIMEOUT) -> list[GateResult]:
+    """:func:`run_checks` with nothing beyond the allow-list: what the preflight check runs.
+
+    The engine calls this before the first traffic step and blocks unless every
+    result passes.
+    """
+    return run_checks(clients, cohort, command, new_colour=new_colour, timeout=timeout)
 
 
 def summarise(results: list[GateResult]) -> GateResult:
@@ -348,13 +478,22 @@ def summarise(results: list[GateResult]) -> GateResult:
     return GateResult(gate=GATE, verdict=Verdict.PASS, reason=f"security checks passed: {checked}")
 
 
+EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+
+
 class SecuritySettings(BaseModel):
-    """``security:`` in a cohort's config: an optional command and how long it may run."""
+    """``security:`` settings: an optional command, how long it may run, what it may inherit.
+
+    ``env`` names parent variables the command gets on top of :data:`ENV_ALLOW_LIST`,
+    e.g. ``[AWS_PROFILE]`` for a scanner with its own read-only profile: an explicit
+    opt-in, because the default hands the command no credential at all.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     command: str | None = Field(default=None, min_length=1)
     timeout_seconds: float = Field(default=DEFAULT_COMMAND_TIMEOUT, gt=0, alias="timeout")
+    env: tuple[EnvName, ...] = ()
 
 
 class SecurityGate:
@@ -366,9 +505,10 @@ class SecurityGate:
         self.settings = settings
 
     def check(self, context: GateContext) -> GateResult:
-        return summarise(run_security_checks(
+        return summarise(run_checks(
             context.clients, context.cohort, self.settings.command,
-            new_colour=context.new_colour, timeout=self.settings.timeout_seconds))
+            new_colour=context.new_colour, timeout=self.settings.timeout_seconds,
+            extra_env=self.settings.env))
 
 
 @GATES.register(GATE)

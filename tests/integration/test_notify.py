@@ -199,9 +199,11 @@ def webhook() -> Iterator[str]:
         server.server_close()
 
 
-def test_notices_can_go_to_a_webhook(fleet: Fleet, files: Path, webhook: str) -> None:
+def test_notices_can_go_to_a_webhook(fleet: Fleet, files: Path, webhook: str,
+                                     monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _Hook.received.clear()
-    args = ("--from", plan_from(), "--channel", "webhook", "--webhook-url", webhook)
+    monkeypatch.setenv("ROLLOUT_WEBHOOK_URL", webhook)
+    args = ("--from", plan_from(), "--channel", "webhook")
     assert notify(fleet, files, "1.7.0", *args) == 0
     assert sorted(p["tenant"] for p in _Hook.received) == ["aurora", "birch", "cedar"]
     assert all(p["release"] == "1.7.0" and "What changes" in p["body"] for p in _Hook.received)
@@ -209,5 +211,51 @@ def test_notices_can_go_to_a_webhook(fleet: Fleet, files: Path, webhook: str) ->
     records = ledger.query("NOTICE#1.7.0", "TENANT#", NoticeRecord)
     assert sorted(r.message_id or "" for r in records) == ["hook-1", "hook-2", "hook-3"]
     assert {r.channel for r in records} == {"webhook"}
-    assert notify(fleet, files, "1.7.0", *args) == 0
+    monkeypatch.delenv("ROLLOUT_WEBHOOK_URL")
+    url_file = tmp_path / "webhook-url"
+    url_file.write_text(webhook + "\n")
+    assert notify(fleet, files, "1.7.0", *args, "--webhook-url-file", str(url_file)) == 0
     assert len(_Hook.received) == 3
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    """Answers every POST with a redirect to wherever ``target`` says."""
+
+    target: ClassVar[str] = ""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(307)
+        self.send_header("Location", _Redirect.target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_a_webhook_redirect_is_not_followed_and_nothing_is_recorded(
+        fleet: Fleet, files: Path, webhook: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _Hook.received.clear()
+    _Redirect.target = webhook
+    server = HTTPServer(("127.0.0.1", 0), _Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    (files / "release-1.8.0.yaml").write_text(notes_yaml("1.8.0"))
+    token = "tok-3a1f-never-shown"
+    monkeypatch.setenv("ROLLOUT_WEBHOOK_URL",
+                       f"http://127.0.0.1:{server.server_address[1]}/hook?token={token}")
+    try:
+        code = notify(fleet, files, "1.8.0", "--from", plan_from(), "--channel", "webhook")
+    finally:
+        server.shutdown()
+        server.server_close()
+    printed = capsys.readouterr()
+    assert code == 1
+    assert token not in printed.out + printed.err
+    [line] = printed.err.strip().splitlines()
+    assert "answered 307, a redirect, which is not followed" in line
+    assert _Hook.received == []
+    ledger = Ledger(fleet.clients, fleet.shared.ledger_table)
+    assert ledger.query("NOTICE#1.8.0", "TENANT#", NoticeRecord) == []

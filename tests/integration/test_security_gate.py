@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,35 +162,47 @@ def test_a_missing_config_policy_is_inconclusive_not_a_pass(fleet: Fleet,
     assert f"IAM policy {fleet.app}-ghost-tenant-config not found" in result.reason
 
 
+@pytest.fixture(autouse=True)
+def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The security command's logs go under this test's own state directory."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    return tmp_path / "tenant-rollout" / "security"
+
+
 class TestUserCommand:
-    def test_a_non_zero_exit_blocks_with_its_output_recorded(self, fleet: Fleet,
-                                                             aws: AwsClients) -> None:
+    def test_a_non_zero_exit_blocks_with_its_log_and_tail_recorded(
+            self, fleet: Fleet, aws: AwsClients, private_state: Path) -> None:
         command = python_command(
             "import os, sys; print('scanner: 2 critical findings in', "
-            "os.environ['ROLLOUT_COHORT'], os.environ['ROLLOUT_NEW_VERSION']); "
+            "os.environ['ROLLOUT_COHORT'], os.environ['ROLLOUT_NEW_VERSION'], flush=True); "
             "print('CVE-2026-0001 in libfoo', file=sys.stderr); sys.exit(4)")
         results = run_security_checks(aws, fleet.cohorts["canary"], command, new_colour="green")
         [result] = [r for r in results if r.metric == "security-command"]
         assert result.verdict == Verdict.FAIL
         assert result.observed == 4
         version = fleet.cohorts["canary"].versions["green"]
+        [log] = private_state.glob(f"{fleet.app}-canary-*.log")
+        assert log.read_text() == (f"scanner: 2 critical findings in canary {version}\n"
+                                   "CVE-2026-0001 in libfoo\n")
         assert result.reason.endswith(
-            f"exited 4; its output:\nscanner: 2 critical findings in canary {version}\n"
-            "CVE-2026-0001 in libfoo")
+            f"exited 4; full output in {log}; last lines: scanner: 2 critical findings in "
+            f"canary {version} | CVE-2026-0001 in libfoo")
 
     def test_exit_zero_passes(self, fleet: Fleet, aws: AwsClients) -> None:
         results = run_security_checks(aws, fleet.cohorts["canary"],
                                       python_command("print('clean')"))
         assert verdicts(results)["security-command"] == Verdict.PASS
 
-    def test_long_output_keeps_its_start_and_end(self, fleet: Fleet, aws: AwsClients) -> None:
+    def test_long_output_keeps_only_its_end_and_the_log_keeps_all(
+            self, fleet: Fleet, aws: AwsClients, private_state: Path) -> None:
         command = python_command("print('FIRST'); print('x' * 100000); print('LAST VERDICT'); "
                                  "raise SystemExit(1)")
         [result] = [r for r in run_security_checks(aws, fleet.cohorts["canary"], command)
                     if r.metric == "security-command"]
-        assert len(result.reason) < 4500
-        assert "FIRST" in result.reason and result.reason.endswith("LAST VERDICT")
-        assert "characters cut" in result.reason
+        assert result.reason.endswith("LAST VERDICT")
+        assert len(result.reason.partition("last lines: ")[2]) <= 300
+        [log] = private_state.glob("*.log")
+        assert log.read_text().split("\n")[:3] == ["FIRST", "x" * 100000, "LAST VERDICT"]
 
     def test_a_missing_program_or_a_hang_blocks_with_a_clear_reason(self, fleet: Fleet,
                                                                    aws: AwsClients) -> None:
