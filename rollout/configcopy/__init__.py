@@ -15,7 +15,14 @@ from rollout.configcopy.copier import (
 from rollout.configcopy.diff import Status
 from rollout.configcopy.parallel import DEFAULT_WORKERS, Progress
 from rollout.configcopy.plan import Action
-from rollout.configcopy.report import CopyReport, DiffReport, ItemReport, Verification
+from rollout.configcopy.report import (
+    CopyReport,
+    DiffReport,
+    ItemReport,
+    LeftAlone,
+    Verification,
+)
+from rollout.configcopy.store import ReadFailed
 
 __all__ = [
     "DEFAULT_WORKERS",
@@ -25,7 +32,9 @@ __all__ = [
     "CopyReport",
     "DiffReport",
     "ItemReport",
+    "LeftAlone",
     "Progress",
+    "ReadFailed",
     "Status",
     "Verification",
     "VerificationFailed",

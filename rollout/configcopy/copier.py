@@ -28,8 +28,8 @@ from rollout.configcopy.secrets_manager import SecretsManagerSecrets
 from rollout.configcopy.setting import Setting
 from rollout.configcopy.snapshot import SnapshotBook, SnapshotEntry, entry_for
 from rollout.configcopy.ssm import SsmParameters
-from rollout.configcopy.store import ConfigStore, WriteRefused
-from rollout.configcopy.wire_log import guard_wire_logs
+from rollout.configcopy.store import ConfigStore, ReadFailed, WriteRefused
+from rollout.configcopy.wire_log import guard_wire_logs, withheld_wire_bodies
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.ledger import Ledger
@@ -120,20 +120,43 @@ class ConfigCopier:
     # public operations ---------------------------------------------------
     def diff(self, source: str, target: str, tenant: str | None = None) -> DiffReport:
         """How ``target``'s settings relate to ``source``'s; reads only."""
-        self._check(source, target, tenant)
-        items = [item_from(store.name, c) for store in self._stores
-                 for c in self._compare(store, source, target, tenant)]
-        return DiffReport(cohort=self._cohort.cohort, source=source, target=target,
-                          tenant=tenant, items=items)
+        with withheld_wire_bodies():
+            return self._diff(source, target, tenant)
 
     def copy(self, source: str, target: str, tenant: str | None = None, dry_run: bool = False,
              force: bool = False) -> CopyReport:
         """Copy ``source`` to ``target``, verify, and record the snapshot.
 
         Conflicts are left alone (and reported) unless ``force``. Raises
+        :class:`ReadFailed` before any write when a setting cannot be read,
         :class:`CopyInterrupted` when writes stop midway and
         :class:`VerificationFailed` when the re-read does not match.
         """
+        with withheld_wire_bodies():
+            return self._copy(source, target, tenant, dry_run, force)
+
+    def carry_back(self, new_colour: str, old_colour: str, tenant: str | None = None,
+                   force: bool = False, dry_run: bool = False) -> CopyReport:
+        """On rollback: changes made on ``new_colour`` since the copy, onto ``old_colour``.
+
+        Exact thanks to the snapshot the copy ``old_colour`` → ``new_colour`` recorded.
+        Both sides changed: a conflict, left alone unless ``force``. :class:`Blocked`
+        when no such copy was ever recorded; :class:`ReadFailed` before any write
+        when a setting of either colour cannot be read.
+        """
+        with withheld_wire_bodies():
+            return self._carry_back(new_colour, old_colour, tenant, force, dry_run)
+
+    # the operations, with the wire log guarded ---------------------------
+    def _diff(self, source: str, target: str, tenant: str | None) -> DiffReport:
+        self._check(source, target, tenant)
+        items = [item_from(store.name, c) for store in self._stores
+                 for c in self._compare(store, source, target, tenant)]
+        return DiffReport(cohort=self._cohort.cohort, source=source, target=target,
+                          tenant=tenant, items=items)
+
+    def _copy(self, source: str, target: str, tenant: str | None, dry_run: bool,
+              force: bool) -> CopyReport:
         self._check(source, target, tenant)
         planned = []
         for store in self._stores:
@@ -153,14 +176,8 @@ class ConfigCopier:
         report.snapshot_recorded = True
         return report
 
-    def carry_back(self, new_colour: str, old_colour: str, tenant: str | None = None,
-                   force: bool = False, dry_run: bool = False) -> CopyReport:
-        """On rollback: changes made on ``new_colour`` since the copy, onto ``old_colour``.
-
-        Exact thanks to the snapshot the copy ``old_colour`` → ``new_colour`` recorded.
-        Both sides changed: a conflict, left alone unless ``force``. :class:`Blocked`
-        when no such copy was ever recorded.
-        """
+    def _carry_back(self, new_colour: str, old_colour: str, tenant: str | None, force: bool,
+                    dry_run: bool) -> CopyReport:
         self._check(new_colour, old_colour, tenant)
         planned = []
         for store in self._stores:
@@ -256,21 +273,36 @@ class ConfigCopier:
         """Re-read every key that should now match, and prove it does (by hash)."""
         fresh: dict[str, dict[str, Setting]] = {}
         mismatched: list[str] = []
+        unreadable: dict[str, str] = {}
         checked = 0
         for part in planned:
             expected = {c.key: c.wanted for c in part.comparisons
                         if c.wanted is not None and self._expected(c, force)}
             deleted = [w.key for w in part.writes if w.action == Action.DELETE]
-            with _plain_failures():
-                now = part.store.reread(colour, sorted({*expected, *deleted}))
-            fresh[part.store.name] = now
             checked += len(expected) + len(deleted)
+            try:
+                with _plain_failures():
+                    now = part.store.reread(colour, sorted({*expected, *deleted}))
+            except ReadFailed as failed:
+                unreadable.update({f"{part.store.name}:{key}": code
+                                   for key, code in failed.unreadable.items()})
+                continue
+            fresh[part.store.name] = now
             for key, wanted in expected.items():
                 got = now.get(key)
                 if got is None or got.kind != wanted.kind or got.value != wanted.value:
                     mismatched.append(f"{part.store.name}:{key}")
             mismatched += [f"{part.store.name}:{key}" for key in deleted if key in now]
-        report.verification = Verification(checked=checked, mismatched=sorted(mismatched))
+        report.verification = Verification(checked=checked, mismatched=sorted(mismatched),
+                                           unreadable=dict(sorted(unreadable.items())))
+        if unreadable:
+            shown = _shown([f"{key}: {code}" for key, code in sorted(unreadable.items())])
+            raise VerificationFailed(
+                f"verification failed: {len(unreadable)} of {checked} settings on {colour} of "
+                f"cohort {self._cohort.cohort} cannot be read back ({shown}), so what was "
+                "written is unproven; do not shift traffic: make sure the rollout role may "
+                "read and decrypt them (their KMS key; `rollout iam-policy --cohort "
+                f"{self._cohort.cohort}`), then run the same command again", report)
         if mismatched:
             raise VerificationFailed(
                 f"verification failed: {len(mismatched)} of {checked} settings on {colour} of "

@@ -67,11 +67,48 @@ class Verification(BaseModel):
 
     checked: int = 0
     mismatched: list[str] = Field(default_factory=list)
+    unreadable: dict[str, str] = Field(
+        default_factory=dict,
+        description="``store:key`` → AWS's error code, for keys the re-read could not read")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
-        return not self.mismatched
+        return not self.mismatched and not self.unreadable
+
+
+class LeftAlone(BaseModel):
+    """A tenant edit a copy or carry-back did not write, and why: names only, never a value.
+
+    ``key`` is the setting's name below the tenant (``smtp/password``), so
+    ``f"{tenant}/{key}"`` is the key the items use.
+    """
+
+    store: StoreName
+    tenant: str
+    key: str
+    operation: Literal["copy", "carry-back"]
+    source: str
+    target: str
+    reason: str = Field(description="why it was left alone, e.g. changed on both colours")
+
+    def line(self) -> str:
+        """One line for people: which tenant's setting, where it was not written, and why."""
+        verb = "carried back" if self.operation == "carry-back" else "copied"
+        return (f"tenant {self.tenant}: {self.key} ({self.store.value}) not {verb} from "
+                f"{self.source} to {self.target}: {self.reason}")
+
+
+def _why_left_alone(item: ItemReport, operation: str, source: str, target: str) -> str:
+    """Why a conflict was left alone, from what the comparison recorded about each side."""
+    if operation != "carry-back":
+        return (f"differs from {source}, and was changed on {target} since the toolkit "
+                "last synced it")
+    if "deleted" in item.differs:
+        return f"deleted on {source} and changed on {target} since the copy"
+    if "deleted on old" in item.differs:
+        return f"changed on {source} and deleted on {target} since the copy"
+    return f"changed on both {source} and {target} since the copy"
 
 
 class _Report(BaseModel):
@@ -126,6 +163,21 @@ class CopyReport(_Report):
         return [item for item in self.items
                 if item.status == Status.CONFLICT and item.action == Action.NONE]
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def left_alone(self) -> list[LeftAlone]:
+        """Each conflict left alone: tenant, key and why (in ``--json`` as ``left_alone``)."""
+        return [LeftAlone(store=item.store, tenant=item.tenant,
+                          key=item.key.split("/", 1)[-1], operation=self.operation,
+                          source=self.source, target=self.target,
+                          reason=_why_left_alone(item, self.operation, self.source,
+                                                 self.target))
+                for item in self.conflicts]
+
+    def conflict_lines(self) -> list[str]:
+        """One line per conflict left alone, for people; empty when there was none."""
+        return [conflict.line() for conflict in self.left_alone]
+
     def summary(self) -> str:
         """One line for events and logs: counts and key names, never a value."""
         verb = "carry back" if self.operation == "carry-back" else "copy"
@@ -137,10 +189,13 @@ class CopyReport(_Report):
             parts.append(f"dry run, would write {planned}")
         else:
             parts.append(f"wrote {self.written}")
-            if self.verification is not None:
-                parts.append(f"verified {self.verification.checked}"
-                             + ("" if self.verification.ok
-                                else f", {len(self.verification.mismatched)} mismatched"))
+            verification = self.verification
+            if verification is not None:
+                problems = [f"{len(found)} {what}" for what, found in (
+                    ("mismatched", verification.mismatched),
+                    ("unreadable", verification.unreadable)) if found]
+                parts.append(f"verified {verification.checked}"
+                             + "".join(f", {problem}" for problem in problems))
         if self.conflicts:
             names = ", ".join(item.key for item in self.conflicts[:5])
             more = f" and {len(self.conflicts) - 5} more" if len(self.conflicts) > 5 else ""

@@ -4,6 +4,12 @@ Optional per cohort (``--secrets-manager``). ``ListSecrets`` returns names,
 descriptions, KMS keys and tags in one paginated chain; values come from
 ``BatchGetSecretValue``, 20 secrets a call, in parallel. Every value here is a
 secret: it is compared by hash and never shown.
+
+``BatchGetSecretValue`` reports a secret it cannot return in ``Errors`` (a
+``DecryptionFailure``, a KMS key the role may not use, ...). For a secret
+``ListSecrets`` listed, any such entry is a read failure. On a re-read, a
+secret counts as absent only when AWS says it is gone (:data:`GONE`: not found,
+or marked for deletion); any other error is a read failure.
 """
 
 from __future__ import annotations
@@ -20,10 +26,15 @@ from rollout.configcopy.plan import Action, Write
 from rollout.configcopy.sealed import Sealed
 from rollout.configcopy.setting import Kind, Setting, SettingMeta, StoreName, tags_from
 from rollout.configcopy.ssm import stamp_time
-from rollout.configcopy.store import WriteRefused, safe_reason
+from rollout.configcopy.store import ReadFailed, WriteRefused, safe_reason
+from rollout.configcopy.wire_log import watch_calls
 from rollout.discovery import CohortResources
 
 BATCH_GET_LIMIT = 20
+GONE = frozenset({"ResourceNotFoundException", "InvalidRequestException"})
+"""Error codes of a secret that is gone: not found, or marked for deletion (what a
+delete leaves for its recovery window)."""
+NOT_RETURNED = "not returned by BatchGetSecretValue"
 
 
 class SecretsManagerSecrets:
@@ -33,6 +44,7 @@ class SecretsManagerSecrets:
 
     def __init__(self, clients: AwsClients, cohort: CohortResources, runner: Parallel) -> None:
         self._sm = clients.client("secretsmanager")
+        watch_calls(self._sm)
         self._cohort = cohort
         self._runner = runner
 
@@ -49,21 +61,31 @@ class SecretsManagerSecrets:
             Filters=[{"Key": "name", "Values": [prefix]}])
         listed = {s["Name"]: s for page in pages for s in page.get("SecretList", [])
                   if s["Name"].startswith(prefix)}
-        values = self._values(sorted(listed))
+        values, errors = self._values(sorted(listed), "reading secrets")
         start = len(self.location(colour)) + 1
+        unreadable = {name[start:]: errors.get(name, NOT_RETURNED)
+                      for name in listed if name not in values}
+        if unreadable:
+            raise ReadFailed(self.name, self.location(colour), unreadable,
+                             self._cohort.cohort)
         return {name[start:]: self._setting(name[start:], raw, listed[name])
                 for name, raw in values.items()}
 
-    def _values(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _values(self, names: Sequence[str],
+                stage: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Values of ``names`` by name, and the error code of each one AWS would not return."""
         batches = [list(names[i:i + BATCH_GET_LIMIT])
                    for i in range(0, len(names), BATCH_GET_LIMIT)]
 
-        def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            return list(self._sm.batch_get_secret_value(SecretIdList=batch)
-                        .get("SecretValues", []))
+        def fetch(batch: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            found = self._sm.batch_get_secret_value(SecretIdList=batch)
+            return list(found.get("SecretValues", [])), list(found.get("Errors", []))
 
-        return {raw["Name"]: raw for page in self._runner.map("reading secrets", fetch, batches)
-                for raw in page}
+        pages = self._runner.map(stage, fetch, batches)
+        return ({raw["Name"]: raw for page, _ in pages for raw in page},
+                {str(error.get("SecretId")): str(error.get("ErrorCode") or "error")
+                 for _, errors in pages for error in errors})
+
 
     @staticmethod
     def _setting(key: str, raw: dict[str, Any], listed: dict[str, Any]) -> Setting:
@@ -84,8 +106,14 @@ class SecretsManagerSecrets:
     def reread(self, colour: str, keys: Sequence[str]) -> dict[str, Setting]:
         start = len(self.location(colour)) + 1
         names = [self._name(colour, key) for key in keys]
+        values, errors = self._values(names, "verifying")
+        unreadable = {name[start:]: errors.get(name, NOT_RETURNED) for name in names
+                      if name not in values and errors.get(name) not in GONE}
+        if unreadable:
+            raise ReadFailed(self.name, self.location(colour), unreadable,
+                             self._cohort.cohort)
         return {name[start:]: self._setting(name[start:], raw, {})
-                for name, raw in self._values(names).items()}
+                for name, raw in values.items()}
 
     # writing -----------------------------------------------------------
     def apply(self, colour: str, write: Write) -> None:

@@ -10,6 +10,10 @@ AWS. (On moto both list calls scan the whole store, so the copy makes one of
 them, not both.) Tags have no batch read in SSM: one call a parameter, in
 parallel, and only for keys that need them. Verification re-reads with
 ``GetParameters`` too.
+
+A name ``GetParameters`` does not return (it lists it in ``InvalidParameters``)
+is a read failure when ``DescribeParameters`` listed it; on a re-read it counts
+as absent only once ``DescribeParameters`` no longer lists it either.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ from rollout.configcopy.setting import (
     tags_from,
     value_differs,
 )
-from rollout.configcopy.store import WriteRefused, safe_reason
+from rollout.configcopy.store import ReadFailed, WriteRefused, safe_reason
+from rollout.configcopy.wire_log import watch_calls
 from rollout.discovery import CohortResources
 
 GET_PARAMETERS_BATCH = 10
 DESCRIBE_PAGE = 50
+DESCRIBE_NAMES = 50
+INVALID = "InvalidParameters"
+NOT_RETURNED = "not returned by GetParameters"
 NON_TAG_FIELDS_WRITTEN_BY_PUT = ("type", "value", "description", "tier", "allowed pattern",
                                  "data type", "kms key")
 
@@ -53,6 +61,7 @@ class SsmParameters:
 
     def __init__(self, clients: AwsClients, cohort: CohortResources, runner: Parallel) -> None:
         self._ssm = clients.client("ssm")
+        watch_calls(self._ssm)
         self._cohort = cohort
         self._runner = runner
 
@@ -67,7 +76,12 @@ class SsmParameters:
         path = self.location(colour) + (f"/{tenant}" if tenant else "")
         described = self._described(path)
         start = len(self.location(colour)) + 1
-        values = self._values(sorted(described), "reading values")
+        values, invalid = self._values(sorted(described), "reading values")
+        unreadable = {name[start:]: INVALID if name in invalid else NOT_RETURNED
+                      for name in described if name not in values}
+        if unreadable:
+            raise ReadFailed(self.name, self.location(colour), unreadable,
+                             self._cohort.cohort)
         return {name[start:]: self._setting(name[start:], raw, described[name])
                 for name, raw in values.items()}
 
@@ -78,17 +92,36 @@ class SsmParameters:
         return {p["Name"]: p for page in pages for p in page.get("Parameters", [])
                 if p["Name"].startswith(path + "/")}
 
-    def _values(self, names: Sequence[str], stage: str) -> dict[str, dict[str, Any]]:
-        """Decrypted values of ``names``, 10 a call, every call in flight at once."""
+    def _values(self, names: Sequence[str],
+                stage: str) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """Decrypted values of ``names``, 10 a call, every call in flight at once.
+
+        Also the names SSM listed in ``InvalidParameters``.
+        """
         batches = [list(names[i:i + GET_PARAMETERS_BATCH])
                    for i in range(0, len(names), GET_PARAMETERS_BATCH)]
 
-        def fetch(batch: list[str]) -> list[dict[str, Any]]:
-            return list(self._ssm.get_parameters(Names=batch, WithDecryption=True)
-                        .get("Parameters", []))
+        def fetch(batch: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+            found = self._ssm.get_parameters(Names=batch, WithDecryption=True)
+            return list(found.get("Parameters", [])), list(found.get("InvalidParameters", []))
 
-        return {raw["Name"]: raw for page in self._runner.map(stage, fetch, batches)
-                for raw in page}
+        pages = self._runner.map(stage, fetch, batches)
+        return ({raw["Name"]: raw for page, _ in pages for raw in page},
+                {name for _, invalid in pages for name in invalid})
+
+    def _still_listed(self, names: Sequence[str]) -> set[str]:
+        """Which of ``names`` ``DescribeParameters`` lists: they exist, readable or not."""
+        batches = [list(names[i:i + DESCRIBE_NAMES])
+                   for i in range(0, len(names), DESCRIBE_NAMES)]
+
+        def listed(batch: list[str]) -> list[str]:
+            pages = self._ssm.get_paginator("describe_parameters").paginate(
+                ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": batch}],
+                PaginationConfig={"PageSize": DESCRIBE_PAGE})
+            return [p["Name"] for page in pages for p in page.get("Parameters", [])]
+
+        return {name for found in self._runner.map("verifying", listed, batches)
+                for name in found}
 
     @staticmethod
     def _setting(key: str, raw: dict[str, Any], described: dict[str, Any]) -> Setting:
@@ -119,7 +152,14 @@ class SsmParameters:
 
     def reread(self, colour: str, keys: Sequence[str]) -> dict[str, Setting]:
         start = len(self.location(colour)) + 1
-        values = self._values([self._name(colour, key) for key in keys], "verifying")
+        names = [self._name(colour, key) for key in keys]
+        values, invalid = self._values(names, "verifying")
+        missing = [name for name in names if name not in values]
+        unreadable = {name[start:]: INVALID if name in invalid else NOT_RETURNED
+                      for name in sorted(self._still_listed(missing))} if missing else {}
+        if unreadable:
+            raise ReadFailed(self.name, self.location(colour), unreadable,
+                             self._cohort.cohort)
         return {name[start:]: self._setting(name[start:], raw, {})
                 for name, raw in values.items()}
 

@@ -2,8 +2,13 @@
 
 The copier sees only this: read a colour, add tags where they cost a call each,
 re-read keys to verify, apply one planned write. Each store owns its boto3
-client and turns its errors into :class:`WriteRefused` whose message never
-quotes a value.
+client and turns its errors into :class:`WriteRefused` or :class:`ReadFailed`,
+whose messages never quote a value.
+
+A setting a batch read reports it cannot return (``BatchGetSecretValue``'s
+``Errors``, ``GetParameters``' ``InvalidParameters``) is never taken for an
+absent one: a copy would drop it, a carry-back would delete it on the old
+colour, a verification would count an unproven delete as done.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rollout.configcopy.plan import Write
 from rollout.configcopy.setting import Setting, StoreName
+from rollout.errors import RolloutFailed
+
+SHOWN_UNREADABLE = 5
+STORE_LABELS = {StoreName.SSM: "SSM Parameter Store", StoreName.SECRETS_MANAGER: "Secrets Manager"}
 
 
 class WriteRefused(Exception):
@@ -24,6 +33,38 @@ class WriteRefused(Exception):
         super().__init__(f"{key}: {reason}")
         self.key = key
         self.reason = reason
+
+
+class ReadFailed(RolloutFailed):
+    """Settings a store listed but would not hand over; names and AWS's error codes only.
+
+    ``unreadable`` maps each key (``<tenant>/<key>``) to the error code AWS gave.
+    A read raises it before anything is written; the copier turns a verification
+    re-read's into :class:`~rollout.configcopy.copier.VerificationFailed`.
+    """
+
+    def __init__(self, store: StoreName, location: str, unreadable: Mapping[str, str],
+                 cohort: str) -> None:
+        self.store = store
+        self.location = location
+        self.unreadable = dict(sorted(unreadable.items()))
+        self.cohort = cohort
+        super().__init__(
+            f"cannot read {len(self.unreadable)} setting"
+            f"{'s' if len(self.unreadable) != 1 else ''} in {STORE_LABELS[store]} under "
+            f"{location} ({self.shown()}), "
+            "so the run stopped and nothing was written: a setting that cannot be read is "
+            "never taken for a deleted one. Make sure the rollout role may read and decrypt "
+            f"them (their KMS key; `rollout iam-policy --cohort {cohort}`), then run the "
+            "command again")
+
+    def shown(self) -> str:
+        """``tenant/key: Code`` for the first few unreadable keys."""
+        keys = list(self.unreadable)
+        more = (f" and {len(keys) - SHOWN_UNREADABLE} more"
+                if len(keys) > SHOWN_UNREADABLE else "")
+        return ", ".join(f"{key}: {self.unreadable[key]}"
+                         for key in keys[:SHOWN_UNREADABLE]) + more
 
 
 def safe_reason(exc: BotoCoreError | ClientError, secret: bool) -> str:
@@ -47,7 +88,10 @@ class ConfigStore(Protocol):
         ...
 
     def read(self, colour: str, tenant: str | None) -> dict[str, Setting]:
-        """Every setting of the colour (of one tenant), with metadata; tags may be missing."""
+        """Every setting of the colour (of one tenant), with metadata; tags may be missing.
+
+        :class:`ReadFailed` when a setting the listing names cannot be read.
+        """
         ...
 
     def with_tags(self, colour: str, settings: Mapping[str, Setting],
@@ -56,7 +100,11 @@ class ConfigStore(Protocol):
         ...
 
     def reread(self, colour: str, keys: Sequence[str]) -> dict[str, Setting]:
-        """Type, value and stamp of ``keys`` as the store holds them now (absent: missing)."""
+        """Type, value and stamp of ``keys`` as the store holds them now (absent: missing).
+
+        A key is absent only when the store confirms it is gone; one it holds but
+        cannot return raises :class:`ReadFailed`.
+        """
         ...
 
     def apply(self, colour: str, write: Write) -> None:
