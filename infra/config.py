@@ -12,11 +12,13 @@ fails the same way in both, naming the field below ``tenant-rollout:stack``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,6 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 PROJECT = "tenant-rollout"
 CONFIG_KEY = "stack"
@@ -35,6 +38,10 @@ VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
 SHARED_COHORT = "shared"
 MAX_AWS_NAME = 32
 """Load balancer and target group names may not be longer than this."""
+MAX_HOST = 253
+"""The longest DNS name."""
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})+")
 
 
 def other_colour(colour: str) -> Colour:
@@ -49,6 +56,42 @@ def _is_version(value: str) -> str:
 
 
 Version = Annotated[str, AfterValidator(_is_version)]
+
+
+def _is_host(value: object) -> str:
+    """``value`` in lower case if it is one exact DNS name; why not, if it is not.
+
+    A pin becomes a listener rule matching this host, so anything that could match
+    more than one tenant (a wildcard, a pattern, a bare label, an address) is
+    refused by allowing only the shape of a fully qualified name. DNS ignores case,
+    so the name is kept in lower case and two spellings of one host are one host.
+    """
+    shape = ("is not an exact DNS name like acme.example.com (dot-separated labels of "
+             "letters, digits and inner hyphens, at most 63 characters each)")
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} {shape}")
+    host = value.lower()
+    if any(mark in host for mark in "*?"):
+        raise ValueError(f"{value!r} is a pattern, not an exact DNS name: a pin on it would "
+                         "catch other tenants; name the tenant's own host")
+    if host.endswith(".") and host != ".":
+        raise ValueError(f"{value!r} is not an exact DNS name: drop the trailing dot")
+    if len(host) > MAX_HOST:
+        raise ValueError(f"{value[:40]!r}... is not an exact DNS name: it has {len(host)} "
+                         f"characters, DNS allows {MAX_HOST}")
+    if not host.isascii():
+        raise ValueError(f"{value!r} {shape}; write an international name in its "
+                         "xn-- (punycode) form")
+    if not _DNS_NAME.fullmatch(host):
+        raise ValueError(f"{value!r} {shape}")
+    if host.rpartition(".")[2].isdigit():
+        raise ValueError(f"{value!r} is an IP address, not an exact DNS name; name the "
+                         "tenant's host")
+    return host
+
+
+Host = Annotated[str, BeforeValidator(_is_host)]
+"""A tenant's host: one exact DNS name, in lower case."""
 
 
 class _Strict(BaseModel):
@@ -121,7 +164,19 @@ class TenantRef(_Strict):
     """A tenant served by the cohort, and the host name its requests carry."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    host: str | None = None
+    host: Host | None = None
+
+
+def shared_host(hosts: Sequence[str | None]) -> tuple[int, int] | None:
+    """(first, second) positions of the first host two tenants share, if any."""
+    seen: dict[str, int] = {}
+    for index, host in enumerate(hosts):
+        if host is None:
+            continue
+        if host in seen:
+            return seen[host], index
+        seen[host] = index
+    return None
 
 
 class StackRole(BaseModel):
@@ -223,9 +278,30 @@ def parse_stack(raw: object) -> StackConfigFile:
     """
     try:
         role = StackRole.model_validate(raw).role
-        return StackConfigFile(stack=ROLE_MODELS[role].model_validate(raw))
+        stack = ROLE_MODELS[role].model_validate(raw)
     except ValidationError as exc:
         raise _without_union_tags(exc) from None
+    if isinstance(stack, CohortStackConfig):
+        _refuse_shared_hosts(stack)
+    return StackConfigFile(stack=stack)
+
+
+def _refuse_shared_hosts(stack: CohortStackConfig) -> None:
+    """A host two tenants share, as a validation error at the second one's ``host``.
+
+    A field validator could only point at ``tenants`` as a whole; the error is
+    built here so the message names the line of the tenant that repeats the host.
+    """
+    shared = shared_host([tenant.host for tenant in stack.tenants])
+    if shared is None:
+        return
+    first, second = (stack.tenants[index] for index in shared)
+    error = PydanticCustomError(
+        "shared_host", "host {host} is already the host of tenant {owner}; each tenant needs "
+        "a host of its own", {"host": second.host, "owner": first.id})
+    details: list[InitErrorDetails] = [
+        {"type": error, "loc": ("tenants", shared[1], "host"), "input": second.host}]
+    raise ValidationError.from_exception_data(CohortStackConfig.__name__, details)
 
 
 def _without_union_tags(exc: ValidationError) -> ValidationError:

@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from infra.config import NAME_PATTERN
+from infra.config import NAME_PATTERN, Host, shared_host
 from rollout.errors import BadInput
 from rollout.strategy import parse_strategy
 from rollout.userfile import LinePath, line_of, read_yaml, validate
@@ -341,7 +341,9 @@ class Tenant(BaseModel):
     busy_seasons: list[DayRange] = Field(default_factory=list)
     opt_out: OptOut | None = None
     contact: str | None = None
-    host: str | None = None
+    host: Host | None = None
+    """Exact DNS name its requests carry: an ``alb`` pin matches on it, so it is one
+    tenant's own (no wildcards, no other tenant's host)."""
     notice_days: int | None = Field(default=None, ge=0, le=365)
 
     @field_validator("contact")
@@ -381,6 +383,12 @@ class TenantsFile(BaseModel):
                 return (("tenants", index, "cohort"),
                         f"cohort {tenant.cohort!r} is not defined "
                         f"(cohorts: {', '.join(names)})")
+        shared = shared_host([tenant.host for tenant in self.tenants])
+        if shared is not None:
+            first, second = (self.tenants[index] for index in shared)
+            return (("tenants", shared[1], "host"),
+                    f"host {second.host} is already the host of tenant {first.id}; each "
+                    "tenant needs a host of its own")
         return None
 
     def ordered_cohorts(self) -> list[Cohort]:
@@ -402,6 +410,19 @@ class TenantsFile(BaseModel):
             if tenant.id == tenant_id:
                 return tenant
         raise BadInput(f"tenant {tenant_id!r} is not in the tenants file")
+
+    def member(self, cohort: str, tenant_id: str) -> Tenant:
+        """``tenant_id`` if it rides in ``cohort``: an operator may only pin a cohort's own.
+
+        Pinning a tenant of another cohort would put a rule for someone else's host
+        on this cohort's listener, so it is bad input, naming where the tenant is.
+        """
+        self.cohort(cohort)
+        tenant = self.tenant(tenant_id)
+        if tenant.cohort != cohort:
+            raise BadInput(f"tenant {tenant_id} is not a member of cohort {cohort} (it belongs "
+                           f"to {tenant.cohort}); name its own cohort: --cohort {tenant.cohort}")
+        return tenant
 
     def windows_of(self, tenant: Tenant) -> tuple[Window, ...]:
         return tuple(tenant.windows or self.defaults.windows)
