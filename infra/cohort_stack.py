@@ -14,6 +14,8 @@ from infra.tags import rollout_tags
 HTTP_PORT = 80
 HTTPS_PORT = 443
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+MANAGED_POLICY_MAX_CHARS = 6144
+"""IAM's limit on a managed policy document, whitespace not counted."""
 
 
 class CohortStack(pulumi.ComponentResource):
@@ -113,15 +115,16 @@ class CohortStack(pulumi.ComponentResource):
             opts=child,
         )
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        parameter_arn = caller.account_id.apply(
-            lambda account: f"arn:aws:ssm:{region}:{account}:parameter{config.param_prefix}/*"
+        namespace_arn = caller.account_id.apply(
+            lambda account: f"arn:aws:ssm:{region}:{account}:parameter{config.param_prefix}"
         )
+        tenants = [tenant.id for tenant in config.tenants]
         config_policy = aws.iam.Policy(
             f"{name}-config-access",
             name=f"{config.app}-{config.cohort}-tenant-config",
-            description="Read and write the cohort's tenant configuration namespace",
-            policy=pulumi.Output.all(parameter_arn, key.arn).apply(
-                lambda args: json.dumps(config_access_policy(args[0], args[1], region))
+            description="Read the cohort's tenant configuration; write only its tenants' own",
+            policy=pulumi.Output.all(namespace_arn, key.arn).apply(
+                lambda args: json.dumps(config_access_policy(args[0], tenants, args[1], region))
             ),
             tags=tags,
             opts=child,
@@ -170,28 +173,47 @@ class CohortStack(pulumi.ComponentResource):
         return vpc.id, subnets
 
 
-def config_access_policy(parameter_arn: str, key_arn: str, region: str) -> dict[str, object]:
+def config_access_policy(namespace_arn: str, tenants: list[str], key_arn: str,
+                         region: str) -> dict[str, object]:
     """Least privilege on the cohort's parameter namespace and its key, no wildcard actions.
 
-    The key may only be used through SSM, so the policy cannot decrypt anything else.
+    ``namespace_arn`` is the ARN of ``/<app>/<cohort>``. Reads cover the whole
+    namespace (both colours: each colour's service reads its own). Writes cover
+    only ``<colour>/<tenant>/*`` of the cohort's own tenants: a tenant's setting
+    is changed on whichever colour serves it (the old one while it is pinned, the
+    new one after the shift, from where a rollback carries it back), so both
+    colours, but never another tenant's path, a path outside the colours, or
+    another cohort's. IAM caps a managed policy at 6,144 characters, some 30
+    tenants' paths: a bigger cohort's writes are scoped to its two colours
+    instead, which still excludes every other cohort. With no tenants there is
+    nothing to write. The key may only be used through SSM, so the policy cannot
+    decrypt anything else.
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "TenantParameters",
+    def document(writable: list[str]) -> dict[str, object]:
+        statements: list[dict[str, object]] = [{
+            "Sid": "TenantParametersRead",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
+                       "ssm:ListTagsForResource"],
+            "Resource": f"{namespace_arn}/*",
+        }]
+        if writable:
+            statements.append({
+                "Sid": "TenantParametersWrite",
                 "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
-                           "ssm:PutParameter", "ssm:DeleteParameter",
-                           "ssm:AddTagsToResource", "ssm:ListTagsForResource"],
-                "Resource": parameter_arn,
-            },
-            {
-                "Sid": "TenantParameterKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}},
-            },
-        ],
-    }
+                "Action": ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"],
+                "Resource": [f"{namespace_arn}/{path}/*" for path in writable],
+            })
+        statements.append({
+            "Sid": "TenantParameterKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{region}.amazonaws.com"}},
+        })
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    per_tenant = document([f"{colour}/{tenant}" for colour in COLOURS for tenant in tenants])
+    if len(json.dumps(per_tenant, separators=(",", ":"))) <= MANAGED_POLICY_MAX_CHARS:
+        return per_tenant
+    return document(list(COLOURS))

@@ -10,7 +10,13 @@ from infra.tags import SHARED, rollout_tags
 
 
 class SharedStack(pulumi.ComponentResource):
-    """The ``shared`` stack's resources; cohort stacks read its outputs by StackReference."""
+    """The ``shared`` stack's resources; cohort stacks read its outputs by StackReference.
+
+    The ledger is what a rollback reads to know where traffic was, so it is guarded
+    twice: DynamoDB's deletion protection refuses ``DeleteTable`` from anyone, and
+    Pulumi's ``protect`` refuses a ``pulumi destroy`` or a replacing change. Removing
+    it takes two deliberate steps (unprotect, then disable deletion protection).
+    """
 
     artefact_bucket: pulumi.Output[str]
     ledger_table: pulumi.Output[str]
@@ -67,8 +73,9 @@ class SharedStack(pulumi.ComponentResource):
             attributes=[{"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}],
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True},
+            deletion_protection_enabled=True,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
         topic = aws.sns.Topic(
             f"{name}-notices",

@@ -13,12 +13,25 @@ a known moment does not.)
 What moto checks, and what it cannot (moto 5.2): the *action* of every call is
 checked; the *resource* only for S3 (bucket and key ARNs). Every other service
 authorises against ``"*"``, so a statement naming exact ARNs would grant nothing
-there; moto cannot evaluate condition keys such as ``s3:prefix`` (it treats an
-unmet condition as an explicit deny); and it names actions after the service's
-*signing* name, so CloudWatch's ``cloudwatch:DescribeAlarms`` is checked as
-``monitoring:DescribeAlarms``. :func:`as_moto_enforces` translates exactly these
-three things and nothing else; that the exact ARNs are the right ones is checked
-separately against the ARNs AWS reports.
+there; moto does not evaluate condition keys (an identity policy's condition is
+taken as met); and it names actions after the service's *signing* name, so
+CloudWatch's ``cloudwatch:DescribeAlarms`` is checked as
+``monitoring:DescribeAlarms``.
+
+Two of the services whose scoping matters most get what AWS does, by
+:func:`serve`, which runs the server: SSM calls are authorised against each
+parameter they name (its ARN), and DynamoDB item calls against the table and the
+item's partition key, the value of AWS's ``dynamodb:LeadingKeys`` condition key,
+written as the resource ``<table ARN>/leading-key/<pk>``; a transaction is
+authorised item by item under each item's own action (``PutItem``,
+``ConditionCheckItem``...), as AWS does, not as moto's one ``TransactWriteItems``.
+
+:func:`as_moto_enforces` translates a policy into what moto can judge, exactly
+these things and nothing else: action prefixes, ``"*"`` as the resource of
+services moto does not check, and a DynamoDB statement's
+``ForAllValues:StringEquals``/``StringLike`` ``dynamodb:LeadingKeys`` condition
+as leading-key resources. Any other condition is dropped, and the exact ARNs of
+the unchecked services are checked separately against the ARNs AWS reports.
 """
 
 from __future__ import annotations
@@ -41,11 +54,22 @@ from rollout.aws_clients import region
 from rollout.local.server import FAKE_CREDENTIALS, LOOPBACK, free_port, wait_until_listening
 from tests.processes import stop
 
-RESOURCE_CHECKED_SERVICES = ("s3",)
-"""Services for which moto compares a statement's Resource with the real ARN."""
+ROOT = Path(__file__).resolve().parents[1]
+
+RESOURCE_CHECKED_SERVICES = ("s3", "ssm", "dynamodb")
+"""Services for which the server compares a statement's Resource with the real ARN."""
 
 MOTO_ACTION_PREFIXES = {"cloudwatch": "monitoring", "tag": "tagging"}
 """IAM service prefixes that moto spells as the service's signing name."""
+
+LEADING_KEYS = "dynamodb:LeadingKeys"
+LEADING_KEY_OPERATORS = ("ForAllValues:StringEquals", "ForAllValues:StringLike")
+LEADING_KEY_RESOURCE = "/leading-key/"
+"""How the server names one partition key of a table as a resource."""
+
+TRANSACTION_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                            "ConditionCheck": "ConditionCheckItem"}
+"""The IAM action AWS checks for each kind of item of ``TransactWriteItems``."""
 
 ADMIN_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
@@ -73,19 +97,127 @@ def moto_action(action: str) -> str:
     return f"{MOTO_ACTION_PREFIXES.get(prefix, prefix)}:{operation}"
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _leading_key_resources(resources: list[str], condition: dict[str, Any]) -> list[str]:
+    """A DynamoDB statement's tables, narrowed to the partition keys its condition allows.
+
+    ``StringEquals`` values must be plain (moto would read ``*`` as a wildcard) and
+    ``StringLike`` patterns may use ``*`` only (moto knows no ``?``).
+    """
+    allowed: list[str] = []
+    for operator in LEADING_KEY_OPERATORS:
+        values = [str(v) for v in _as_list(condition.get(operator, {}).get(LEADING_KEYS, []))]
+        wildcard = "*" if operator.endswith("StringLike") else ""
+        assert all("?" not in v and (wildcard or "*" not in v) for v in values), values
+        allowed += values
+    if not allowed:
+        return [*resources, *(f"{r}{LEADING_KEY_RESOURCE}*" for r in resources)]
+    return [f"{r}{LEADING_KEY_RESOURCE}{key}" for r in resources for key in allowed]
+
+
 def as_moto_enforces(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` as moto can judge it: same actions, resources only where moto checks them."""
+    """``document`` as the server can judge it: same actions, resources where it checks them."""
     statements = []
     for statement in document["Statement"]:
-        actions = statement["Action"]
-        actions = actions if isinstance(actions, list) else [actions]
-        services = {str(action).split(":", 1)[0] for action in actions}
+        actions = [str(action) for action in _as_list(statement["Action"])]
+        services = {action.split(":", 1)[0] for action in actions}
         translated = {key: value for key, value in statement.items() if key != "Condition"}
-        translated["Action"] = [moto_action(str(action)) for action in actions]
+        translated["Action"] = [moto_action(action) for action in actions]
         if not services <= set(RESOURCE_CHECKED_SERVICES):
             translated["Resource"] = "*"
+        elif services == {"dynamodb"}:
+            translated["Resource"] = _leading_key_resources(
+                [str(r) for r in _as_list(statement["Resource"])],
+                statement.get("Condition", {}))
         statements.append(translated)
     return {**document, "Statement": statements}
+
+
+# --- the server side: runs in the moto subprocess, never inside pytest -------------------
+
+def _dynamodb_item_resource(handler: Any, request: dict[str, Any]) -> str:
+    """``<table ARN>/leading-key/<pk>`` for a call on one item or one partition, else the table."""
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+    from moto.dynamodb.parsing.key_condition_expression import parse_expression
+    from moto.utilities.utils import get_partition
+
+    table_name = request.get("TableName")
+    if not table_name:
+        return "*"
+    table_arn = (f"arn:{get_partition(handler.region)}:dynamodb:{handler.region}:"
+                 f"{handler.current_account}:table/{table_name}")
+    try:
+        table = handler.dynamodb_backend.get_table(table_name)
+    except ResourceNotFoundException:  # the call itself will say so
+        return table_arn
+    item = request.get("Key") or request.get("Item")
+    value = item.get(table.hash_key_attr) if item else None
+    if value is None and request.get("KeyConditionExpression"):
+        hash_conditions, _, _ = parse_expression(
+            request["KeyConditionExpression"], request.get("ExpressionAttributeValues", {}),
+            request.get("ExpressionAttributeNames", {}),
+            handler.dynamodb_backend.get_schema(table_name, request.get("IndexName")))
+        value = hash_conditions[0][1] if len(hash_conditions) == 1 else None
+    if not isinstance(value, dict) or len(value) != 1:
+        return table_arn
+    return f"{table_arn}{LEADING_KEY_RESOURCE}{next(iter(value.values()))}"
+
+
+def _dynamodb_checks(handler: Any) -> list[tuple[str, str]]:
+    """(action, resource) pairs AWS authorises for one DynamoDB call."""
+    action = handler._get_action()
+    if action == "TransactWriteItems":
+        checks = []
+        for entry in handler._get_param("TransactItems", []):
+            ((kind, request),) = entry.items()
+            checks.append((TRANSACTION_ITEM_ACTIONS[kind],
+                           _dynamodb_item_resource(handler, request)))
+        return checks
+    return [(action, _dynamodb_item_resource(handler, dict(handler.body or {})))]
+
+
+def _ssm_checks(handler: Any) -> list[tuple[str, str]]:
+    """(action, resource) pairs for one SSM call: one per parameter it names."""
+    from moto.ssm.utils import parameter_arn
+
+    names = [handler._get_param("Name"), *(handler._get_param("Names") or []),
+             handler._get_param("Path")]
+    if handler._get_param("ResourceType") == "Parameter":
+        names.append(handler._get_param("ResourceId"))
+    action = handler._get_action()
+    arns = [parameter_arn(handler.current_account, handler.region, str(name))
+            for name in names if name]
+    return [(action, arn) for arn in arns] or [(action, "*")]
+
+
+def _authorise_each(checks: Any) -> Any:
+    """A replacement for moto's per-call authorisation that checks every (action, resource)."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    def authorise(handler: Any, resource: str = "*") -> None:
+        for action, arn in checks(handler):
+            handler._get_action = lambda action=action: action
+            try:
+                ActionAuthenticatorMixin._authenticate_and_authorize_normal_action(handler, arn)
+            finally:
+                del handler._get_action
+
+    return authorise
+
+
+def serve(argv: list[str]) -> None:
+    """``moto.server`` with SSM and DynamoDB authorised per parameter and per partition key."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.server import main
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    DynamoHandler._authenticate_and_authorize_normal_action = _authorise_each(_dynamodb_checks)
+    SimpleSystemManagerResponse._authenticate_and_authorize_normal_action = _authorise_each(
+        _ssm_checks)
+    main(argv)
 
 
 class EnforcingMoto:
@@ -168,9 +300,11 @@ def enforcing_moto(log: Path) -> Iterator[EnforcingMoto]:
     port = free_port()
     env = {name: value for name, value in os.environ.items()
            if name != "INITIAL_NO_AUTH_ACTION_COUNT"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+            [sys.executable, "-c", "import sys; from tests.iam_moto import serve; "
+             "serve(sys.argv[1:])", "-H", LOOPBACK, "-p", str(port)],
             stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         try:
             wait_until_listening(port, timeout=30)

@@ -6,7 +6,8 @@ every rollout command runs in a subprocess signed with the access key of a user
 that holds the printed policy and, because this is the local engine, the small
 local-engine policy (:func:`rollout.stacks.role_policy.local_engine_state_policy`).
 The tenant-config policy the stack creates is *not* attached: the rollout role
-does not need it.
+does not need it. Releases are published and notices sent by the release role
+(:func:`rollout.stacks.role_policy.release_role_policy`), not by a cohort's role.
 
 The local engine's state is deleted after the deploy, so discovery takes the
 path it takes on AWS (the tagging API), not the local-only shortcut.
@@ -20,13 +21,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from rollout.artefacts.manifest import MANIFEST_NAME
+from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.discovery import CohortResources
@@ -34,7 +37,8 @@ from rollout.gates.security import config_policy_name
 from rollout.ledger import Ledger, cohort_pk
 from rollout.local.state import STATE_BUCKET
 from rollout.model.state import RolloutState
-from rollout.stacks.role_policy import local_engine_state_policy
+from rollout.schedule.notice import notice_pk, notice_sk
+from rollout.stacks.role_policy import local_engine_state_policy, release_role_policy
 from tests.conftest import deploy_fleet
 from tests.iam_moto import AccessKey, EnforcingMoto, as_moto_enforces, enforcing_moto
 
@@ -44,6 +48,7 @@ ROLLOUT = [sys.executable, "-m", "rollout.cli"]
 NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
 RELEASE = "1.5.0"
 SECRET = "s3cr3t-api-key-9f81"
+VAULTED = "s3cr3t-licence-5d27"
 COHORTS = {"canary": ["aurora", "birch"], "wave1": ["cedar"]}
 
 
@@ -58,22 +63,38 @@ class Scene:
     cohorts: dict[str, CohortResources]
     tenants: Path
     alarm: str
+    printed: dict[str, str] = field(default_factory=dict)
+    cohort_roles: dict[str, AccessKey] = field(default_factory=dict)
 
     def printed_policy(self, cohort: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-        """What `rollout iam-policy --cohort C --json` prints (run by the administrator)."""
-        capsys.readouterr()
-        with self.moto.acting_as(self.admin):
-            code = run(["--app", self.app, "--project-dir", str(self.project_dir),
-                        "iam-policy", "--cohort", cohort, "--json"])
-        out = capsys.readouterr().out
-        assert code == 0, out
-        document: dict[str, Any] = json.loads(out)
+        """What `rollout iam-policy --cohort C --json` prints (run by the administrator, once)."""
+        if cohort not in self.printed:
+            capsys.readouterr()
+            with self.moto.acting_as(self.admin):
+                code = run(["--app", self.app, "--project-dir", str(self.project_dir),
+                            "iam-policy", "--cohort", cohort, "--json"])
+            out = capsys.readouterr().out
+            assert code == 0, out
+            self.printed[cohort] = out
+        document: dict[str, Any] = json.loads(self.printed[cohort])
         return document
+
+    def cohort_role(self, cohort: str, capsys: pytest.CaptureFixture[str]) -> AccessKey:
+        """A user holding the printed policy of ``cohort``, made once for the tests sharing it."""
+        if cohort not in self.cohort_roles:
+            self.cohort_roles[cohort] = self.role(f"rollout-role-{cohort}-shared", cohort,
+                                                  self.printed_policy(cohort, capsys))
+        return self.cohort_roles[cohort]
 
     def role(self, name: str, cohort: str, policy: dict[str, Any]) -> AccessKey:
         """A user holding ``policy`` and the local-engine policy, nothing else."""
         local = local_engine_state_policy(self.cohorts[cohort]).as_aws()
         return self.moto.user(name, as_moto_enforces(policy), as_moto_enforces(local))
+
+    def release_policy(self) -> dict[str, Any]:
+        """The release role's policy: publish, prune, plan and notify for the whole app."""
+        account = str(self.moto.client("sts").get_caller_identity()["Account"])
+        return release_role_policy(self.cohorts["canary"], account).as_aws()
 
     def rollout(self, key: AccessKey, *args: str) -> subprocess.CompletedProcess[str]:
         """`rollout ARGS` in a fresh process signed with ``key``."""
@@ -228,7 +249,7 @@ def test_moto_enforces_iam_on_this_server(scene: Scene) -> None:
 
 def test_the_role_may_do_nothing_its_policy_does_not_name(
         scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
-    role = scene.role("rollout-role-bounds", "canary", scene.printed_policy("canary", capsys))
+    role = scene.cohort_role("canary", capsys)
     canary = scene.cohorts["canary"]
     refused: list[Callable[[], object]] = [
         lambda: scene.moto.client("elbv2", role).delete_listener(
@@ -263,8 +284,6 @@ def test_every_resource_the_policy_names_is_the_cohort_s_own(
         "TenantConfiguration": [p["ARN"] for p in scene.parameters(canary.param_prefix).values()],
         "RolloutLedger": [moto.client("dynamodb").describe_table(
             TableName=canary.ledger_table)["Table"]["TableArn"]],
-        "Notices": [moto.client("sns").get_topic_attributes(
-            TopicArn=canary.notices_topic_arn)["Attributes"]["TopicArn"]],
         "CohortAlarms": [moto.client("cloudwatch").describe_alarms(
             AlarmNames=[scene.alarm])["MetricAlarms"][0]["AlarmArn"]],
         "SecurityGateReadsConfigPolicy": [policy_arn],
@@ -279,26 +298,177 @@ def test_every_resource_the_policy_names_is_the_cohort_s_own(
             assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources[sid]), (sid, arn)
         for arn in others:
             assert not any(fnmatch.fnmatchcase(arn, p) for p in resources[sid]), (sid, arn)
+    release = {s["Sid"]: s["Resource"] for s in scene.release_policy()["Statement"]}
+    assert release["Notices"] == [moto.client("sns").get_topic_attributes(
+        TopicArn=canary.notices_topic_arn)["Attributes"]["TopicArn"]]
+
+
+def test_config_copy_with_secrets_manager_runs_under_the_printed_policy(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = scene.printed_policy("canary", capsys)
+    role = scene.cohort_role("canary", capsys)
+    secrets = scene.moto.client("secretsmanager")
+    location = scene.cohorts["canary"].param_prefix.strip("/")
+    source = secrets.create_secret(Name=f"{location}/blue/aurora/licence", SecretString=VAULTED)
+    done = scene.rollout(role, "config", "copy", "--cohort", "canary", "--from", "blue",
+                         "--to", "green", "--secrets-manager", "--json")
+    assert done.returncode == 0, done.stderr
+    copied = secrets.get_secret_value(SecretId=f"{location}/green/aurora/licence")
+    assert copied["SecretString"] == VAULTED
+    assert VAULTED not in done.stdout + done.stderr
+    # moto checks Secrets Manager actions only: the ARNs are matched here instead
+    granted = next(s["Resource"] for s in policy["Statement"]
+                   if "secretsmanager:PutSecretValue" in s["Action"])
+    wave1 = scene.cohorts["wave1"].param_prefix.strip("/")
+    for arn in (source["ARN"], copied["ARN"]):
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in granted), arn
+    assert not any(fnmatch.fnmatchcase(
+        source["ARN"].replace(f":secret:{location}/", f":secret:{wave1}/"), pattern)
+        for pattern in granted)
+
+
+def test_a_cohort_role_reads_but_never_writes_another_cohort_s_ledger_items(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """A canary role must not forge wave2's state, approvals, lock or its tenants' notices."""
+    role = scene.cohort_role("canary", capsys)
+    table = scene.cohorts["canary"].ledger_table
+    db = scene.moto.client("dynamodb", role)
+    victim = {"S": cohort_pk("wave2")}
+    forged = {"S": '{"status": "promoted"}'}
+    refused: list[Callable[[], object]] = [
+        lambda: db.put_item(TableName=table, Item={"pk": victim, "sk": {"S": "STATE"},
+                                                   "doc": forged}),
+        lambda: db.update_item(TableName=table, Key={"pk": victim, "sk": {"S": "STATE"}},
+                               UpdateExpression="SET doc = :approved",
+                               ExpressionAttributeValues={":approved": forged}),
+        lambda: db.put_item(TableName=table, Item={
+            "pk": victim, "sk": {"S": "LOCK"}, "holder": {"S": "canary"},
+            "token": {"S": "forged"}, "expires_at": {"N": "4102444800"}}),
+        lambda: db.delete_item(TableName=table, Key={"pk": victim, "sk": {"S": "LOCK"}}),
+        lambda: db.transact_write_items(TransactItems=[{"Put": {
+            "TableName": table, "Item": {"pk": victim, "sk": {"S": "STATE"}, "doc": forged}}}]),
+        lambda: db.put_item(TableName=table, Item={
+            "pk": {"S": notice_pk(RELEASE)}, "sk": {"S": notice_sk("cedar")}, "doc": forged}),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert is_access_denied(denied.value), denied.value
+    admin = scene.moto.client("dynamodb")
+    for key in ({"pk": victim, "sk": {"S": "STATE"}}, {"pk": victim, "sk": {"S": "LOCK"}},
+                {"pk": {"S": notice_pk(RELEASE)}, "sk": {"S": notice_sk("cedar")}}):
+        assert "Item" not in admin.get_item(TableName=table, Key=key), key
+    # what a cohort role legitimately reads of others: the source cohort's state for a
+    # stage promotion (`promote --from canary --to wave1`), and the release's notices
+    db.get_item(TableName=table, Key={"pk": {"S": cohort_pk("wave1")}, "sk": {"S": "STATE"}})
+    db.query(TableName=table, KeyConditionExpression="pk = :pk",
+             ExpressionAttributeValues={":pk": {"S": notice_pk(RELEASE)}})
+
+
+def test_a_cohort_role_can_neither_delete_nor_overwrite_a_published_release(
+        scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    version = "1.4.9"
+    notes = tmp_path / "release.yaml"
+    notes.write_text(NOTES.read_text().replace(f"version: {RELEASE}", f"version: {version}"))
+    artefact = tmp_path / "service.tar.gz"
+    artefact.write_bytes(b"release 1.4.9 of the service\n")
+    with scene.moto.acting_as(scene.admin):
+        assert run(["--app", scene.app, "--project-dir", str(scene.project_dir), "release",
+                    "publish", "--version", version, "--notes", str(notes), str(artefact),
+                    "--json"]) == 0
+    capsys.readouterr()
+    role = scene.cohort_role("canary", capsys)
+    bucket = scene.cohorts["canary"].artefact_bucket
+    with scene.moto.acting_as(scene.admin):
+        prefix = ArtefactStore(AwsClients(), bucket, scene.app).prefix(version)
+    admin_s3, s3 = scene.moto.client("s3"), scene.moto.client("s3", role)
+
+    def published() -> dict[str, Any]:
+        found = admin_s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+        return {"versions": sorted((v["Key"], v["VersionId"]) for v in found["Versions"]),
+                "deleted": found.get("DeleteMarkers", [])}
+
+    before = published()
+    manifest = f"{prefix}{MANIFEST_NAME}"
+    (manifest_version,) = [v for k, v in before["versions"] if k == manifest]
+    refused: list[Callable[[], object]] = [
+        lambda: s3.delete_object(Bucket=bucket, Key=manifest),
+        lambda: s3.delete_object(Bucket=bucket, Key=manifest, VersionId=manifest_version),
+        lambda: s3.put_object(Bucket=bucket, Key=manifest, Body=b"{}"),
+        lambda: s3.put_object(Bucket=bucket, Key=f"{prefix}{artefact.name}", Body=b"tampered"),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert is_access_denied(denied.value), denied.value
+    assert published() == before
+    assert s3.get_object(Bucket=bucket, Key=manifest)["VersionId"] == manifest_version
+
+
+def test_a_cohort_role_writes_tenant_configuration_only_under_its_own_colours(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    role = scene.cohort_role("canary", capsys)
+    ssm = scene.moto.client("ssm", role)
+    canary, wave1 = scene.cohorts["canary"], scene.cohorts["wave1"]
+    before = scene.parameters(f"/{scene.app}")
+    refused: list[Callable[[], object]] = [
+        lambda: ssm.put_parameter(Name=f"{wave1.colour_prefix('blue')}/cedar/db-url",
+                                  Value="postgres://forged", Type="String", Overwrite=True),
+        lambda: ssm.delete_parameter(Name=f"{wave1.colour_prefix('blue')}/cedar/db-url"),
+        lambda: ssm.put_parameter(Name=f"{canary.param_prefix}/shared/db-url",
+                                  Value="postgres://forged", Type="String"),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as denied:
+            call()
+        assert is_access_denied(denied.value), denied.value
+    assert scene.parameters(f"/{scene.app}") == before
+
+
+def test_the_stack_s_tenant_config_policy_writes_only_its_tenants_settings(
+        scene: Scene) -> None:
+    """What the program deploys as the cohort's tenant-config policy, attached and tried."""
+    iam = scene.moto.client("iam")
+    name = config_policy_name(scene.app, "canary")
+    arn = next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]
+               if p["PolicyName"] == name)
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]
+    holder = scene.moto.user("tenant-config-holder", as_moto_enforces(document["Document"]))
+    ssm = scene.moto.client("ssm", holder)
+    canary, wave1 = scene.cohorts["canary"], scene.cohorts["wave1"]
+    for colour in ("blue", "green"):
+        own = f"{canary.colour_prefix(colour)}/birch/theme"
+        ssm.put_parameter(Name=own, Value="dark", Type="String", Overwrite=True)
+        ssm.delete_parameter(Name=own)
+    ssm.get_parameters(Names=[f"{canary.colour_prefix('blue')}/aurora/db-url"])
+    for name in (f"{canary.colour_prefix('blue')}/not-a-tenant/theme",
+                 f"{canary.param_prefix}/theme",
+                 f"{wave1.colour_prefix('blue')}/cedar/theme"):
+        with pytest.raises(ClientError) as denied:
+            ssm.put_parameter(Name=name, Value="dark", Type="String", Overwrite=True)
+        assert is_access_denied(denied.value), (name, denied.value)
 
 
 def test_a_whole_rollout_runs_as_a_user_holding_only_the_printed_policy(
         scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    role = scene.role("rollout-role", "canary", scene.printed_policy("canary", capsys))
+    role = scene.cohort_role("canary", capsys)
+    releaser = scene.role("release-role", "canary", scene.release_policy())
     artefact = tmp_path / "service-1.5.0.tar.gz"
     artefact.write_bytes(b"release 1.5.0 of the service\n" * 64)
     outputs: list[subprocess.CompletedProcess[str]] = []
 
-    def step(*args: str) -> dict[str, Any] | list[Any]:
-        done = scene.rollout(role, *args)
+    def step(*args: str, key: AccessKey = role) -> dict[str, Any] | list[Any]:
+        done = scene.rollout(key, *args)
         outputs.append(done)
         assert done.returncode == 0, (args[0], done.stderr)
         parsed: dict[str, Any] | list[Any] = json.loads(done.stdout)
         return parsed
 
     step("release", "publish", "--version", RELEASE, "--notes", str(NOTES), str(artefact),
-         "--json")
+         "--json", key=releaser)
     step("notify", "--release", RELEASE, "--tenants", str(scene.tenants), "--notes", str(NOTES),
-         "--json")
+         "--json", key=releaser)
     started = scene.start(role, "canary")
     outputs.append(started)
     assert started.returncode == 0, started.stderr

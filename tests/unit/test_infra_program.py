@@ -54,6 +54,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "missing-green": cohort_config(versions={"blue": "1.4.2"}),
     "unknown-field": cohort_config(colour="blue"),
     "public-without-certificate": cohort_config(listener={"public": True}),
+    "many-tenants": cohort_config(tenants=[{"id": f"tenant-{n:03d}"} for n in range(60)]),
 }
 
 
@@ -74,7 +75,8 @@ def record_program(raw_config: dict[str, Any]) -> dict[str, Any]:
     class RecordingMonitor(MockMonitor):  # type: ignore[misc]
         def RegisterResource(self, request: Any) -> Any:
             options[(request.type, request.name)] = {
-                "ignoreChanges": list(request.ignoreChanges), "parent": request.parent}
+                "ignoreChanges": list(request.ignoreChanges), "parent": request.parent,
+                "protect": bool(request.protect)}
             return super().RegisterResource(request)
 
     class RecordingMocks(pulumi.runtime.Mocks):
@@ -273,11 +275,38 @@ def test_tenant_config_namespace_has_a_rotating_key_and_a_policy_scoped_to_the_c
     statements = document["Statement"]
     actions = [action for s in statements for action in s["Action"]]
     assert actions and not any("*" in action for action in actions)
-    ssm = next(s for s in statements if s["Action"][0].startswith("ssm:"))
-    assert ssm["Resource"] == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/acme/canary/*"
+    namespace = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/acme/canary"
+    assert parameter_grants(document) == {
+        "ssm:GetParameters": [f"{namespace}/*"],
+        "ssm:PutParameter": [f"{namespace}/blue/aurora/*", f"{namespace}/green/aurora/*"],
+        "ssm:DeleteParameter": [f"{namespace}/blue/aurora/*", f"{namespace}/green/aurora/*"]}
     kms = next(s for s in statements if s["Action"][0].startswith("kms:"))
     assert kms["Resource"] == run["exports"]["kmsKeyArn"]
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == f"ssm.{REGION}.amazonaws.com"
+
+
+def parameter_grants(document: dict[str, Any]) -> dict[str, list[str]]:
+    """The parameter ARNs that reading, writing and deleting are granted on."""
+    found: dict[str, list[str]] = {}
+    for statement in document["Statement"]:
+        resources = statement["Resource"]
+        for action in ("ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter"):
+            if action in statement["Action"]:
+                found.setdefault(action, []).extend(
+                    resources if isinstance(resources, list) else [resources])
+    return found
+
+
+def test_a_cohort_too_big_for_per_tenant_paths_writes_only_its_two_colours(
+        runs: dict[str, Any]) -> None:
+    """IAM caps a managed policy at 6,144 characters (whitespace aside): sixty tenants' paths
+    would not fit, so `pulumi up` would fail; the writes fall back to the cohort's colours."""
+    text = one(runs["many-tenants"], "aws:iam/policy:Policy")["inputs"]["policy"]
+    assert len("".join(text.split())) <= 6144
+    namespace = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/acme/canary"
+    grants = parameter_grants(json.loads(text))
+    assert grants["ssm:PutParameter"] == [f"{namespace}/blue/*", f"{namespace}/green/*"]
+    assert grants["ssm:GetParameters"] == [f"{namespace}/*"]
 
 
 def test_the_program_creates_no_ssm_parameters_so_pulumi_up_never_overwrites_tenant_values(
@@ -308,6 +337,13 @@ def test_artefact_bucket_is_versioned_private_encrypted_and_keeps_old_versions(
     assert keep["status"] == "Enabled"
     assert keep["noncurrentVersionExpiration"]["noncurrentDays"] == 90
     assert "expiration" not in keep
+
+
+def test_the_ledger_table_survives_delete_table_and_pulumi_destroy(runs: dict[str, Any]) -> None:
+    """Losing the ledger mid-rollout strands traffic: a rollback no longer knows the colours."""
+    table = one(runs["shared"], "aws:dynamodb/table:Table")
+    assert table["inputs"]["deletionProtectionEnabled"] is True
+    assert table["protect"] is True
 
 
 def test_ledger_table_and_notices_topic_are_encrypted(runs: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ def table(clients: AwsClients, name: str, inputs: Inputs) -> Created:
         BillingMode=inputs.get("billingMode", "PAY_PER_REQUEST"),
         SSESpecification={"Enabled": bool((inputs.get("serverSideEncryption") or {})
                                           .get("enabled"))},
+        DeletionProtectionEnabled=bool(inputs.get("deletionProtectionEnabled")),
         Tags=tag_list(inputs),
     )["TableDescription"]
     if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
