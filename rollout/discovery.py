@@ -6,15 +6,22 @@ Outputs come from the local engine's state when the clients talk to a local
 endpoint (moto); otherwise, and whenever a stack has no local state, one
 paginated Resource Groups Tagging API query by the ``rollout:*`` tags finds
 everything (it needs ``tag:GetResources``).
+
+Each stack lives in its own region, which need not be the environment's: a
+cohort's region is the region of its listener's ARN, the shared stack's that of
+its notices topic. The tagging API answers per region, so tags are looked up in
+the region the stack config names (``aws:region`` of ``Pulumi.<stack>.yaml``,
+passed in as ``stack_regions``), else in the clients' region.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from botocore.utils import ArnParser, InvalidArnException
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infra.config import COLOURS, Colour, TenantRef
 from infra.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
@@ -23,9 +30,29 @@ from rollout.errors import BadInput
 from rollout.local.endpoint import is_local
 from rollout.local.state import LocalStateStore
 
+RegionNotice = Callable[[str, str | None], None]
+"""Told ``(subject, region)`` of every stack discovery finds, e.g. ``("cohort canary",
+"eu-west-1")``: the CLI says so when the environment names another region."""
+
+
+def region_of_arn(arn: object) -> str | None:
+    """The region field of ``arn``; None for anything else, or a global resource's ARN."""
+    if not isinstance(arn, str):
+        return None
+    try:
+        found = ArnParser().parse_arn(arn)["region"]
+    except InvalidArnException:
+        return None
+    return str(found) if found else None
+
 
 class SharedResources(BaseModel):
-    """What all cohorts share."""
+    """What all cohorts share.
+
+    ``shared_region`` is where the ledger table, the artefact bucket and the
+    notices topic live (from the topic's ARN unless given); None when unknown,
+    meaning the environment's region.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -33,10 +60,29 @@ class SharedResources(BaseModel):
     artefact_bucket: str
     ledger_table: str
     notices_topic_arn: str
+    shared_region: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regions_from_arns(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("shared_region") is None:
+            data["shared_region"] = region_of_arn(data.get("notices_topic_arn"))
+        if "region" in cls.model_fields and data.get("region") is None:
+            data["region"] = (region_of_arn(data.get("listener_arn"))
+                              or region_of_arn(data.get("load_balancer_arn")))
+        return data
 
 
 class CohortResources(SharedResources):
-    """One cohort's resources, as the rollout module needs them."""
+    """One cohort's resources, as the rollout module needs them.
+
+    ``region`` is where the cohort's own resources live: load balancer,
+    listener, target groups, key and parameters (from the listener's ARN unless
+    given). The shared ones it references live in ``shared_region``.
+    """
 
     cohort: str
     listener_arn: str
@@ -46,6 +92,7 @@ class CohortResources(SharedResources):
     param_prefix: str
     kms_key_arn: str | None = None
     tenants: list[TenantRef] = Field(default_factory=list)
+    region: str | None = None
 
     def colour_of(self, target_group_arn: str) -> Colour:
         """The colour whose target group is ``target_group_arn``."""
@@ -116,11 +163,19 @@ def shared_from_tags(app: str, tagged: Iterable[TaggedResource]) -> SharedResour
 
 
 class Discovery:
-    """Finds shared and cohort resources: local engine outputs first, then tags."""
+    """Finds shared and cohort resources: local engine outputs first, then tags.
 
-    def __init__(self, clients: AwsClients, app: str) -> None:
+    ``stack_regions`` maps stack names to the region their config names, where
+    their tags are looked up; ``on_region`` hears where each stack found lives.
+    """
+
+    def __init__(self, clients: AwsClients, app: str, *,
+                 stack_regions: Mapping[str, str] | None = None,
+                 on_region: RegionNotice | None = None) -> None:
         self._clients = clients
         self._app = app
+        self._stack_regions = dict(stack_regions or {})
+        self._on_region = on_region
         self._store = LocalStateStore(clients, app) if is_local(clients) else None
 
     def cohorts(self) -> list[str]:
@@ -128,37 +183,53 @@ class Discovery:
         local = [s for s in self._store.stacks() if s != SHARED] if self._store else []
         if local:
             return local
-        return self._cohorts_from_tags(self._tagged())
+        return self._cohorts_from_tags()
 
     def cohort(self, cohort: str) -> CohortResources:
         state = self._store.load(cohort) if self._store else None
         if state is not None and state.outputs:
-            return cohort_from_outputs(state.outputs)
-        return self._cohort_from_tags(cohort)
+            found = cohort_from_outputs(state.outputs)
+        else:
+            found = self._cohort_from_tags(cohort)
+        self._tell(f"cohort {cohort}", found.region)
+        self._tell("the shared stack", found.shared_region)
+        return found
 
     def shared(self) -> SharedResources:
         state = self._store.load(SHARED) if self._store else None
         if state is not None and state.outputs:
-            return shared_from_outputs(state.outputs)
-        shared = shared_from_tags(self._app, self._tagged(SHARED))
-        if shared is None:
-            raise self._shared_missing()
-        return shared
+            found = shared_from_outputs(state.outputs)
+        else:
+            tagged = self._tagged(self._region_of(SHARED), SHARED)
+            shared = shared_from_tags(self._app, tagged)
+            if shared is None:
+                raise self._shared_missing()
+            found = shared
+        self._tell("the shared stack", found.shared_region)
+        return found
 
-    def _tagged(self, *cohorts: str) -> list[TaggedResource]:
-        """This app's tagged resources (of ``cohorts`` only, when given): one paginated query."""
+    def _tell(self, subject: str, region: str | None) -> None:
+        if self._on_region is not None:
+            self._on_region(subject, region)
+
+    def _region_of(self, stack: str) -> str:
+        return self._stack_regions.get(stack) or self._clients.region
+
+    def _tagged(self, region: str, *cohorts: str) -> list[TaggedResource]:
+        """This app's tagged resources in ``region`` (of ``cohorts`` only, when given)."""
         filters: list[dict[str, Any]] = [{"Key": TAG_APP, "Values": [self._app]}]
         if cohorts:
             filters.append({"Key": TAG_COHORT, "Values": list(cohorts)})
-        pages = self._clients.client("resourcegroupstaggingapi").get_paginator(
-            "get_resources").paginate(TagFilters=filters)
+        tagging = self._clients.for_region(region).client("resourcegroupstaggingapi")
+        pages = tagging.get_paginator("get_resources").paginate(TagFilters=filters)
         return [TaggedResource(item["ResourceARN"],
                                {tag["Key"]: tag["Value"] for tag in item.get("Tags", [])})
                 for page in pages for item in page["ResourceTagMappingList"]]
 
-    @staticmethod
-    def _cohorts_from_tags(tagged: Iterable[TaggedResource]) -> list[str]:
-        return sorted({r.tags[TAG_COHORT] for r in tagged
+    def _cohorts_from_tags(self) -> list[str]:
+        """Cohorts tagged in the clients' region and in every region a stack config names."""
+        regions = dict.fromkeys([self._clients.region, *self._stack_regions.values()])
+        return sorted({r.tags[TAG_COHORT] for region in regions for r in self._tagged(region)
                        if r.kind == "elasticloadbalancing:targetgroup" and TAG_COHORT in r.tags})
 
     def _shared_missing(self) -> BadInput:
@@ -166,7 +237,11 @@ class Discovery:
                         "on the shared stack, or `rollout local up --cohort shared` against moto)")
 
     def _cohort_from_tags(self, cohort: str) -> CohortResources:
-        tagged = self._tagged(cohort, SHARED)
+        region, shared_region = self._region_of(cohort), self._region_of(SHARED)
+        if region == shared_region:
+            tagged = self._tagged(region, cohort, SHARED)
+        else:
+            tagged = self._tagged(region, cohort) + self._tagged(shared_region, SHARED)
         mine = [r for r in tagged if r.tags.get(TAG_COHORT) == cohort]
         groups = {r.tags[TAG_COLOUR]: r for r in mine
                   if r.kind == "elasticloadbalancing:targetgroup"
@@ -175,7 +250,7 @@ class Discovery:
                         None)
         if set(groups) != set(COLOURS) or balancer is None:
             local = [s for s in self._store.stacks() if s != SHARED] if self._store else []
-            known = ", ".join(sorted(set(local) | set(self._cohorts_from_tags(self._tagged()))))
+            known = ", ".join(sorted(set(local) | set(self._cohorts_from_tags())))
             raise BadInput(f"unknown cohort {cohort!r} for app {self._app!r} "
                            f"(deployed cohorts: {known or 'none'})")
         shared = shared_from_tags(self._app, tagged)
@@ -185,16 +260,16 @@ class Discovery:
         key = next((r.arn for r in mine if r.kind == "kms:key"), None)
         return CohortResources(
             **shared.model_dump(), cohort=cohort,
-            listener_arn=self._forwarding_listener(balancer, set(arns.values())),
+            listener_arn=self._forwarding_listener(region, balancer, set(arns.values())),
             load_balancer_arn=balancer, target_group_arns=arns,
             versions={colour: groups[colour].tags.get(TAG_VERSION, "") for colour in COLOURS},
             param_prefix=f"/{self._app}/{cohort}", kms_key_arn=key,
         )
 
-    def _forwarding_listener(self, balancer_arn: str, group_arns: set[str]) -> str:
+    def _forwarding_listener(self, region: str, balancer_arn: str, group_arns: set[str]) -> str:
         """The balancer's listener whose default action forwards to the cohort's colours."""
-        pages = self._clients.client("elbv2").get_paginator("describe_listeners").paginate(
-            LoadBalancerArn=balancer_arn)
+        elbv2 = self._clients.for_region(region_of_arn(balancer_arn) or region).client("elbv2")
+        pages = elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=balancer_arn)
         for page in pages:
             for listener in page["Listeners"]:
                 for action in listener["DefaultActions"]:

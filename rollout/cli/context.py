@@ -1,6 +1,12 @@
 """What every command needs: AWS clients, the app name, discovery and the ledger.
 
 Built lazily, so ``rollout --help`` and bad-input errors never touch AWS.
+
+Each stack lives in its own region (its ``aws:region``), whatever the
+environment says: :meth:`RolloutContext.clients_for` gives the clients of the
+region a cohort's or the shared stack's resources live in, the ledger is opened
+in the shared stack's region, and when the environment names another region
+the command says once, on stderr, which region it uses instead.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from infra.config import CONFIG_KEY, PROJECT
-from rollout.aws_clients import AwsClients
+from rollout.aws_clients import AwsClients, environment_region
+from rollout.cli.output import err_console
 from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
 from rollout.ledger import Ledger
@@ -30,12 +37,31 @@ def app_from_project(project_dir: Path) -> str | None:
         return None
 
 
+def stack_regions(project_dir: Path) -> dict[str, str]:
+    """Stack name → the ``aws:region`` its ``Pulumi.<stack>.yaml`` in ``project_dir`` names.
+
+    Read leniently: a file that cannot say is left out (commands that deploy a
+    stack validate its file themselves).
+    """
+    regions: dict[str, str] = {}
+    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            value = data["config"]["aws:region"]
+        except (OSError, yaml.YAMLError, KeyError, TypeError):
+            continue
+        if isinstance(value, str) and value:
+            regions[path.name[len("Pulumi."):-len(".yaml")]] = value
+    return regions
+
+
 class RolloutContext:
     """Lazily built clients and lookups for one command invocation."""
 
     def __init__(self, project_dir: Path | None = None, app: str | None = None) -> None:
         self.project_dir = project_dir or Path(os.environ.get("ROLLOUT_PROJECT_DIR", "."))
         self._app = app
+        self._announced: set[str] = set()
 
     @cached_property
     def app(self) -> str:
@@ -47,11 +73,13 @@ class RolloutContext:
 
     @cached_property
     def clients(self) -> AwsClients:
+        """Clients in the environment's region; see :meth:`clients_for` for a stack's own."""
         return AwsClients()
 
     @cached_property
     def discovery(self) -> Discovery:
-        return Discovery(self.clients, self.app)
+        return Discovery(self.clients, self.app, stack_regions=stack_regions(self.project_dir),
+                         on_region=self.announce_region)
 
     @cached_property
     def shared(self) -> SharedResources:
@@ -59,10 +87,32 @@ class RolloutContext:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.clients, self.shared.ledger_table)
+        return Ledger(self.clients_for(self.shared), self.shared.ledger_table)
 
     def cohort(self, name: str) -> CohortResources:
         return self.discovery.cohort(name)
+
+    def clients_for(self, resources: SharedResources) -> AwsClients:
+        """Clients in the region ``resources`` live in.
+
+        A :class:`CohortResources` gives the cohort's region (its load balancer,
+        parameters, key); a :class:`SharedResources` the shared stack's (ledger,
+        artefact bucket, notices topic). Unknown regions fall back to the
+        environment's.
+        """
+        if isinstance(resources, CohortResources):
+            return self.clients.for_region(resources.region)
+        return self.clients.for_region(resources.shared_region)
+
+    def announce_region(self, subject: str, region: str | None) -> None:
+        """Say once per region, on stderr, that ``subject`` lives in another region than
+        the environment names, and that the command uses the stack's."""
+        named = environment_region()
+        if named is None or region is None or region == named[1] or region in self._announced:
+            return
+        self._announced.add(region)
+        err_console.print(f"{subject} lives in {region}; using it, not {named[0]}={named[1]}",
+                          markup=False)
 
 
 _current = RolloutContext()

@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from infra.config import CohortStackConfig
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
-from rollout.local.engine import DeployResult, LocalEngine
+from rollout.local.engine import DeployResult, LocalEngine, StackFile
 
 local_app = typer.Typer(help="Local mode: a moto server and the local engine (a test double).",
                         no_args_is_help=True)
@@ -39,6 +40,12 @@ def server(port: Annotated[int, typer.Option(help="Loopback port to listen on.")
             console.print("stopped")
 
 
+def _subject(stack_file: StackFile) -> str:
+    if isinstance(stack_file.config.stack, CohortStackConfig):
+        return f"cohort {stack_file.stack}"
+    return "the shared stack"
+
+
 def _show(results: list[DeployResult]) -> None:
     table = Table(title="local engine (moto): what was deployed")
     for column in ("stack", "created", "unchanged", "listener / bucket"):
@@ -60,8 +67,11 @@ def up(
 
     A test double of `pulumi up`: real deployments use `pulumi up`.
     """
-    engine = LocalEngine(context.current().project_dir)
-    engine.preflight(cohort, stack_config)
+    ctx = context.current()
+    engine = LocalEngine(ctx.project_dir)
+    stack_file = engine.preflight(cohort, stack_config)
+    for deployed in engine.deployed_with(stack_file):
+        ctx.announce_region(_subject(deployed), deployed.region)
     if not as_json:
         err_console.print(f"deploying stack {cohort} into moto with the local engine ...")
     results = engine.up(cohort, path=stack_config)

@@ -4,6 +4,10 @@ Validates the stack's ``Pulumi.<stack>.yaml`` first (a bad file is a
 :class:`BadInput` naming file, line and field, with nothing created), deploys the
 ``shared`` stack first when a cohort references it and it is not there yet, then
 runs the program in a fresh child process (see :mod:`rollout.local.child_process`).
+
+Before anything is sent, every service the engine uses must be local in every
+region it will deploy into (see :mod:`rollout.local.endpoint`); the engine's own
+requests go through guarded clients, as do the child's.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from infra.config import CONFIG_KEY, PROJECT, CohortStackConfig, StackConfigFile
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
 from rollout.local.child_process import StartMethod, run_stack
-from rollout.local.endpoint import endpoint_of, is_local
+from rollout.local.endpoint import check_local, local_engine_clients
 from rollout.local.messages import StackRequest
 from rollout.local.state import LocalStateStore
 from rollout.userfile import LinePath, describe_validation_error, line_of, read_yaml
@@ -73,6 +77,10 @@ class LocalEngine:
 
     ``start_method`` picks how each stack's process starts (see
     :mod:`rollout.local.child_process`); the default is the fastest available.
+    ``clients`` only lend their region to stacks whose config names none: the
+    engine sends its requests through guarded clients of its own
+    (:func:`~rollout.local.endpoint.local_engine_clients`), built from the same
+    environment.
     """
 
     def __init__(self, project_dir: Path, clients: AwsClients | None = None, *,
@@ -80,6 +88,14 @@ class LocalEngine:
         self.project_dir = project_dir
         self.clients = clients or AwsClients()
         self.start_method = start_method
+        self._local: AwsClients | None = None
+
+    @property
+    def local_clients(self) -> AwsClients:
+        """The engine's guarded clients (made on first use, from the environment then)."""
+        if self._local is None:
+            self._local = local_engine_clients(self.clients.region)
+        return self._local
 
     def known_stacks(self) -> list[str]:
         return sorted(p.name[len("Pulumi."):-len(".yaml")]
@@ -128,17 +144,32 @@ class LocalEngine:
         return results
 
     def store(self, app: str) -> LocalStateStore:
-        return LocalStateStore(self.clients, app)
+        return LocalStateStore(self.local_clients, app)
 
     def preflight(self, stack: str, path: Path | None = None) -> StackFile:
-        """Everything :meth:`up` checks before touching AWS: the file, and that AWS is moto."""
+        """Everything :meth:`up` checks before touching AWS: the file, and that AWS is moto.
+
+        Checked in each region the deploy uses: the stack's, and the shared stack's
+        that a cohort's deploy may deploy first.
+        """
         stack_file = self.stack_file(stack, path)
-        if not is_local(self.clients):
-            raise BadInput(
-                f"the local engine only deploys into moto, but the AWS endpoint is "
-                f"{endpoint_of(self.clients)}; start `rollout local server` and set "
-                "AWS_ENDPOINT_URL to it (real deployments use `pulumi up`)")
+        check_local(self.local_clients, [file.region for file in self.deployed_with(stack_file)])
         return stack_file
+
+    def deployed_with(self, stack_file: StackFile) -> list[StackFile]:
+        """``stack_file`` and, for a cohort, its shared stack's file when there is a valid one.
+
+        The stacks an :meth:`up` of it may deploy (a broken or missing shared file
+        only matters when the shared stack really has to be deployed, and is
+        reported then).
+        """
+        cohort = stack_file.config.stack
+        if not isinstance(cohort, CohortStackConfig):
+            return [stack_file]
+        try:
+            return [stack_file, self.stack_file(cohort.shared_stack.rsplit("/", 1)[-1])]
+        except BadInput:
+            return [stack_file]
 
     def _deploy(self, stack: str, raw: dict[str, Any], region: str,
                 overrides: dict[str, Any]) -> DeployResult:

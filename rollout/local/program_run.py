@@ -22,7 +22,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import CONFIG_KEY, PROJECT, parse_stack
 from infra.program import declare
-from rollout.aws_clients import AwsClients
+from rollout.local.endpoint import local_engine_clients
 from rollout.local.messages import StackRequest, StackSummary
 from rollout.local.mocks import MotoMocks
 from rollout.local.state import LocalStateStore
@@ -61,7 +61,7 @@ def deploy(request: StackRequest) -> StackSummary:
     """
     os.environ.clear()
     os.environ.update(request.environment)
-    clients = AwsClients()
+    clients = local_engine_clients(request.region)
     store = LocalStateStore(clients, str(request.config["app"]))
     mocks = MotoMocks(clients, store, request.stack)
     config = parse_stack(request.config)

@@ -51,8 +51,10 @@ class LocalStateStore:
         try:
             self._s3.head_bucket(Bucket=STATE_BUCKET)
         except self._s3.exceptions.ClientError:
-            self._s3.create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={
-                "LocationConstraint": self._region})
+            # us-east-1 is S3's default location, the one it refuses to be told.
+            where = ({} if self._region == "us-east-1" else
+                     {"CreateBucketConfiguration": {"LocationConstraint": self._region}})
+            self._s3.create_bucket(Bucket=STATE_BUCKET, **where)
         self._bucket_exists = True
 
     def load(self, stack: str) -> StackState | None:

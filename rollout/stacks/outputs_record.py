@@ -1,7 +1,8 @@
 """The ledger record of a stack deployment (``STACK#<cohort>`` / ``OUTPUTS``).
 
-Later commands and CI jobs read where a cohort's resources are and which version
-each colour runs from here, without needing Pulumi state or the Pulumi CLI.
+Later commands and CI jobs read where a cohort's resources are (including the
+region they live in, which need not be the environment's) and which version each
+colour runs from here, without needing Pulumi state or the Pulumi CLI.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from infra.config import Colour
+from rollout.discovery import region_of_arn
 from rollout.ledger import Event, Ledger, default_actor, now_utc
 from rollout.stacks.base import Engine
 
@@ -32,6 +34,17 @@ class StackOutputsRecord(BaseModel):
     outputs: dict[str, Any]
     deployed_at: datetime = Field(default_factory=now_utc)
     actor: str = Field(default_factory=default_actor)
+    region: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_from_outputs(cls, data: Any) -> Any:
+        """The stack's region, from its listener's ARN unless given."""
+        if isinstance(data, dict) and data.get("region") is None:
+            outputs = data.get("outputs")
+            arn = outputs.get("listenerArn") if isinstance(outputs, dict) else None
+            data = {**data, "region": region_of_arn(arn)}
+        return data
 
 
 def record_outputs(ledger: Ledger, record: StackOutputsRecord) -> None:

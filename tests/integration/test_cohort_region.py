@@ -1,0 +1,187 @@
+"""Every command addresses a cohort in its own stack's region, whatever ``AWS_REGION`` says.
+
+The example stacks say ``aws:region: eu-west-1``; here the environment says
+us-east-1. moto keeps load balancers, tables and topics per region (and S3 for
+all), exactly the split that made ``status`` look for the listener in the
+wrong region.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from rollout.aws_clients import AwsClients
+from rollout.cli import run
+from rollout.cli.context import RolloutContext
+from rollout.discovery import CohortResources
+from rollout.engine import load_state
+from rollout.local.state import STATE_BUCKET, LocalStateStore, StackState
+from tests.conftest import shared_yaml, stack_yaml
+
+pytestmark = pytest.mark.integration
+
+NOTICE = "cohort canary lives in eu-west-1; using it, not AWS_REGION=us-east-1"
+SHARED_NOTICE = "the shared stack lives in eu-west-1; using it, not AWS_REGION=us-east-1"
+
+
+@dataclass
+class Elsewhere:
+    """An app whose stacks live in eu-west-1, deployed while the environment said us-east-1."""
+
+    app: str
+    directory: Path
+    up_stderr: str
+
+
+def _environment_in_us_east_1(patch: pytest.MonkeyPatch) -> None:
+    patch.setenv("AWS_REGION", "us-east-1")
+    patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="module")
+def elsewhere(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Elsewhere:
+    app = f"r{uuid.uuid4().hex[:8]}"
+    directory = tmp_path_factory.mktemp("region")
+    (directory / "Pulumi.shared.yaml").write_text(shared_yaml(app))
+    (directory / "Pulumi.canary.yaml").write_text(stack_yaml(app, "canary", ["aurora"]))
+    errors = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(errors):
+        _environment_in_us_east_1(patch)
+        code = run(["--project-dir", str(directory), "local", "up", "--cohort", "canary",
+                    "--json"])
+    assert code == 0, errors.getvalue()
+    return Elsewhere(app, directory, errors.getvalue())
+
+
+@pytest.fixture
+def in_us_east_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    _environment_in_us_east_1(monkeypatch)
+
+
+def listener_weights(listener_arn: str, region: str) -> dict[str, int]:
+    (listener,) = boto3.client("elbv2", region_name=region).describe_listeners(
+        ListenerArns=[listener_arn])["Listeners"]
+    return {group["TargetGroupArn"]: group["Weight"]
+            for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]}
+
+
+def test_local_up_deploys_into_the_stack_region_and_says_so_once(elsewhere: Elsewhere) -> None:
+    resources = RolloutContext(elsewhere.directory).cohort("canary")
+    assert ":eu-west-1:" in resources.listener_arn
+    assert listener_weights(resources.listener_arn, "eu-west-1") == {
+        resources.target_group_arns["blue"]: 100, resources.target_group_arns["green"]: 0}
+    assert elsewhere.up_stderr.strip().splitlines() == [NOTICE]
+
+
+def test_status_reads_the_weights_in_the_cohort_region(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["--project-dir", str(elsewhere.directory), "status", "--cohort", "canary",
+                "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["cohort"] == "canary"
+    assert row["weights"] == {"blue": 100, "green": 0}
+    (notice,) = err.strip().splitlines()
+    assert notice in (NOTICE, SHARED_NOTICE), "one line for the region, naming what is there"
+
+
+def test_no_notice_when_the_environment_names_the_cohort_region(
+        elsewhere: Elsewhere, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    code = run(["--project-dir", str(elsewhere.directory), "status", "--cohort", "canary",
+                "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)[0]["weights"] == {"blue": 100, "green": 0}
+    assert err == ""
+
+
+def test_the_context_gives_clients_and_a_ledger_in_the_stacks_regions(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = RolloutContext(elsewhere.directory)
+    resources = ctx.cohort("canary")
+    assert ctx.clients.region == "us-east-1"
+    assert (resources.region, resources.shared_region) == ("eu-west-1", "eu-west-1")
+    clients = ctx.clients_for(resources)
+    assert clients.region == "eu-west-1"
+    (listener,) = clients.client("elbv2").describe_listeners(
+        ListenerArns=[resources.listener_arn])["Listeners"]
+    assert listener["ListenerArn"] == resources.listener_arn
+    assert load_state(ctx.ledger, "canary") is None, "the ledger table is found in eu-west-1"
+    shared = ctx.shared
+    assert ctx.clients_for(shared).client("sns").get_topic_attributes(
+        TopicArn=shared.notices_topic_arn)["Attributes"]["TopicArn"] == shared.notices_topic_arn
+    assert capsys.readouterr().err.strip().splitlines() == [NOTICE]
+
+
+@contextlib.contextmanager
+def local_state_gone(app: str) -> Iterator[None]:
+    """The app's local-engine state removed meanwhile (as on AWS), then put back."""
+    store = LocalStateStore(AwsClients(), app)
+    s3 = boto3.client("s3")
+    saved = {stack: s3.get_object(Bucket=STATE_BUCKET, Key=store.key(stack))["Body"].read()
+             for stack in store.stacks()}
+    for stack in saved:
+        s3.delete_object(Bucket=STATE_BUCKET, Key=store.key(stack))
+    try:
+        yield
+    finally:
+        for stack, body in saved.items():
+            s3.put_object(Bucket=STATE_BUCKET, Key=store.key(stack), Body=body)
+
+
+def test_tags_are_looked_up_in_the_region_the_stack_config_names(
+        elsewhere: Elsewhere, in_us_east_1: None) -> None:
+    by_outputs = RolloutContext(elsewhere.directory).cohort("canary")
+    with local_state_gone(elsewhere.app):
+        ctx = RolloutContext(elsewhere.directory)
+        assert ctx.discovery.cohorts() == ["canary"]
+        by_tags = ctx.cohort("canary")
+        shared = ctx.shared
+    same = {"listener_arn", "target_group_arns", "region", "shared_region", "ledger_table"}
+    assert by_tags.model_dump(include=same) == by_outputs.model_dump(include=same)
+    assert shared.ledger_table == by_outputs.ledger_table
+
+
+def test_a_cohort_region_comes_from_its_arns() -> None:
+    def cohort(**arns: str) -> CohortResources:
+        fields: dict[str, Any] = {
+            "app": "a", "cohort": "c", "artefact_bucket": "b", "ledger_table": "t",
+            "notices_topic_arn": "arn:aws:sns:ap-south-2:123456789012:notices",
+            "listener_arn": "arn:aws:elasticloadbalancing:ca-west-1:123456789012:listener/"
+                            "app/a-c/1/2",
+            "load_balancer_arn": "lb", "target_group_arns": {"blue": "b", "green": "g"},
+            "versions": {"blue": "1.0.0", "green": "1.0.0"}, "param_prefix": "/a/c"}
+        return CohortResources(**{**fields, **arns})
+
+    assert (cohort().region, cohort().shared_region) == ("ca-west-1", "ap-south-2")
+    unparsed = cohort(listener_arn="arn:listener", notices_topic_arn="unused")
+    assert (unparsed.region, unparsed.shared_region) == (None, None)
+    assert cohort(region="eu-north-1").region == "eu-north-1"
+
+
+def test_the_state_bucket_can_be_created_in_us_east_1() -> None:
+    """us-east-1 is the one region S3 refuses as a LocationConstraint."""
+    clients = AwsClients().for_region("us-east-1")
+    store = LocalStateStore(clients, "app")
+    s3 = clients.client("s3")
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_bucket", "404", http_status_code=404)
+        stub.add_response("create_bucket", {}, {"Bucket": STATE_BUCKET})
+        stub.add_response("put_object", {})
+        store.save("shared", StackState())
+        stub.assert_no_pending_responses()
