@@ -25,6 +25,7 @@ is the same rollout without a fault (first line).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +43,7 @@ from rollout.engine import load_state  # noqa: E402
 from rollout.local.server import embedded_moto  # noqa: E402
 from rollout.model.state import Status  # noqa: E402
 from tests.faults.client_hooks import client_hook, is_write  # noqa: E402
-from tests.faults.convergence import check  # noqa: E402
+from tests.faults.convergence import check, listener_weights  # noqa: E402
 from tests.faults.crashes import CRASH_EXIT  # noqa: E402
 from tests.faults.injector import (  # noqa: E402
     PERSISTENT,
@@ -233,6 +234,68 @@ class Matrix:
         return self.judge(f"run {run}: {len(injector.fired)} setting writes", done.code,
                           self.recover_start(done.code, False, before), "promoted")
 
+    # races with an operator and with a skewed clock ------------------------
+    def _background(self, args: list[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.scenario.command(args), env=self.scenario.environment(),
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def _wait_for(self, condition: Callable[[], bool], limit: float = 60) -> None:
+        deadline = time.monotonic() + limit
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the background rollout never got there")
+            time.sleep(0.05)
+
+    def abort_during_preflight(self, run: int) -> Run:
+        """The audit's repro: an abort while ``start`` sits in a preflight longer than its
+        lease; then ``rollout step`` must find nothing to move."""
+        scenario = self.scenario
+        scenario.reset()
+        scenario.tenants_file.write_text(scenario.tenants_file.read_text().replace(
+            'strategy: "', 'security: {command: "sleep 2"}, strategy: "'))
+        try:
+            holder = self._background(scenario.start_args(wait=False, lease="0.5s"))
+            self._wait_for(lambda: self._status() == Status.PREPARING)
+            time.sleep(1.0)
+            scenario.run_here(scenario.command_args("abort", "--reason", f"matrix {run}"))
+            code = holder.wait(timeout=60)
+            scenario.run_here(scenario.command_args("step"))
+        finally:
+            scenario.tenants_file.write_text(scenario.tenants_file.read_text().replace(
+                'security: {command: "sleep 2"}, ', ""))
+        return self.judge(f"run {run}", code, [], "aborted")
+
+    def rollback_while_another_bakes(self, run: int) -> Run:
+        scenario = self.scenario
+        scenario.reset()
+        holder = self._background(scenario.start_args(strategy="canary:50:30s", lease="2s"))
+        self._wait_for(lambda: listener_weights(scenario.resources).get("green") == 50)
+        scenario.run_here(scenario.command_args("rollback", "--reason", f"matrix {run}"))
+        code = holder.wait(timeout=60)
+        return self.judge(f"run {run}", code, [], "rolled_back")
+
+    def clock_ahead_by_90s(self, run: int) -> Run:
+        """A second process 90 s ahead tries ``step`` while the holder bakes: refused."""
+        scenario = self.scenario
+        scenario.reset()
+        holder = self._background(scenario.start_args(strategy="canary:50:4s", lease="2s"))
+        self._wait_for(lambda: listener_weights(scenario.resources).get("green") == 50)
+        real_time = time.time
+        time.time = lambda: real_time() + 90  # type: ignore[assignment]
+        try:
+            refused = scenario.run_here(scenario.command_args("step"))
+        finally:
+            time.time = real_time  # type: ignore[assignment]
+        code = holder.wait(timeout=60)
+        result = self.judge(f"run {run}", code, [], "promoted")
+        if refused.code != 3:
+            result.problems.append(f"the skewed process got the lock (exit {refused.code})")
+        return result
+
+    def _status(self) -> Status | None:
+        state = load_state(self.scenario.ledger, self.scenario.cohort)
+        return state.status if state else None
+
     # the matrix --------------------------------------------------------------
     def row(self, kind: str, runs: Iterator[Run]) -> None:
         row = Row(kind)
@@ -350,6 +413,12 @@ def main(quick: bool) -> None:
                               for name, nth, _ in points))
         matrix.row("read timeout on every setting write, a new setting among them",
                    (matrix.lost_answer_on_every_setting_write(run) for run in range(1, 4)))
+        matrix.row("abort during preflight (a 2 s security command, a 0.5 s lease)",
+                   (matrix.abort_during_preflight(run) for run in range(1, 4)))
+        matrix.row("rollback while another process bakes",
+                   (matrix.rollback_while_another_bakes(run) for run in range(1, 4)))
+        matrix.row("clock skew 90 s: a second process ahead tries to step",
+                   (matrix.clock_ahead_by_90s(run) for run in range(1, 4)))
     runs = sum(len(row.runs) for row in matrix.rows)
     print(f"\n{runs} runs in {time.monotonic() - began:.0f} s"
           f"{' (--quick: every third point)' if quick else ''}; baseline clean rollout + "

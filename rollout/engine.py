@@ -11,24 +11,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from infra.config import Colour, TenantRef, other_colour
 from rollout.aws_clients import AwsClients
+from rollout.configcopy.report import LeftAlone
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict
 from rollout.ledger import (
     DEFAULT_LEASE_SECONDS,
+    STATE_SK,
     Event,
+    Heartbeat,
     Lease,
     Ledger,
+    StoppedByOperator,
+    StopRequest,
     cohort_pk,
     default_actor,
     now_utc,
+    stop_sk,
 )
 from rollout.model.release import checked_version
 from rollout.model.state import RolloutState, Status
@@ -36,7 +42,8 @@ from rollout.progression import Action, Advance, Hold, Pause, Promote, RollBack,
 from rollout.routers.base import TrafficRouter, Weights
 from rollout.strategy import StepPlan
 
-STATE_SK = "STATE"
+FORWARD = (Status.PREPARING, Status.SHIFTING, Status.PAUSED, Status.PROMOTED)
+"""Statuses that move a rollout on: an operator's stop request fences their saves."""
 
 
 class Preflight(Protocol):
@@ -47,6 +54,25 @@ class Preflight(Protocol):
     def run(self, state: RolloutState) -> str:
         """Do it; return one line for the history, raise Blocked/RolloutFailed to stop."""
         ...
+
+
+class Blocker(Protocol):
+    """A rule that forbids moving traffic forward right now (a company freeze, say)."""
+
+    name: str
+
+    def blocked_at(self, moment: datetime) -> str | None:
+        """Why traffic may not move forward at ``moment``, or None when it may."""
+        ...
+
+
+@dataclass(frozen=True)
+class CarryBack:
+    """What a rollback hook did with the tenant edits made on the new colour."""
+
+    summary: str
+    left_alone: list[LeftAlone] = field(default_factory=list)
+    done: bool = True
 
 
 @dataclass
@@ -64,7 +90,8 @@ class EngineHooks:
     """What the engine calls out to; all optional, so the engine stays testable alone."""
 
     preflight: list[Preflight] = field(default_factory=list)
-    on_rollback: list[Callable[[RolloutState], str]] = field(default_factory=list)
+    blockers: list[Blocker] = field(default_factory=list)
+    on_rollback: list[Callable[[RolloutState], CarryBack]] = field(default_factory=list)
     on_event: list[Callable[[str, Event], None]] = field(default_factory=list)
     on_progress: Callable[[Progress], None] | None = None
 
@@ -104,41 +131,62 @@ class CohortRollout:
         self.clock = clock
         self.sleep = sleep
         self.actor = actor or default_actor()
-        self._lease: Lease | None = None
+        self._heartbeat: Heartbeat | None = None
         self._event_keys: set[str] | None = None
         self._converged = False
 
     # ---------------------------------------------------------------- locking
     @contextmanager
-    def lease(self) -> Iterator[Lease]:
-        """Hold the cohort's lease for a block; Blocked (exit 3) names the current holder."""
-        self._lease = self.ledger.acquire(self.cohort.cohort, self.actor,
-                                          self.settings.lease_seconds)
+    def lease(self, patience: float = 0.0) -> Iterator[Lease]:
+        """Hold the cohort's lease for a block, renewed in the background all along.
+
+        Blocked (exit 3) names the current holder when it is still alive after
+        ``patience`` seconds.
+        """
+        lease = self.ledger.acquire(self.cohort.cohort, self.actor, self.settings.lease_seconds,
+                                    patience=patience)
         try:
-            yield self._lease
+            with Heartbeat(self.ledger, lease) as heartbeat:
+                self._heartbeat = heartbeat
+                yield lease
         finally:
-            self.ledger.release(self._lease)
-            self._lease = None
+            self._heartbeat = None
+            self.ledger.release(lease)
 
     def _hold_lease(self) -> None:
         """Renew the lease before any write to AWS: no weight write without the lock."""
-        if self._lease is None:
+        if self._heartbeat is None:
             raise RuntimeError("the engine wrote without holding the cohort's lease")
-        self._lease = self.ledger.renew(self._lease, self.settings.lease_seconds)
+        self._heartbeat.renew()
 
     # ------------------------------------------------------------- ledger i/o
     def state(self) -> RolloutState | None:
         return load_state(self.ledger, self.cohort.cohort)
 
     def _save(self, state: RolloutState) -> RolloutState:
+        """Save the next revision of ``state``, only if nobody else changed it meanwhile.
+
+        A holder saves under its lock token; a save that moves the rollout forward is
+        also fenced by the rollout's stop request, so once an operator stopped it no
+        process can take it further. Without a lease only an operator's stop saves.
+        """
+        if self._heartbeat is None and state.status in FORWARD:
+            raise RuntimeError("the engine moved a rollout on without holding the lease")
         saved = state.model_copy(update={"updated_at": self.clock(),
                                          "revision": state.revision + 1})
-        self.ledger.put(cohort_pk(self.cohort.cohort), STATE_SK, saved)
+        self.ledger.save_state(
+            self.cohort.cohort, saved, expected_revision=state.revision,
+            lease=self._heartbeat.lease if self._heartbeat else None,
+            fence=stop_sk(state.started_at) if state.status in FORWARD else None)
         return saved
 
     def _record(self, kind: str, message: str, key: str, **data: Any) -> None:
-        """Append an event once: a resumed step does not write its event twice."""
-        if self._event_keys is None:
+        """Append an event once: a resumed step does not write its event twice.
+
+        A key we have not seen is looked up again first: an operator's stop may have
+        written events since we last read them.
+        """
+        if self._event_keys is None or key not in self._event_keys:
             self._event_keys = {str(e.data.get("key")) for e in
                                 self.ledger.events(self.cohort.cohort)}
         if key in self._event_keys:
@@ -150,9 +198,23 @@ class CohortRollout:
         for hook in self.hooks.on_event:
             hook(self.cohort.cohort, event)
 
-    def _route(self, weights: Weights) -> None:
+    def _route(self, state: RolloutState) -> None:
+        """Write ``state``'s weights: under the lease, or as an operator's stop.
+
+        A holder looks for a stop request right after its write: an operator may have
+        stopped the rollout while the write was on its way, and their stop wins.
+        """
+        if self._heartbeat is None:
+            self.router.set_weights(state.weights)
+            return
         self._hold_lease()
-        self.router.set_weights(weights)
+        self.router.set_weights(state.weights)
+        stop = self.ledger.stop_request(self.cohort.cohort, state.started_at)
+        if stop is not None:
+            back: Weights = {state.old_colour: 100, state.new_colour: 0}
+            if state.weights != back:
+                self.router.set_weights(back)
+            raise StoppedByOperator(self.cohort.cohort, stop)
 
     # ------------------------------------------------------------------ start
     def live_colour(self) -> Colour:
@@ -165,7 +227,8 @@ class CohortRollout:
 
     def start(self, release: str, strategy: str, plan: StepPlan, *,
               pins: list[tuple[TenantRef, str]] | None = None,
-              notice_override: str | None = None) -> RolloutState:
+              notice_override: str | None = None,
+              freeze_override: str | None = None) -> RolloutState:
         """Prepare a rollout of ``release`` and apply its first step."""
         checked_version(release, "--release")
         previous = self.state()
@@ -184,6 +247,7 @@ class CohortRollout:
                 f"not {release}: deploy it first (`rollout stacks up --cohort "
                 f"{self.cohort.cohort} --version {release}` or `pulumi up`)")
         now = self.clock()
+        self._check_blockers(now, freeze_override)
         plan_pins = [{"id": tenant.id, "host": tenant.host, "reason": reason}
                      for tenant, reason in pins or []]
         state = self._save(RolloutState(
@@ -192,8 +256,9 @@ class CohortRollout:
             weights=self.router.read_weights(), started_at=now, updated_at=now,
             versions=versions,
             last_known_good=previous.last_known_good if previous else versions[old],
-            notice_override=notice_override,
-            pinned={tenant.id: old for tenant, _ in pins or []}))
+            notice_override=notice_override, freeze_override=freeze_override,
+            pinned={tenant.id: old for tenant, _ in pins or []},
+            revision=previous.revision if previous else 0))
         self._record_started(state, plan_pins)
         return self._prepare(state, plan_pins)
 
@@ -204,7 +269,8 @@ class CohortRollout:
                      f"{state.started_at.isoformat()}:started", release=state.release,
                      old_version=state.old_version, old_colour=state.old_colour,
                      new_colour=state.new_colour, strategy=state.strategy,
-                     notice_override=state.notice_override, pins=plan_pins)
+                     notice_override=state.notice_override,
+                     freeze_override=state.freeze_override, pins=plan_pins)
 
     def _prepare(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> RolloutState:
         """Preflight, pins, first step: everything between ``started`` and shifting.
@@ -266,6 +332,14 @@ class CohortRollout:
         results = [gate.check(self._gate_context(state, now)) for gate in gates]
         waiting = {gate.name for gate in gates if getattr(gate, "waits_for_human", False)}
         action = decide(state, now, results, self.settings.progression, waiting)
+        if isinstance(action, Advance):
+            blocked = self._blocked_at(now, state.freeze_override)
+            if blocked is not None:
+                reason = (f"{blocked}; after it, `rollout promote --cohort "
+                          f"{self.cohort.cohort}` carries on")
+                self._record_outcome(self._save(state.model_copy(update={
+                    "status": Status.PAUSED, "reason": reason, "last_gate_results": results})))
+                raise Blocked(f"cohort {self.cohort.cohort} holds: {reason}")
         self._act(state, action, results, now)
         if self.hooks.on_progress is not None:
             left = action.bake_left if isinstance(action, Hold) else 0.0
@@ -296,7 +370,7 @@ class CohortRollout:
         state = self._save(state.model_copy(update={
             "step_index": action.index, "weights": action.weights, "step_started_at": now,
             "inconclusive_checks": 0, "last_gate_results": results, "reason": None}))
-        self._route(action.weights)
+        self._route(state)
         step = state.steps[action.index]
         self._record("step", f"step {action.index + 1}/{len(state.steps)}: "
                      f"{step.weight}% to {state.new_colour} ({state.release})",
@@ -349,18 +423,24 @@ class CohortRollout:
                            if action.bake_left > 0 else self.settings.check_interval)
         final = self.state()
         assert final is not None
-        if final.status == Status.ROLLED_BACK:
-            raise RolloutFailed(f"cohort {final.cohort} rolled back to {final.old_colour} "
-                                f"({final.old_version}): {final.reason}")
+        stop = self.ledger.stop_request(self.cohort.cohort, final.started_at)
+        if stop is not None and self._heartbeat is not None:
+            raise StoppedByOperator(self.cohort.cohort, stop)
+        if final.status in (Status.ROLLED_BACK, Status.ABORTED):
+            raise RolloutFailed(f"cohort {final.cohort} {final.status.value.replace('_', ' ')}"
+                                f", all traffic on {final.old_colour} ({final.old_version}): "
+                                f"{final.reason}")
         if final.status == Status.PAUSED:
             raise Blocked(f"cohort {final.cohort} paused: {final.reason}")
         return final
 
-    def approve(self) -> RolloutState:
+    def approve(self, freeze_override: str | None = None) -> RolloutState:
         """``rollout promote``: approve the current step's pause and go on."""
         state = self.state()
         if state is None or not state.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout waiting for approval")
+        state = self._with_freeze_override(state, freeze_override)
+        self._check_blockers(self.clock(), state.freeze_override)
         state = self._save(state.model_copy(update={
             "approved_step": state.step_index, "status": Status.SHIFTING,
             "inconclusive_checks": 0, "reason": None}))
@@ -368,49 +448,153 @@ class CohortRollout:
                      f"{state.started_at.isoformat()}:approved:{state.step_index}")
         return state
 
+    # ------------------------------------------------------ freezes and stops
+    def _blocked_at(self, moment: datetime, override: str | None) -> str | None:
+        """Why no traffic may move forward now (None when it may, or when overridden)."""
+        if override:
+            return None
+        for blocker in self.hooks.blockers:
+            reason = blocker.blocked_at(moment)
+            if reason is not None:
+                return reason
+        return None
+
+    def _check_blockers(self, moment: datetime, override: str | None) -> None:
+        reason = self._blocked_at(moment, override)
+        if reason is not None:
+            raise Blocked(f"cohort {self.cohort.cohort}: {reason}; traffic does not move "
+                          "(only --override-freeze REASON, recorded in the ledger, may break it)")
+
+    def _with_freeze_override(self, state: RolloutState, reason: str | None) -> RolloutState:
+        """Record an operator's explicit override of a freeze on this rollout."""
+        if not reason or state.freeze_override == reason:
+            return state
+        state = self._save(state.model_copy(update={"freeze_override": reason}))
+        self._record("override", f"company freeze overridden by {self.actor}: {reason}",
+                     f"{state.started_at.isoformat()}:freeze-override:{state.revision}",
+                     reason=reason)
+        return state
+
+    def override_freeze(self, reason: str | None) -> None:
+        """``--override-freeze`` on step/resume: recorded before the rollout goes on."""
+        state = self.state()
+        if state is not None and state.status.active:
+            self._with_freeze_override(state, reason)
+
+    def _stop_request(self, kind: Literal["abort", "rollback"], reason: str,
+                      state: RolloutState) -> RolloutState:
+        """An operator's stop, without the lease: fence the rollout, then act on it.
+
+        Once the request is in the ledger no process can save the rollout forward, and
+        a holder that wrote weights meanwhile puts them back itself; so the state read
+        after it is final for everyone but us, and our one write wins.
+        """
+        if self._heartbeat is not None:
+            return state
+        request = StopRequest(kind=kind, reason=reason, actor=self.actor, at=self.clock(),
+                              rollout_started_at=state.started_at)
+        self.ledger.request_stop(self.cohort.cohort, request)
+        self._record("stop", f"{kind} requested by {self.actor}: {reason}",
+                     f"{state.started_at.isoformat()}:stop:{kind}:{request.at.isoformat()}",
+                     reason=reason)
+        return self.state() or state
+
     def rollback(self, reason: str, *, failure: GateResult | None = None,
                  restored_version: str | None = None) -> RolloutState:
         """All traffic back to the old colour in one router write, then carry config back.
 
-        ``restored_version`` says the old colour was just redeployed from the artefact
-        store with that version, so its warm period no longer matters.
+        Called without the lease it is an operator's stop, which wins over a process
+        driving the rollout (see :meth:`_stop_request`). ``restored_version`` says the
+        old colour was just redeployed from the artefact store with that version, so
+        its warm period no longer matters.
         """
         state = self.state()
         if state is None:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout to roll back")
         if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
-            return self.resume()
+            return self._finish_stopped()
         now = self.clock()
-        if restored_version is not None:
-            state = state.model_copy(update={
-                "old_version": restored_version,
-                "versions": {**state.versions, state.old_colour: restored_version}})
-        elif state.status == Status.PROMOTED and state.warm_until and now > state.warm_until:
+        if (restored_version is None and state.status == Status.PROMOTED
+                and state.warm_until and now > state.warm_until):
             raise Blocked(
                 f"the warm period of {state.old_colour} ({state.old_version}) ended at "
                 f"{state.warm_until:%Y-%m-%d %H:%M UTC}; redeploy it from the artefact store: "
                 f"rollout rollback --cohort {state.cohort} --to-version {state.old_version}")
+        state = self._stop_request("rollback", reason, state)
+        if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
+            return self._finish_stopped()
+        if restored_version is not None:
+            state = state.model_copy(update={
+                "old_version": restored_version,
+                "versions": {**state.versions, state.old_colour: restored_version}})
         weights: Weights = {state.old_colour: 100, state.new_colour: 0}
-        state = self._save(state.model_copy(update={
+        saved = self._save_stop(state.model_copy(update={
             "status": Status.ROLLED_BACK, "weights": weights, "reason": reason,
             "failure": failure, "config_carried_back": False}))
-        self._route(weights)
+        if saved is None:
+            return self._finish_stopped()
+        state = saved
+        self._route(state)
         self._record_outcome(state)
-        return self._after_rollback(state)
+        return self._after_rollback(state) if self._heartbeat else self._finish_stopped()
 
     def abort(self, reason: str) -> RolloutState:
-        """Stop the rollout: traffic back to the old colour, status aborted."""
+        """Stop the rollout: traffic back to the old colour, status aborted.
+
+        Like :meth:`rollback`, an operator's abort needs no lease and always wins.
+        """
         state = self.state()
         if state is None or not state.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout in progress to abort")
+        state = self._stop_request("abort", reason, state)
+        if not state.status.active:
+            return self._finish_stopped()
         weights: Weights = {state.old_colour: 100, state.new_colour: 0}
-        state = self._save(state.model_copy(update={
+        saved = self._save_stop(state.model_copy(update={
             "status": Status.ABORTED, "weights": weights, "reason": reason,
             "config_carried_back": False}))
-        self._route(weights)
+        if saved is None:
+            return self._finish_stopped()
+        state = saved
+        self._route(state)
         self._record("aborted", f"aborted, all traffic on {state.old_colour}: {reason}",
                      f"{state.started_at.isoformat()}:aborted", weights=dict(weights))
-        return self._after_rollback(state)
+        return self._after_rollback(state) if self._heartbeat else self._finish_stopped()
+
+    def _finish_stopped(self) -> RolloutState:
+        """A rollout rolled back or aborted: converge, then carry config back, under the lease.
+
+        After an operator's stop the process that drove the rollout lets go within one
+        check interval; we wait that long for the lease, so the carry-back never runs
+        twice at once. If the cohort is still held then, ``rollout resume`` finishes it.
+        """
+        if self._heartbeat is not None:
+            return self.resume()
+        patience = self.settings.check_interval + self.settings.lease_seconds
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.lease(patience))
+            except Blocked as busy:
+                state = self.state() or self._no_rollout()
+                self._record("config", f"configuration not carried back yet: {busy}; "
+                             f"`rollout resume --cohort {state.cohort}` finishes it",
+                             f"{state.started_at.isoformat()}:carry-back-deferred")
+                return state
+            return self.resume()
+
+    def _save_stop(self, state: RolloutState) -> RolloutState | None:
+        """An operator's terminal save; None when a concurrent stop landed first."""
+        try:
+            return self._save(state)
+        except Blocked:
+            current = self.state()
+            if self._heartbeat is None and current is not None and current.status in (
+                    Status.ROLLED_BACK, Status.ABORTED):
+                return None
+            raise
+
+    def _no_rollout(self) -> RolloutState:
+        raise Blocked(f"cohort {self.cohort.cohort} has no rollout")
 
     def _after_rollback(self, state: RolloutState) -> RolloutState:
         """Carry config edits back, unless the new colour never served a request.
@@ -422,13 +606,24 @@ class CohortRollout:
         if state.config_carried_back:
             return state
         key = f"{state.started_at.isoformat()}:carry-back"
+        left_alone: list[LeftAlone] = []
         if state.step_index < 0:
             self._record("config", f"nothing to carry back: {state.new_colour} never served "
                          "traffic in this rollout", key)
-        else:
-            for hook in self.hooks.on_rollback:
-                self._record("config", hook(state), key)
-        return self._save(state.model_copy(update={"config_carried_back": True}))
+        for hook in self.hooks.on_rollback if state.step_index >= 0 else []:
+            outcome = hook(state)
+            if not outcome.done:
+                self._record("config", outcome.summary,
+                             f"{key}-failed:{state.revision}")
+                raise RolloutFailed(
+                    f"all traffic is back on {state.old_colour}, but {outcome.summary}; "
+                    f"then `rollout resume --cohort {state.cohort}` carries it back")
+            self._record("config", "; ".join([outcome.summary, *(
+                f"left alone: {item.line()}" for item in outcome.left_alone)]), key,
+                left_alone=[item.model_dump(mode="json") for item in outcome.left_alone])
+            left_alone.extend(outcome.left_alone)
+        return self._save(state.model_copy(update={"config_carried_back": True,
+                                                   "config_left_alone": left_alone}))
 
     def pin(self, tenant: TenantRef, colour: Colour, reason: str) -> None:
         """Keep ``tenant`` on ``colour`` whatever the weights say, and record it."""
@@ -466,7 +661,7 @@ class CohortRollout:
         """
         self._converged = True
         if self.router.read_weights() != state.weights:
-            self._route(state.weights)
+            self._route(state)
             self._record("reconciled", f"weights restored to {state.weights} from the ledger",
                          f"{state.updated_at.isoformat()}:reconciled:{state.revision}",
                          weights=dict(state.weights))

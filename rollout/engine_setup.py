@@ -17,7 +17,7 @@ from infra.config import TenantRef
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources
-from rollout.engine import CohortRollout, EngineHooks, EngineSettings, Preflight
+from rollout.engine import CarryBack, CohortRollout, EngineHooks, EngineSettings, Preflight
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate
 from rollout.gates.load import load_gates
@@ -26,6 +26,7 @@ from rollout.model.state import RolloutState
 from rollout.model.tenants import Cohort, TenantsFile, load_tenants
 from rollout.preflight import NoticeCheck, SecurityCheck
 from rollout.routers.base import ROUTERS, TrafficRouter
+from rollout.schedule.freeze import CompanyFreeze
 from rollout.schedule.pins import pins_at
 from rollout.schedule.windows import WindowProfile, contains
 
@@ -118,10 +119,9 @@ class ConfigCopyCheck:
     def run(self, state: RolloutState) -> str:
         report = self._copier.copy(state.old_colour, state.new_colour)
         if report.conflicts:
-            first = report.conflicts[0]
             raise Blocked(
                 f"{len(report.conflicts)} setting(s) on {state.new_colour} were changed there "
-                f"since the toolkit last wrote them (first: {first.tenant}/{first.key}); "
+                f"since the toolkit last wrote them (first: {report.conflict_lines()[0]}); "
                 f"review with `rollout config diff --cohort {state.cohort} --from "
                 f"{state.old_colour} --to {state.new_colour}`, then `rollout config copy ... "
                 "--force` to overwrite them")
@@ -144,25 +144,33 @@ def build_rollout(setup: CohortSetup, clients: Any, ledger: Ledger, *,
                   on_event: list[Any] | None = None) -> CohortRollout:
     """A ready engine with every preflight check and rollback hook a real rollout needs.
 
-    ``decided_at`` is the moment notice periods are judged at (default: now); the demo
-    passes each cohort's planned slot to fast-forward the calendar.
+    ``decided_at`` is the moment notice periods and freezes are judged at (default: now);
+    the demo passes each cohort's planned slot to fast-forward the calendar.
     """
-    copier = ConfigCopier(AwsClients(retry_mode="adaptive"), setup.resources, ledger)
+    copier = ConfigCopier(AwsClients(retry_mode="adaptive").for_region(setup.resources.region),
+                          setup.resources, ledger)
     security = setup.settings.security
     preflight: list[Preflight] = [
         NoticeCheck(ledger, setup.tenants, decided_at or now_utc(), notice_override),
         ConfigCopyCheck(copier),
         SecurityCheck(clients, setup.resources, security.command if security else None,
-                      security.timeout if security else None),
+                      security.timeout if security else None,
+                      extra_env=security.env if security else ()),
     ]
 
-    def carry_back(state: RolloutState) -> str:
+    def carry_back(state: RolloutState) -> CarryBack:
         try:
-            return copier.carry_back(state.new_colour, state.old_colour).summary()
+            report = copier.carry_back(state.new_colour, state.old_colour)
         except Blocked as nothing_copied:
-            return f"no configuration carried back: {nothing_copied}"
+            return CarryBack(f"no configuration carried back: {nothing_copied}")
+        except RolloutFailed as unread:
+            return CarryBack(f"configuration NOT carried back: {unread}", done=False)
+        return CarryBack(report.summary(), report.left_alone)
 
-    hooks = EngineHooks(preflight=preflight, on_rollback=[carry_back],
+    calendar_shift = decided_at - now_utc() if decided_at else timedelta(0)
+    hooks = EngineHooks(preflight=preflight,
+                        blockers=[CompanyFreeze(setup.tenants, calendar_shift)],
+                        on_rollback=[carry_back],
                         on_event=on_event or [], on_progress=on_progress)
     return CohortRollout(
         clients=clients, cohort=setup.resources, ledger=ledger, router=setup.router(clients),

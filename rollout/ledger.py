@@ -7,13 +7,15 @@ Items are ``pk``/``sk`` pairs; documents are pydantic models stored as JSON in
 pk                            sk                     what
 ============================  =====================  ===============================
 ``COHORT#<cohort>``           ``STATE``              :class:`rollout.model.state.RolloutState`
-``COHORT#<cohort>``           ``LOCK``               the lease lock (holder, expiry)
+``COHORT#<cohort>``           ``LOCK``               the lease lock (holder, token, record version)
 ``COHORT#<cohort>``           ``EVENT#<seq>``        one :class:`Event`, seq from 1, no gaps
+``COHORT#<cohort>``           ``STOP#<started>``     an operator's :class:`StopRequest`
 anything else                 anything               records other pieces own (notices, snapshots)
 ============================  =====================  ===============================
 
 Every write that could race is a conditional write, so two CI jobs can never
-both believe they hold a cohort.
+both believe they hold a cohort, and the state is saved only in one transaction
+with its revision, the holder's lock token and the absence of a stop request.
 """
 
 from __future__ import annotations
@@ -22,19 +24,24 @@ import contextlib
 import getpass
 import os
 import socket
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 from rollout.aws_clients import AwsClients
-from rollout.errors import Blocked
+from rollout.errors import Blocked, RolloutFailed
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_LEASE_SECONDS = 60
+EVENT_ATTEMPTS = 5
+STATE_SK = "STATE"
+LOCK_SK = "LOCK"
 
 
 def now_utc() -> datetime:
@@ -65,16 +72,46 @@ class Event(BaseModel):
 
 
 class Lease(BaseModel):
-    """A held lock on one cohort."""
+    """A held lock on one cohort.
+
+    ``rvn`` (record version number) changes at every renewal: waiters judge liveness by
+    it. ``expires_at`` is the holder's own wall-clock estimate, shown to people only.
+    """
 
     cohort: str
     holder: str
     token: str
+    rvn: str
+    lease_seconds: float
     expires_at: float
+
+
+class StopRequest(BaseModel):
+    """An operator's abort or rollback of one rollout, which every holder must honour."""
+
+    kind: Literal["abort", "rollback"]
+    reason: str
+    actor: str
+    at: datetime
+    rollout_started_at: datetime
+
+
+class StoppedByOperator(RolloutFailed):
+    """A holder found an operator's stop request: it writes nothing more (exit 1)."""
+
+    def __init__(self, cohort: str, request: StopRequest) -> None:
+        super().__init__(f"the rollout of cohort {cohort} was stopped by {request.actor} "
+                         f"({request.kind}: {request.reason}); this process moves no more "
+                         "traffic")
+        self.request = request
 
 
 def cohort_pk(cohort: str) -> str:
     return f"COHORT#{cohort}"
+
+
+def stop_sk(rollout_started_at: datetime) -> str:
+    return f"STOP#{rollout_started_at.isoformat()}"
 
 
 class Ledger:
@@ -130,80 +167,235 @@ class Ledger:
         return Event.model_validate_json(found[0]["doc"]["S"]) if found else None
 
     def append_event(self, cohort: str, event: Event) -> Event:
-        """Append ``event`` with the next sequence number; a racing writer gets Blocked.
+        """Append ``event`` with the next sequence number.
 
-        When the condition fails because our own first attempt landed (its response was
-        lost and botocore sent it again), the item holds exactly our event: that is success.
+        Two processes may append at once (an operator's stop while a holder runs): the
+        loser of a sequence number takes the next one. When the condition fails because
+        our own first attempt landed (its response was lost and botocore sent it again),
+        the item holds exactly our event: that is success.
         """
-        last = self.last_event(cohort)
-        numbered = event.model_copy(update={"seq": (last.seq if last else 0) + 1})
-        sk = f"EVENT#{numbered.seq:09d}"
-        if self.put(cohort_pk(cohort), sk, numbered, only_if_new=True):
-            return numbered
-        found = self.get(cohort_pk(cohort), sk, Event)
-        if found is None or found.model_dump_json() != numbered.model_dump_json():
-            raise Blocked(f"cohort {cohort}: another process wrote event {numbered.seq} first")
-        return numbered
+        for _ in range(EVENT_ATTEMPTS):
+            last = self.last_event(cohort)
+            numbered = event.model_copy(update={"seq": (last.seq if last else 0) + 1})
+            sk = f"EVENT#{numbered.seq:09d}"
+            if self.put(cohort_pk(cohort), sk, numbered, only_if_new=True):
+                return numbered
+            found = self.get(cohort_pk(cohort), sk, Event)
+            if found is not None and found.model_dump_json() == numbered.model_dump_json():
+                return numbered
+        raise Blocked(f"cohort {cohort}: other processes kept writing events; try again")
+
+    # state -------------------------------------------------------------
+    def save_state(self, cohort: str, doc: BaseModel, *, expected_revision: int,
+                   lease: Lease | None, fence: str | None) -> None:
+        """Store a cohort's state only if nothing changed it since ``expected_revision``.
+
+        One DynamoDB transaction: the state's revision must be the one we read, the
+        ``LOCK`` item must still hold our token (when we act under a lease) and no
+        operator's stop request may sit at ``fence`` (when the save moves the rollout
+        forward). So a process whose lease was taken over, or whose rollout an operator
+        stopped, can never write its state over theirs.
+        """
+        pk = cohort_pk(cohort)
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {"pk": {"S": pk}, "sk": {"S": STATE_SK},
+                     "doc": {"S": doc.model_dump_json()},
+                     "revision": {"N": str(expected_revision + 1)}}}
+        if expected_revision == 0:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "attribute_not_exists(revision) OR revision = :rev"
+            put["ExpressionAttributeValues"] = {":rev": {"N": str(expected_revision)}}
+        items: list[dict[str, Any]] = [{"Put": put}]
+        if lease is not None:
+            items.append({"ConditionCheck": {
+                "TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": LOCK_SK}},
+                "ConditionExpression": "#token = :token",
+                "ExpressionAttributeNames": {"#token": "token"},
+                "ExpressionAttributeValues": {":token": {"S": lease.token}}}})
+        if fence is not None:
+            items.append({"ConditionCheck": {
+                "TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": fence}},
+                "ConditionExpression": "attribute_not_exists(pk)"}})
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except self._db.exceptions.TransactionCanceledException:
+            self._explain_refused_save(cohort, lease, fence)
+
+    def _explain_refused_save(self, cohort: str, lease: Lease | None, fence: str | None) -> None:
+        """Say which condition refused a state save: a stop, a lost lease, or a newer state."""
+        if fence is not None:
+            stop = self.get(cohort_pk(cohort), fence, StopRequest)
+            if stop is not None:
+                raise StoppedByOperator(cohort, stop)
+        if lease is not None:
+            current = self.lock_holder(cohort)
+            if current is None or current.token != lease.token:
+                who = current.holder if current else "nobody"
+                raise Blocked(f"cohort {cohort}: our lease was taken over (the lock is held by "
+                              f"{who}); stopping without writing")
+        raise Blocked(f"cohort {cohort}: another process changed the rollout's state; "
+                      "stopping without writing (see `rollout status`)")
+
+    # stop requests -----------------------------------------------------
+    def request_stop(self, cohort: str, request: StopRequest) -> None:
+        """Record an operator's stop; from now on no forward save of that rollout succeeds."""
+        self.put(cohort_pk(cohort), stop_sk(request.rollout_started_at), request)
+
+    def stop_request(self, cohort: str, rollout_started_at: datetime) -> StopRequest | None:
+        return self.get(cohort_pk(cohort), stop_sk(rollout_started_at), StopRequest)
 
     # lease locks -------------------------------------------------------
-    def acquire(self, cohort: str, holder: str,
-                seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
+    def acquire(self, cohort: str, holder: str, seconds: float = DEFAULT_LEASE_SECONDS, *,
+                patience: float = 0.0, monotonic: Callable[[], float] = time.monotonic,
+                sleep: Callable[[float], None] = time.sleep) -> Lease:
         """Take the cohort's lease, or raise :class:`Blocked` naming who holds it.
 
-        An expired lease (its holder crashed) is taken over.
+        Judged the way the Amazon DynamoDB Lock Client judges it: a held lock is taken
+        over only when its record version number stayed the same for a whole lease
+        period *on our own monotonic clock*; a holder that renews meanwhile is alive, and
+        we give up once ``patience`` seconds have passed (at once by default). No two
+        hosts' wall clocks are ever compared.
         """
-        now = time.time()
+        began = monotonic()
         lease = Lease(cohort=cohort, holder=holder, token=uuid.uuid4().hex,
-                      expires_at=now + seconds)
-        try:
-            self._db.put_item(
-                TableName=self.table,
-                Item={"pk": {"S": cohort_pk(cohort)}, "sk": {"S": "LOCK"},
-                      "holder": {"S": holder}, "token": {"S": lease.token},
-                      "expires_at": {"N": repr(lease.expires_at)}},
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"N": repr(now)}})
-        except self._db.exceptions.ConditionalCheckFailedException:
-            current = self.lock_holder(cohort)
-            if current is not None and current.token == lease.token:
-                return lease  # our first attempt landed; botocore's retry found it there
-            who = current.holder if current else "another process"
-            until = (datetime.fromtimestamp(current.expires_at, UTC).strftime("%H:%M:%S UTC")
-                     if current else "soon")
-            raise Blocked(f"cohort {cohort} is locked by {who} (lease until {until}); "
-                          "wait for it to finish, or for the lease to expire") from None
-        return lease
+                      rvn=uuid.uuid4().hex, lease_seconds=seconds,
+                      expires_at=time.time() + seconds)
+        watched: tuple[str, float] | None = None
+        while True:
+            current = self._put_lock(lease, None)
+            if current is None or current.token == lease.token:
+                return lease  # taken, or our first attempt landed and botocore retried
+            if watched is not None and watched[0] != current.rvn:
+                if monotonic() - began < patience:
+                    watched = None
+                    continue
+                raise Blocked(f"cohort {cohort} is locked by {current.holder} (alive: it "
+                              "renewed its lease while we watched); wait for it to finish, or "
+                              "stop its rollout with `rollout abort` or `rollout rollback`")
+            if watched is None:
+                watched = (current.rvn, monotonic())
+            elif monotonic() - watched[1] >= current.lease_seconds:
+                if self._put_lock(lease, watched[0]) is None:
+                    return lease
+                watched = None
+                continue
+            sleep(max(0.05, min(1.0, current.lease_seconds / 10)))
 
-    def renew(self, lease: Lease, seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
-        """Extend a lease we hold; :class:`Blocked` if it was taken over meanwhile."""
-        expires = time.time() + seconds
+    def _put_lock(self, lease: Lease, replacing_rvn: str | None) -> Lease | None:
+        """Write our lock item if the cohort has none (or still ``replacing_rvn``).
+
+        Returns None when written, else the lock that stood in the way.
+        """
+        condition = ("attribute_not_exists(pk)" if replacing_rvn is None
+                     else "attribute_not_exists(pk) OR rvn = :rvn")
+        values = {} if replacing_rvn is None else {
+            "ExpressionAttributeValues": {":rvn": {"S": replacing_rvn}}}
+        try:
+            self._db.put_item(TableName=self.table, Item=_lock_item(lease),
+                              ConditionExpression=condition, **values)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            current = self.lock_holder(lease.cohort)
+            return current if current is not None else self._put_lock(lease, replacing_rvn)
+        return None
+
+    def renew(self, lease: Lease, seconds: float | None = None) -> Lease:
+        """Prove we are alive: a new record version number; :class:`Blocked` if taken over."""
+        renewed = lease.model_copy(update={
+            "rvn": uuid.uuid4().hex,
+            "expires_at": time.time() + (seconds or lease.lease_seconds)})
         try:
             self._db.update_item(
                 TableName=self.table,
-                Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": "LOCK"}},
-                UpdateExpression="SET expires_at = :exp",
+                Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": LOCK_SK}},
+                UpdateExpression="SET rvn = :rvn, expires_at = :exp",
                 ConditionExpression="#token = :token",
                 ExpressionAttributeNames={"#token": "token"},
-                ExpressionAttributeValues={":exp": {"N": repr(expires)},
+                ExpressionAttributeValues={":rvn": {"S": renewed.rvn},
+                                           ":exp": {"N": repr(renewed.expires_at)},
                                            ":token": {"S": lease.token}})
         except self._db.exceptions.ConditionalCheckFailedException:
             raise Blocked(f"cohort {lease.cohort}: our lease was taken over; stopping") from None
-        return lease.model_copy(update={"expires_at": expires})
+        return renewed
 
     def release(self, lease: Lease) -> None:
         """Give the lease back (only if it is still ours)."""
         with contextlib.suppress(self._db.exceptions.ConditionalCheckFailedException):
             self._db.delete_item(
                 TableName=self.table,
-                Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": "LOCK"}},
+                Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": LOCK_SK}},
                 ConditionExpression="#token = :token",
                 ExpressionAttributeNames={"#token": "token"},
                 ExpressionAttributeValues={":token": {"S": lease.token}})
 
     def lock_holder(self, cohort: str) -> Lease | None:
         item = self._db.get_item(TableName=self.table, ConsistentRead=True, Key={
-            "pk": {"S": cohort_pk(cohort)}, "sk": {"S": "LOCK"}}).get("Item")
+            "pk": {"S": cohort_pk(cohort)}, "sk": {"S": LOCK_SK}}).get("Item")
         if not item:
             return None
+        expires = float(item["expires_at"]["N"])
         return Lease(cohort=cohort, holder=item["holder"]["S"], token=item["token"]["S"],
-                     expires_at=float(item["expires_at"]["N"]))
+                     rvn=item.get("rvn", {}).get("S", repr(expires)),
+                     lease_seconds=float(item.get("lease_seconds", {}).get(
+                         "N", DEFAULT_LEASE_SECONDS)),
+                     expires_at=expires)
+
+
+def _lock_item(lease: Lease) -> dict[str, Any]:
+    return {"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": LOCK_SK},
+            "holder": {"S": lease.holder}, "token": {"S": lease.token},
+            "rvn": {"S": lease.rvn}, "lease_seconds": {"N": repr(lease.lease_seconds)},
+            "expires_at": {"N": repr(lease.expires_at)}}
+
+
+def heartbeat_interval(lease_seconds: float) -> float:
+    """How often a holder renews: often enough that a waiter sees it alive quickly."""
+    return max(0.1, min(lease_seconds / 4, 5.0))
+
+
+class Heartbeat:
+    """Renews a held lease in the background, so long preflight work never lets it lapse.
+
+    The engine's own renewals before each weight write go through :meth:`renew` too,
+    so the two never race each other; a lost lease is remembered and raised there.
+    """
+
+    def __init__(self, ledger: Ledger, lease: Lease) -> None:
+        self._ledger = ledger
+        self.lease = lease
+        self._lost: Blocked | None = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"heartbeat-{lease.cohort}")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def renew(self) -> Lease:
+        with self._lock:
+            if self._lost is not None:
+                raise self._lost
+            try:
+                self.lease = self._ledger.renew(self.lease)
+            except Blocked as lost:
+                self._lost = lost
+                raise
+            return self.lease
+
+    def _run(self) -> None:
+        while not self._stopped.wait(heartbeat_interval(self.lease.lease_seconds)):
+            try:
+                self.renew()
+            except Blocked:
+                return
+            except Exception:  # a flaky renewal is retried on the next beat
+                continue
+
+

@@ -7,6 +7,7 @@ or RolloutFailed (exit 1) and the engine records why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rollout.aws_clients import AwsClients
@@ -51,19 +52,21 @@ class SecurityCheck:
 
     name = "security"
 
-    def __init__(self, clients: AwsClients, cohort: CohortResources,
-                 command: str | None, timeout: float | None = None) -> None:
+    def __init__(self, clients: AwsClients, cohort: CohortResources, command: str | None,
+                 timeout: float | None = None, extra_env: Sequence[str] = ()) -> None:
         self._clients = clients
         self._cohort = cohort
         self._command = command
         self._timeout = timeout
+        self._extra_env = tuple(extra_env)
 
     def run(self, state: RolloutState) -> str:
-        from rollout.gates.security import run_security_checks
+        from rollout.gates.security import DEFAULT_COMMAND_TIMEOUT, run_checks
 
-        options = {"timeout": self._timeout} if self._timeout else {}
-        results = run_security_checks(self._clients, self._cohort, self._command,
-                                      new_colour=state.new_colour, **options)
+        results = run_checks(self._clients, self._cohort, self._command,
+                             new_colour=state.new_colour,
+                             timeout=self._timeout or DEFAULT_COMMAND_TIMEOUT,
+                             extra_env=self._extra_env)
         failed = [r for r in results if r.verdict != Verdict.PASS]
         if failed:
             raise Blocked(f"security gate: {failed[0].gate}: {failed[0].reason}"

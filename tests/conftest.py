@@ -17,6 +17,15 @@ from rollout.local.engine import LocalEngine
 from rollout.local.server import FAKE_CREDENTIALS, embedded_moto
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Security-command logs go under $XDG_STATE_HOME: a temporary one, not the user's."""
+    home = tmp_path_factory.mktemp("state-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(home))
+        yield home
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server per test process, reached over HTTP through AWS_ENDPOINT_URL."""

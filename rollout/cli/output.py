@@ -14,11 +14,20 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off: reasons, names and command output come from users, tenants and AWS, and
+# a stray ``[/]`` or ``[link=...]`` in them must print as it is, never crash or restyle.
+# A print that wants styling passes ``markup=True`` and escapes every value with shown().
+console = Console(highlight=False, soft_wrap=True, markup=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def shown(value: object) -> str:
+    """``value`` escaped for a ``markup=True`` print."""
+    return escape(str(value))
 
 
 def to_jsonable(data: Any) -> Any:

@@ -12,7 +12,7 @@ from rich.table import Table
 from infra.config import COLOURS, Colour
 from rollout.cli import app, context
 from rollout.cli.live_progress import LiveProgress
-from rollout.cli.output import JsonFlag, console, emit
+from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.engine import CohortRollout, EngineSettings, load_state
 from rollout.engine_setup import CohortSetup, build_rollout, load_setup, tenants_path
 from rollout.errors import BadInput
@@ -28,6 +28,9 @@ CheckEveryOpt = Annotated[str, typer.Option(
     "--check-every", help="How often gates are checked during a bake.")]
 WarmForOpt = Annotated[str, typer.Option(
     "--warm-for", help="How long the old colour stays warm for instant rollback.")]
+FreezeOverrideOpt = Annotated[str | None, typer.Option(
+    "--override-freeze", help="Move traffic although a company freeze is on; the reason is "
+    "recorded in the ledger.")]
 LeaseOpt = Annotated[str, typer.Option(
     "--lease", help="How long the cohort's lock outlives a crashed holder (renewed while "
     "running).")]
@@ -49,7 +52,8 @@ def _engine(setup: CohortSetup, *, check_every: str = "15s", warm_for: str = "24
     if settings.check_interval >= settings.lease_seconds:
         raise BadInput("--check-every must be shorter than --lease, or the lock would lapse "
                        "between checks")
-    return build_rollout(setup, ctx.clients, ctx.ledger, engine_settings=settings,
+    return build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger,
+                         engine_settings=settings,
                          notice_override=notice_override,
                          on_progress=live.update if live else None)
 
@@ -61,12 +65,18 @@ def _state_view(state: RolloutState, weights: dict[Colour, int]) -> dict[str, An
 def _print_state(data: dict[str, Any]) -> None:
     step = data["step_index"] + 1
     weights = data["live_weights"]
-    console.print(f"cohort [bold]{data['cohort']}[/]: {data['status']} — release "
-                  f"{data['release']} on {data['new_colour']}, old {data['old_version']} on "
-                  f"{data['old_colour']}; step {step}/{len(data['steps'])}; listener weights "
-                  + ", ".join(f"{c} {w}" for c, w in weights.items()))
+    console.print(f"cohort [bold]{shown(data['cohort'])}[/]: {data['status']} — release "
+                  f"{shown(data['release'])} on {data['new_colour']}, old "
+                  f"{shown(data['old_version'])} on {data['old_colour']}; step "
+                  f"{step}/{len(data['steps'])}; listener weights "
+                  + ", ".join(f"{c} {w}" for c, w in weights.items()), markup=True)
     if data.get("reason"):
         console.print(f"  why: {data['reason']}")
+    for item in data.get("config_left_alone") or []:
+        console.print(f"  not carried back: tenant {item['tenant']}: {item['key']} "
+                      f"({item['store']}), {item['reason']}; review it with `rollout config "
+                      f"diff --cohort {data['cohort']} --from {item['source']} --to "
+                      f"{item['target']} --tenant {item['tenant']}`")
     if data.get("warm_until") and data["status"] == "promoted":
         console.print(f"  {data['old_colour']} ({data['old_version']}) stays warm for rollback "
                       f"until {data['warm_until']}")
@@ -89,6 +99,7 @@ def start(
     override_notice: Annotated[str | None, typer.Option(
         "--override-notice", help="Start although a tenant's notice period has not passed; "
         "the reason is recorded.")] = None,
+    override_freeze: FreezeOverrideOpt = None,
     check_every: CheckEveryOpt = "15s",
     warm_for: WarmForOpt = "24h",
     lease: LeaseOpt = "60s",
@@ -109,17 +120,20 @@ def start(
             length = timedelta(seconds=sum(step.bake_seconds for step in plan.steps))
             state = engine.start(release, spec, plan,
                                  pins=setup.pins_now(engine.clock(), length),
-                                 notice_override=override_notice)
+                                 notice_override=override_notice,
+                                 freeze_override=override_freeze)
             if wait:
                 state = engine.drive()
     _finish(engine, state, as_json)
 
 
 @app.command()
-def step(cohort: CohortOpt, tenants: TenantsOpt = None, as_json: JsonFlag = False) -> None:
+def step(cohort: CohortOpt, tenants: TenantsOpt = None,
+         override_freeze: FreezeOverrideOpt = None, as_json: JsonFlag = False) -> None:
     """Check the gates once and advance if the current step has baked (for cron or CI)."""
     engine = _engine(_setup(cohort, tenants))
     with engine.lease():
+        engine.override_freeze(override_freeze)
         engine.tick()
     state = engine.state()
     assert state is not None
@@ -128,12 +142,14 @@ def step(cohort: CohortOpt, tenants: TenantsOpt = None, as_json: JsonFlag = Fals
 
 @app.command()
 def resume(cohort: CohortOpt, tenants: TenantsOpt = None, check_every: CheckEveryOpt = "15s",
-           lease: LeaseOpt = "60s", as_json: JsonFlag = False) -> None:
+           lease: LeaseOpt = "60s", override_freeze: FreezeOverrideOpt = None,
+           as_json: JsonFlag = False) -> None:
     """Converge to what the ledger says after a crash, then carry on to the end."""
     with LiveProgress(enabled=not as_json) as live:
         engine = _engine(_setup(cohort, tenants), check_every=check_every, lease=lease,
                          live=live)
         with engine.lease():
+            engine.override_freeze(override_freeze)
             state = engine.resume()
     _finish(engine, state, as_json)
 
@@ -149,6 +165,7 @@ def promote(
     release: Annotated[str | None, typer.Option("--release")] = None,
     tenants: TenantsOpt = None,
     check_every: CheckEveryOpt = "15s",
+    override_freeze: FreezeOverrideOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Approve a waiting step (--cohort), or check a stage promotion (--from/--to).
@@ -164,7 +181,7 @@ def promote(
     with LiveProgress(enabled=not as_json) as live:
         engine = _engine(_setup(cohort, tenants), check_every=check_every, live=live)
         with engine.lease():
-            engine.approve()
+            engine.approve(override_freeze)
             state = engine.drive()
     _finish(engine, state, as_json)
 
@@ -198,15 +215,17 @@ def rollback(
     tenants: TenantsOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """All traffic back to the old colour, in one write; config edits carried back."""
+    """All traffic back to the old colour, in one write; config edits carried back.
+
+    It needs no lock: a process still driving the rollout is stopped (it exits 1).
+    """
     if to_version is not None:
         from rollout.cli.restore_flow import rollback_to_version
 
         rollback_to_version(cohort, to_version, tenants, local, as_json)
         return
     engine = _engine(_setup(cohort, tenants))
-    with engine.lease():
-        state = engine.rollback(reason)
+    state = engine.rollback(reason)
     _finish(engine, state, as_json)
 
 
@@ -214,10 +233,12 @@ def rollback(
 def abort(cohort: CohortOpt,
           reason: Annotated[str, typer.Option("--reason")] = "aborted by operator",
           tenants: TenantsOpt = None, as_json: JsonFlag = False) -> None:
-    """Stop a rollout in progress: traffic back to the old colour."""
+    """Stop a rollout in progress: traffic back to the old colour.
+
+    It needs no lock: a process still driving the rollout is stopped (it exits 1).
+    """
     engine = _engine(_setup(cohort, tenants))
-    with engine.lease():
-        state = engine.abort(reason)
+    state = engine.abort(reason)
     _finish(engine, state, as_json)
 
 
@@ -233,6 +254,7 @@ def pin(
     if colour not in COLOURS:
         raise BadInput(f"unknown colour {colour!r} (colours: blue, green)")
     setup = _setup(cohort, tenants)
+    setup.tenants.member(cohort, tenant)
     ref = setup.tenant_ref(tenant)
     engine = _engine(setup)
     with engine.lease():
@@ -269,6 +291,10 @@ def _print_status(rows: list[Any]) -> None:
             ", ".join(f"{n} on {v}" for v, n in row.tenants_per_version.items()))
     console.print(table)
     for row in rows:
+        if row.pins:
+            console.print(f"{row.cohort}: pinned " + ", ".join(
+                f"{tenant} to {colour} ({row.versions[colour]})"
+                for tenant, colour in sorted(row.pins.items())))
         if row.reason:
             console.print(f"{row.cohort}: {row.reason}")
         if row.warm_until and row.status == "promoted":

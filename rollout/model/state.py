@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from infra.config import Colour
+from rollout.configcopy.report import LeftAlone
 from rollout.gates.base import GateResult
 from rollout.strategy import Step
 
@@ -53,7 +54,10 @@ class RolloutState(BaseModel):
     last_known_good: str
     pinned: dict[str, Colour] = Field(default_factory=dict)
     notice_override: str | None = None
+    freeze_override: str | None = None
     config_carried_back: bool = True
+    config_left_alone: list[LeftAlone] = Field(default_factory=list)
+    """Tenant edits the carry-back did not write (changed on both colours), and why."""
     revision: int = 0
 
     @property

@@ -259,6 +259,10 @@ class Security(BaseModel):
     command: str | None = Field(default=None, min_length=1)
     timeout: float | None = Field(default=None, gt=0)
     """Seconds the command may run (default: the security gate's own)."""
+    env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default_factory=list)
+    """Parent variables the command may inherit beyond the security gate's allow-list
+    (``rollout.gates.security.ENV_ALLOW_LIST``): credentials only when named here."""
 
 
 class Defaults(BaseModel):

@@ -10,7 +10,8 @@ to die before or after:
   its ledger writes.
 * ``event``: :meth:`Ledger.append_event`; ``event[step]:after:N`` dies right after
   the Nth ``step`` event, i.e. at a step boundary; without a kind every event counts.
-* ``put``: :meth:`Ledger.put`; ``put[STATE]`` counts state saves only.
+* ``put``: :meth:`Ledger.put` and :meth:`Ledger.save_state`; ``put[STATE]`` counts
+  state saves only.
 
 ``os._exit(137)`` skips ``finally`` blocks, so the lease is never released and
 nothing is flushed: exactly what a SIGKILL leaves behind.
@@ -27,8 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from rollout.engine import CohortRollout
-from rollout.ledger import Event, Ledger
-from rollout.routers.base import Weights
+from rollout.ledger import STATE_SK, Event, Ledger
+from rollout.model.state import RolloutState
 
 CRASH_EXIT = 137
 Target = Literal["route", "event", "put"]
@@ -99,8 +100,8 @@ class CrashInjector:
         original = CohortRollout._route
         injector = self
 
-        def route(engine: CohortRollout, weights: Weights) -> None:
-            injector._around("route", lambda: original(engine, weights))
+        def route(engine: CohortRollout, state: RolloutState) -> None:
+            injector._around("route", lambda: original(engine, state))
 
         CohortRollout._route = route  # type: ignore[method-assign,assignment]
 
@@ -126,3 +127,8 @@ class CrashInjector:
             return done
 
         Ledger.put = put  # type: ignore[method-assign,assignment]
+        original_save = Ledger.save_state
+
+        def save_state(ledger: Ledger, cohort: str, doc: BaseModel, **guards: Any) -> None:
+            injector._around(STATE_SK, lambda: original_save(ledger, cohort, doc, **guards))
+        Ledger.save_state = save_state  # type: ignore[method-assign,assignment]

@@ -27,7 +27,7 @@ import boto3
 from pydantic import BaseModel
 
 from rollout.errors import Blocked
-from rollout.ledger import Lease, Ledger, cohort_pk
+from rollout.ledger import Lease, Ledger, cohort_pk, default_actor
 from tests.faults.client_hooks import add_client_hook, remove_client_hook
 from tests.faults.injector import append_line
 
@@ -99,9 +99,9 @@ class LockAudit:
         audit = self
 
         def audited_acquire(ledger: Ledger, cohort: str, holder: str,
-                            seconds: float = 60) -> Lease:
+                            seconds: float = 60, **waiting: Any) -> Lease:
             try:
-                lease = acquire(ledger, cohort, holder, seconds)
+                lease = acquire(ledger, cohort, holder, seconds, **waiting)
             except Blocked as refused:
                 audit._write("refused", actor=holder, cohort=cohort, message=str(refused))
                 raise
@@ -110,7 +110,7 @@ class LockAudit:
                          expires_at=lease.expires_at)
             return lease
 
-        def audited_renew(ledger: Ledger, lease: Lease, seconds: float = 60) -> Lease:
+        def audited_renew(ledger: Ledger, lease: Lease, seconds: float | None = None) -> Lease:
             renewed = renew(ledger, lease, seconds)
             audit._lease = renewed
             audit._write("renewed", actor=lease.holder, cohort=lease.cohort,
@@ -143,7 +143,8 @@ class LockAudit:
                 Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": "LOCK"}}).get("Item", {})
         self._write(
             "router-write", operation=model.name,
-            actor=lease.holder if lease else None, cohort=lease.cohort if lease else None,
+            actor=lease.holder if lease else default_actor(),
+            cohort=lease.cohort if lease else None,
             token=lease.token if lease else None,
             expires_at=lease.expires_at if lease else None,
             lock_token=lock.get("token", {}).get("S"),

@@ -160,19 +160,13 @@ class Scenario:
     def expire_lease(self) -> None:
         """Let the crashed holder's lease run out now instead of after its full minute.
 
-        Commands without ``--lease`` hold the lock for 60 s; moving the expiry into
-        the past is what waiting would do, without the wait.
+        Commands without ``--lease`` hold the lock for 60 s, and a waiter takes a lock
+        over only after watching it unchanged that long; removing the crashed holder's
+        lock item is what that wait would end in, without the wait.
         """
         holder = self.ledger.lock_holder(self.cohort)
-        if holder is None:
-            return
-        self.fleet.clients.client("dynamodb").update_item(
-            TableName=self.resources.ledger_table,
-            Key={"pk": {"S": f"COHORT#{self.cohort}"}, "sk": {"S": "LOCK"}},
-            UpdateExpression="SET expires_at = :past", ConditionExpression="#t = :token",
-            ExpressionAttributeNames={"#t": "token"},
-            ExpressionAttributeValues={":past": {"N": repr(time.time() - 1)},
-                                       ":token": {"S": holder.token}})
+        if holder is not None:
+            self.ledger.release(holder)
 
     def reset(self) -> None:
         """Back to the start line: the old colour live, and every tenant setting edited there.

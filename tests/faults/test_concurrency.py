@@ -1,5 +1,8 @@
 """Eight CI jobs on one cohort: one lock holder at a time, no weight write without the lock.
 
+Operators' stops (``rollback``, ``abort``) are the one exception: they need no lock, and
+the rollout they stop writes nothing after them (see ``test_operator_stop``).
+
 Every process runs ``rollout`` through :mod:`tests.faults.crashing_cli` with the lock
 audit on, and as a different CI job (``GITHUB_RUN_ID``), so the ledger's event
 actors say who did what. Three independent witnesses must agree: the processes'
@@ -126,8 +129,11 @@ def assert_one_holder_at_a_time(entries: list[AuditEntry], sampled: list[str]) -
     assert [t for t in tokens if t in sampled] == sampled, "LOCK changed hands out of order"
 
 
-def assert_router_writes_under_the_lock(entries: list[AuditEntry]) -> int:
-    writes = audit_lines(entries, "router-write")
+def assert_router_writes_under_the_lock(entries: list[AuditEntry],
+                                        operators: frozenset[str] = frozenset()) -> int:
+    """Every router write under the writer's own lock, but an operator's stop's."""
+    writes = [w for w in audit_lines(entries, "router-write")
+              if not (w.token is None and w.actor in operators)]
     for write in writes:
         assert write.token is not None, f"router write without a lease: {write}"
         assert write.lock_token == write.token, f"router write under someone else's lock: {write}"
@@ -136,11 +142,11 @@ def assert_router_writes_under_the_lock(entries: list[AuditEntry]) -> int:
 
 
 def assert_events_by_the_holder(events: list[Event], entries: list[AuditEntry],
-                                since: float) -> None:
+                                since: float, operators: frozenset[str] = frozenset()) -> None:
     held = holdings(entries)
     for event in events:
         at = event.at.timestamp()
-        if at < since:
+        if at < since or event.actor in operators:
             continue
         owners = [h.actor for h in held if h.start - 0.05 <= at <= h.end + 0.05]
         assert owners == [event.actor], f"event {event.seq} ({event.kind}) by {event.actor} " \
@@ -161,7 +167,8 @@ def assert_history_whole(scenario: Scenario) -> list[Event]:
     events = scenario.ledger.events(scenario.cohort)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     keys = [str(e.data.get("key")) for e in events]
-    assert len(keys) == len(set(keys)), "an event was recorded twice"
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    assert not twice, f"events recorded twice: {twice}"
     return events
 
 
@@ -186,8 +193,8 @@ def test_eight_jobs_on_one_cohort_take_turns_and_write_weights_only_under_the_lo
     commands: list[list[str]] = [
         scenario.start_args(strategy="linear:50:0.3s", lease="5s"),
         scenario.command_args("step"), scenario.command_args("step"),
-        scenario.command_args("rollback", "--reason", "job 4 says no"),
         scenario.command_args("rollback", "--reason", "job 5 says no"),
+        scenario.command_args("rollback", "--reason", "job 6 says no"),
         scenario.command_args("resume", "--check-every", CHECK_EVERY),
         scenario.command_args("step"),
     ]
@@ -202,39 +209,38 @@ def test_eight_jobs_on_one_cohort_take_turns_and_write_weights_only_under_the_lo
     for number, (code, _out, err) in results.items():
         assert code in (0, 1, 2, 3), f"job {number} exited {code}: {err}"  # 2: already runs
         assert "Traceback" not in err, err
-    assert results[1][0] == 0, results[1][2]
+    operators = frozenset({actor(5), actor(6)})  # the two rollbacks
+    first_code, first_out, first_err = results[1]
+    assert first_code == 0 or (first_code == 1 and "stopped by" in first_out), first_err
     refusals = audit_lines(entries, "refused")
     assert refusals, "no job ever found the cohort locked: nothing was contended"
     for refusal in refusals:
         assert_refusal_names_the_holder(refusal, entries)
     assert_one_holder_at_a_time(entries, sampler.tokens)
-    assert assert_router_writes_under_the_lock(entries) >= 2
+    assert assert_router_writes_under_the_lock(entries, operators) >= 1
     events = assert_history_whole(scenario)
-    assert_events_by_the_holder(events, entries, since)
+    assert_events_by_the_holder(events, entries, since, operators)
     outcome = check(scenario.fleet, scenario.cohort, scenario.seeded)
     assert outcome.ledger_weights == outcome.listener_weights
 
 
-def test_a_crashed_holders_lease_expires_and_is_then_taken_over(
+def test_a_crashed_holders_lock_is_taken_over_after_one_lease_on_the_waiters_clock(
         fresh: Scenario, tmp_path: Path) -> None:
+    """The waiter watches the lock's record version stay unchanged for a whole lease."""
     scenario = fresh
     audit = tmp_path / "audit.jsonl"
     crashed = launch(scenario, 99, scenario.start_args(lease="2.5s"), audit,
                      crash="route:after:1")
-    assert crashed.finish()[0] == CRASH_EXIT
+    finished = crashed.finish()
+    assert finished[0] == CRASH_EXIT, finished
     expiry = max(e.expires_at or 0 for e in read_audit(audit) if e.actor == actor(99))
 
-    for command in ("step", "resume", "rollback"):
-        refused = scenario.run_here(scenario.command_args(command))
-        assert time.time() < expiry, "too slow to try while the crashed lease was valid"
-        assert refused.code == 3, refused.stdout
-        assert f"locked by {actor(99)} " in refused.stdout
-
-    time.sleep(max(0.0, expiry - time.time()) + 0.1)
+    began = time.monotonic()
     with LockAudit(str(audit)).installed():
         taken_over = scenario.run_here(
             scenario.command_args("resume", "--check-every", CHECK_EVERY))
     assert taken_over.code == 0, taken_over.stdout + taken_over.stderr
+    assert time.monotonic() - began >= 2.5, "the lock was taken before a whole lease passed"
 
     entries = read_audit(audit)
     takeovers = [e for e in audit_lines(entries, "acquired") if e.actor != actor(99)]
