@@ -3,7 +3,8 @@
 Written once, after every file is uploaded; a release exists exactly when its
 manifest does. The sha256 of each file is what ``verify`` and ``restore`` trust,
 and the S3 version id says where the published bytes are even if someone
-overwrites the object later.
+overwrites the object later: ``publish`` never does (its writes are conditional,
+published releases are write-once), but an identity with more rights could.
 """
 
 from __future__ import annotations

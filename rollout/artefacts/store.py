@@ -5,17 +5,26 @@ Uploads go through boto3's transfer manager (``upload_file`` with a
 multipart uploads and retried part by part by botocore, never by a loop of ours.
 Verification streams each object and recomputes its sha256, so a file of any
 size is checked in constant memory.
+
+Published releases are write-once, and S3 enforces it: every object ``publish``
+writes (each ``PutObject`` and ``CompleteMultipartUpload``, the manifest too)
+carries ``If-None-Match: *``, so S3 refuses (412) to replace a key that exists,
+whatever our own checks saw a moment before; the release role may write an
+object only that way. Deleting old releases (``prune``) leaves delete
+markers: the bytes stay as noncurrent versions.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
@@ -38,6 +47,11 @@ PART_SIZE = 8 * MB
 PARTS_IN_FLIGHT = 8
 DEFAULT_TRANSFER = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE,
                                   max_concurrency=PARTS_IN_FLIGHT, use_threads=True)
+OBJECT_WRITES = ("before-parameter-build.s3.PutObject",
+                 "before-parameter-build.s3.CompleteMultipartUpload")
+"""The requests that create an object: the ones S3 lets carry ``If-None-Match``."""
+REFUSED_WRITE = ("PreconditionFailed", "ConditionalRequestConflict")
+"""S3's answers to a conditional write over an existing (or concurrently written) key."""
 
 
 def sha256_of_file(path: Path) -> str:
@@ -50,6 +64,26 @@ def sha256_of_file(path: Path) -> str:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _refused_write(exc: Exception) -> bool:
+    """Whether ``exc`` is S3 refusing a conditional write, as a client call or ``upload_file``.
+
+    ``upload_file`` replaces the client's error by an :class:`S3UploadFailedError`
+    raised while handling it, so the refusal is that error's context.
+    """
+    cause = exc.__context__ if isinstance(exc, S3UploadFailedError) else exc
+    return isinstance(cause, ClientError) and _error_code(cause) in REFUSED_WRITE
+
+
+@dataclass(frozen=True)
+class Served:
+    """An object as S3 serves it now, hashed while it streamed."""
+
+    sha256: str
+    size: int
+    version_id: str | None
+    etag: str
 
 
 @dataclass(frozen=True)
@@ -196,11 +230,15 @@ class ArtefactStore:
 
     def publish(self, notes: ReleaseNotes, files: Sequence[Path],
                 progress: UploadProgress | None = None) -> Manifest:
-        """Upload ``files`` and the manifest of release ``notes.version``.
+        """Upload ``files`` and the manifest of release ``notes.version``, replacing no object.
 
-        Refuses (:class:`BadInput`, nothing written) when the release exists. The
-        manifest goes last and only if still absent, so a crash leaves no release
-        behind and a racing publisher cannot silently replace ours.
+        Refuses (:class:`BadInput`, nothing written) when the release exists, or
+        when one of its keys holds other bytes (left by an interrupted publish):
+        an object that already holds the very bytes of a file is kept as it is,
+        so a publish interrupted midway can be run again. Every write is
+        conditional, so an object that appears after these checks (a racing
+        publisher) makes S3 refuse ours: :class:`Blocked`. The manifest goes
+        last, so a crash leaves no release behind.
         """
         version = notes.version
         sources = artefact_sources(files)
@@ -210,27 +248,104 @@ class ArtefactStore:
                 f"release {version} of {self.app} is already published "
                 f"({self.url(self.prefix(version) + MANIFEST_NAME)}, "
                 f"{existing.created_at:%Y-%m-%d %H:%M} UTC by {existing.publisher.arn}); "
-                "releases are immutable: publish a new version")
+                "published releases are write-once: publish a new version")
+        kept = self._already_uploaded(version, sources)
         publisher = self.publisher()
-        uploaded = [self.upload(source, self.prefix(version) + source.name, progress)
-                    for source in sources]
-        manifest = Manifest(app=self.app, version=version, files=uploaded, notes=notes,
-                            publisher=publisher)
-        try:
-            self._s3.put_object(Bucket=self.bucket, Key=self.prefix(version) + MANIFEST_NAME,
-                                Body=manifest.model_dump_json(indent=2, by_alias=True).encode(),
-                                ContentType="application/json", IfNoneMatch="*")
-        except ClientError as exc:
-            if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise Blocked(f"another publisher completed release {version} of {self.app} "
-                              "while this one was uploading; run `rollout release verify "
-                              f"--version {version}` and publish a new version") from None
-            raise
+        manifest_key = self.prefix(version) + MANIFEST_NAME
+        keys = [self.prefix(version) + source.name for source in sources]
+        with self._write_once([*keys, manifest_key]):
+            uploaded = [kept.get(source.name) or self._upload_once(version, source, key, progress)
+                        for source, key in zip(sources, keys, strict=True)]
+            manifest = Manifest(app=self.app, version=version, files=uploaded, notes=notes,
+                                publisher=publisher)
+            try:
+                self._s3.put_object(
+                    Bucket=self.bucket, Key=manifest_key,
+                    Body=manifest.model_dump_json(indent=2, by_alias=True).encode(),
+                    ContentType="application/json", IfNoneMatch="*")
+            except ClientError as exc:
+                if _refused_write(exc):
+                    raise self._raced(version, manifest_key) from None
+                raise
         return manifest
+
+    def _already_uploaded(self, version: str, sources: Sequence[Source]) -> dict[str, ArtefactFile]:
+        """The files of an unpublished ``version`` that S3 already holds, byte for byte.
+
+        :class:`BadInput` naming the objects that hold other bytes: they are never
+        replaced, so this version cannot be published with these files.
+        """
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix(version))
+        sizes = {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
+        kept: dict[str, ArtefactFile] = {}
+        other: list[tuple[str, Path]] = []
+        for source in sources:
+            key = self.prefix(version) + source.name
+            if key not in sizes:
+                continue
+            found = self._stream_sha256(key) if sizes[key] == source.size else None
+            if found is not None and found.sha256 == sha256_of_file(source.path):
+                kept[source.name] = ArtefactFile(
+                    name=source.name, key=key, size=found.size, sha256=found.sha256,
+                    version_id=found.version_id, etag=found.etag)
+            else:
+                other.append((key, source.path))
+        if other:
+            (key, path), more = other[0], len(other) - 1
+            others = f" (and {more} more file{'s' if more > 1 else ''})" if more else ""
+            raise BadInput(
+                f"release {version} of {self.app} is not published, but {self.url(key)} "
+                f"already holds other bytes than {path}{others}, left by an interrupted "
+                "publish; published releases are write-once, so it is never replaced: "
+                "publish these files as a new version")
+        return kept
+
+    @contextmanager
+    def _write_once(self, keys: Collection[str]) -> Iterator[None]:
+        """Meanwhile, every request of this client that creates one of ``keys`` is conditional.
+
+        The transfer manager passes no ``IfNoneMatch`` on (it is not among
+        s3transfer's ``ALLOWED_UPLOAD_ARGS``), so the condition is added while
+        botocore builds each ``PutObject`` and ``CompleteMultipartUpload``. The
+        client is shared, hence only these keys of this bucket, only meanwhile.
+        """
+        wanted = frozenset(keys)
+
+        def condition(params: dict[str, Any], **_: Any) -> None:
+            if params.get("Bucket") == self.bucket and params.get("Key") in wanted:
+                params["IfNoneMatch"] = "*"
+
+        events = self._s3.meta.events
+        for event in OBJECT_WRITES:
+            events.register(event, condition)
+        try:
+            yield
+        finally:
+            for event in OBJECT_WRITES:
+                events.unregister(event, condition)
+
+    def _upload_once(self, version: str, source: Source, key: str,
+                     progress: UploadProgress | None) -> ArtefactFile:
+        try:
+            return self.upload(source, key, progress)
+        except (ClientError, S3UploadFailedError) as exc:
+            if _refused_write(exc):
+                raise self._raced(version, key) from None
+            raise
+
+    def _raced(self, version: str, key: str) -> Blocked:
+        return Blocked(
+            f"S3 refused to write {self.url(key)}: another publisher wrote it while this one "
+            f"was publishing release {version} of {self.app}, and published releases are "
+            f"write-once; run `rollout release verify --version {version}` and publish a new "
+            "version")
 
     def upload(self, source: Source, key: str,
                progress: UploadProgress | None = None) -> ArtefactFile:
         """Upload one file with the transfer manager (multipart above the threshold).
+
+        Unconditional by itself: :meth:`publish` uploads under :meth:`_write_once`.
 
         The sha256 is computed in a thread alongside the upload: hashlib releases
         the GIL, so hashing a big file costs little extra wall time.
@@ -258,26 +373,28 @@ class ArtefactStore:
         return self._s3.head_object(Bucket=self.bucket, Key=key)
 
     # verifying ---------------------------------------------------------
-    def _stream_sha256(self, key: str) -> tuple[str, int, str | None]:
+    def _stream_sha256(self, key: str) -> Served:
         found: Any = self._s3.get_object(Bucket=self.bucket, Key=key)
         digest = hashlib.sha256()
         size = 0
         for chunk in found["Body"].iter_chunks(READ_CHUNK):
             digest.update(chunk)
             size += len(chunk)
-        return digest.hexdigest(), size, found.get("VersionId")
+        return Served(sha256=digest.hexdigest(), size=size, version_id=found.get("VersionId"),
+                      etag=str(found["ETag"]).strip('"'))
 
     def check(self, artefact: ArtefactFile) -> FileCheck:
         """Recompute ``artefact``'s sha256 from the object S3 serves now."""
         base = {"name": artefact.name, "key": artefact.key,
                 "expected_sha256": artefact.sha256, "published_version_id": artefact.version_id}
         try:
-            actual, size, current = self._stream_sha256(artefact.key)
+            served = self._stream_sha256(artefact.key)
         except ClientError as exc:
             if _error_code(exc) not in ("NoSuchKey", "404"):
                 raise
             return FileCheck(**base, actual_sha256=None, current_version_id=None,
                              problem=f"{artefact.name} is missing ({self.url(artefact.key)})")
+        actual, size, current = served.sha256, served.size, served.version_id
         problem = None
         if actual != artefact.sha256 or size != artefact.size:
             problem = (f"{artefact.name} does not match its manifest (sha256 {actual[:12]}…, "

@@ -27,7 +27,8 @@ different trust levels:
 - the **release role** (:func:`release_role_policy`, one per app) publishes,
   verifies and prunes releases and sends the notices (``notify`` claims
   ``NOTICE#<release>`` records); it reads cohort state, for retention, and
-  nothing else of a cohort.
+  nothing else of a cohort. Even it can only create objects in the store, never replace
+  one (see :func:`release_role_policy`).
 
 The ledger is scoped with ``dynamodb:LeadingKeys`` under ``ForAllValues:``: the
 condition holds when every partition key a request touches is listed. Such a
@@ -203,9 +204,18 @@ def release_role_policy(shared: SharedResources, account: str) -> RolePolicy:
     release pipeline, not to a cohort's. Discovery (the tagging API, the listeners
     and rules that pin tenants) is read-only; of the ledger it reads cohort state
     (what retention must keep) and writes only notice records.
+
+    Even this role cannot replace a published object: it may write one only
+    with ``If-None-Match`` (``s3:if-none-match`` present), which S3 refuses for
+    a key that exists. ``CreateMultipartUpload`` and ``UploadPart`` carry no
+    such header and create nothing (``s3:ObjectCreationOperation`` false): the
+    ``CompleteMultipartUpload`` that creates the object needs it. ``prune``
+    deletes old releases with ``DeleteObject`` (delete markers); without
+    ``DeleteObjectVersion`` the published bytes stay as noncurrent versions.
     """
     partition, _ = _shared_arn_parts(shared)
     bucket_arn = f"arn:{partition}:s3:::{shared.artefact_bucket}"
+    releases = f"{bucket_arn}/{ARTEFACT_PREFIX}{shared.app}/*"
     table_arn = _ledger_arn(shared, account)
     return RolePolicy(statements=[
         Statement(sid="ReadWithoutResourceLevelPermissions", resources=[EVERY], actions=[
@@ -213,10 +223,12 @@ def release_role_policy(shared: SharedResources, account: str) -> RolePolicy:
             "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
             "tag:GetResources"]),
         Statement(sid="ListReleaseArtefacts", resources=[bucket_arn], actions=["s3:ListBucket"]),
-        Statement(sid="PublishAndPruneReleases",
-                  resources=[f"{bucket_arn}/{ARTEFACT_PREFIX}{shared.app}/*"],
-                  actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
-                           "s3:DeleteObject"]),
+        Statement(sid="ReadAndPruneReleases", resources=[releases],
+                  actions=["s3:GetObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]),
+        Statement(sid="PublishNewObjectsOnly", resources=[releases], actions=["s3:PutObject"],
+                  condition={"Null": {"s3:if-none-match": ["false"]}}),
+        Statement(sid="UploadPartsOfNewObjects", resources=[releases], actions=["s3:PutObject"],
+                  condition={"Bool": {"s3:ObjectCreationOperation": ["false"]}}),
         Statement(sid="NoticeRecords", resources=[table_arn], actions=[
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
             condition=_leading_keys("StringLike", [notice_pk(EVERY)])),
