@@ -20,11 +20,13 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from infra.config import Colour
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
+from rollout.cli.context import stack_regions
 from rollout.cli.live_progress import render
 from rollout.cli.report_cmds import write_page
 from rollout.configcopy.copier import ConfigCopier
@@ -82,24 +84,28 @@ class Story:
     rolled_back: dict[str, str] = field(default_factory=dict)
     pin_reasons: dict[str, str] = field(default_factory=dict)
 
-    def say(self, text: str = "") -> None:
+    def say(self, text: str | Text = "") -> None:
+        """One line as it is (styles come as a :class:`Text`): messages from gates, AWS and
+        tenants' settings are in it, and a ``[/]`` in them must neither restyle nor crash."""
         if not self.quiet:
-            self.console.print(text)
+            self.console.print(text, markup=False)
 
     def chapter(self, title: str) -> None:
         self.say()
-        self.say(f"[bold cyan]== {title}[/]")
+        self.say(Text(f"== {title}", style="bold cyan"))
 
     def show(self, renderable: Any) -> None:
         if not self.quiet:
-            self.console.print(renderable)
+            self.console.print(renderable, markup=False)
 
 
 def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool) -> DemoResult:
     """Tell the whole story; return the final fleet."""
     started = now_utc()
     with embedded_moto() as endpoint:
-        story = Story(project_dir, report_path, console, quiet)
+        # One region for the whole story, the stacks' own: AWS_REGION may name another.
+        clients = AwsClients().for_region(stack_regions(project_dir).get("shared"))
+        story = Story(project_dir, report_path, console, quiet, clients)
         story.say(f"An embedded moto server is standing in for AWS at {endpoint}: "
                   "no AWS account and no Pulumi CLI are needed.")
         app, discovery = deploy_fleet(story)
@@ -127,7 +133,7 @@ def deploy_fleet(story: Story) -> tuple[str, Discovery]:
     app = engine.stack_file("shared").config.stack.app
     for name in ("shared", *COHORTS):
         engine.up(name)
-        story.say(f"  deployed stack [bold]{name}[/]")
+        story.say(Text.assemble("  deployed stack ", (name, "bold")))
     discovery = Discovery(story.clients, app)
     table = Table(title=f"app {app}: each cohort has a blue and a green slot behind one "
                         "load balancer")
@@ -283,7 +289,8 @@ class ProgressNarrator:
             feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=0)
             return
         feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=45)
-        self._story.say(f"  [yellow]injected: 4.5% of requests on {new} fail with 5xx[/]")
+        self._story.say(Text(f"  injected: 4.5% of requests on {new} fail with 5xx",
+                             style="yellow"))
         name = f"{self._cohort.colour_prefix(new)}/{EDITING_TENANT}/theme"
         self._story.clients.client("ssm").put_parameter(
             Name=name, Value="midnight", Type="String", Overwrite=True)
@@ -317,7 +324,7 @@ def roll_cohort(story: Story, discovery: Discovery, tenants: TenantsFile, ledger
                 show_copied_config(story, engine, resources)
             state = drive_with_approvals(story, engine)
     except RolloutFailed as failed:
-        story.say(f"  [bold red]rolled back automatically:[/] {failed}")
+        story.say(Text.assemble("  ", ("rolled back automatically:", "bold red"), f" {failed}"))
         final = engine.state()
         assert final is not None
         story.rolled_back[name] = final.reason or str(failed)
@@ -326,8 +333,8 @@ def roll_cohort(story: Story, discovery: Discovery, tenants: TenantsFile, ledger
             show_carried_back(story, resources)
         return
     story.show(render(Progress(state, Promote(), state.last_gate_results, 0.0)))
-    story.say(f"  [green]promoted[/]: {name} runs {RELEASE} on green; blue stays warm for "
-              "instant rollback")
+    story.say(Text.assemble("  ", ("promoted", "green"), f": {name} runs {RELEASE} on green; "
+                            "blue stays warm for instant rollback"))
 
 
 def drive_with_approvals(story: Story, engine: CohortRollout) -> Any:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.utils import ArnParser, InvalidArnException
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from infra.config import COLOURS, Colour, TenantRef
 from infra.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
@@ -91,6 +91,9 @@ class CohortResources(SharedResources):
     versions: dict[Colour, str]
     param_prefix: str
     kms_key_arn: str | None = None
+    live_colour: Colour | None = None
+    """The colour the stack was deployed live on (its ``liveColour`` output): where a
+    rollback sends traffic when the ledger cannot be read."""
     tenants: list[TenantRef] = Field(default_factory=list)
     region: str | None = None
 
@@ -113,16 +116,31 @@ def shared_from_outputs(outputs: dict[str, Any]) -> SharedResources:
 
 
 def cohort_from_outputs(outputs: dict[str, Any]) -> CohortResources:
-    """Read a cohort stack's outputs (``pulumi stack output --json`` or the local engine)."""
-    return CohortResources(
-        app=outputs["app"], cohort=outputs["cohort"],
-        artefact_bucket=outputs["artefactBucket"], ledger_table=outputs["ledgerTable"],
-        notices_topic_arn=outputs["noticesTopicArn"], listener_arn=outputs["listenerArn"],
-        load_balancer_arn=outputs["loadBalancerArn"],
-        target_group_arns=outputs["targetGroupArns"], versions=outputs["versions"],
-        param_prefix=outputs["paramPrefix"], kms_key_arn=outputs.get("kmsKeyArn"),
-        tenants=[TenantRef.model_validate(t) for t in outputs.get("tenants", [])],
-    )
+    """Read a cohort stack's outputs (``pulumi stack output --json`` or the local engine).
+
+    Outputs are checked as strictly as the stack config they came from (a stack
+    deployed before a rule existed can carry what the config no longer accepts):
+    :class:`BadInput` naming the stack and the field, since only a fixed config and
+    a redeploy can mend them.
+    """
+    try:
+        return CohortResources(
+            app=outputs["app"], cohort=outputs["cohort"],
+            artefact_bucket=outputs["artefactBucket"], ledger_table=outputs["ledgerTable"],
+            notices_topic_arn=outputs["noticesTopicArn"], listener_arn=outputs["listenerArn"],
+            load_balancer_arn=outputs["loadBalancerArn"],
+            target_group_arns=outputs["targetGroupArns"], versions=outputs["versions"],
+            param_prefix=outputs["paramPrefix"], kms_key_arn=outputs.get("kmsKeyArn"),
+            live_colour=outputs.get("liveColour"), tenants=outputs.get("tenants", []),
+        )
+    except ValidationError as exc:
+        cohort = outputs.get("cohort", "?")
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise BadInput(f"stack {cohort}: its outputs do not hold a valid {field}: {message}; "
+                       f"fix it in Pulumi.{cohort}.yaml and redeploy the stack "
+                       f"(`rollout stacks up --cohort {cohort}`)") from None
 
 
 @dataclass(frozen=True)

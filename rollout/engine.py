@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from infra.config import Colour, TenantRef, other_colour
 from rollout.aws_clients import AwsClients
@@ -29,6 +29,7 @@ from rollout.ledger import (
     Heartbeat,
     Lease,
     Ledger,
+    LedgerUnreadable,
     StoppedByOperator,
     StopRequest,
     cohort_pk,
@@ -506,9 +507,13 @@ class CohortRollout:
         Called without the lease it is an operator's stop, which wins over a process
         driving the rollout (see :meth:`_stop_request`). ``restored_version`` says the
         old colour was just redeployed from the artefact store with that version, so
-        its warm period no longer matters.
+        its warm period no longer matters. When the ledger cannot be read at all, the
+        one write still goes to the stack's live colour (:meth:`_rollback_blind`).
         """
-        state = self.state()
+        try:
+            state = self.state()
+        except LedgerUnreadable as gone:
+            self._rollback_blind(gone)
         if state is None:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout to roll back")
         if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
@@ -592,6 +597,23 @@ class CohortRollout:
                     Status.ROLLED_BACK, Status.ABORTED):
                 return None
             raise
+
+    def _rollback_blind(self, gone: LedgerUnreadable) -> NoReturn:
+        """All traffic to the colour the cohort's stack says is live, without the ledger.
+
+        Losing the ledger must not strand traffic on a half-shifted listener: the stack's
+        outputs (or tags) still say which colour was live when it was deployed, and one
+        router write puts everything there. Nothing can be recorded; exit 1 says why.
+        """
+        live = self.cohort.live_colour
+        if live is None:
+            raise RolloutFailed(f"{gone}; and the stack of cohort {self.cohort.cohort} names "
+                                "no live colour, so traffic was not moved") from None
+        self.router.set_weights({live: 100, other_colour(live): 0})
+        raise RolloutFailed(
+            f"{gone}: all traffic of cohort {self.cohort.cohort} moved to {live} "
+            f"({self.cohort.versions[live]}), the stack's live colour, in one write; nothing "
+            "was recorded; restore the ledger table before the next rollout") from None
 
     def _no_rollout(self) -> RolloutState:
         raise Blocked(f"cohort {self.cohort.cohort} has no rollout")

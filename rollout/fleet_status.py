@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from infra.config import Colour
 from rollout.discovery import CohortResources, Discovery
 from rollout.engine import load_state
-from rollout.ledger import Ledger
+from rollout.ledger import Ledger, LedgerUnreadable
 from rollout.model.state import RolloutState
 from rollout.routers.alb import AlbRouter
 
@@ -67,11 +67,18 @@ def tenant_versions(resources: CohortResources, weights: dict[Colour, int],
 
 
 def cohort_status(clients: Any, resources: CohortResources, ledger: Ledger) -> CohortStatus:
-    router = AlbRouter(clients, resources)
+    router = AlbRouter(clients.for_region(resources.region), resources)
     weights = router.read_weights()
     pins = router.pins()
-    state = load_state(ledger, resources.cohort)
     versions_by_tenant = tenant_versions(resources, weights, pins)
+    try:
+        state = load_state(ledger, resources.cohort)
+    except LedgerUnreadable as gone:
+        return CohortStatus(
+            cohort=resources.cohort, versions=resources.versions, weights=weights,
+            status="unknown", state_line="ledger unreadable", reason=str(gone), pins=pins,
+            tenant_versions=versions_by_tenant,
+            tenants_per_version=dict(Counter(versions_by_tenant.values())))
     return CohortStatus(
         cohort=resources.cohort, versions=resources.versions, weights=weights,
         status=state.status.value if state else "idle", state_line=_state_line(state),

@@ -96,6 +96,10 @@ class StopRequest(BaseModel):
     rollout_started_at: datetime
 
 
+class LedgerUnreadable(RolloutFailed):
+    """The ledger table is gone or refuses us: nothing about a rollout can be known."""
+
+
 class StoppedByOperator(RolloutFailed):
     """A holder found an operator's stop request: it writes nothing more (exit 1)."""
 
@@ -137,8 +141,14 @@ class Ledger:
         return True
 
     def get(self, pk: str, sk: str, model: type[M]) -> M | None:
-        item = self._db.get_item(TableName=self.table, ConsistentRead=True,
-                                 Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+        """One document; :class:`LedgerUnreadable` when the table itself is gone."""
+        try:
+            item = self._db.get_item(TableName=self.table, ConsistentRead=True,
+                                     Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+        except self._db.exceptions.ResourceNotFoundException:
+            raise LedgerUnreadable(f"the ledger table {self.table} does not exist (was it "
+                                   "deleted? it is deletion-protected when deployed by the "
+                                   "Pulumi program)") from None
         return model.model_validate_json(item["doc"]["S"]) if item and "doc" in item else None
 
     def query(self, pk: str, sk_prefix: str, model: type[M]) -> list[M]:

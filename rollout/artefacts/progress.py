@@ -37,7 +37,7 @@ class RichUploadProgress:
 
     def __init__(self, console: Console) -> None:
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
             TransferSpeedColumn(), TimeRemainingColumn(), console=console)
         self._tasks: dict[str, TaskID] = {}
         self._sizes: dict[str, int] = {}

@@ -43,7 +43,7 @@ def idle_colour(store: ArtefactStore, cohort: CohortResources, version: str,
     are pinned to the idle one, by a listener rule or in the ledger (``ledger_pins``):
     replacing it would change their version unannounced.
     """
-    router = AlbRouter(store.clients, cohort)
+    router = AlbRouter(store.clients.for_region(cohort.region), cohort)
     weights = router.read_weights()
     idle = [colour for colour in COLOURS if weights[colour] == 0]
     if len(idle) != 1:

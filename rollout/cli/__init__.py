@@ -79,7 +79,8 @@ def describe_client_error(exc: ClientError) -> str:
         code, message = found.group(1), found.group(2)
     line = f"AWS said {code}: {message}"
     if "AccessDenied" in code or "UnauthorizedOperation" in code:
-        line += "; `rollout iam-policy --cohort C` prints what the rollout role needs"
+        line += ("; `rollout iam-policy --cohort C` prints what the rollout role of cohort C "
+                 "needs (publishing, pruning and notices: `rollout iam-policy --release`)")
     return line
 
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
-from rollout.cli.output import JsonFlag, console, emit, err_console, to_jsonable
+from rollout.cli.output import JsonFlag, console, emit, err_console, shown, to_jsonable
 from rollout.configcopy import (
     Action,
     ConfigCopier,
@@ -74,7 +74,8 @@ class ProgressBar:
         with self._lock:
             if self._progress is None:
                 self._progress = Progress(
-                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.description}", markup=False), BarColumn(),
+                    MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err_console, transient=True)
                 self._progress.start()
             task = self._tasks.get((stage, total))
@@ -94,7 +95,8 @@ class ProgressBar:
 def _copier(cohort_name: str, secrets_manager: bool, progress: ProgressBar) -> ConfigCopier:
     cohort = context.current().cohort(cohort_name)
     clients = AwsClients(retry_mode="adaptive")
-    return ConfigCopier(clients, cohort, Ledger(clients, cohort.ledger_table),
+    ledger = Ledger(clients.for_region(cohort.shared_region), cohort.ledger_table)
+    return ConfigCopier(clients.for_region(cohort.region), cohort, ledger,
                         secrets_manager=secrets_manager, progress=progress)
 
 
@@ -186,7 +188,7 @@ def _finish(report: DiffReport | CopyReport, problem: RolloutError | None,
              True, lambda _: None)
     else:
         _show(report)
-    err_console.print(f"[bold red]error:[/] {problem}", markup=True)
+    err_console.print(f"[bold red]error:[/] {shown(problem)}", markup=True)
     raise typer.Exit(problem.exit_code)
 
 

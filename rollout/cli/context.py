@@ -15,25 +15,28 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from infra.config import CONFIG_KEY, PROJECT
 from rollout.aws_clients import AwsClients, environment_region
 from rollout.cli.output import err_console
 from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
 from rollout.ledger import Ledger
+from rollout.userfile import read_yaml
 
 
 def app_from_project(project_dir: Path) -> str | None:
-    """The ``app`` of the shared stack config in ``project_dir``, if there is one."""
+    """The ``app`` of the shared stack config in ``project_dir``, if there is one.
+
+    A file that cannot be read as YAML is a :class:`BadInput` naming its line (it
+    would be the app's stack config); one without an ``app`` says nothing.
+    """
     path = project_dir / "Pulumi.shared.yaml"
     if not path.exists():
         return None
+    data, _ = read_yaml(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return str(data["config"][f"{PROJECT}:{CONFIG_KEY}"]["app"])
-    except (yaml.YAMLError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 
@@ -46,9 +49,9 @@ def stack_regions(project_dir: Path) -> dict[str, str]:
     regions: dict[str, str] = {}
     for path in sorted(project_dir.glob("Pulumi.*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data, _ = read_yaml(path)
             value = data["config"]["aws:region"]
-        except (OSError, yaml.YAMLError, KeyError, TypeError):
+        except (BadInput, KeyError, TypeError):
             continue
         if isinstance(value, str) and value:
             regions[path.name[len("Pulumi."):-len(".yaml")]] = value
@@ -63,9 +66,12 @@ class RolloutContext:
         self._app = app
         self._announced: set[str] = set()
 
+    def _named_app(self) -> str | None:
+        return self._app or os.environ.get("ROLLOUT_APP") or app_from_project(self.project_dir)
+
     @cached_property
     def app(self) -> str:
-        app = self._app or os.environ.get("ROLLOUT_APP") or app_from_project(self.project_dir)
+        app = self._named_app()
         if not app:
             raise BadInput("no app name: pass --app, set ROLLOUT_APP, or run in a directory "
                            "with Pulumi.shared.yaml")
@@ -79,6 +85,14 @@ class RolloutContext:
     @cached_property
     def discovery(self) -> Discovery:
         return Discovery(self.clients, self.app, stack_regions=stack_regions(self.project_dir),
+                         on_region=self.announce_region)
+
+    def discovery_for(self, app: str) -> Discovery:
+        """Discovery of ``app``, in the stacks' regions: :attr:`discovery` when it is this
+        command's app. Stack commands take the app from the stack config they deploy."""
+        if self._named_app() == app:
+            return self.discovery
+        return Discovery(self.clients, app, stack_regions=stack_regions(self.project_dir),
                          on_region=self.announce_region)
 
     @cached_property

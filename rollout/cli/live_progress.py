@@ -22,8 +22,8 @@ VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red",
 def render(progress: Progress) -> Group:
     """One frame: the step list with the current step marked, then the gate results."""
     state = progress.state
-    steps = Table(title=f"{state.cohort}: {state.old_version} ({state.old_colour}) → "
-                        f"{state.release} ({state.new_colour})", title_justify="left")
+    steps = Table(title=Text(f"{state.cohort}: {state.old_version} ({state.old_colour}) → "
+                             f"{state.release} ({state.new_colour})"), title_justify="left")
     for column in ("step", f"% to {state.new_colour}", "bake", "status"):
         steps.add_column(column)
     finished = state.status == Status.PROMOTED

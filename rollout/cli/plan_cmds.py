@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from rollout.cli import app, context
-from rollout.cli.output import JsonFlag, console, emit
+from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
 from rollout.model.release import ReleaseNotes, checked_version
 from rollout.model.tenants import TenantsFile, load_tenants
@@ -61,8 +61,9 @@ def _slot_text(cohort: CohortPlan) -> str:
 
 
 def show_plan(plan: Plan) -> None:
-    console.print(f"[bold]Plan for release {plan.release}[/] from {utc_text(plan.planned_from)} "
-                  "(notices not yet sent are assumed sent then)")
+    console.print(f"[bold]Plan for release {shown(plan.release)}[/] from "
+                  f"{shown(utc_text(plan.planned_from))} (notices not yet sent are assumed "
+                  "sent then)", markup=True)
     for cohort in plan.cohorts:
         table = Table(title=f"{cohort.order}. {cohort.cohort}: {_slot_text(cohort)}",
                       title_justify="left")
@@ -70,8 +71,8 @@ def show_plan(plan: Plan) -> None:
             table.add_column(column)
         for group in cohort.included:
             if len(group.tenants) > LISTED_PER_GROUP:
-                shown = ", ".join(group.tenants[:3])
-                table.add_row(f"{shown} and {len(group.tenants) - 3:,} more",
+                named = ", ".join(group.tenants[:3])
+                table.add_row(f"{named} and {len(group.tenants) - 3:,} more",
                               group.local.describe(), "included")
                 continue
             for tenant in group.tenants:
@@ -79,20 +80,20 @@ def show_plan(plan: Plan) -> None:
         for excluded in cohort.excluded:
             follow = (f"follows {excluded.follow_up_local.describe()}"
                       if excluded.follow_up_local else "no slot of its own")
-            status = f"excluded ({excluded.kind}): {escape(excluded.reason)}"
+            status = Text(f"excluded ({excluded.kind}): {excluded.reason}")
             if excluded.flag:
-                status += f" [bold red]FLAG: {escape(excluded.flag)}[/]"
-            table.add_row(escape(excluded.tenant), escape(follow), status)
+                status.append(f" FLAG: {excluded.flag}", style="bold red")
+            table.add_row(excluded.tenant, follow, status)
         console.print(table)
         if cohort.problem:
-            console.print(f"  [bold red]problem:[/] {escape(cohort.problem)}")
+            console.print(f"  [bold red]problem:[/] {shown(cohort.problem)}", markup=True)
         for delay in cohort.delays:
-            console.print(f"  why not earlier: {escape(delay)}")
+            console.print(f"  why not earlier: {delay}")
     flags = plan.flags()
     if flags:
-        console.print(f"[bold red]{len(flags)} item(s) need a decision:[/]")
+        console.print(f"[bold red]{len(flags)} item(s) need a decision:[/]", markup=True)
         for flag in flags:
-            console.print(f"  - {escape(flag)}")
+            console.print(f"  - {flag}")
 
 
 @app.command("plan")
@@ -152,7 +153,7 @@ def _notifier(channel: str, url_file: Path | None) -> Notifier:
             raise BadInput(f"{source}: {exc}") from None
     if url_file is not None:
         raise BadInput("--webhook-url-file is only for --channel webhook")
-    return factory(ctx.clients, {"topic_arn": ctx.shared.notices_topic_arn})
+    return factory(ctx.clients_for(ctx.shared), {"topic_arn": ctx.shared.notices_topic_arn})
 
 
 def show_report(report: NotifyReport) -> None:

@@ -16,7 +16,7 @@ from rollout.artefacts.retention import RetentionPlan, plan_retention
 from rollout.artefacts.store import ArtefactStore, VerifyReport, artefact_sources
 from rollout.artefacts.usage import VersionUse, fleet_uses, uses_by_version
 from rollout.cli import app, context
-from rollout.cli.output import JsonFlag, console, emit, err_console
+from rollout.cli.output import JsonFlag, console, emit, err_console, shown
 from rollout.routers.alb import AlbRouter
 
 release_app = typer.Typer(help="Publish, list, verify and prune releases in the artefact store.",
@@ -26,13 +26,13 @@ app.add_typer(release_app, name="release")
 
 def _store() -> ArtefactStore:
     ctx = context.current()
-    return ArtefactStore.of(ctx.clients, ctx.shared)
+    return ArtefactStore.of(ctx.clients_for(ctx.shared), ctx.shared)
 
 
 def _uses() -> list[VersionUse]:
     ctx = context.current()
     return fleet_uses(ctx.discovery, ctx.ledger,
-                      lambda cohort: AlbRouter(ctx.clients, cohort).pins())
+                      lambda cohort: AlbRouter(ctx.clients_for(cohort), cohort).pins())
 
 
 def _size(size: int) -> str:
@@ -115,8 +115,8 @@ def _show_listing(listing: list[ReleaseListing]) -> None:
         console.print("no releases published yet (rollout release publish ...)")
         return
     for entry in listing:
-        console.print(f"[bold]{entry.version}[/]  published {entry.created_at} by "
-                      f"{entry.publisher}, {entry.files} file(s), {_size(entry.size)}",
+        console.print(f"[bold]{shown(entry.version)}[/]  published {shown(entry.created_at)} "
+                      f"by {shown(entry.publisher)}, {entry.files} file(s), {_size(entry.size)}",
                       markup=True)
         for use in entry.in_use or ["not in use"]:
             console.print(f"    {use}")
@@ -137,10 +137,10 @@ def verify(
 def _show_report(report: VerifyReport) -> None:
     for check in report.files:
         if check.ok:
-            console.print(f"[green]ok[/]       {check.name}  sha256 {check.expected_sha256}",
-                          markup=True)
+            console.print(f"[green]ok[/]       {shown(check.name)}  sha256 "
+                          f"{shown(check.expected_sha256)}", markup=True)
         else:
-            console.print(f"[bold red]MISMATCH[/] {check.problem}", markup=True)
+            console.print(f"[bold red]MISMATCH[/] {shown(check.problem)}", markup=True)
     if report.ok:
         console.print(f"release {report.version}: all {len(report.files)} files match "
                       "the manifest")
@@ -177,8 +177,9 @@ def _show_prune(result: PruneResult) -> None:
             console.print(f"{verb} {decision.version}: {why}")
     for version, uses in uses_by_version(result.plan.not_in_store).items():
         why = "; ".join(dict.fromkeys(use.describe() for use in uses))
-        err_console.print(f"[yellow]warning:[/] {version} is not in the store ({why}): "
-                          "a rollback to it cannot be restored from the store", markup=True)
+        err_console.print(f"[yellow]warning:[/] {shown(version)} is not in the store "
+                          f"({shown(why)}): a rollback to it cannot be restored from the store",
+                          markup=True)
     if not result.dry_run and result.deleted:
         console.print(f"{len(result.deleted)} release(s) deleted ({result.deleted_objects} "
                       "objects; their bytes remain as noncurrent S3 versions until the "

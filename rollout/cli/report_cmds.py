@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from rollout.cli import app, context
-from rollout.cli.output import JsonFlag, console, emit
+from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
@@ -54,12 +54,12 @@ def write_page(path: Path, page: str) -> None:
 def _print_summary(summary: ReportSummary) -> None:
     rollbacks = sum(c.rollbacks for c in summary.cohorts)
     events = sum(c.events for c in summary.cohorts)
-    console.print(f"report written to [bold]{summary.path}[/]: {len(summary.cohorts)} "
+    console.print(f"report written to [bold]{shown(summary.path)}[/]: {len(summary.cohorts)} "
                   f"cohort(s), {summary.tenants} tenant(s), {events} event(s), "
                   f"{rollbacks} rollback(s)", markup=True)
     for cohort in summary.cohorts:
         console.print(f"  {cohort.cohort}: {cohort.status}"
-                      + (f" {cohort.release}" if cohort.release else ""), markup=False)
+                      + (f" {cohort.release}" if cohort.release else ""))
 
 
 @app.command("report")

@@ -28,7 +28,7 @@ def rollback_to_version(cohort: str, version: str, tenants: Path | None, local: 
                         as_json: bool) -> None:
     ctx = context.current()
     setup = load_setup(tenants_path(tenants, ctx.project_dir), ctx.cohort(cohort))
-    engine = build_rollout(setup, ctx.clients, ctx.ledger)
+    engine = build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger)
     state = engine.state()
     if state is None:
         raise Blocked(f"cohort {cohort} has no rollout to roll back; deploy {version} with "
@@ -44,8 +44,9 @@ def rollback_to_version(cohort: str, version: str, tenants: Path | None, local: 
         return ctx.discovery.cohort(name)
 
     with engine.lease():
-        report = restore_version(ArtefactStore.of(ctx.clients, ctx.shared), setup.resources,
-                                 version, deploy, ledger_pins=state.pinned)
+        store = ArtefactStore.of(ctx.clients_for(ctx.shared), ctx.shared)
+        report = restore_version(store, setup.resources, version, deploy,
+                                 ledger_pins=state.pinned)
         final = engine.rollback(f"redeployed {version} from the artefact store into "
                                 f"{report.colour} and rolled back", restored_version=version)
     data: dict[str, Any] = {"restore": report.model_dump(mode="json"),

@@ -5,7 +5,7 @@ API, or the local engine with ``--local``) and records the stack outputs in the
 ledger; traffic does not move. A colour that still serves pinned tenants is never
 idle, whatever its weight: deploying into it would change their version unannounced.
 ``iam-policy`` prints the least-privilege policy of the role that runs rollouts for
-a cohort.
+a cohort (``--cohort``), or of the one that publishes, prunes and notifies (``--release``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from infra.config import COLOURS, CohortStackConfig, Colour, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
-from rollout.discovery import CohortResources, Discovery
+from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
 from rollout.gates.security import config_policy_name
 from rollout.ledger import Ledger, cohort_pk
@@ -34,7 +34,7 @@ from rollout.stacks.automation import AutomationDeployer
 from rollout.stacks.base import StackDeployer, StackPreview
 from rollout.stacks.local import LocalDeployer
 from rollout.stacks.outputs_record import StackOutputsRecord, record_outputs
-from rollout.stacks.role_policy import rollout_role_policy
+from rollout.stacks.role_policy import release_role_policy, rollout_role_policy
 from rollout.stacks.target_colour import live_colour, target_colour
 
 stacks_app = typer.Typer(
@@ -80,32 +80,42 @@ def _cohort_config(project_dir: Path, clients: AwsClients, cohort: str) -> Cohor
     return config
 
 
-def _rollout_state(clients: AwsClients, app_name: str, cohort: str) -> RolloutState | None:
-    """The cohort's rollout state, or None before the shared stack (and its ledger) exists."""
+def _shared(discovery: Discovery) -> SharedResources | None:
+    """The shared stack's resources, or None before it (and its ledger) exists."""
     try:
-        shared = Discovery(clients, app_name).shared()
+        return discovery.shared()
     except BadInput:
         return None
-    return Ledger(clients, shared.ledger_table).get(cohort_pk(cohort), "STATE", RolloutState)
 
 
-def _deployed_cohort(clients: AwsClients, app_name: str, cohort: str) -> CohortResources | None:
+def _rollout_state(clients: AwsClients, shared: SharedResources | None,
+                   cohort: str) -> RolloutState | None:
+    """The cohort's rollout state, from the ledger in the shared stack's region."""
+    if shared is None:
+        return None
+    ledger = Ledger(clients.for_region(shared.shared_region), shared.ledger_table)
+    return ledger.get(cohort_pk(cohort), "STATE", RolloutState)
+
+
+def _deployed_cohort(discovery: Discovery, cohort: str) -> CohortResources | None:
     """The cohort's deployed resources, or None before its first deploy (nothing is pinned)."""
     try:
-        return Discovery(clients, app_name).cohort(cohort)
+        return discovery.cohort(cohort)
     except BadInput:
         return None
 
 
-def _refuse_if_pinned(clients: AwsClients, config: CohortStackConfig,
-                      state: RolloutState | None, colour: Colour, version: str) -> None:
+def _refuse_if_pinned(clients: AwsClients, deployed: CohortResources | None,
+                      config: CohortStackConfig, state: RolloutState | None, colour: Colour,
+                      version: str) -> None:
     """Blocked while tenants are pinned to ``colour``: deploying would change their version.
 
-    Pins are read from the listener and from the ledger; what each colour runs from
-    the deployed stack first, then the ledger, then the stack config.
+    Pins are read from the listener (in the cohort's region) and from the ledger;
+    what each colour runs from the deployed stack first, then the ledger, then the
+    stack config.
     """
-    deployed = _deployed_cohort(clients, config.app, config.cohort)
-    listener_pins = AlbRouter(clients, deployed).pins() if deployed is not None else {}
+    listener_pins = (AlbRouter(clients.for_region(deployed.region), deployed).pins()
+                     if deployed is not None else {})
     versions: dict[Colour, str] = {**config.versions, **(state.versions if state else {}),
                                    **(deployed.versions if deployed else {})}
     refuse_redeploy_of_pinned(config.cohort, colour, versions, listener_pins,
@@ -124,11 +134,20 @@ class _Plan:
         self.version = checked_version(version, "--version")
         requested = _checked_colour(colour)
         config = _cohort_config(ctx.project_dir, self.clients, cohort)
-        state = _rollout_state(self.clients, config.app, cohort)
+        self.discovery = ctx.discovery_for(config.app)
+        self.shared = _shared(self.discovery)
+        state = _rollout_state(self.clients, self.shared, cohort)
         self.live: Colour = live_colour(state, config.live_colour)
         self.colour: Colour = target_colour(cohort, state, config.live_colour, requested)
-        _refuse_if_pinned(self.clients, config, state, self.colour, self.version)
+        _refuse_if_pinned(self.clients, _deployed_cohort(self.discovery, cohort), config, state,
+                          self.colour, self.version)
         self.app = config.app
+
+    def ledger(self, outputs: dict[str, Any]) -> Ledger:
+        """The ledger in the shared stack's region (the table named by the outputs, if any)."""
+        shared = self.shared or self.discovery.shared()
+        table = outputs.get("ledgerTable") or shared.ledger_table
+        return Ledger(self.clients.for_region(shared.shared_region), table)
 
 
 def _show_up(data: dict[str, Any]) -> None:
@@ -157,8 +176,7 @@ def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None
         err_console.print(f"deploying {plan.version} into {plan.colour} of stack {cohort} "
                           f"({plan.deployer.engine}) ...")
     outputs = plan.deployer.deploy_version(cohort, plan.colour, plan.version)
-    table = outputs.get("ledgerTable") or Discovery(plan.clients, plan.app).shared().ledger_table
-    record_outputs(Ledger(plan.clients, table), StackOutputsRecord(
+    record_outputs(plan.ledger(outputs), StackOutputsRecord(
         cohort=cohort, colour=plan.colour, version=plan.version, engine=plan.deployer.engine,
         outputs=outputs))
     emit({"cohort": cohort, "colour": plan.colour, "liveColour": plan.live,
@@ -186,17 +204,31 @@ def preview(cohort: CohortOption, version: VersionOption, colour: ColourOption =
 
 
 @app.command("iam-policy")
-def iam_policy(cohort: Annotated[str, typer.Option(help="Cohort the role rolls out.")],
+def iam_policy(cohort: Annotated[str | None, typer.Option(
+                   help="Cohort the role rolls out.")] = None,
+               release: Annotated[bool, typer.Option(
+                   "--release", help="The release role's instead: publish, list, verify and "
+                   "prune releases, send notices.")] = False,
                as_json: JsonFlag = False) -> None:
-    """Print the least-privilege IAM policy of the role that rolls out COHORT."""
+    """Print the least-privilege IAM policy of the role that rolls out COHORT (or, with
+    --release, of the role that publishes, prunes and notifies)."""
+    if (cohort is not None) == release:
+        raise BadInput("iam-policy: give exactly one of --cohort C (the role that rolls out "
+                       "cohort C) or --release (the role that publishes, prunes and notifies)")
     ctx = context.current()
-    resources = ctx.cohort(cohort)
     account = str(ctx.clients.client("sts").get_caller_identity()["Account"])
-    document = rollout_role_policy(
-        resources, account, config_policy_name(resources.app, cohort)).as_aws()
+    if cohort is None:
+        shared = ctx.shared
+        document = release_role_policy(shared, account).as_aws()
+        role = f"publishes, prunes and announces releases of {shared.app}"
+    else:
+        resources = ctx.cohort(cohort)
+        document = rollout_role_policy(
+            resources, account, config_policy_name(resources.app, cohort)).as_aws()
+        role = f"rolls out {resources.app}/{cohort}"
 
     def show(data: dict[str, Any]) -> None:
-        err_console.print(f"IAM policy for the role that rolls out {resources.app}/{cohort} "
+        err_console.print(f"IAM policy for the role that {role} "
                           "(attach it with `aws iam put-role-policy`):")
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
 

@@ -64,7 +64,7 @@ class ReportGatherer:
 
     def cohort(self, name: str) -> tuple[CohortReport, list[TenantRow]]:
         resources = self._discovery.cohort(name)
-        status = cohort_status(self._clients, resources, self._ledger)
+        status = cohort_status(self._clients.for_region(resources.region), resources, self._ledger)
         state: RolloutState | None = load_state(self._ledger, name)
         events = self._ledger.events(name)
         report = CohortReport(

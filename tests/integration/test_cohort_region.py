@@ -26,7 +26,9 @@ from rollout.cli import run
 from rollout.cli.context import RolloutContext
 from rollout.discovery import CohortResources
 from rollout.engine import load_state
+from rollout.ledger import Ledger
 from rollout.local.state import STATE_BUCKET, LocalStateStore, StackState
+from rollout.stacks.outputs_record import recorded_outputs
 from tests.conftest import shared_yaml, stack_yaml
 
 pytestmark = pytest.mark.integration
@@ -185,3 +187,112 @@ def test_the_state_bucket_can_be_created_in_us_east_1() -> None:
         stub.add_response("put_object", {})
         store.save("shared", StackState())
         stub.assert_no_pending_responses()
+
+
+def _run_in_us_east_1(elsewhere: Elsewhere, capsys: pytest.CaptureFixture[str],
+                      *argv: str) -> tuple[int, str, str]:
+    code = run(["--project-dir", str(elsewhere.directory), *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_prints_the_weights_of_the_cohort_region(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run_in_us_east_1(elsewhere, capsys, "status", "--cohort", "canary")
+    assert code == 0, err
+    assert "100% / 0%" in out
+    assert "error" not in err
+
+
+def test_config_diff_reads_the_parameters_in_the_cohort_region(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    resources = RolloutContext(elsewhere.directory).cohort("canary")
+    ssm = boto3.client("ssm", region_name="eu-west-1")
+    ssm.put_parameter(Name=f"{resources.colour_prefix('blue')}/aurora/theme", Value="dark",
+                      Type="String", Overwrite=True)
+    capsys.readouterr()
+    code, out, err = _run_in_us_east_1(elsewhere, capsys, "config", "diff", "--cohort",
+                                       "canary", "--from", "blue", "--to", "green", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [(item["tenant"], item["status"]) for item in report["items"]] == [
+        ("aurora", "missing")], "the setting in eu-west-1 is seen from us-east-1"
+
+
+def test_release_list_reads_the_store_and_the_pins_in_the_stacks_regions(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run_in_us_east_1(elsewhere, capsys, "release", "list", "--json")
+    assert code == 0, err
+    assert json.loads(out) == []
+
+
+def test_stacks_preview_reads_the_ledger_in_the_shared_stack_region(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run_in_us_east_1(elsewhere, capsys, "stacks", "preview", "--cohort",
+                                       "canary", "--version", "1.5.0", "--local", "--json")
+    assert code == 0, err
+    assert json.loads(out)["colour"] == "green"
+
+
+def test_report_reads_the_weights_in_the_cohort_region(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    code, out, err = _run_in_us_east_1(elsewhere, capsys, "report", "--html",
+                                       str(tmp_path / "r.html"), "--json")
+    assert code == 0, err
+    assert [c["cohort"] for c in json.loads(out)["cohorts"]] == ["canary"]
+
+
+def test_a_shared_stack_config_that_is_not_utf8_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROLLOUT_APP", raising=False)
+    (tmp_path / "Pulumi.shared.yaml").write_bytes(
+        "config:\n  tenant-rollout:stack:\n    app: caf\u00e9\n".encode("latin-1"))
+    code = run(["--project-dir", str(tmp_path), "status"])
+    err = capsys.readouterr().err
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert "Pulumi.shared.yaml:3: not UTF-8" in line
+
+
+def test_a_cohort_stack_config_that_is_not_utf8_is_left_out_of_the_regions(
+        tmp_path: Path) -> None:
+    from rollout.cli.context import stack_regions
+
+    (tmp_path / "Pulumi.shared.yaml").write_text(shared_yaml("a"))
+    (tmp_path / "Pulumi.canary.yaml").write_bytes(b"config:\n  aws:region: eu-west-1 \xe9\n")
+    assert stack_regions(tmp_path) == {"shared": "eu-west-1"}
+
+
+def test_stack_outputs_with_an_invalid_tenant_host_are_one_line(
+        elsewhere: Elsewhere, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs of a stack deployed before hosts were checked (or edited by hand)."""
+    source = LocalStateStore(AwsClients(), elsewhere.app)
+    copy_app = f"h{uuid.uuid4().hex[:8]}"
+    target = LocalStateStore(AwsClients(), copy_app)
+    for stack in ("shared", "canary"):
+        state = source.load(stack)
+        assert state is not None
+        if stack == "canary":
+            state.outputs["tenants"] = [{"id": "aurora", "host": "*"}]
+        target.save(stack, state)
+    monkeypatch.setenv("ROLLOUT_APP", copy_app)
+    code = run(["--project-dir", str(elsewhere.directory), "status", "--cohort", "canary"])
+    err = capsys.readouterr().err
+    assert code == 2
+    (line,) = [line for line in err.strip().splitlines() if "lives in" not in line]
+    assert "canary" in line and "Pulumi.canary.yaml" in line and "rollout stacks up" in line
+    assert "Traceback" not in err
+
+
+def test_stacks_up_records_the_outputs_in_the_ledger_of_the_shared_stack_region(
+        elsewhere: Elsewhere, in_us_east_1: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Last in this module: it deploys 1.5.0 into canary's green."""
+    code, _, err = _run_in_us_east_1(elsewhere, capsys, "stacks", "up", "--cohort", "canary",
+                                     "--version", "1.5.0", "--local", "--json")
+    assert code == 0, err
+    table = RolloutContext(elsewhere.directory).shared.ledger_table
+    record = recorded_outputs(Ledger(AwsClients().for_region("eu-west-1"), table), "canary")
+    assert record is not None and (record.colour, record.version) == ("green", "1.5.0")

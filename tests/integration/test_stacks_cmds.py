@@ -349,16 +349,17 @@ def test_iam_policy_names_every_action_and_the_cohort_s_own_resources(
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     assert statements["ShiftTrafficOnTheCohortListener"]["Resource"] == [canary.listener_arn]
     assert statements["TenantConfiguration"]["Resource"] == [
-        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{fleet_env.app}/canary/*"]
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{fleet_env.app}/canary/blue/*",
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{fleet_env.app}/canary/green/*"]
     assert statements["TenantConfigurationKey"]["Resource"] == [canary.kms_key_arn]
     assert statements["RolloutLedger"]["Resource"] == [
         f"arn:aws:dynamodb:eu-west-1:123456789012:table/{canary.ledger_table}"]
-    assert statements["Notices"]["Resource"] == [canary.notices_topic_arn]
+    assert "sns:Publish" not in actions, "notices are the release role's"
     assert statements["ReleaseArtefacts"]["Resource"] == [
         f"arn:aws:s3:::{canary.artefact_bucket}/releases/*"]
     wide = [s["Sid"] for s in policy["Statement"] if "*" in s["Resource"]]
     assert wide == ["ReadWithoutResourceLevelPermissions"]
-    assert all(a.split(":")[1].startswith(("Describe", "List", "Get"))
+    assert all(a.split(":")[1].startswith(("Describe", "List", "Get", "BatchGet"))
                for a in statements["ReadWithoutResourceLevelPermissions"]["Action"])
 
 
@@ -386,14 +387,51 @@ def test_iam_policy_actions_are_real_api_operations(fleet_env: Fleet,
     models = botocore.session.get_session()
     services = {"elasticloadbalancing": "elbv2", "ssm": "ssm", "dynamodb": "dynamodb",
                 "sns": "sns", "iam": "iam", "kms": "kms", "cloudwatch": "cloudwatch",
-                "tag": "resourcegroupstaggingapi"}
+                "tag": "resourcegroupstaggingapi", "secretsmanager": "secretsmanager"}
+    iam_only = {"dynamodb:ConditionCheckItem"}
     assert cli("iam-policy", "--cohort", "canary", "--json") == 0
     policy = json.loads(capsys.readouterr().out)
     checked = 0
     for action in (a for s in policy["Statement"] for a in s["Action"]):
         prefix, operation = action.split(":")
-        if prefix == "s3":
+        if prefix == "s3" or action in iam_only:
             continue
         assert operation in models.get_service_model(services[prefix]).operation_names, action
         checked += 1
     assert checked > 30
+
+
+def test_iam_policy_release_is_the_release_role_s(
+        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("iam-policy", "--release", "--json") == 0
+    policy = json.loads(capsys.readouterr().out)
+    shared = fleet_env.shared
+    granted = {(action, resource) for s in policy["Statement"] for action in s["Action"]
+               for resource in s["Resource"]}
+    bucket = f"arn:aws:s3:::{shared.artefact_bucket}"
+    assert ("s3:PutObject", f"{bucket}/releases/{fleet_env.app}/*") in granted
+    assert ("sns:Publish", shared.notices_topic_arn) in granted
+    assert not any(action.startswith("elasticloadbalancing:Modify") for action, _ in granted)
+
+
+@pytest.mark.parametrize("argv", [["--release", "--cohort", "canary"], []],
+                         ids=["both", "neither"])
+def test_iam_policy_wants_exactly_one_of_cohort_and_release(
+        fleet_env: Fleet, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert cli("iam-policy", *argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert "--cohort" in line and "--release" in line
+
+
+def test_an_access_denial_names_both_roles_policies() -> None:
+    from botocore.exceptions import ClientError
+
+    from rollout.cli import describe_client_error
+
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}},
+                         "PutObject")
+    line = describe_client_error(denied)
+    assert "`rollout iam-policy --cohort C`" in line
+    assert "publishing, pruning and notices: `rollout iam-policy --release`" in line

@@ -1,0 +1,66 @@
+"""Losing the ledger must not strand traffic: rollback still makes its one write.
+
+Deleting the ledger table at the 50% step used to leave the listener at 50/50 with
+both ``status`` and ``rollback`` failing. Now ``rollback`` writes all traffic to the
+stack's live colour and says the ledger is gone (exit 1); ``status`` shows the real
+weights and that the ledger cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import boto3
+import pytest
+
+from rollout.cli import run
+from tests.conftest import deploy_fleet
+
+pytestmark = pytest.mark.integration
+
+NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
+
+
+def listener_weights(listener_arn: str, colours: dict[str, str]) -> dict[str, int]:
+    listener = boto3.client("elbv2").describe_listeners(ListenerArns=[listener_arn])
+    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    return {colours[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}
+
+
+def test_rollback_without_a_ledger_moves_traffic_back(
+        moto_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fleet = deploy_fleet(tmp_path, {"canary": ["aurora"]},
+                         versions={"blue": "1.4.2", "green": "1.5.0"})
+    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
+    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text(textwrap.dedent("""\
+        defaults: {notice_days: 0, windows: ["daily 00:00-24:00"]}
+        cohorts: [{name: canary, order: 1, strategy: "canary:50:1h"}]
+        tenants: [{id: aurora, cohort: canary}]
+        """))
+    assert run(["notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
+                str(NOTES), "--json"]) == 0
+    assert run(["start", "--cohort", "canary", "--release", "1.5.0", "--tenants",
+                str(tenants), "--json"]) == 0
+    cohort = fleet.cohorts["canary"]
+    colours = {arn: colour for colour, arn in cohort.target_group_arns.items()}
+    assert listener_weights(cohort.listener_arn, colours) == {"blue": 50, "green": 50}
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.update_table(TableName=cohort.ledger_table, DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName=cohort.ledger_table)
+    capsys.readouterr()
+
+    code = run(["rollback", "--cohort", "canary", "--tenants", str(tenants), "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 1, error
+    assert listener_weights(cohort.listener_arn, colours) == {"blue": 100, "green": 0}
+    assert "ledger table" in error and "moved to blue (1.4.2)" in error
+
+    assert run(["status", "--cohort", "canary", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["weights"] == {"blue": 100, "green": 0}
+    assert "ledger" in row["state_line"]
