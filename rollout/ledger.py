@@ -231,10 +231,19 @@ class Ledger:
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException:
-            self._explain_refused_save(cohort, lease, fence)
+            self._explain_refused_save(cohort, doc, lease, fence)
 
-    def _explain_refused_save(self, cohort: str, lease: Lease | None, fence: str | None) -> None:
-        """Say which condition refused a state save: a stop, a lost lease, or a newer state."""
+    def _explain_refused_save(self, cohort: str, doc: BaseModel, lease: Lease | None,
+                              fence: str | None) -> None:
+        """Say which condition refused a state save: a stop, a lost lease, or a newer state.
+
+        When the stored state is exactly ours, our first attempt landed and its answer
+        was lost (botocore sent it again): that is success.
+        """
+        stored = self._db.get_item(TableName=self.table, ConsistentRead=True, Key={
+            "pk": {"S": cohort_pk(cohort)}, "sk": {"S": STATE_SK}}).get("Item", {})
+        if stored.get("doc", {}).get("S") == doc.model_dump_json():
+            return
         if fence is not None:
             stop = self.get(cohort_pk(cohort), fence, StopRequest)
             if stop is not None:
