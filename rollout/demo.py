@@ -236,7 +236,8 @@ def send_all_notices(story: Story, tenants: TenantsFile, ledger: Ledger, topic: 
 
 def refuse_without_notice(story: Story, discovery: Discovery, tenants: TenantsFile,
                           ledger: Ledger) -> None:
-    story.chapter("6. Trying to upgrade canary today is refused: notice periods not over")
+    story.chapter("6. Trying to upgrade canary today is refused: tenants were promised their "
+                  "full notice, and no upgrade during a company freeze")
     LocalDeployer(story.project_dir, story.clients).deploy_version("canary", "green", RELEASE)
     engine = engine_for(story, discovery, tenants, ledger, "canary", now_utc())
     try:
@@ -246,7 +247,7 @@ def refuse_without_notice(story: Story, discovery: Discovery, tenants: TenantsFi
     except Blocked as refused:
         story.say(f"  refused (exit code 3): {refused}")
     else:
-        raise RolloutFailed("the demo expected the notice check to refuse this start")
+        raise RolloutFailed("the demo expected the notice or freeze check to refuse this start")
     story.say(f"  traffic untouched: {read_weights(story.clients, discovery.cohort('canary'))}")
 
 

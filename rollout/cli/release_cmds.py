@@ -74,7 +74,10 @@ def publish(
 ) -> None:
     """Upload artefacts and a manifest (sha256 of each file) under releases/<app>/<version>/.
 
-    Releases are immutable: publishing a version that exists is refused (exit 2).
+    Published releases are write-once: every object is written with If-None-Match, so
+    S3 refuses to replace one. Publishing a version that exists, or over files an
+    interrupted publish left with other bytes, is refused (exit 2); losing a race to
+    another publisher of the same version exits 3.
     """
     release_notes = load_notes(notes, version)
     artefact_sources(artefacts)

@@ -151,11 +151,12 @@ def test_pin_refuses_a_tenant_of_another_cohort(fresh: Scenario) -> None:
         "tenants:\n", "  - {name: elsewhere, order: 2}\ntenants:\n  - {id: evil-co, cohort: "
         "elsewhere, host: evil-co.example}\n")
     scenario.tenants_file.write_text(text)
+    elbv2 = scenario.fleet.clients.client("elbv2")
+    before = elbv2.describe_rules(ListenerArn=scenario.resources.listener_arn)["Rules"]
     refused = scenario.run_here(["pin", "--cohort", scenario.cohort, "--tenant", "evil-co",
                                  "--colour", "green", "--tenants", str(scenario.tenants_file),
                                  "--json"])
     assert refused.code == 2, refused.stdout
     assert "not a member of cohort promise" in error_of(refused.stdout)
-    rules = scenario.fleet.clients.client("elbv2").describe_rules(
-        ListenerArn=scenario.resources.listener_arn)["Rules"]
-    assert [rule for rule in rules if not rule["IsDefault"]] == []
+    after = elbv2.describe_rules(ListenerArn=scenario.resources.listener_arn)["Rules"]
+    assert after == before

@@ -42,8 +42,13 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants.yaml"
 
 @pytest.fixture(autouse=True)
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables wide enough that no value is wrapped across lines."""
+    """Tables wide enough that no value is wrapped across lines.
+
+    The console was made when the CLI was first imported, maybe by another test, so
+    its width is set on it rather than through ``COLUMNS``.
+    """
     monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(console, "_width", 400)
 
 
 def test_plan_prints_an_opt_out_reason_as_written(
