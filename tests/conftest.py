@@ -121,3 +121,22 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
         "canary": ["aurora", "birch"],
         "wave1": ["cedar", "dune", "ember"],
     })
+
+
+EXAMPLE_NOTES = Path(__file__).resolve().parents[1] / "examples" / "release.yaml"
+
+
+def notes_for(folder: Path, version: str) -> Path:
+    """The example release notes, rewritten for ``version``."""
+    text = EXAMPLE_NOTES.read_text().replace("version: 1.5.0", f"version: {version}", 1)
+    path = folder / f"release-{version}.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_only(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    """An app with just its shared stack: artefact bucket, ledger table, notices topic."""
+    fleet = deploy_fleet(tmp_path_factory.mktemp("shared-only"), {})
+    fleet.engine.up("shared")
+    return fleet

@@ -19,27 +19,15 @@ from boto3.s3.transfer import TransferConfig
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import MB, ArtefactStore
 from rollout.cli import run
-from tests.conftest import Fleet, deploy_fleet
+from tests.conftest import Fleet, notes_for
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE_NOTES = Path(__file__).parents[2] / "examples" / "release.yaml"
 
 
 @pytest.fixture(scope="module")
-def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
-    """An app with just its shared stack: artefact bucket, ledger table, notices topic."""
-    shared_only = deploy_fleet(tmp_path_factory.mktemp("store"), {})
-    shared_only.engine.up("shared")
+def fleet(shared_only: Fleet) -> Fleet:
     return shared_only
-
-
-def notes_for(tmp_path: Path, version: str) -> Path:
-    """The example release notes, rewritten for ``version``."""
-    text = EXAMPLE_NOTES.read_text().replace("version: 1.5.0", f"version: {version}", 1)
-    path = tmp_path / f"release-{version}.yaml"
-    path.write_text(text)
-    return path
 
 
 def artefact(tmp_path: Path, name: str, size: int) -> Path:

@@ -24,27 +24,16 @@ from rollout.cli import run
 from rollout.discovery import SharedResources
 from rollout.errors import Blocked
 from rollout.stacks.role_policy import release_role_policy
-from tests.conftest import Fleet, deploy_fleet
+from tests.conftest import Fleet, notes_for
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE_NOTES = Path(__file__).parents[2] / "examples" / "release.yaml"
 SMALL_PARTS = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB)
 
 
 @pytest.fixture(scope="module")
-def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
-    """An app with just its shared stack: the versioned artefact bucket is all the store needs."""
-    shared_only = deploy_fleet(tmp_path_factory.mktemp("write-once"), {})
-    shared_only.engine.up("shared")
+def fleet(shared_only: Fleet) -> Fleet:
     return shared_only
-
-
-def notes_for(tmp_path: Path, version: str) -> Path:
-    text = EXAMPLE_NOTES.read_text().replace("version: 1.5.0", f"version: {version}", 1)
-    path = tmp_path / f"release-{version}.yaml"
-    path.write_text(text)
-    return path
 
 
 def artefact(folder: Path, name: str, size: int) -> Path:
