@@ -19,7 +19,7 @@ docs/reliability.md), and on stderr, for any run that did not converge, what was
 wrong. The baseline every row is measured against
 is the same rollout without a fault (first line).
 
-    .venv/bin/python bench/fault_matrix.py [--quick]
+    .venv/bin/python bench/fault_matrix.py [--quick] [--only TEXT]
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ class CallLabels:
 class Matrix:
     scenario: Scenario
     quick: bool
+    only: str | None = None
     rows: list[Row] = field(default_factory=list)
 
     # a rollout and its recovery --------------------------------------------
@@ -298,6 +299,8 @@ class Matrix:
 
     # the matrix --------------------------------------------------------------
     def row(self, kind: str, runs: Iterator[Run]) -> None:
+        if self.only is not None and self.only not in kind:
+            return
         row = Row(kind)
         started = time.monotonic()
         for run in runs:
@@ -385,13 +388,13 @@ AWS_ROWS = [
 """(row, fault, how many attempts of the call fail): fewer than botocore's 8 are absorbed."""
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, only: str | None) -> None:
     began = time.monotonic()
     with embedded_moto(), tempfile.TemporaryDirectory() as tmp, shared_model_cache(), \
             compressed_backoff(0.02):
         scenario = build_scenario(Path(tmp), "matrix", ["alder", "beech", "cedar"],
                                   marker="matrix")
-        matrix = Matrix(scenario, quick)
+        matrix = Matrix(scenario, quick, only)
         clean_started = time.monotonic()
         labels, counts = discover(matrix)
         clean = time.monotonic() - clean_started
@@ -428,4 +431,6 @@ def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every third injection point")
-    main(parser.parse_args().quick)
+    parser.add_argument("--only", metavar="TEXT", help="only the rows whose fault names TEXT")
+    arguments = parser.parse_args()
+    main(arguments.quick, arguments.only)

@@ -210,6 +210,8 @@ class CohortRollout:
             return
         self._hold_lease()
         self.router.set_weights(state.weights)
+        if state.status not in FORWARD:
+            return  # traffic back to the old colour: what any stop asks for
         stop = self.ledger.stop_request(self.cohort.cohort, state.started_at)
         if stop is not None:
             back: Weights = {state.old_colour: 100, state.new_colour: 0}

@@ -129,6 +129,22 @@ def test_a_crash_between_the_rollback_write_and_its_event_is_finished_by_resume(
     assert kinds[-2:] == ["rolled_back", "config"]  # the carry-back ran after the outcome
 
 
+def test_a_rollback_killed_before_its_one_write_is_finished_by_rollback_again(
+        fresh: Scenario) -> None:
+    """The stop request and the state are saved, the listener not yet written."""
+    scenario = fresh
+    started = scenario.run_here(scenario.start_args(wait=False, strategy="canary:50:1h"))
+    assert started.code == 0, started.stderr
+    crash(scenario, scenario.command_args("rollback", "--reason", "drill"), "route:before:1")
+    assert listener_weights(scenario.resources) == {"blue": 50, "green": 50}
+
+    again = scenario.run_here(scenario.command_args("rollback", "--reason", "drill"))
+    assert again.code == 0, again.stdout + again.stderr
+    outcome = check(scenario.fleet, scenario.cohort, scenario.seeded)
+    assert outcome.problems("rolled_back") == []
+    assert outcome.lost == 0
+
+
 TRANSIENT = (
     "dynamodb.PutItem#1:read-timeout*1,"        # the lock: taken, answer lost, retried
     "dynamodb.PutItem#3:read-timeout*1,"        # the 'started' event: written twice
