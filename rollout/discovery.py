@@ -91,9 +91,6 @@ class CohortResources(SharedResources):
     versions: dict[Colour, str]
     param_prefix: str
     kms_key_arn: str | None = None
-    live_colour: Colour | None = None
-    """The colour the stack was deployed live on (its ``liveColour`` output): where a
-    rollback sends traffic when the ledger cannot be read."""
     tenants: list[TenantRef] = Field(default_factory=list)
     region: str | None = None
 
@@ -131,7 +128,7 @@ def cohort_from_outputs(outputs: dict[str, Any]) -> CohortResources:
             load_balancer_arn=outputs["loadBalancerArn"],
             target_group_arns=outputs["targetGroupArns"], versions=outputs["versions"],
             param_prefix=outputs["paramPrefix"], kms_key_arn=outputs.get("kmsKeyArn"),
-            live_colour=outputs.get("liveColour"), tenants=outputs.get("tenants", []),
+            tenants=outputs.get("tenants", []),
         )
     except ValidationError as exc:
         cohort = outputs.get("cohort", "?")

@@ -112,7 +112,11 @@ def load_state(ledger: Ledger, cohort: str) -> RolloutState | None:
 
 
 class CohortRollout:
-    """One cohort's rollout engine. Mutating methods need the cohort's lease (see :meth:`lease`)."""
+    """One cohort's rollout engine.
+
+    Methods that drive the rollout need the cohort's lease (see :meth:`lease`);
+    :meth:`abort` and :meth:`rollback` work without it, as an operator's stop that wins.
+    """
 
     def __init__(self, *, clients: AwsClients, cohort: CohortResources, ledger: Ledger,
                  router: TrafficRouter, gates: list[Gate],
@@ -250,7 +254,11 @@ class CohortRollout:
                 f"not {release}: deploy it first (`rollout stacks up --cohort "
                 f"{self.cohort.cohort} --version {release}` or `pulumi up`)")
         now = self.clock()
-        self._check_blockers(now, freeze_override)
+        freeze = self._blocked_at(now, None)
+        if freeze is not None and not freeze_override:
+            self._check_blockers(now, None)
+        if freeze is None:
+            freeze_override = None  # nothing to override: nothing recorded
         plan_pins = [{"id": tenant.id, "host": tenant.host, "reason": reason}
                      for tenant, reason in pins or []]
         state = self._save(RolloutState(
@@ -260,6 +268,7 @@ class CohortRollout:
             versions=versions,
             last_known_good=previous.last_known_good if previous else versions[old],
             notice_override=notice_override, freeze_override=freeze_override,
+            freeze_overridden=freeze if freeze_override else None,
             pinned={tenant.id: old for tenant, _ in pins or []},
             revision=previous.revision if previous else 0))
         self._record_started(state, plan_pins)
@@ -330,13 +339,14 @@ class CohortRollout:
                           f"cohort {self.cohort.cohort} is paused: {state.reason}")
         if not self._converged:
             self._converge(state)
+        self._honour_stop(state)
         now = self.clock()
         gates = self._gates_of(state)
         results = [gate.check(self._gate_context(state, now)) for gate in gates]
         waiting = {gate.name for gate in gates if getattr(gate, "waits_for_human", False)}
         action = decide(state, now, results, self.settings.progression, waiting)
         if isinstance(action, Advance):
-            blocked = self._blocked_at(now, state.freeze_override)
+            blocked = self._blocked_at(now, state.freeze_overridden)
             if blocked is not None:
                 reason = (f"{blocked}; after it, `rollout promote --cohort "
                           f"{self.cohort.cohort}` carries on")
@@ -415,19 +425,28 @@ class CohortRollout:
 
     # ---------------------------------------------------------- whole flows
     def drive(self) -> RolloutState:
-        """Tick until the rollout is promoted, rolled back or paused."""
-        while True:
-            state = self.state()
-            if state is None or state.status != Status.SHIFTING:
-                break
-            action = self.tick()
-            if isinstance(action, Hold):
-                self.sleep(min(self.settings.check_interval, action.bake_left)
-                           if action.bake_left > 0 else self.settings.check_interval)
+        """Tick until the rollout is promoted, rolled back or paused.
+
+        Stopped by an operator meanwhile, it carries the tenants' edits back itself
+        (it holds the lease the operator's command waits for) and exits 1.
+        """
+        try:
+            while True:
+                state = self.state()
+                if state is None or state.status != Status.SHIFTING:
+                    break
+                action = self.tick()
+                if isinstance(action, Hold):
+                    self.sleep(min(self.settings.check_interval, action.bake_left)
+                               if action.bake_left > 0 else self.settings.check_interval)
+        except StoppedByOperator:
+            self._carry_back_after_stop()
+            raise
         final = self.state()
         assert final is not None
         stop = self.ledger.stop_request(self.cohort.cohort, final.started_at)
         if stop is not None and self._heartbeat is not None:
+            self._carry_back_after_stop()
             raise StoppedByOperator(self.cohort.cohort, stop)
         if final.status in (Status.ROLLED_BACK, Status.ABORTED):
             raise RolloutFailed(f"cohort {final.cohort} {final.status.value.replace('_', ' ')}"
@@ -443,7 +462,7 @@ class CohortRollout:
         if state is None or not state.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout waiting for approval")
         state = self._with_freeze_override(state, freeze_override)
-        self._check_blockers(self.clock(), state.freeze_override)
+        self._check_blockers(self.clock(), state.freeze_overridden)
         state = self._save(state.model_copy(update={
             "approved_step": state.step_index, "status": Status.SHIFTING,
             "inconclusive_checks": 0, "reason": None}))
@@ -452,30 +471,34 @@ class CohortRollout:
         return state
 
     # ------------------------------------------------------ freezes and stops
-    def _blocked_at(self, moment: datetime, override: str | None) -> str | None:
-        """Why no traffic may move forward now (None when it may, or when overridden)."""
-        if override:
-            return None
+    def _blocked_at(self, moment: datetime, overridden: str | None) -> str | None:
+        """Why no traffic may move forward now: None when it may.
+
+        ``overridden`` is the one freeze an operator broke, as it was described then;
+        any other freeze (next year's, another one) blocks again.
+        """
         for blocker in self.hooks.blockers:
             reason = blocker.blocked_at(moment)
-            if reason is not None:
+            if reason is not None and reason != overridden:
                 return reason
         return None
 
-    def _check_blockers(self, moment: datetime, override: str | None) -> None:
-        reason = self._blocked_at(moment, override)
+    def _check_blockers(self, moment: datetime, overridden: str | None) -> None:
+        reason = self._blocked_at(moment, overridden)
         if reason is not None:
             raise Blocked(f"cohort {self.cohort.cohort}: {reason}; traffic does not move "
                           "(only --override-freeze REASON, recorded in the ledger, may break it)")
 
     def _with_freeze_override(self, state: RolloutState, reason: str | None) -> RolloutState:
-        """Record an operator's explicit override of a freeze on this rollout."""
-        if not reason or state.freeze_override == reason:
+        """Record an operator's explicit override of the freeze that is on now, if any."""
+        freeze = self._blocked_at(self.clock(), state.freeze_overridden)
+        if not reason or freeze is None:
             return state
-        state = self._save(state.model_copy(update={"freeze_override": reason}))
-        self._record("override", f"company freeze overridden by {self.actor}: {reason}",
+        state = self._save(state.model_copy(update={"freeze_override": reason,
+                                                    "freeze_overridden": freeze}))
+        self._record("override", f"{freeze}: overridden by {self.actor}: {reason}",
                      f"{state.started_at.isoformat()}:freeze-override:{state.revision}",
-                     reason=reason)
+                     reason=reason, freeze=freeze)
         return state
 
     def override_freeze(self, reason: str | None) -> None:
@@ -483,6 +506,33 @@ class CohortRollout:
         state = self.state()
         if state is not None and state.status.active:
             self._with_freeze_override(state, reason)
+
+    def _honour_stop(self, state: RolloutState) -> None:
+        """Finish an operator's stop whose own command died before its one write.
+
+        The stop request fences every forward save, so without this the rollout would
+        stay half-shifted; the lease holder does what the operator asked, then exits 1.
+        """
+        stop = self.ledger.stop_request(self.cohort.cohort, state.started_at)
+        if stop is None or state.status not in FORWARD or self._heartbeat is None:
+            return
+        status = Status.ABORTED if stop.kind == "abort" else Status.ROLLED_BACK
+        saved = self._save_stop(state.model_copy(update={
+            "status": status, "weights": {state.old_colour: 100, state.new_colour: 0},
+            "reason": f"{stop.kind} by {stop.actor}: {stop.reason}",
+            "config_carried_back": False}))
+        if saved is not None:
+            self._route(saved)
+            self._record_outcome(saved)
+            self._after_rollback(saved)
+        raise StoppedByOperator(self.cohort.cohort, stop)
+
+    def _carry_back_after_stop(self) -> None:
+        """Under our lease, the carry-back of a rollout an operator stopped, if it is due."""
+        state = self.state()
+        if (self._heartbeat is not None and state is not None and not state.config_carried_back
+                and state.status in (Status.ROLLED_BACK, Status.ABORTED)):
+            self._after_rollback(state)
 
     def _stop_request(self, kind: Literal["abort", "rollback"], reason: str,
                       state: RolloutState) -> RolloutState:
@@ -503,19 +553,20 @@ class CohortRollout:
         return self.state() or state
 
     def rollback(self, reason: str, *, failure: GateResult | None = None,
-                 restored_version: str | None = None) -> RolloutState:
+                 restored_version: str | None = None,
+                 without_ledger_to: Colour | None = None) -> RolloutState:
         """All traffic back to the old colour in one router write, then carry config back.
 
         Called without the lease it is an operator's stop, which wins over a process
         driving the rollout (see :meth:`_stop_request`). ``restored_version`` says the
         old colour was just redeployed from the artefact store with that version, so
         its warm period no longer matters. When the ledger cannot be read at all, the
-        one write still goes to the stack's live colour (:meth:`_rollback_blind`).
+        one write goes to ``without_ledger_to`` (:meth:`_rollback_blind`).
         """
         try:
             state = self.state()
         except LedgerUnreadable as gone:
-            self._rollback_blind(gone)
+            self._rollback_blind(gone, without_ledger_to)
         if state is None:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout to roll back")
         if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
@@ -595,27 +646,32 @@ class CohortRollout:
             return self._save(state)
         except Blocked:
             current = self.state()
-            if self._heartbeat is None and current is not None and current.status in (
-                    Status.ROLLED_BACK, Status.ABORTED):
+            if current is not None and current.status in (Status.ROLLED_BACK, Status.ABORTED):
                 return None
             raise
 
-    def _rollback_blind(self, gone: LedgerUnreadable) -> NoReturn:
-        """All traffic to the colour the cohort's stack says is live, without the ledger.
+    def _rollback_blind(self, gone: LedgerUnreadable, colour: Colour | None) -> NoReturn:
+        """All traffic to ``colour`` in one router write, without the ledger.
 
-        Losing the ledger must not strand traffic on a half-shifted listener: the stack's
-        outputs (or tags) still say which colour was live when it was deployed, and one
-        router write puts everything there. Nothing can be recorded; exit 1 says why.
+        Losing the ledger must not strand traffic on a half-shifted listener. Which
+        colour is the good one only the ledger knew: the stack's ``liveColour`` is what
+        it was deployed with and goes stale at every promotion, so guessing could send
+        every tenant to the new release. The operator names it, seeing what each runs.
+        Nothing can be recorded; exit 1 says why.
         """
-        live = self.cohort.live_colour
-        if live is None:
-            raise RolloutFailed(f"{gone}; and the stack of cohort {self.cohort.cohort} names "
-                                "no live colour, so traffic was not moved") from None
-        self.router.set_weights({live: 100, other_colour(live): 0})
+        cohort = self.cohort.cohort
+        if colour is None:
+            weights = self.router.read_weights()
+            runs = ", ".join(f"{c} runs {self.cohort.versions[c]} ({weights.get(c, 0)}% of "
+                             "traffic)" for c in ("blue", "green"))
+            raise RolloutFailed(
+                f"{gone}; without it the last known-good colour is unknown ({runs}): name it "
+                f"with `rollout rollback --cohort {cohort} --to-colour blue|green`") from None
+        self.router.set_weights({colour: 100, other_colour(colour): 0})
         raise RolloutFailed(
-            f"{gone}: all traffic of cohort {self.cohort.cohort} moved to {live} "
-            f"({self.cohort.versions[live]}), the stack's live colour, in one write; nothing "
-            "was recorded; restore the ledger table before the next rollout") from None
+            f"{gone}: all traffic of cohort {cohort} moved to {colour} "
+            f"({self.cohort.versions[colour]}) in one write, as asked; nothing was recorded; "
+            "restore the ledger table before the next rollout") from None
 
     def _no_rollout(self) -> RolloutState:
         raise Blocked(f"cohort {self.cohort.cohort} has no rollout")
@@ -665,6 +721,7 @@ class CohortRollout:
         if state is None:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout to resume")
         self._converge(state)
+        self._honour_stop(state)
         if state.status in (Status.ROLLED_BACK, Status.ABORTED):
             return self._after_rollback(state)
         if state.status == Status.PREPARING:

@@ -42,6 +42,8 @@ DEFAULT_LEASE_SECONDS = 60
 EVENT_ATTEMPTS = 5
 STATE_SK = "STATE"
 LOCK_SK = "LOCK"
+LEGACY_RVN = "legacy-expiry:"
+TRANSACTION_ATTEMPTS = 4
 
 
 def now_utc() -> datetime:
@@ -75,7 +77,8 @@ class Lease(BaseModel):
     """A held lock on one cohort.
 
     ``rvn`` (record version number) changes at every renewal: waiters judge liveness by
-    it. ``expires_at`` is the holder's own wall-clock estimate, shown to people only.
+    it. ``expires_at`` is the holder's own wall-clock estimate, never used to decide
+    anything (audits and people read it).
     """
 
     cohort: str
@@ -228,10 +231,17 @@ class Ledger:
             items.append({"ConditionCheck": {
                 "TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": fence}},
                 "ConditionExpression": "attribute_not_exists(pk)"}})
-        try:
-            self._db.transact_write_items(TransactItems=items)
-        except self._db.exceptions.TransactionCanceledException:
-            self._explain_refused_save(cohort, doc, lease, fence)
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                self._db.transact_write_items(TransactItems=items)
+                return
+            except self._db.exceptions.TransactionCanceledException as refused:
+                reasons = refused.response.get("CancellationReasons", [])
+                conflict = any(r.get("Code") == "TransactionConflict" for r in reasons)
+                if not conflict or attempt == TRANSACTION_ATTEMPTS:
+                    self._explain_refused_save(cohort, doc, lease, fence)
+                    return
+                time.sleep(0.05 * attempt)  # another write on one of its items, just now
 
     def _explain_refused_save(self, cohort: str, doc: BaseModel, lease: Lease | None,
                               fence: str | None) -> None:
@@ -274,8 +284,8 @@ class Ledger:
         Judged the way the Amazon DynamoDB Lock Client judges it: a held lock is taken
         over only when its record version number stayed the same for a whole lease
         period *on our own monotonic clock*; a holder that renews meanwhile is alive, and
-        we give up once ``patience`` seconds have passed (at once by default). No two
-        hosts' wall clocks are ever compared.
+        we give up once ``patience`` seconds have passed (by default as soon as we see it
+        renew, within one heartbeat). No two hosts' wall clocks are ever compared.
         """
         began = monotonic()
         lease = Lease(cohort=cohort, holder=holder, token=uuid.uuid4().hex,
@@ -307,10 +317,16 @@ class Ledger:
 
         Returns None when written, else the lock that stood in the way.
         """
-        condition = ("attribute_not_exists(pk)" if replacing_rvn is None
-                     else "attribute_not_exists(pk) OR rvn = :rvn")
-        values = {} if replacing_rvn is None else {
-            "ExpressionAttributeValues": {":rvn": {"S": replacing_rvn}}}
+        values: dict[str, Any] = {}
+        if replacing_rvn is None:
+            condition = "attribute_not_exists(pk)"
+        elif replacing_rvn.startswith(LEGACY_RVN):  # a lock written before record versions
+            condition = "attribute_not_exists(pk) OR expires_at = :exp"
+            values = {"ExpressionAttributeValues": {
+                ":exp": {"N": replacing_rvn.removeprefix(LEGACY_RVN)}}}
+        else:
+            condition = "attribute_not_exists(pk) OR rvn = :rvn"
+            values = {"ExpressionAttributeValues": {":rvn": {"S": replacing_rvn}}}
         try:
             self._db.put_item(TableName=self.table, Item=_lock_item(lease),
                               ConditionExpression=condition, **values)
@@ -355,7 +371,7 @@ class Ledger:
             return None
         expires = float(item["expires_at"]["N"])
         return Lease(cohort=cohort, holder=item["holder"]["S"], token=item["token"]["S"],
-                     rvn=item.get("rvn", {}).get("S", repr(expires)),
+                     rvn=item.get("rvn", {}).get("S", LEGACY_RVN + item["expires_at"]["N"]),
                      lease_seconds=float(item.get("lease_seconds", {}).get(
                          "N", DEFAULT_LEASE_SECONDS)),
                      expires_at=expires)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import click
 import typer
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 
@@ -114,6 +115,10 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(describe_client_error(exc), 1, as_json)
     except BotoCoreError as exc:
         return _fail(f"cannot reach AWS: {exc}", 1, as_json)
+    except Boto3Error as exc:  # e.g. a failed managed upload, which wraps AWS's refusal
+        cause = exc.__context__
+        return _fail(describe_client_error(cause) if isinstance(cause, ClientError)
+                     else f"AWS transfer failed: {exc}", 1, as_json)
     # without standalone mode, click returns the code of a typer.Exit instead of raising it
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 

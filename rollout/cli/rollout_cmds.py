@@ -50,8 +50,9 @@ def _engine(setup: CohortSetup, *, check_every: str = "15s", warm_for: str = "24
                               warm_for=timedelta(seconds=parse_duration(warm_for, "--warm-for")),
                               lease_seconds=parse_duration(lease, "--lease"))
     if settings.check_interval >= settings.lease_seconds:
-        raise BadInput("--check-every must be shorter than --lease, or the lock would lapse "
-                       "between checks")
+        raise BadInput("--check-every must be shorter than --lease: a waiter takes over a "
+                       "lock it saw unchanged for one lease, and an operator's stop is "
+                       "honoured at the next check")
     return build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger,
                          engine_settings=settings,
                          notice_override=notice_override,
@@ -212,6 +213,9 @@ def rollback(
         "colour first (when the old colour was scaled down).")] = None,
     local: Annotated[bool, typer.Option(
         "--local", help="With --to-version: deploy through the local engine (moto).")] = False,
+    to_colour: Annotated[str | None, typer.Option(
+        "--to-colour", help="Only when the ledger cannot be read: the colour to send all "
+        "traffic to (the ledger alone knows the last known-good one).")] = None,
     tenants: TenantsOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -224,8 +228,11 @@ def rollback(
 
         rollback_to_version(cohort, to_version, tenants, local, as_json)
         return
+    if to_colour is not None and to_colour not in COLOURS:
+        raise BadInput(f"--to-colour {to_colour!r}: the colours are blue and green")
     engine = _engine(_setup(cohort, tenants))
-    state = engine.rollback(reason)
+    state = engine.rollback(reason, without_ledger_to="blue" if to_colour == "blue" else
+                            "green" if to_colour == "green" else None)
     _finish(engine, state, as_json)
 
 

@@ -337,6 +337,11 @@ def command_environment(cohort: CohortResources, new_colour: Colour | None,
         facts["ROLLOUT_NEW_TARGET_GROUP_ARN"] = cohort.target_group_arns[new_colour]
     inherited = {name: os.environ[name] for name in (*ENV_ALLOW_LIST, *extra)
                  if name in os.environ}
+    if not any(name.startswith("AWS_") and name not in ENV_ALLOW_LIST for name in extra):
+        # HOME is inherited: without this an AWS SDK in the command would find the
+        # user's ~/.aws files, or the instance's metadata credentials.
+        inherited |= {"AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                      "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
     return {**inherited, **facts}
 
 
@@ -454,17 +459,6 @@ def run_checks(clients: AwsClients, cohort: CohortResources, command: str | None
         results.append(run_security_command(
             command, command_environment(cohort, new_colour, extra_env), cohort, timeout))
     return results
-
-
-def run_security_checks(clients: AwsClients, cohort: CohortResources, command: str | None, *,
-                        new_colour: Colour | None = None,
-                        timeout: float = DEFAULT_COMMAND_TIMEOUT) -> list[GateResult]:
-    """:func:`run_checks` with nothing beyond the allow-list: what the preflight check runs.
-
-    The engine calls this before the first traffic step and blocks unless every
-    result passes.
-    """
-    return run_checks(clients, cohort, command, new_colour=new_colour, timeout=timeout)
 
 
 def summarise(results: list[GateResult]) -> GateResult:

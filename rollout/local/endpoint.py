@@ -8,8 +8,10 @@ to is a loopback address. botocore resolves an endpoint per service and region
 (``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL``, the config file's
 ``services`` section and ``endpoint_url``), so the guard looks at the endpoint
 each real client resolved, for every service, in the region it is used in, and
-requires them all to be the same one: a single moto server. Every request is
-checked again just before it is sent, and credentials come from static sources
+requires them all to be the same one: a single moto server. Every request's URL
+is checked again just before it is sent (a host's addresses are resolved once per
+process, so a name that later resolves elsewhere is a remaining gap; prefer
+127.0.0.1 or a name in the allow-list), and credentials come from static sources
 only (environment, credentials and config files) or are moto's fake ones: a
 credential provider such as SSO, assume-role, a credential process or instance
 metadata would itself go over the network.

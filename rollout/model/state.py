@@ -55,6 +55,8 @@ class RolloutState(BaseModel):
     pinned: dict[str, Colour] = Field(default_factory=dict)
     notice_override: str | None = None
     freeze_override: str | None = None
+    """Why an operator broke a freeze; it covers that one freeze (``freeze_overridden``)."""
+    freeze_overridden: str | None = None
     config_carried_back: bool = True
     config_left_alone: list[LeftAlone] = Field(default_factory=list)
     """Tenant edits the carry-back did not write (changed on both colours), and why."""

@@ -119,6 +119,16 @@ def wait_for(audit: Path, what: str, job: int, limit: float = 60) -> AuditEntry:
     raise TimeoutError(f"job {job} never logged {what!r}")
 
 
+def wait_for_any(audit: Path, what: str, limit: float = 60) -> AuditEntry:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = audit_lines(read_audit(audit), what)
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise TimeoutError(f"no job logged {what!r}")
+
+
 def assert_one_holder_at_a_time(entries: list[AuditEntry], sampled: list[str]) -> None:
     held = holdings(entries)
     for before, after in itertools.pairwise(held):
@@ -190,19 +200,20 @@ def test_eight_jobs_on_one_cohort_take_turns_and_write_weights_only_under_the_lo
     audit = tmp_path / "audit.jsonl"
     since = time.time()
     slow_start = scenario.start_args(strategy="linear:50:1.5s", lease="5s")
-    commands: list[list[str]] = [
-        scenario.start_args(strategy="linear:50:0.3s", lease="5s"),
-        scenario.command_args("step"), scenario.command_args("step"),
-        scenario.command_args("rollback", "--reason", "job 5 says no"),
-        scenario.command_args("rollback", "--reason", "job 6 says no"),
-        scenario.command_args("resume", "--check-every", CHECK_EVERY),
-        scenario.command_args("step"),
-    ]
+    contenders: dict[int, list[str]] = {
+        2: scenario.start_args(strategy="linear:50:0.3s", lease="5s"),
+        3: scenario.command_args("step"), 4: scenario.command_args("step"),
+        7: scenario.command_args("resume", "--check-every", CHECK_EVERY),
+        8: scenario.command_args("step"),
+    }
+    stops = {5: scenario.command_args("rollback", "--reason", "job 5 says no"),
+             6: scenario.command_args("rollback", "--reason", "job 6 says no")}
     with LockSampler(scenario) as sampler:
         first = launch(scenario, 1, slow_start, audit)
         wait_for(audit, "acquired", 1)
-        jobs = [first, *(launch(scenario, n, args, audit)
-                         for n, args in enumerate(commands, start=2))]
+        jobs = [first, *(launch(scenario, n, args, audit) for n, args in contenders.items())]
+        wait_for_any(audit, "refused")  # contended first; then the operators stop it
+        jobs += [launch(scenario, n, args, audit) for n, args in stops.items()]
         results = {job.number: job.finish() for job in jobs}
     entries = read_audit(audit)
 

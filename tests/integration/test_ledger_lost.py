@@ -1,9 +1,9 @@
 """Losing the ledger must not strand traffic: rollback still makes its one write.
 
 Deleting the ledger table at the 50% step used to leave the listener at 50/50 with
-both ``status`` and ``rollback`` failing. Now ``rollback`` writes all traffic to the
-stack's live colour and says the ledger is gone (exit 1); ``status`` shows the real
-weights and that the ledger cannot be read.
+both ``status`` and ``rollback`` failing. Now ``rollback`` names what each colour runs
+and, with ``--to-colour``, writes all traffic there in one write and says the ledger is
+gone (exit 1); ``status`` shows the real weights and that the ledger cannot be read.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ def test_rollback_without_a_ledger_moves_traffic_back(
     capsys.readouterr()
 
     code = run(["rollback", "--cohort", "canary", "--tenants", str(tenants), "--json"])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code == 1, error
+    assert "blue runs 1.4.2 (50% of traffic), green runs 1.5.0 (50% of traffic)" in error
+    assert listener_weights(cohort.listener_arn, colours) == {"blue": 50, "green": 50}
+
+    code = run(["rollback", "--cohort", "canary", "--to-colour", "blue", "--tenants",
+                str(tenants), "--json"])
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == 1, error
     assert listener_weights(cohort.listener_arn, colours) == {"blue": 100, "green": 0}

@@ -30,7 +30,7 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
-from rollout.gates.security import run_security_checks
+from rollout.gates.security import run_checks
 from rollout.local.state import LocalStateStore
 from tests.conftest import Fleet
 
@@ -54,7 +54,7 @@ def python_command(code: str) -> str:
 
 
 def test_a_freshly_deployed_cohort_passes_every_rule(fleet: Fleet, aws: AwsClients) -> None:
-    results = run_security_checks(aws, fleet.cohorts["canary"], None)
+    results = run_checks(aws, fleet.cohorts["canary"], None)
     assert verdicts(results) == dict.fromkeys(ALL_RULES, Verdict.PASS)
     assert all(r.gate == "security" for r in results)
 
@@ -89,7 +89,7 @@ def insecure_canary(fleet: Fleet, aws: AwsClients) -> Iterator[CohortResources]:
 
 def test_a_public_bucket_and_a_wildcard_policy_fail_naming_each_rule(
         insecure_canary: CohortResources, fleet: Fleet, aws: AwsClients) -> None:
-    results = run_security_checks(aws, insecure_canary, None)
+    results = run_checks(aws, insecure_canary, None)
     bucket = insecure_canary.artefact_bucket
     assert failures(results) == {
         rules.BUCKET_NOT_PUBLIC:
@@ -125,7 +125,7 @@ def test_a_disabled_key_and_a_secure_string_on_aws_s_key_fail(fleet: Fleet,
     try:
         ssm.put_parameter(Name=stray, Value="never-printed-1", Type="SecureString")
         kms.disable_key(KeyId=key_id)
-        results = run_security_checks(aws, cohort, None)
+        results = run_checks(aws, cohort, None)
     finally:
         kms.enable_key(KeyId=key_id)
         ssm.delete_parameters(Names=[stray])
@@ -146,7 +146,7 @@ def test_secure_strings_under_the_cohort_key_pass_and_values_are_never_read(
         ssm.put_parameter(Name=names[0], Value="hunter2-secret", Type="SecureString",
                           KeyId=cohort.kms_key_arn)
         ssm.put_parameter(Name=names[1], Value="gold", Type="String")
-        results = run_security_checks(aws, cohort, None)
+        results = run_checks(aws, cohort, None)
     finally:
         ssm.delete_parameters(Names=names)
     assert verdicts(results)[rules.CUSTOMER_MANAGED_KEY] == Verdict.PASS
@@ -156,7 +156,7 @@ def test_secure_strings_under_the_cohort_key_pass_and_values_are_never_read(
 def test_a_missing_config_policy_is_inconclusive_not_a_pass(fleet: Fleet,
                                                            aws: AwsClients) -> None:
     ghost = fleet.cohorts["canary"].model_copy(update={"cohort": "ghost"})
-    [result] = [r for r in run_security_checks(aws, ghost, None)
+    [result] = [r for r in run_checks(aws, ghost, None)
                 if r.metric == rules.NO_IAM_WILDCARD_ACTIONS]
     assert result.verdict == Verdict.INCONCLUSIVE
     assert f"IAM policy {fleet.app}-ghost-tenant-config not found" in result.reason
@@ -176,7 +176,7 @@ class TestUserCommand:
             "import os, sys; print('scanner: 2 critical findings in', "
             "os.environ['ROLLOUT_COHORT'], os.environ['ROLLOUT_NEW_VERSION'], flush=True); "
             "print('CVE-2026-0001 in libfoo', file=sys.stderr); sys.exit(4)")
-        results = run_security_checks(aws, fleet.cohorts["canary"], command, new_colour="green")
+        results = run_checks(aws, fleet.cohorts["canary"], command, new_colour="green")
         [result] = [r for r in results if r.metric == "security-command"]
         assert result.verdict == Verdict.FAIL
         assert result.observed == 4
@@ -189,7 +189,7 @@ class TestUserCommand:
             f"canary {version} | CVE-2026-0001 in libfoo")
 
     def test_exit_zero_passes(self, fleet: Fleet, aws: AwsClients) -> None:
-        results = run_security_checks(aws, fleet.cohorts["canary"],
+        results = run_checks(aws, fleet.cohorts["canary"],
                                       python_command("print('clean')"))
         assert verdicts(results)["security-command"] == Verdict.PASS
 
@@ -197,7 +197,7 @@ class TestUserCommand:
             self, fleet: Fleet, aws: AwsClients, private_state: Path) -> None:
         command = python_command("print('FIRST'); print('x' * 100000); print('LAST VERDICT'); "
                                  "raise SystemExit(1)")
-        [result] = [r for r in run_security_checks(aws, fleet.cohorts["canary"], command)
+        [result] = [r for r in run_checks(aws, fleet.cohorts["canary"], command)
                     if r.metric == "security-command"]
         assert result.reason.endswith("LAST VERDICT")
         assert len(result.reason.partition("last lines: ")[2]) <= 300
@@ -207,11 +207,11 @@ class TestUserCommand:
     def test_a_missing_program_or_a_hang_blocks_with_a_clear_reason(self, fleet: Fleet,
                                                                    aws: AwsClients) -> None:
         cohort = fleet.cohorts["canary"]
-        [missing] = [r for r in run_security_checks(aws, cohort, "no-such-scanner --all")
+        [missing] = [r for r in run_checks(aws, cohort, "no-such-scanner --all")
                      if r.metric == "security-command"]
         assert missing.verdict == Verdict.FAIL
         assert "`no-such-scanner` not found" in missing.reason
-        [hung] = [r for r in run_security_checks(
+        [hung] = [r for r in run_checks(
             aws, cohort, python_command("import time; print('scanning'); time.sleep(5)"),
             timeout=0.5) if r.metric == "security-command"]
         assert hung.verdict == Verdict.FAIL
