@@ -44,9 +44,10 @@ def rollback_to_version(cohort: str, version: str, tenants: Path | None, local: 
         return ctx.discovery.cohort(name)
 
     with engine.lease():
+        held = engine.state() or state  # pins as they are now that nobody else can move them
         store = ArtefactStore.of(ctx.clients_for(ctx.shared), ctx.shared)
         report = restore_version(store, setup.resources, version, deploy,
-                                 ledger_pins=state.pinned)
+                                 ledger_pins=held.pinned)
         final = engine.rollback(f"redeployed {version} from the artefact store into "
                                 f"{report.colour} and rolled back", restored_version=version)
     data: dict[str, Any] = {"restore": report.model_dump(mode="json"),
