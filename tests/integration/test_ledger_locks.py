@@ -1,0 +1,69 @@
+"""The lease lock against a moto server, judged on a fake monotonic clock.
+
+A waiter takes a lock over only after watching its record version stay unchanged
+for a whole lease on its own clock, including a lock item an older version of the
+toolkit wrote (no record version): such a lock must not hang every later command.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from rollout.aws_clients import AwsClients
+from rollout.errors import Blocked
+from rollout.ledger import Ledger, cohort_pk
+
+pytestmark = pytest.mark.integration
+
+
+class FakeClock:
+    """Monotonic time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def ledger(aws: AwsClients) -> Ledger:
+    table = f"ledger-{uuid.uuid4().hex[:8]}"
+    aws.client("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+    return Ledger(aws, table)
+
+
+def test_a_lock_written_before_record_versions_is_taken_over_after_one_lease(
+        ledger: Ledger, aws: AwsClients) -> None:
+    aws.client("dynamodb").put_item(TableName=ledger.table, Item={
+        "pk": {"S": cohort_pk("canary")}, "sk": {"S": "LOCK"}, "holder": {"S": "old-ci"},
+        "token": {"S": "old"}, "expires_at": {"N": repr(time.time() + 3600)}})
+    clock = FakeClock()
+    lease = ledger.acquire("canary", "new-ci", 5, monotonic=clock.monotonic, sleep=clock.sleep)
+    assert clock.now - 1000.0 >= 60, "taken before a whole (default) lease of watching"
+    holder = ledger.lock_holder("canary")
+    assert holder is not None and holder.token == lease.token
+
+
+def test_a_holder_that_renews_is_alive_and_the_waiter_stops(ledger: Ledger) -> None:
+    held = ledger.acquire("canary", "first", 5)
+    clock = FakeClock()
+
+    def renewing_sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        ledger.renew(held)
+
+    with pytest.raises(Blocked, match=r"locked by first \(alive"):
+        ledger.acquire("canary", "second", 5, monotonic=clock.monotonic, sleep=renewing_sleep)
+    assert clock.now - 1000.0 < 5, "a live holder is seen within one lease"
