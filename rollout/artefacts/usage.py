@@ -16,11 +16,10 @@ from pydantic import BaseModel, ConfigDict
 
 from infra.config import COLOURS, Colour
 from rollout.discovery import CohortResources, Discovery
-from rollout.ledger import Ledger, cohort_pk
+from rollout.engine import load_state
+from rollout.ledger import Ledger
 from rollout.model.state import RolloutState
 from rollout.pinned_colours import pins_serving
-
-STATE_SK = "STATE"
 
 
 class UseKind(StrEnum):
@@ -97,7 +96,7 @@ def fleet_uses(discovery: Discovery, ledger: Ledger,
     uses: list[VersionUse] = []
     for name in discovery.cohorts():
         cohort = discovery.cohort(name)
-        state = ledger.get(cohort_pk(name), STATE_SK, RolloutState)
+        state = load_state(ledger, name)
         uses.extend(cohort_uses(cohort, state, pins(cohort) if pins else None))
     return uses
 

@@ -22,9 +22,10 @@ from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
 from rollout.discovery import CohortResources, Discovery, SharedResources
+from rollout.engine import load_state
 from rollout.errors import BadInput
 from rollout.gates.security import config_policy_name
-from rollout.ledger import Ledger, cohort_pk
+from rollout.ledger import Ledger
 from rollout.local.engine import LocalEngine
 from rollout.model.release import checked_version
 from rollout.model.state import RolloutState
@@ -94,7 +95,7 @@ def _rollout_state(clients: AwsClients, shared: SharedResources | None,
     if shared is None:
         return None
     ledger = Ledger(clients.for_region(shared.shared_region), shared.ledger_table)
-    return ledger.get(cohort_pk(cohort), "STATE", RolloutState)
+    return load_state(ledger, cohort)
 
 
 def _deployed_cohort(discovery: Discovery, cohort: str) -> CohortResources | None:

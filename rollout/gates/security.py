@@ -24,7 +24,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +35,7 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
+from rollout.model.tenants import EnvName
 
 GATE = "security"
 COMMAND = "security-command"
@@ -279,7 +280,6 @@ TAIL_WINDOW = 16384
 """Bytes read from the end of the log to find the tail; redacted before it is cut down."""
 
 REDACTED = "[redacted]"
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 _SECRET_SHAPES = (
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
@@ -472,7 +472,6 @@ def summarise(results: list[GateResult]) -> GateResult:
     return GateResult(gate=GATE, verdict=Verdict.PASS, reason=f"security checks passed: {checked}")
 
 
-EnvName = Annotated[str, Field(pattern=ENV_NAME)]
 
 
 class SecuritySettings(BaseModel):

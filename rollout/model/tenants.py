@@ -251,6 +251,10 @@ class OptOut(BaseModel):
     reason: str = Field(min_length=1)
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""The name of an environment variable (a security command may be given more of them)."""
+
+
 class Security(BaseModel):
     """The cohort's security gate: policy checks plus an optional command (exit 0 passes)."""
 
@@ -259,8 +263,7 @@ class Security(BaseModel):
     command: str | None = Field(default=None, min_length=1)
     timeout: float | None = Field(default=None, gt=0)
     """Seconds the command may run (default: the security gate's own)."""
-    env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
-        default_factory=list)
+    env: list[EnvName] = Field(default_factory=list)
     """Parent variables the command may inherit beyond the security gate's allow-list
     (``rollout.gates.security.ENV_ALLOW_LIST``): credentials only when named here."""
 
