@@ -19,6 +19,7 @@ from rich.text import Text
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
+from rollout.host_allow_list import hosts_named_in
 from rollout.model.release import ReleaseNotes, checked_version
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.base import NOTIFIERS, Notifier
@@ -139,7 +140,7 @@ def webhook_url(url_file: Path | None) -> tuple[str, str]:
 
 def allow_hosts() -> list[str]:
     """Hosts that may resolve to internal addresses, from ``ROLLOUT_WEBHOOK_ALLOW_HOSTS``."""
-    return [host for host in re.split(r"[,\s]+", os.environ.get(ALLOW_HOSTS_ENV, "")) if host]
+    return sorted(hosts_named_in(ALLOW_HOSTS_ENV))
 
 
 def _notifier(channel: str, url_file: Path | None) -> Notifier:

@@ -32,6 +32,7 @@ from botocore.credentials import CredentialResolver, create_credential_resolver
 
 from rollout.aws_clients import AwsClients, new_session, region
 from rollout.errors import BadInput
+from rollout.host_allow_list import address_of, hosts_named_in
 
 ALLOW_HOSTS_VARIABLE = "ROLLOUT_LOCAL_ALLOW_HOSTS"
 """Comma-separated host names the user trusts to be local although they do not resolve to
@@ -52,15 +53,11 @@ ADVICE = ("point AWS_ENDPOINT_URL at `rollout local server` and remove service-s
 
 def allowed_hosts() -> frozenset[str]:
     """The hosts named in :data:`ALLOW_HOSTS_VARIABLE`, lower-case, without a trailing dot."""
-    names = os.environ.get(ALLOW_HOSTS_VARIABLE, "").split(",")
-    return frozenset(name.strip().lower().rstrip(".") for name in names if name.strip())
+    return hosts_named_in(ALLOW_HOSTS_VARIABLE)
 
 
 def _loopback(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
+    return address_of(address).is_loopback
 
 
 def why_not_local(url: str, allowed: frozenset[str]) -> str | None:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput, RolloutFailed
+from rollout.host_allow_list import address_of
 from rollout.notify.base import NOTIFIERS, Notice, Notifier, notifier_settings
 
 URL_ENV = "ROLLOUT_WEBHOOK_URL"
@@ -76,13 +77,6 @@ def _refuse(shown: str | None, problem: str) -> BadInput:
     return BadInput(f"webhook URL {shown}: {problem}" if shown else f"webhook URL: {problem}")
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    found = ipaddress.ip_address(text.partition("%")[0])
-    if isinstance(found, ipaddress.IPv6Address) and found.ipv4_mapped is not None:
-        return found.ipv4_mapped
-    return found
-
-
 def _kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     for kind in ("unspecified", "link_local", "multicast", "private", "reserved"):
         if getattr(address, f"is_{kind}"):
@@ -126,9 +120,9 @@ def check_url(url: str, allow_hosts: Collection[str] = (),
         raise RolloutFailed(f"cannot resolve the webhook host {host} ({exc.strerror or exc}); "
                             "nothing sent") from None
     addresses = tuple(dict.fromkeys(str(entry[4][0]) for entry in found))
-    allowed = host.lower() in {h.strip().lower() for h in allow_hosts}
+    allowed = host.lower().rstrip(".") in {h.strip().lower().rstrip(".") for h in allow_hosts}
     for text_address in addresses:
-        address = _address(text_address)
+        address = address_of(text_address)
         where = host if host == text_address else f"{host} resolves to {address}, which"
         if scheme == "http" and not address.is_loopback:
             raise _refuse(shown, f"plain http is only for this machine (loopback), and {where} "
