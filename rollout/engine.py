@@ -763,11 +763,3 @@ class CohortRollout:
         return [{"id": tenant, "host": None,
                  "reason": "pinned at start (reason unrecorded: the start was interrupted)"}
                 for tenant in state.pinned]
-
-
-def failed_gate_summary(result: GateResult) -> str:
-    """``gate metric: observed vs threshold``, the reason users see for a failure."""
-    if result.observed is None or result.threshold is None:
-        return f"{result.gate}: {result.reason}"
-    return (f"{result.gate}: {result.metric or 'value'} {result.observed:g} "
-            f"> threshold {result.threshold:g} ({result.reason})")

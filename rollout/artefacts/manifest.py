@@ -65,6 +65,3 @@ class Manifest(BaseModel):
     @property
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
-
-    def file(self, name: str) -> ArtefactFile | None:
-        return next((f for f in self.files if f.name == name), None)

@@ -19,7 +19,14 @@ from rollout.configcopy.setting import Setting, value_differs
 
 
 class Status(StrEnum):
-    """How a setting on the target relates to what it should be."""
+    """How a setting on the target relates to what it should be.
+
+    missing: not on the target, created; equal: same type, value and metadata;
+    drifted: same value, metadata synced; stale: differs, target untouched since the
+    toolkit last synced it, updated; conflict: differs and someone changed the target,
+    left alone unless --force; extra: only on the target, left alone; unchanged / deleted
+    (carry-back): not changed, or deleted, on the new colour since the copy.
+    """
 
     MISSING = "missing"
     EQUAL = "equal"
@@ -29,22 +36,6 @@ class Status(StrEnum):
     EXTRA = "extra"
     UNCHANGED = "unchanged"
     DELETED = "deleted"
-
-    @property
-    def meaning(self) -> str:
-        return _MEANINGS[self]
-
-
-_MEANINGS = {
-    Status.MISSING: "not on the target: created",
-    Status.EQUAL: "same type, value and metadata",
-    Status.DRIFTED: "same value, metadata differs: metadata synced",
-    Status.STALE: "differs, target untouched since the toolkit last synced it: updated",
-    Status.CONFLICT: "differs, and someone changed the target: left alone unless --force",
-    Status.EXTRA: "only on the target: left alone",
-    Status.UNCHANGED: "not changed on the new colour since the copy",
-    Status.DELETED: "deleted on the new colour since the copy: deleted on the old one",
-}
 
 
 @dataclass(frozen=True)

@@ -127,9 +127,6 @@ class _Report(BaseModel):
             found[item.status.value] = found.get(item.status.value, 0) + 1
         return dict(sorted(found.items()))
 
-    def with_status(self, *statuses: Status) -> list[ItemReport]:
-        return [item for item in self.items if item.status in statuses]
-
 
 class DiffReport(_Report):
     """How the target colour's settings relate to the source colour's."""

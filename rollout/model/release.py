@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.config import VERSION_PATTERN
 from rollout.errors import BadInput
 
-NonEmpty = Field(min_length=1)
-
 
 def checked_version(value: str, option: str) -> str:
     """``value`` when it is a version like 1.5.0; bad input naming ``option`` when not."""
