@@ -34,7 +34,12 @@ CONFIG_KEY = "stack"
 Colour = Literal["blue", "green"]
 COLOURS: tuple[Colour, Colour] = ("blue", "green")
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
-VERSION_PATTERN = r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$"
+VERSION_PATTERN = (
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+)
+"""A semantic version (semver.org): the one grammar of every version the toolkit reads."""
 SHARED_COHORT = "shared"
 MAX_AWS_NAME = 32
 """Load balancer and target group names may not be longer than this."""

@@ -8,13 +8,10 @@ from __future__ import annotations
 import re
 from functools import total_ordering
 
+from infra.config import VERSION_PATTERN
 from rollout.errors import BadInput
 
-_SEMVER = re.compile(
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+_SEMVER = re.compile(VERSION_PATTERN)
 
 
 @total_ordering
