@@ -60,8 +60,6 @@ class Preflight(Protocol):
 class Blocker(Protocol):
     """A rule that forbids moving traffic forward right now (a company freeze, say)."""
 
-    name: str
-
     def blocked_at(self, moment: datetime) -> str | None:
         """Why traffic may not move forward at ``moment``, or None when it may."""
         ...

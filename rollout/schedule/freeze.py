@@ -16,8 +16,6 @@ from rollout.schedule.calendar import INSTANT, FreezeCalendar
 class CompanyFreeze:
     """Blocks every forward move while a company freeze of ``tenants.yaml`` is on."""
 
-    name = "company freeze"
-
     def __init__(self, tenants: TenantsFile, offset: timedelta = timedelta(0)) -> None:
         """``offset`` moves the calendar, as the demo does when it jumps to a slot."""
         self._calendar = FreezeCalendar(tenants.defaults.freezes, tenants.defaults.timezone)
