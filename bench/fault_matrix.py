@@ -266,14 +266,17 @@ class Matrix:
                 'security: {command: "sleep 2"}, ', ""))
         return self.judge(f"run {run}", code, [], "aborted")
 
-    def rollback_while_another_bakes(self, run: int) -> Run:
+    def stop_while_another_bakes(self, run: int, stop: str) -> Run:
+        """``rollout abort`` or ``rollback`` from a second process while ``start --wait``
+        bakes its first step: the stop wins, the baking process exits 1."""
         scenario = self.scenario
         scenario.reset()
         holder = self._background(scenario.start_args(strategy="canary:50:30s", lease="2s"))
         self._wait_for(lambda: listener_weights(scenario.resources).get("green") == 50)
-        scenario.run_here(scenario.command_args("rollback", "--reason", f"matrix {run}"))
+        scenario.run_here(scenario.command_args(stop, "--reason", f"matrix {run}"))
         code = holder.wait(timeout=60)
-        return self.judge(f"run {run}", code, [], "rolled_back")
+        return self.judge(f"run {run}", code, [],
+                          "aborted" if stop == "abort" else "rolled_back")
 
     def clock_ahead_by_90s(self, run: int) -> Run:
         """A second process 90 s ahead tries ``step`` while the holder bakes: refused."""
@@ -418,8 +421,9 @@ def main(quick: bool, only: str | None) -> None:
                    (matrix.lost_answer_on_every_setting_write(run) for run in range(1, 4)))
         matrix.row("abort during preflight (a 2 s security command, a 0.5 s lease)",
                    (matrix.abort_during_preflight(run) for run in range(1, 4)))
-        matrix.row("rollback while another process bakes",
-                   (matrix.rollback_while_another_bakes(run) for run in range(1, 4)))
+        for stop in ("abort", "rollback"):
+            matrix.row(f"{stop} while another process bakes",
+                       (matrix.stop_while_another_bakes(run, stop) for run in range(1, 4)))
         matrix.row("clock skew 90 s: a second process ahead tries to step",
                    (matrix.clock_ahead_by_90s(run) for run in range(1, 4)))
     runs = sum(len(row.runs) for row in matrix.rows)
