@@ -42,8 +42,9 @@ if str(REPO) not in sys.path:
 from rollout.engine import load_state  # noqa: E402
 from rollout.local.server import embedded_moto  # noqa: E402
 from rollout.model.state import Status  # noqa: E402
+from tests.conftest import listener_weights  # noqa: E402
 from tests.faults.client_hooks import client_hook, is_write  # noqa: E402
-from tests.faults.convergence import check, listener_weights  # noqa: E402
+from tests.faults.convergence import check  # noqa: E402
 from tests.faults.crashes import CRASH_EXIT  # noqa: E402
 from tests.faults.injector import (  # noqa: E402
     PERSISTENT,
@@ -285,11 +286,11 @@ class Matrix:
         holder = self._background(scenario.start_args(strategy="canary:50:4s", lease="2s"))
         self._wait_for(lambda: listener_weights(scenario.resources).get("green") == 50)
         real_time = time.time
-        time.time = lambda: real_time() + 90  # type: ignore[assignment]
+        time.time = lambda: real_time() + 90
         try:
             refused = scenario.run_here(scenario.command_args("step"))
         finally:
-            time.time = real_time  # type: ignore[assignment]
+            time.time = real_time
         code = holder.wait(timeout=60)
         result = self.judge(f"run {run}", code, [], "promoted")
         if refused.code != 3:

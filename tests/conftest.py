@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import pytest
 
 from rollout.aws_clients import AwsClients
@@ -140,3 +141,12 @@ def shared_only(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
     fleet = deploy_fleet(tmp_path_factory.mktemp("shared-only"), {})
     fleet.engine.up("shared")
     return fleet
+
+
+def listener_weights(cohort: CohortResources) -> dict[str, int]:
+    """What the cohort's ALB really routes by, read with plain boto3 in its own region."""
+    listener = boto3.client("elbv2", region_name=cohort.region).describe_listeners(
+        ListenerArns=[cohort.listener_arn])["Listeners"][0]
+    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    colour = {arn: c for c, arn in cohort.target_group_arns.items()}
+    return {colour[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}

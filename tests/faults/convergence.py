@@ -21,19 +21,10 @@ from rollout.discovery import CohortResources
 from rollout.engine import load_state
 from rollout.ledger import Event, Ledger
 from rollout.model.state import Status
-from tests.conftest import Fleet
+from tests.conftest import Fleet, listener_weights
 
 TERMINAL_EVENT = {Status.PROMOTED: "promoted", Status.ROLLED_BACK: "rolled_back",
                   Status.ABORTED: "aborted"}
-
-
-def listener_weights(cohort: CohortResources) -> dict[str, int]:
-    """What the ALB routes by, read with plain boto3."""
-    listener = boto3.client("elbv2").describe_listeners(
-        ListenerArns=[cohort.listener_arn])["Listeners"][0]
-    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    colour = {arn: c for c, arn in cohort.target_group_arns.items()}
-    return {colour[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}
 
 
 def colour_values(cohort: CohortResources, colour: str) -> dict[str, tuple[str, str]]:

@@ -31,10 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rollout.cli import run
-from tests.conftest import stack_yaml
+from tests.conftest import listener_weights, stack_yaml
 from tests.faults.client_hooks import WriteCounter
 from tests.faults.conftest import SharedApp
-from tests.faults.convergence import listener_weights
 from tests.faults.scenario import NOTES, RELEASE, Scenario, build_scenario
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,9 @@ import pytest
 
 from rollout.engine import load_state
 from rollout.model.state import Status
+from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
-from tests.faults.convergence import check, listener_weights
+from tests.faults.convergence import check
 from tests.faults.crashes import CRASH_EXIT
 from tests.faults.injector import FaultInjector, compressed_backoff, parse_rules
 from tests.faults.scenario import CHECK_EVERY, LEASE, Scenario, build_scenario

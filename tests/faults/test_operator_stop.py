@@ -18,8 +18,8 @@ import pytest
 
 from rollout.engine import load_state
 from rollout.model.state import Status
+from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
-from tests.faults.convergence import listener_weights
 from tests.faults.scenario import Scenario, build_scenario, tenants_yaml
 
 pytestmark = pytest.mark.integration

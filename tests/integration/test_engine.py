@@ -11,17 +11,7 @@ import boto3
 import pytest
 
 from rollout.cli import run
-from rollout.discovery import CohortResources
-from tests.conftest import Fleet, deploy_fleet
-
-
-def listener_weights(cohort: CohortResources) -> dict[str, int]:
-    """What the ALB really routes by, read with plain boto3."""
-    listener = boto3.client("elbv2").describe_listeners(
-        ListenerArns=[cohort.listener_arn])["Listeners"][0]
-    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    colour = {arn: c for c, arn in cohort.target_group_arns.items()}
-    return {colour[g["TargetGroupArn"]]: g["Weight"] for g in groups}
+from tests.conftest import Fleet, deploy_fleet, listener_weights
 
 
 def tenants_yaml(path: Path, alarm: str) -> Path:

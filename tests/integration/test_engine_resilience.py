@@ -17,8 +17,8 @@ from rollout.cli import run
 from rollout.engine import load_state
 from rollout.ledger import Ledger
 from rollout.model.state import Status
-from tests.conftest import Fleet, deploy_fleet
-from tests.integration.test_engine import NOTES, listener_weights
+from tests.conftest import Fleet, deploy_fleet, listener_weights
+from tests.integration.test_engine import NOTES
 
 ROLLOUT = [sys.executable, "-m", "rollout.cli"]
 

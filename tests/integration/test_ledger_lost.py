@@ -16,17 +16,11 @@ import boto3
 import pytest
 
 from rollout.cli import run
-from tests.conftest import deploy_fleet
+from tests.conftest import deploy_fleet, listener_weights
 
 pytestmark = pytest.mark.integration
 
 NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
-
-
-def listener_weights(listener_arn: str, colours: dict[str, str]) -> dict[str, int]:
-    listener = boto3.client("elbv2").describe_listeners(ListenerArns=[listener_arn])
-    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    return {colours[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}
 
 
 def test_rollback_without_a_ledger_moves_traffic_back(
@@ -47,8 +41,7 @@ def test_rollback_without_a_ledger_moves_traffic_back(
     assert run(["start", "--cohort", "canary", "--release", "1.5.0", "--tenants",
                 str(tenants), "--json"]) == 0
     cohort = fleet.cohorts["canary"]
-    colours = {arn: colour for colour, arn in cohort.target_group_arns.items()}
-    assert listener_weights(cohort.listener_arn, colours) == {"blue": 50, "green": 50}
+    assert listener_weights(cohort) == {"blue": 50, "green": 50}
     dynamodb = boto3.client("dynamodb")
     dynamodb.update_table(TableName=cohort.ledger_table, DeletionProtectionEnabled=False)
     dynamodb.delete_table(TableName=cohort.ledger_table)
@@ -58,13 +51,13 @@ def test_rollback_without_a_ledger_moves_traffic_back(
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == 1, error
     assert "blue runs 1.4.2 (50% of traffic), green runs 1.5.0 (50% of traffic)" in error
-    assert listener_weights(cohort.listener_arn, colours) == {"blue": 50, "green": 50}
+    assert listener_weights(cohort) == {"blue": 50, "green": 50}
 
     code = run(["rollback", "--cohort", "canary", "--to-colour", "blue", "--tenants",
                 str(tenants), "--json"])
     error = json.loads(capsys.readouterr().out)["error"]
     assert code == 1, error
-    assert listener_weights(cohort.listener_arn, colours) == {"blue": 100, "green": 0}
+    assert listener_weights(cohort) == {"blue": 100, "green": 0}
     assert "ledger table" in error and "moved to blue (1.4.2)" in error
 
     assert run(["status", "--cohort", "canary", "--json"]) == 0
