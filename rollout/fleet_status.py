@@ -71,18 +71,17 @@ def cohort_status(clients: Any, resources: CohortResources, ledger: Ledger) -> C
     weights = router.read_weights()
     pins = router.pins()
     versions_by_tenant = tenant_versions(resources, weights, pins)
+    unreadable: LedgerUnreadable | None = None
     try:
         state = load_state(ledger, resources.cohort)
     except LedgerUnreadable as gone:
-        return CohortStatus(
-            cohort=resources.cohort, versions=resources.versions, weights=weights,
-            status="unknown", state_line="ledger unreadable", reason=str(gone), pins=pins,
-            tenant_versions=versions_by_tenant,
-            tenants_per_version=dict(Counter(versions_by_tenant.values())))
+        state, unreadable = None, gone
     return CohortStatus(
         cohort=resources.cohort, versions=resources.versions, weights=weights,
-        status=state.status.value if state else "idle", state_line=_state_line(state),
-        release=state.release if state else None, reason=state.reason if state else None,
+        status="unknown" if unreadable else state.status.value if state else "idle",
+        state_line="ledger unreadable" if unreadable else _state_line(state),
+        release=state.release if state else None,
+        reason=str(unreadable) if unreadable else state.reason if state else None,
         last_known_good=state.last_known_good if state else None,
         warm_until=state.warm_until.isoformat() if state and state.warm_until else None,
         pins=pins, tenant_versions=versions_by_tenant,
