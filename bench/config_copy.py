@@ -59,8 +59,8 @@ from typing import Any
 from rollout.aws_clients import AwsClients, region
 from rollout.configcopy import ConfigCopier
 from rollout.discovery import CohortResources
-from rollout.ledger import Ledger
 from rollout.local.server import FAKE_CREDENTIALS, embedded_moto, free_port, wait_until_listening
+from rollout.rollouts.ledger import Ledger
 
 APP, COHORT = "bench", "wave1"
 KEYS_PER_TENANT = 20

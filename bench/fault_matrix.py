@@ -39,9 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rollout.engine import load_state  # noqa: E402
 from rollout.local.server import embedded_moto  # noqa: E402
-from rollout.model.state import Status  # noqa: E402
+from rollout.rollouts.executor import load_state  # noqa: E402
+from rollout.rollouts.state import Status  # noqa: E402
 from tests.conftest import listener_weights  # noqa: E402
 from tests.faults.client_hooks import client_hook, is_write  # noqa: E402
 from tests.faults.convergence import check  # noqa: E402

@@ -25,12 +25,12 @@ from typing import Any
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import Discovery
-from rollout.engine import CohortRollout
-from rollout.ledger import Ledger
 from rollout.local.engine import LocalEngine
 from rollout.local.server import embedded_moto
+from rollout.rollouts.executor import CohortRollout
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.strategy import parse_strategy
 from rollout.routers.alb import AlbRouter
-from rollout.strategy import parse_strategy
 
 WRITE_PREFIXES = ("Create", "Modify", "Put", "Update", "Delete", "Set", "Add", "Remove")
 

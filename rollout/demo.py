@@ -22,7 +22,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra.config import Colour
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
@@ -31,26 +30,27 @@ from rollout.cli.live_progress import render
 from rollout.cli.report_cmds import write_page
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources, Discovery
-from rollout.engine import CohortRollout, EngineSettings, Progress
-from rollout.engine_setup import CohortSetup, build_rollout
 from rollout.errors import Blocked, RolloutFailed
-from rollout.fleet_status import CohortStatus, fleet_status
-from rollout.ledger import Ledger, now_utc
 from rollout.local.engine import LocalEngine
 from rollout.local.metrics_feed import feed_requests
 from rollout.local.server import embedded_moto
-from rollout.model.state import Status
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.campaign import send_notices
 from rollout.notify.records import NoticeBook
 from rollout.notify.sns import SnsNotifier
-from rollout.progression import Advance, Promote
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
+from rollout.rollouts.assembly import CohortSetup, build_rollout
+from rollout.rollouts.executor import CohortRollout, EngineSettings, Progress
+from rollout.rollouts.fleet_status import CohortStatus, fleet_status
+from rollout.rollouts.ledger import Ledger, now_utc
+from rollout.rollouts.progression import Advance, Promote
+from rollout.rollouts.state import Status
+from rollout.rollouts.strategy import parse_strategy
 from rollout.schedule.plan import Plan
 from rollout.schedule.planner import plan_release
 from rollout.stacks.local import LocalDeployer
-from rollout.strategy import parse_strategy
+from rollout.vocabulary.colours import Colour
 
 RELEASE = "1.5.0"
 COHORTS = ("canary", "wave1", "wave2")

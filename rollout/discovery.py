@@ -23,12 +23,13 @@ from typing import Any
 from botocore.utils import ArnParser, InvalidArnException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from infra.config import COLOURS, Colour, TenantRef
-from infra.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
 from rollout.local.endpoint import is_local
 from rollout.local.state import LocalStateStore
+from rollout.model.stack import TenantRef
+from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
 
 RegionNotice = Callable[[str, str | None], None]
 """Told ``(subject, region)`` of every stack discovery finds, e.g. ``("cohort canary",

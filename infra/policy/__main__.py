@@ -7,6 +7,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from infra.policy.policies import PACK_NAME, POLICIES
+from rollout.components.policies import PACK_NAME, POLICIES
 
 PolicyPack(name=PACK_NAME, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY)

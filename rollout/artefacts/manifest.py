@@ -13,8 +13,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.ledger import now_utc
 from rollout.model.release import ReleaseNotes
+from rollout.rollouts.ledger import now_utc
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollout.artefacts.semver import semver_key
 from rollout.errors import BadInput
 from rollout.model.release import ReleaseNotes
 from rollout.userfile import line_of, load_model, read_yaml
+from rollout.vocabulary.versions import semver_key
 
 
 def load_notes(path: Path, version: str) -> ReleaseNotes:

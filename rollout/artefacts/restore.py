@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from infra.config import COLOURS, Colour
 from rollout.artefacts.store import ArtefactStore
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked, RolloutFailed
-from rollout.pinned_colours import refuse_redeploy_of_pinned
+from rollout.rollouts.pinned_colours import refuse_redeploy_of_pinned
 from rollout.routers.alb import AlbRouter
+from rollout.vocabulary.colours import COLOURS, Colour
 
 Deploy = Callable[[str, Colour, str], CohortResources]
 """``deploy(cohort name, colour, version)`` → the cohort's resources after the deploy."""

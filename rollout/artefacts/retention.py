@@ -10,9 +10,9 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
-from rollout.artefacts.semver import newest_first
 from rollout.artefacts.usage import VersionUse, uses_by_version
 from rollout.errors import BadInput
+from rollout.vocabulary.versions import newest_first
 
 
 class Decision(BaseModel):

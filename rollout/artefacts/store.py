@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict
 
 from rollout.artefacts.manifest import MANIFEST_NAME, ArtefactFile, Manifest, Publisher
 from rollout.artefacts.progress import UploadProgress
-from rollout.artefacts.semver import is_semver, newest_first
 from rollout.aws_clients import AwsClients
 from rollout.discovery import SharedResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.model.release import ReleaseNotes
+from rollout.vocabulary.versions import is_semver, newest_first
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -2,7 +2,7 @@
 
 Facts come from two places: the deployed stacks (each colour's ``rollout:version``,
 through :class:`~rollout.discovery.Discovery`) and the ledger's
-:class:`~rollout.model.state.RolloutState` (pinned tenants, the version a cohort
+:class:`~rollout.rollouts.state.RolloutState` (pinned tenants, the version a cohort
 ran before its current one, its last known-good version). Retention keeps every
 version named here; the listing shows them next to each release.
 """
@@ -14,12 +14,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from infra.config import COLOURS, Colour
 from rollout.discovery import CohortResources, Discovery
-from rollout.engine import load_state
-from rollout.ledger import Ledger
-from rollout.model.state import RolloutState
-from rollout.pinned_colours import pins_serving
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.pinned_colours import pins_serving
+from rollout.rollouts.state import RolloutState
+from rollout.vocabulary.colours import COLOURS, Colour
 
 
 class UseKind(StrEnum):
@@ -61,7 +61,7 @@ def cohort_uses(cohort: CohortResources, state: RolloutState | None,
 
     Colours come from the deployed stack (what really runs); pins from the
     router (``live_pins``) and from the ledger, a tenant counting on each colour
-    either source pins it to (as :mod:`rollout.pinned_colours` guards redeploys);
+    either source pins it to (as :mod:`rollout.rollouts.pinned_colours` guards redeploys);
     the rollback target (``old_version``) and the last known-good version from the
     ledger.
     """

@@ -31,7 +31,7 @@ from rollout.configcopy import (
     check_colours,
 )
 from rollout.errors import Blocked, RolloutError
-from rollout.ledger import Ledger
+from rollout.rollouts.ledger import Ledger
 
 config_app = typer.Typer(help="Tenant settings between colours: diff, copy + verify, carry back.",
                          no_args_is_help=True)

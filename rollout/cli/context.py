@@ -15,13 +15,13 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from infra.config import CONFIG_KEY, PROJECT
 from rollout.aws_clients import AwsClients, environment_region
 from rollout.cli.output import err_console
 from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
-from rollout.ledger import Ledger
+from rollout.rollouts.ledger import Ledger
 from rollout.userfile import read_yaml
+from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
 
 def app_from_project(project_dir: Path) -> str | None:

@@ -10,10 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from rollout.cli.output import console
-from rollout.engine import Progress
 from rollout.gates.base import Verdict
-from rollout.model.state import Status
-from rollout.strategy import format_duration
+from rollout.rollouts.executor import Progress
+from rollout.rollouts.state import Status
+from rollout.rollouts.strategy import format_duration
 
 VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red",
                  Verdict.INCONCLUSIVE: "yellow"}

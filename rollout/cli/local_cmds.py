@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from infra.config import CohortStackConfig
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
 from rollout.local.engine import DeployResult, LocalEngine, StackFile
+from rollout.model.stack import CohortStackConfig
 
 local_app = typer.Typer(help="Local mode: a moto server and the local engine (a test double).",
                         no_args_is_help=True)

@@ -20,7 +20,7 @@ from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
 from rollout.host_allow_list import hosts_named_in
-from rollout.model.release import ReleaseNotes, checked_version
+from rollout.model.release import ReleaseNotes
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.base import NOTIFIERS, Notifier
 from rollout.notify.campaign import NotifyReport, send_notices
@@ -29,6 +29,7 @@ from rollout.notify.webhook import ALLOW_HOSTS_ENV, URL_ENV
 from rollout.schedule.plan import CohortPlan, Plan, utc_text
 from rollout.schedule.planner import plan_release
 from rollout.userfile import line_of, load_model, read_yaml
+from rollout.vocabulary.versions import checked_version
 
 LISTED_PER_GROUP = 25
 """Beyond this many tenants at one local time, the table names a few and counts the rest."""

@@ -11,17 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.config import Colour
 from rollout.artefacts.restore import restore_version
 from rollout.artefacts.store import ArtefactStore
 from rollout.cli import context
 from rollout.cli.output import console, emit
 from rollout.discovery import CohortResources
-from rollout.engine_setup import build_rollout, load_setup, tenants_path
 from rollout.errors import Blocked
+from rollout.rollouts.assembly import build_rollout, load_setup, tenants_path
 from rollout.stacks.automation import AutomationDeployer
 from rollout.stacks.base import StackDeployer
 from rollout.stacks.local import LocalDeployer
+from rollout.vocabulary.colours import Colour
 
 
 def rollback_to_version(cohort: str, version: str, tenants: Path | None, local: bool,

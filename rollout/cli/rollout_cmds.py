@@ -9,17 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from infra.config import COLOURS, Colour
 from rollout.cli import app, context
 from rollout.cli.live_progress import LiveProgress
 from rollout.cli.output import JsonFlag, console, emit, shown
-from rollout.engine import CohortRollout, EngineSettings, load_state
-from rollout.engine_setup import CohortSetup, build_rollout, load_setup, tenants_path
 from rollout.errors import BadInput
-from rollout.model.release import checked_version
-from rollout.model.state import RolloutState
+from rollout.rollouts.assembly import CohortSetup, build_rollout, load_setup, tenants_path
+from rollout.rollouts.executor import CohortRollout, EngineSettings, load_state
+from rollout.rollouts.state import RolloutState
+from rollout.rollouts.strategy import parse_duration, parse_strategy
 from rollout.routers.base import percentages
-from rollout.strategy import parse_duration, parse_strategy
+from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.versions import checked_version
 
 CohortOpt = Annotated[str, typer.Option("--cohort", help="The cohort to act on.")]
 TenantsOpt = Annotated[Path | None, typer.Option(
@@ -189,7 +189,7 @@ def promote(
 
 def _stage_promotion(source: str | None, target: str | None, release: str | None,
                      tenants: Path | None, as_json: bool) -> None:
-    from rollout.promotion import PromotionSettings, check_stage_promotion
+    from rollout.rollouts.stage_gate import PromotionSettings, check_stage_promotion
 
     if not (source and target and release):
         raise BadInput("a stage promotion needs --from, --to and --release")
@@ -276,7 +276,7 @@ def pin(
 def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
            as_json: JsonFlag = False) -> None:
     """The fleet at a glance: cohorts, colours, versions, weights, state, pins."""
-    from rollout.fleet_status import fleet_status
+    from rollout.rollouts.fleet_status import fleet_status
 
     ctx = context.current()
     names = [cohort] if cohort else ctx.discovery.cohorts()

@@ -17,19 +17,18 @@ from typing import Annotated, Any
 
 import typer
 
-from infra.config import COLOURS, CohortStackConfig, Colour, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
 from rollout.discovery import CohortResources, Discovery, SharedResources
-from rollout.engine import load_state
 from rollout.errors import BadInput
 from rollout.gates.security import config_policy_name
-from rollout.ledger import Ledger
 from rollout.local.engine import LocalEngine
-from rollout.model.release import checked_version
-from rollout.model.state import RolloutState
-from rollout.pinned_colours import refuse_redeploy_of_pinned
+from rollout.model.stack import CohortStackConfig
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.pinned_colours import refuse_redeploy_of_pinned
+from rollout.rollouts.state import RolloutState
 from rollout.routers.alb import AlbRouter
 from rollout.stacks.automation import AutomationDeployer
 from rollout.stacks.base import StackDeployer, StackPreview
@@ -37,6 +36,8 @@ from rollout.stacks.local import LocalDeployer
 from rollout.stacks.outputs_record import StackOutputsRecord, record_outputs
 from rollout.stacks.role_policy import release_role_policy, rollout_role_policy
 from rollout.stacks.target_colour import live_colour, target_colour
+from rollout.vocabulary.colours import COLOURS, Colour, other_colour
+from rollout.vocabulary.versions import checked_version
 
 stacks_app = typer.Typer(
     help="Deploy a release into a cohort's idle colour (Pulumi Automation API, or --local).",

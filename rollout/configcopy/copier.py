@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from infra.config import COLOURS
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.carry_back import changed_on_new, compare_carry_back
 from rollout.configcopy.diff import Comparison, Status, compare
@@ -32,7 +31,8 @@ from rollout.configcopy.store import ConfigStore, ReadFailed, WriteRefused
 from rollout.configcopy.wire_log import guard_wire_logs, withheld_wire_bodies
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
-from rollout.ledger import Ledger
+from rollout.rollouts.ledger import Ledger
+from rollout.vocabulary.colours import COLOURS
 
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 SHOWN_KEYS = 5

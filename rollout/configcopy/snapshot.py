@@ -30,7 +30,7 @@ from rollout.configcopy.parallel import Parallel
 from rollout.configcopy.setting import Setting
 
 if TYPE_CHECKING:
-    from rollout.ledger import Ledger
+    from rollout.rollouts.ledger import Ledger
 
 
 PART_SIZE = 1000

@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from infra.config import Colour
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.plugins import Registry
+from rollout.vocabulary.colours import Colour
 
 
 class Verdict(StrEnum):

@@ -28,9 +28,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.config import Colour
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
+from rollout.vocabulary.colours import Colour
 
 NAMESPACE = "AWS/ApplicationELB"
 REQUESTS = "RequestCount"

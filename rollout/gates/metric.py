@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from infra.config import Colour
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import (
@@ -36,7 +35,8 @@ from rollout.gates.cloudwatch_stats import (
     as_utc,
 )
 from rollout.gates.load import GateSettings
-from rollout.strategy import parse_duration
+from rollout.rollouts.strategy import parse_duration
+from rollout.vocabulary.colours import Colour
 
 MetricName = Literal["error-rate", "latency-p99"]
 

@@ -3,7 +3,7 @@
 ``pulumi preview --policy-pack infra/policy`` checks what a stack *plans*; this
 gate checks what AWS *has*, right before the first traffic step, because a
 resource can drift after deployment (someone opens the bucket, a policy gets a
-new version). Both use the same pure rules from :mod:`rollout.security_rules`.
+new version). Both use the same pure rules from :mod:`rollout.vocabulary.security_rules`.
 An optional user command (a scanner, say) runs too; a non-zero exit blocks. It
 inherits only :data:`ENV_ALLOW_LIST` (plus the cohort's facts and names opted in
 with ``security.env``), its full output goes to a private log file, and results
@@ -29,13 +29,13 @@ from typing import Any, BinaryIO
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.config import Colour
-from rollout import security_rules as rules
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.model.tenants import EnvName
+from rollout.vocabulary import security_rules as rules
+from rollout.vocabulary.colours import Colour
 
 GATE = "security"
 COMMAND = "security-command"

@@ -21,7 +21,6 @@ from typing import Any
 
 from pydantic import Field
 
-from infra.config import Colour
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import (
     CloudWatchUnavailable,
@@ -31,6 +30,7 @@ from rollout.gates.cloudwatch_stats import (
     as_utc,
 )
 from rollout.gates.load import GateSettings
+from rollout.vocabulary.colours import Colour
 
 METRIC = "availability"
 _TOLERANCE = 1e-9

@@ -19,14 +19,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from infra.config import CONFIG_KEY, PROJECT, CohortStackConfig, StackConfigFile, parse_stack
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
 from rollout.local.child_process import StartMethod, run_stack
 from rollout.local.endpoint import check_local, local_engine_clients
 from rollout.local.messages import StackRequest
 from rollout.local.state import LocalStateStore
+from rollout.model.stack import CohortStackConfig, StackConfigFile, parse_stack
 from rollout.userfile import LinePath, describe_validation_error, line_of, read_yaml
+from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
 CONFIG_PATH: LinePath = ("config", f"{PROJECT}:{CONFIG_KEY}")
 
@@ -65,7 +66,7 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def parse_stack_config(raw: object, source: str,
                        lines: dict[LinePath, int]) -> StackConfigFile:
-    """:func:`infra.config.parse_stack`, with errors as ``file:line: field: problem``."""
+    """:func:`rollout.model.stack.parse_stack`, with errors as ``file:line: field: problem``."""
     try:
         return parse_stack(raw)
     except ValidationError as exc:

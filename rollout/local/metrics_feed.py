@@ -17,7 +17,6 @@ import math
 from datetime import datetime
 from typing import Any
 
-from infra.config import Colour
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.gates.cloudwatch_stats import (
@@ -27,6 +26,7 @@ from rollout.gates.cloudwatch_stats import (
     RESPONSE_TIME,
     elb_dimensions,
 )
+from rollout.vocabulary.colours import Colour
 
 SLOW_SHARE = 0.02
 

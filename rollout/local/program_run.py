@@ -20,12 +20,13 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.config import CONFIG_KEY, PROJECT, parse_stack
-from infra.program import declare
+from rollout.components.program import declare
 from rollout.local.endpoint import local_engine_clients
 from rollout.local.messages import StackRequest, StackSummary
 from rollout.local.mocks import MotoMocks
 from rollout.local.state import LocalStateStore
+from rollout.model.stack import parse_stack
+from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
 
 def stack_config_values(raw_config: dict[str, Any], region: str) -> dict[str, str]:

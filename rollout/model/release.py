@@ -10,8 +10,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.config import VERSION_PATTERN
 from rollout.errors import BadInput
+from rollout.vocabulary.versions import VERSION_PATTERN
 
 
 def checked_version(value: str, option: str) -> str:

@@ -31,10 +31,11 @@ from pydantic import (
     model_validator,
 )
 
-from infra.config import NAME_PATTERN, Host, shared_host
 from rollout.errors import BadInput
-from rollout.strategy import parse_strategy
+from rollout.rollouts.strategy import parse_strategy
 from rollout.userfile import LinePath, line_of, read_yaml, validate
+from rollout.vocabulary.hosts import Host, shared_host
+from rollout.vocabulary.names import NAME_PATTERN
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTH_NAMES = tuple(calendar.month_abbr)[1:]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rollout.ledger import Ledger
 from rollout.model.tenants import TenantsFile
+from rollout.rollouts.ledger import Ledger
 from rollout.schedule.notice import (
     MissingNotice,
     NoticeRecord,

@@ -1,7 +1,7 @@
 """Gather what a report shows from AWS and the ledger, into a :class:`ReportData`.
 
 The AWS edge of the report: versions, real weights and pins come from
-:func:`rollout.fleet_status.cohort_status` (what the listener routes now), the
+:func:`rollout.rollouts.fleet_status.cohort_status` (what the listener routes now), the
 rollout state and history from the ledger, notice times from the notice records
 of each cohort's release. Event data is cut down to what the chart needs, so
 nothing a gate or a hook put into an event can leak into a page that gets mailed
@@ -16,12 +16,12 @@ from typing import Any
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import Discovery
-from rollout.engine import load_state
-from rollout.fleet_status import cohort_status
-from rollout.ledger import Event, Ledger, now_utc
-from rollout.model.state import RolloutState
 from rollout.notify.records import NoticeBook
 from rollout.report.model import CohortReport, GateOutcome, ReportData, ReportEvent, TenantRow
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.fleet_status import cohort_status
+from rollout.rollouts.ledger import Event, Ledger, now_utc
+from rollout.rollouts.state import RolloutState
 from rollout.schedule.notice import NoticeRecord
 
 CHART_DATA = ("weights", "new_colour", "old_colour", "release", "step", "failure")

@@ -20,11 +20,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.config import COLOURS, Colour, TenantRef
-from infra.tags import TAG_APP, TAG_COHORT
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, RolloutFailed
+from rollout.model.stack import TenantRef
 from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
 from rollout.routers.pin_rules import (
     DEFAULT_MAX_RULES,
@@ -41,6 +40,8 @@ from rollout.routers.pin_rules import (
     plan_pin_rules,
 )
 from rollout.userfile import validate
+from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.tags import TAG_APP, TAG_COHORT
 
 PIN_COLOUR_TAG = "rollout:pin-colour"
 PIN_TENANT_TAG = "rollout:pin-tenant:"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from infra.config import COLOURS, Colour, TenantRef
 from rollout.errors import BadInput
+from rollout.model.stack import TenantRef
 from rollout.plugins import Registry
+from rollout.vocabulary.colours import COLOURS, Colour
 
 Weights = dict[Colour, int]
 MAX_WEIGHT = 999

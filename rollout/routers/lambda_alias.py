@@ -17,12 +17,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from infra.config import COLOURS, Colour, TenantRef, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, RolloutFailed
+from rollout.model.stack import TenantRef
 from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
 from rollout.userfile import validate
+from rollout.vocabulary.colours import COLOURS, Colour, other_colour
 
 PUBLISHED_VERSION = re.compile(r"^[1-9][0-9]*$")
 

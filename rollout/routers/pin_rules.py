@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from infra.config import Colour
 from rollout.errors import BadInput
+from rollout.vocabulary.colours import Colour
 
 MAX_VALUES_PER_RULE = 5
 DEFAULT_MAX_RULES = 100

@@ -2,7 +2,7 @@
 
 The planner already keeps slots out of freezes; this is the same calendar asked at
 the moment traffic would move, so a rollout started by hand, or one still running
-when a freeze begins, holds too (see :class:`rollout.engine.Blocker`).
+when a freeze begins, holds too (see :class:`rollout.rollouts.executor.Blocker`).
 """
 
 from __future__ import annotations

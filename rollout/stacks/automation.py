@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 from pulumi import automation as auto
 from pulumi.automation.errors import CommandError, ConcurrentUpdateError, InvalidVersionError
 
-from infra.config import CONFIG_KEY, PROJECT, Colour
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.stacks.base import Engine, StackPreview
+from rollout.vocabulary.colours import Colour
+from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
 INSTALL_URL = "https://www.pulumi.com/docs/install/"
 MISSING_CLI = (f"the Pulumi CLI is not installed (no `pulumi` on PATH): install it from "

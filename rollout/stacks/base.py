@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.config import Colour
+from rollout.vocabulary.colours import Colour
 
 Engine = Literal["pulumi", "local"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.config import Colour
 from rollout.aws_clients import AwsClients
 from rollout.local.engine import LocalEngine
 from rollout.stacks.base import Engine, StackPreview
+from rollout.vocabulary.colours import Colour
 
 
 class LocalDeployer:

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from infra.config import Colour
 from rollout.discovery import region_of_arn
-from rollout.ledger import Event, Ledger, default_actor, now_utc
+from rollout.rollouts.ledger import Event, Ledger, default_actor, now_utc
 from rollout.stacks.base import Engine
+from rollout.vocabulary.colours import Colour
 
 OUTPUTS_SK = "OUTPUTS"
 

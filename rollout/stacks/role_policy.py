@@ -55,13 +55,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.config import COLOURS
 from rollout.configcopy.snapshot import config_pk
 from rollout.discovery import CohortResources, SharedResources
-from rollout.ledger import cohort_pk
 from rollout.local.state import STATE_BUCKET
+from rollout.rollouts.ledger import cohort_pk
 from rollout.schedule.notice import notice_pk
 from rollout.stacks.outputs_record import stack_pk
+from rollout.vocabulary.colours import COLOURS
 
 ARTEFACT_PREFIX = "releases/"
 LEADING_KEYS = "dynamodb:LeadingKeys"

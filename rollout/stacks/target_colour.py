@@ -7,9 +7,9 @@ stack config never heard of.
 
 from __future__ import annotations
 
-from infra.config import Colour, other_colour
 from rollout.errors import Blocked
-from rollout.model.state import RolloutState
+from rollout.rollouts.state import RolloutState
+from rollout.vocabulary.colours import Colour, other_colour
 
 
 def live_colour(state: RolloutState | None, configured_live: Colour) -> Colour:

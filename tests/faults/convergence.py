@@ -18,9 +18,9 @@ import boto3
 from rollout.configcopy.copier import ConfigCopier
 from rollout.configcopy.diff import Status as SettingStatus
 from rollout.discovery import CohortResources
-from rollout.engine import load_state
-from rollout.ledger import Event, Ledger
-from rollout.model.state import Status
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Event, Ledger
+from rollout.rollouts.state import Status
 from tests.conftest import Fleet, listener_weights
 
 TERMINAL_EVENT = {Status.PROMOTED: "promoted", Status.ROLLED_BACK: "rolled_back",

@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from rollout.engine import CohortRollout
-from rollout.ledger import STATE_SK, Event, Ledger
-from rollout.model.state import RolloutState
+from rollout.rollouts.executor import CohortRollout
+from rollout.rollouts.ledger import STATE_SK, Event, Ledger
+from rollout.rollouts.state import RolloutState
 
 CRASH_EXIT = 137
 Target = Literal["route", "event", "put"]

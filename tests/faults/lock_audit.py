@@ -27,7 +27,7 @@ import boto3
 from pydantic import BaseModel
 
 from rollout.errors import Blocked
-from rollout.ledger import Lease, Ledger, cohort_pk, default_actor
+from rollout.rollouts.ledger import Lease, Ledger, cohort_pk, default_actor
 from tests.faults.client_hooks import add_client_hook, remove_client_hook
 from tests.faults.injector import append_line
 

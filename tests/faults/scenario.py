@@ -26,9 +26,9 @@ from pathlib import Path
 
 from rollout.cli import run
 from rollout.discovery import CohortResources
-from rollout.engine import load_state
-from rollout.ledger import Ledger
-from rollout.model.state import Status
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.state import Status
 from tests.conftest import Fleet, deploy_fleet
 from tests.faults.crashing_cli import (
     AUDIT_ENV,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout.ledger import Event
+from rollout.rollouts.ledger import Event
 from tests.faults.conftest import SharedApp
 from tests.faults.convergence import check
 from tests.faults.crashes import CRASH_EXIT

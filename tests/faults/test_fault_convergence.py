@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rollout.engine import load_state
-from rollout.model.state import Status
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.state import Status
 from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
 from tests.faults.convergence import check

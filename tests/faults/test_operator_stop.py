@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from rollout.engine import load_state
-from rollout.model.state import Status
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.state import Status
 from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
 from tests.faults.scenario import Scenario, build_scenario, tenants_yaml

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import Colour, other_colour
-from infra.tags import TAG_VERSION
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.restore import Deploy, restore_version
 from rollout.artefacts.store import ArtefactStore
@@ -34,10 +32,12 @@ from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.discovery import CohortResources, Discovery
 from rollout.errors import BadInput, Blocked, RolloutFailed
-from rollout.ledger import Ledger, cohort_pk
 from rollout.local.engine import LocalEngine
-from rollout.model.state import RolloutState, Status
+from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.rollouts.state import RolloutState, Status
 from rollout.routers.alb import AlbRouter
+from rollout.vocabulary.colours import Colour, other_colour
+from rollout.vocabulary.tags import TAG_VERSION
 from tests.conftest import Fleet, shared_yaml, stack_yaml
 
 pytestmark = pytest.mark.integration

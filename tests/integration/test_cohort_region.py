@@ -25,9 +25,9 @@ from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.cli.context import RolloutContext
 from rollout.discovery import CohortResources
-from rollout.engine import load_state
-from rollout.ledger import Ledger
 from rollout.local.state import STATE_BUCKET, LocalStateStore, StackState
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger
 from rollout.stacks.outputs_record import recorded_outputs
 from tests.conftest import shared_yaml, stack_yaml
 

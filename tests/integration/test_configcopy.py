@@ -24,7 +24,7 @@ from rollout.configcopy import Action, ConfigCopier, CopyInterrupted, Status
 from rollout.configcopy.wire_log import WITHHELD
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked
-from rollout.ledger import Ledger
+from rollout.rollouts.ledger import Ledger
 from tests.conftest import Fleet
 from tests.faults.injector import FaultInjector, FaultKind, FaultRule, compressed_backoff
 

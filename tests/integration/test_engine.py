@@ -80,7 +80,7 @@ def test_weights_move_through_every_step_and_promote(
     capsys.readouterr()
     cohort = rollout_fleet.cohorts["canary"]
     seen: list[dict[str, int]] = []
-    from rollout.engine import CohortRollout
+    from rollout.rollouts.executor import CohortRollout
 
     original = CohortRollout._route
 

@@ -14,9 +14,9 @@ import boto3
 import pytest
 
 from rollout.cli import run
-from rollout.engine import load_state
-from rollout.ledger import Ledger
-from rollout.model.state import Status
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.state import Status
 from tests.conftest import Fleet, deploy_fleet, listener_weights
 from tests.integration.test_engine import NOTES
 

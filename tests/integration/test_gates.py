@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from infra.config import Colour
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import elb_dimensions
 from rollout.gates.load import load_gate
 from rollout.local.metrics_feed import feed_requests
+from rollout.vocabulary.colours import Colour
 from tests.conftest import Fleet
 
 pytestmark = pytest.mark.integration

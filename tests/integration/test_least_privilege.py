@@ -34,9 +34,9 @@ from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.discovery import CohortResources
 from rollout.gates.security import config_policy_name
-from rollout.ledger import Ledger, cohort_pk
 from rollout.local.state import STATE_BUCKET
-from rollout.model.state import RolloutState
+from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.rollouts.state import RolloutState
 from rollout.schedule.notice import notice_pk, notice_sk
 from rollout.stacks.role_policy import local_engine_state_policy, release_role_policy
 from tests.conftest import deploy_fleet

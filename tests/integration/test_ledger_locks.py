@@ -14,7 +14,7 @@ import pytest
 
 from rollout.aws_clients import AwsClients
 from rollout.errors import Blocked
-from rollout.ledger import Ledger, cohort_pk
+from rollout.rollouts.ledger import Ledger, cohort_pk
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import pytest
 
 from rollout.cli import run
-from rollout.ledger import Ledger
 from rollout.model.tenants import load_tenants
 from rollout.notify.records import check_notice
+from rollout.rollouts.ledger import Ledger
 from rollout.schedule.notice import NoticeRecord
 from rollout.schedule.planner import plan_release
 from tests.conftest import Fleet

@@ -27,17 +27,17 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.config import COLOURS, Colour
-from infra.tags import TAG_VERSION
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.cli import run
-from rollout.engine import load_state
-from rollout.ledger import Ledger
 from rollout.local.state import LocalStateStore
-from rollout.model.state import Status
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.state import Status
 from rollout.routers.alb import AlbRouter
 from rollout.stacks.outputs_record import recorded_outputs
+from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.tags import TAG_VERSION
 from tests.conftest import Fleet, deploy_fleet
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.config import TenantRef
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
+from rollout.model.stack import TenantRef
 from rollout.routers.alb import AlbRouter, AlbSettings
 from rollout.routers.base import ROUTERS
 from tests.conftest import Fleet

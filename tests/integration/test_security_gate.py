@@ -24,14 +24,14 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.policy.policies import POLICIES
-from rollout import security_rules as rules
 from rollout.aws_clients import AwsClients
+from rollout.components.policies import POLICIES
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.gates.security import run_checks
 from rollout.local.state import LocalStateStore
+from rollout.vocabulary import security_rules as rules
 from tests.conftest import Fleet
 
 pytestmark = pytest.mark.integration

@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from infra.tags import TAG_VERSION
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
-from rollout.ledger import Ledger, cohort_pk
 from rollout.local.state import LocalStateStore
-from rollout.model.state import RolloutState, Status
+from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.rollouts.state import RolloutState, Status
+from rollout.rollouts.strategy import parse_strategy
 from rollout.stacks.outputs_record import recorded_outputs
-from rollout.strategy import parse_strategy
+from rollout.vocabulary.tags import TAG_VERSION
 from tests.conftest import Fleet
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """The snapshot a copy records, the bounded runner, and the debug-log guard; no AWS.
 
 The ledger here is an in-memory stand-in with the same put/get/query/delete
-behaviour as :class:`rollout.ledger.Ledger`, so the tests check what the
+behaviour as :class:`rollout.rollouts.ledger.Ledger`, so the tests check what the
 snapshot book asks of it: parts, stale parts, tenant scoping, vouching.
 """
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from rollout.configcopy.parallel import Parallel, StoppedEarly
 from rollout.configcopy.snapshot import PART_SIZE, SnapshotBook, SnapshotEntry
 from rollout.configcopy.wire_log import WITHHELD, guard_wire_logs
-from rollout.ledger import Ledger
+from rollout.rollouts.ledger import Ledger
 
 M = TypeVar("M", bound=BaseModel)
 

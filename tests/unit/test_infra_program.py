@@ -3,7 +3,7 @@
 ``set_mocks`` is process-global, so the program never runs in the pytest process:
 this file, run as a script, imports the program once and forks one child per
 scenario (``rollout.local.fork_server.run_forked``); each child runs
-``infra.program.main`` under recording mocks and returns what was registered
+``rollout.components.program.main`` under recording mocks and returns what was registered
 (type, name, inputs, resource options) and exported. The tests read that data,
 computed once per session and shared by the xdist workers.
 """
@@ -61,12 +61,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 # --- the script side: runs in a child process, never inside pytest -------------------------
 
 def record_program(raw_config: dict[str, Any]) -> dict[str, Any]:
-    """Run ``infra.program.main`` under recording mocks; what it registered and exported."""
+    """Run the program's ``main`` under recording mocks; what it registered and exported."""
     import pulumi
     import pulumi_aws
     from pulumi.runtime.mocks import MockMonitor
 
-    import infra.program
+    import rollout.components.program
     from rollout.local.program_run import run_under_mocks, stack_config_values
 
     resources: list[dict[str, Any]] = []
@@ -102,7 +102,7 @@ def record_program(raw_config: dict[str, Any]) -> dict[str, Any]:
         real_export = pulumi.export
         pulumi.export = exports.__setitem__
         try:
-            infra.program.main()
+            rollout.components.program.main()
         finally:
             pulumi.export = real_export
         return exports

@@ -28,13 +28,13 @@ from rollout.cli.release_cmds import _show_report as show_verify
 from rollout.cli.report_cmds import _print_summary
 from rollout.configcopy import DiffReport
 from rollout.demo import Story
-from rollout.engine import Progress
 from rollout.errors import RolloutFailed
 from rollout.gates.base import GateResult, Verdict
-from rollout.model.state import RolloutState, Status
-from rollout.progression import Advance
 from rollout.report.model import ReportSummary
-from rollout.strategy import Step
+from rollout.rollouts.executor import Progress
+from rollout.rollouts.progression import Advance
+from rollout.rollouts.state import RolloutState, Status
+from rollout.rollouts.strategy import Step
 
 MARKUP = "[/] [link=http://x]y [bold]"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants.yaml"

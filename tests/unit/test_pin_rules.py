@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra.config import Colour
 from rollout.errors import BadInput
 from rollout.routers.pin_rules import (
     HOST_HEADER,
@@ -24,6 +23,7 @@ from rollout.routers.pin_rules import (
     pins_of,
     plan_pin_rules,
 )
+from rollout.vocabulary.colours import Colour
 
 _arns = count(1)
 

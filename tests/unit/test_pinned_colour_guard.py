@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import Colour
 from rollout.errors import Blocked
-from rollout.pinned_colours import ColourPin, pins_serving, refuse_redeploy_of_pinned
+from rollout.rollouts.pinned_colours import ColourPin, pins_serving, refuse_redeploy_of_pinned
+from rollout.vocabulary.colours import Colour
 
 VERSIONS: dict[Colour, str] = {"blue": "1.4.2", "green": "1.5.0"}
 

@@ -26,8 +26,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from infra.policy.policies import PACK_NAME, POLICIES
-from rollout import security_rules as rules
+from rollout.components.policies import PACK_NAME, POLICIES
+from rollout.vocabulary import security_rules as rules
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "infra" / "policy"
 OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])

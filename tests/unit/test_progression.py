@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rollout.gates.base import GateResult, Verdict
-from rollout.model.state import RolloutState
-from rollout.progression import Advance, Hold, Pause, Promote, RollBack, Settings, decide
-from rollout.strategy import parse_strategy
+from rollout.rollouts.progression import Advance, Hold, Pause, Promote, RollBack, Settings, decide
+from rollout.rollouts.state import RolloutState
+from rollout.rollouts.strategy import parse_strategy
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 

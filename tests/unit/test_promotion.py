@@ -9,14 +9,14 @@ import pytest
 
 from rollout.errors import Blocked
 from rollout.gates.base import GateResult, Verdict
-from rollout.model.state import RolloutState, Status
-from rollout.promotion import (
+from rollout.rollouts.stage_gate import (
     PromotionSettings,
     check_stage_promotion,
     decide_promotion,
     human_minutes,
 )
-from rollout.strategy import parse_strategy
+from rollout.rollouts.state import RolloutState, Status
+from rollout.rollouts.strategy import parse_strategy
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 THIRTY_MINUTES = PromotionSettings(min_bake_seconds=30 * 60)

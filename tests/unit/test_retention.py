@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.config import Colour
 from rollout.artefacts.retention import plan_retention
-from rollout.artefacts.semver import semver_key
 from rollout.artefacts.usage import UseKind, VersionUse, cohort_uses
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
-from rollout.model.state import RolloutState, Status
-from rollout.strategy import Step
+from rollout.rollouts.state import RolloutState, Status
+from rollout.rollouts.strategy import Step
+from rollout.vocabulary.colours import Colour
+from rollout.vocabulary.versions import semver_key
 
 NOW = datetime(2025, 6, 3, 9, 0, tzinfo=UTC)
 

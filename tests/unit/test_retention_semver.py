@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.artefacts.semver import is_semver, newest_first, semver_key
 from rollout.errors import BadInput
+from rollout.vocabulary.versions import is_semver, newest_first, semver_key
 
 
 def test_precedence_follows_semver_spec_example() -> None:

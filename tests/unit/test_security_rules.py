@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rollout import security_rules as rules
-from rollout.security_rules import (
+from rollout.vocabulary import security_rules as rules
+from rollout.vocabulary.security_rules import (
     BucketFacts,
     KeyFacts,
     ListenerFacts,

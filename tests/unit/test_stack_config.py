@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from infra.config import describe_problem, parse_stack
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.local.state import STATE_BUCKET
+from rollout.model.stack import describe_problem, parse_stack
 
 ROLLOUT = Path(sys.executable).with_name("rollout")
 

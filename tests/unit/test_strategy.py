@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollout.errors import BadInput
-from rollout.strategy import parse_duration, parse_strategy
+from rollout.rollouts.strategy import parse_duration, parse_strategy
 
 
 def weights(spec: str) -> list[int]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.artefacts.semver import is_semver
 from rollout.errors import BadInput
-from rollout.model.release import checked_version
+from rollout.vocabulary.versions import checked_version, is_semver
 
 
 @pytest.mark.parametrize(("version", "valid"), [

@@ -22,7 +22,7 @@ from rollout.cli import run
 from rollout.errors import BadInput
 from rollout.local.engine import LocalEngine
 from rollout.model.tenants import load_tenants
-from rollout.strategy import parse_strategy
+from rollout.rollouts.strategy import parse_strategy
 from rollout.userfile import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -11,16 +11,10 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
-from infra.cohort_stack import CohortStack
-from infra.config import (
-    CONFIG_KEY,
-    PROJECT,
-    CohortStackConfig,
-    StackConfigFile,
-    describe_problem,
-    parse_stack,
-)
-from infra.shared_stack import SharedStack
+from rollout.components.cohort_stack import CohortStack
+from rollout.components.shared_stack import SharedStack
+from rollout.model.stack import CohortStackConfig, StackConfigFile, describe_problem, parse_stack
+from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
 
 def read_config() -> StackConfigFile:

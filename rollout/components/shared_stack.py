@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import SharedStackConfig
-from infra.tags import SHARED, rollout_tags
+from rollout.model.stack import SharedStackConfig
+from rollout.vocabulary.tags import SHARED, rollout_tags
 
 
 class SharedStack(pulumi.ComponentResource):

@@ -1,7 +1,7 @@
 """The policy pack's policies: planned resources mapped to facts, judged by the shared rules.
 
 Each policy turns Pulumi resource properties (engine names, e.g. ``versioningConfiguration``)
-into the facts of :mod:`rollout.security_rules` and reports that module's findings, so
+into the facts of :mod:`rollout.vocabulary.security_rules` and reports that module's findings, so
 the pack and the rollout's security gate cannot disagree on what a rule means.
 
 Resources are linked (a versioning resource to its bucket, a listener to its load
@@ -27,8 +27,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from infra.tags import SHARED, TAG_APP, TAG_COHORT
-from rollout import security_rules as rules
+from rollout.vocabulary import security_rules as rules
+from rollout.vocabulary.tags import SHARED, TAG_APP, TAG_COHORT
 
 PACK_NAME = "tenant-rollout-security"
 

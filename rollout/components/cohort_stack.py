@@ -7,9 +7,10 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from infra.colour_slot import ColourSlot
-from infra.config import COLOURS, CohortStackConfig, ExistingNetwork, NewNetwork, other_colour
-from infra.tags import rollout_tags
+from rollout.components.colour_slot import ColourSlot
+from rollout.model.stack import CohortStackConfig, ExistingNetwork, NewNetwork
+from rollout.vocabulary.colours import COLOURS, other_colour
+from rollout.vocabulary.tags import rollout_tags
 
 HTTP_PORT = 80
 HTTPS_PORT = 443

@@ -7,10 +7,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from infra.config import Colour
 from rollout.configcopy.report import LeftAlone
 from rollout.gates.base import GateResult
-from rollout.strategy import Step
+from rollout.rollouts.strategy import Step
+from rollout.vocabulary.colours import Colour
 
 
 class Status(StrEnum):

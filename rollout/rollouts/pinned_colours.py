@@ -15,9 +15,9 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from infra.config import Colour, other_colour
-from rollout.artefacts.semver import is_semver, semver_key
 from rollout.errors import Blocked
+from rollout.vocabulary.colours import Colour, other_colour
+from rollout.vocabulary.versions import is_semver, semver_key
 
 
 class ColourPin(BaseModel):

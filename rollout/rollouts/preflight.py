@@ -1,7 +1,7 @@
 """What must hold before any traffic moves: notice given, config copied, security green.
 
 Each check is a small class with ``name`` and ``run(state) -> summary``
-(see :class:`rollout.engine.Preflight`); a failing check raises Blocked (exit 3)
+(see :class:`rollout.rollouts.executor.Preflight`); a failing check raises Blocked (exit 3)
 or RolloutFailed (exit 1) and the engine records why.
 """
 
@@ -14,9 +14,9 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked
 from rollout.gates.base import Verdict
-from rollout.ledger import Ledger
-from rollout.model.state import RolloutState
 from rollout.model.tenants import TenantsFile
+from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.state import RolloutState
 from rollout.schedule.notice import NoticeRecord, missing_notices, notice_pk
 
 

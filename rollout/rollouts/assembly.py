@@ -13,18 +13,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from infra.config import TenantRef
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources
-from rollout.engine import CarryBack, CohortRollout, EngineHooks, EngineSettings, Preflight
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate
 from rollout.gates.load import load_gates
-from rollout.ledger import Ledger, now_utc
-from rollout.model.state import RolloutState
+from rollout.model.stack import TenantRef
 from rollout.model.tenants import Cohort, TenantsFile, load_tenants
-from rollout.preflight import NoticeCheck, SecurityCheck
+from rollout.rollouts.executor import (
+    CarryBack,
+    CohortRollout,
+    EngineHooks,
+    EngineSettings,
+    Preflight,
+)
+from rollout.rollouts.ledger import Ledger, now_utc
+from rollout.rollouts.preflight import NoticeCheck, SecurityCheck
+from rollout.rollouts.state import RolloutState
 from rollout.routers.base import ROUTERS, TrafficRouter
 from rollout.schedule.freeze import CompanyFreeze
 from rollout.schedule.pins import pins_at

@@ -1,15 +1,43 @@
-"""Semantic version precedence (semver.org §11), so ``1.10.0`` sorts after ``1.9.0``.
+"""The one version grammar (semver.org) and its precedence, so ``1.10.0`` sorts after ``1.9.0``.
 
-Pure: retention and listings order releases by :func:`semver_key`, never by text.
+Every version the toolkit reads (stack config, release notes, options, store listings)
+is checked against :data:`VERSION_PATTERN`; retention and listings order releases by
+:func:`semver_key`, never by text.
 """
 
 from __future__ import annotations
 
 import re
 from functools import total_ordering
+from typing import Annotated
 
-from infra.config import VERSION_PATTERN
+from pydantic import AfterValidator
+
 from rollout.errors import BadInput
+
+VERSION_PATTERN = (
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+)
+"""A semantic version (semver.org): the one grammar of every version the toolkit reads."""
+
+
+def _is_version(value: str) -> str:
+    if not re.fullmatch(VERSION_PATTERN, value):
+        raise ValueError(f"{value!r} is not a version like 1.5.0 or 1.5.0-rc.1")
+    return value
+
+
+Version = Annotated[str, AfterValidator(_is_version)]
+
+
+def checked_version(value: str, option: str) -> str:
+    """``value`` when it is a version like 1.5.0; bad input naming ``option`` when not."""
+    if not re.fullmatch(VERSION_PATTERN, value):
+        raise BadInput(f"{option} {value!r} is not a version like 1.5.0")
+    return value
+
 
 _SEMVER = re.compile(VERSION_PATTERN)
 

@@ -6,7 +6,7 @@ Items are ``pk``/``sk`` pairs; documents are pydantic models stored as JSON in
 ============================  =====================  ===============================
 pk                            sk                     what
 ============================  =====================  ===============================
-``COHORT#<cohort>``           ``STATE``              :class:`rollout.model.state.RolloutState`
+``COHORT#<cohort>``           ``STATE``              :class:`rollout.rollouts.state.RolloutState`
 ``COHORT#<cohort>``           ``LOCK``               the lease lock (holder, token, record version)
 ``COHORT#<cohort>``           ``EVENT#<seq>``        one :class:`Event`, seq from 1, no gaps
 ``COHORT#<cohort>``           ``STOP#<started>``     an operator's :class:`StopRequest`

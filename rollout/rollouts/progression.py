@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from infra.config import Colour
 from rollout.gates.base import GateResult, Verdict
-from rollout.model.state import RolloutState
+from rollout.rollouts.state import RolloutState
+from rollout.vocabulary.colours import Colour
 
 
 @dataclass(frozen=True)

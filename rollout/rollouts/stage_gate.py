@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.errors import Blocked
 from rollout.gates.base import Verdict
-from rollout.model.state import RolloutState, Status
+from rollout.rollouts.state import RolloutState, Status
 
 DEFAULT_MIN_BAKE_SECONDS = 30 * 60.0
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NoReturn, Protocol
 
-from infra.config import Colour, TenantRef, other_colour
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.report import LeftAlone
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict
-from rollout.ledger import (
+from rollout.model.stack import TenantRef
+from rollout.rollouts.ledger import (
     DEFAULT_LEASE_SECONDS,
     STATE_SK,
     Event,
@@ -37,11 +37,21 @@ from rollout.ledger import (
     now_utc,
     stop_sk,
 )
-from rollout.model.release import checked_version
-from rollout.model.state import RolloutState, Status
-from rollout.progression import Action, Advance, Hold, Pause, Promote, RollBack, Settings, decide
+from rollout.rollouts.progression import (
+    Action,
+    Advance,
+    Hold,
+    Pause,
+    Promote,
+    RollBack,
+    Settings,
+    decide,
+)
+from rollout.rollouts.state import RolloutState, Status
+from rollout.rollouts.strategy import StepPlan
 from rollout.routers.base import TrafficRouter, Weights
-from rollout.strategy import StepPlan
+from rollout.vocabulary.colours import Colour, other_colour
+from rollout.vocabulary.versions import checked_version
 
 FORWARD = (Status.PREPARING, Status.SHIFTING, Status.PAUSED, Status.PROMOTED)
 """Statuses that move a rollout on: an operator's stop request fences their saves."""

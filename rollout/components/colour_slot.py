@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from infra.tags import rollout_tags
+from rollout.vocabulary.tags import rollout_tags
 
 
 class ColourSlot(pulumi.ComponentResource):

@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from infra.config import Colour
 from rollout.discovery import CohortResources, Discovery
-from rollout.engine import load_state
-from rollout.ledger import Ledger, LedgerUnreadable
-from rollout.model.state import RolloutState
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.ledger import Ledger, LedgerUnreadable
+from rollout.rollouts.state import RolloutState
 from rollout.routers.alb import AlbRouter
+from rollout.vocabulary.colours import Colour
 
 
 class CohortStatus(BaseModel):

@@ -5,20 +5,17 @@ A ``role: shared`` stack holds what all cohorts share; a ``role: cohort`` stack
 holds one cohort's load balancer and its two colour slots.
 
 :func:`parse_stack` is the one way in: ``pulumi up`` (through
-``infra.program.read_config``) and the local engine both use it, so a bad file
+``rollout.components.program.read_config``) and the local engine both use it, so a bad file
 fails the same way in both, naming the field below ``tenant-rollout:stack``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -29,74 +26,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-PROJECT = "tenant-rollout"
-CONFIG_KEY = "stack"
-Colour = Literal["blue", "green"]
-COLOURS: tuple[Colour, Colour] = ("blue", "green")
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
-VERSION_PATTERN = (
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
-"""A semantic version (semver.org): the one grammar of every version the toolkit reads."""
-SHARED_COHORT = "shared"
-MAX_AWS_NAME = 32
-"""Load balancer and target group names may not be longer than this."""
-MAX_HOST = 253
-"""The longest DNS name."""
-_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_DNS_NAME = re.compile(rf"{_DNS_LABEL}(?:\.{_DNS_LABEL})+")
-
-
-def other_colour(colour: str) -> Colour:
-    """The colour that is not ``colour``."""
-    return "green" if colour == "blue" else "blue"
-
-
-def _is_version(value: str) -> str:
-    if not re.fullmatch(VERSION_PATTERN, value):
-        raise ValueError(f"{value!r} is not a version like 1.5.0 or 1.5.0-rc.1")
-    return value
-
-
-Version = Annotated[str, AfterValidator(_is_version)]
-
-
-def _is_host(value: object) -> str:
-    """``value`` in lower case if it is one exact DNS name; why not, if it is not.
-
-    A pin becomes a listener rule matching this host, so anything that could match
-    more than one tenant (a wildcard, a pattern, a bare label, an address) is
-    refused by allowing only the shape of a fully qualified name. DNS ignores case,
-    so the name is kept in lower case and two spellings of one host are one host.
-    """
-    shape = ("is not an exact DNS name like acme.example.com (dot-separated labels of "
-             "letters, digits and inner hyphens, at most 63 characters each)")
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} {shape}")
-    host = value.lower()
-    if any(mark in host for mark in "*?"):
-        raise ValueError(f"{value!r} is a pattern, not an exact DNS name: a pin on it would "
-                         "catch other tenants; name the tenant's own host")
-    if host.endswith(".") and host != ".":
-        raise ValueError(f"{value!r} is not an exact DNS name: drop the trailing dot")
-    if len(host) > MAX_HOST:
-        raise ValueError(f"{value[:40]!r}... is not an exact DNS name: it has {len(host)} "
-                         f"characters, DNS allows {MAX_HOST}")
-    if not host.isascii():
-        raise ValueError(f"{value!r} {shape}; write an international name in its "
-                         "xn-- (punycode) form")
-    if not _DNS_NAME.fullmatch(host):
-        raise ValueError(f"{value!r} {shape}")
-    if host.rpartition(".")[2].isdigit():
-        raise ValueError(f"{value!r} is an IP address, not an exact DNS name; name the "
-                         "tenant's host")
-    return host
-
-
-Host = Annotated[str, BeforeValidator(_is_host)]
-"""A tenant's host: one exact DNS name, in lower case."""
+from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.hosts import Host, shared_host
+from rollout.vocabulary.names import MAX_AWS_NAME, NAME_PATTERN, SHARED_COHORT
+from rollout.vocabulary.versions import Version
 
 
 class _Strict(BaseModel):
@@ -170,18 +103,6 @@ class TenantRef(_Strict):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     host: Host | None = None
-
-
-def shared_host(hosts: Sequence[str | None]) -> tuple[int, int] | None:
-    """(first, second) positions of the first host two tenants share, if any."""
-    seen: dict[str, int] = {}
-    for index, host in enumerate(hosts):
-        if host is None:
-            continue
-        if host in seen:
-            return seen[host], index
-        seen[host] = index
-    return None
 
 
 class StackRole(BaseModel):
