@@ -6,8 +6,10 @@ this module maps errors to exit codes in one place (see :mod:`rollout.errors`).
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -42,17 +44,25 @@ def _options(
     context.configure(project_dir, app_name)
 
 
+COMMAND_PLUGINS = "tenant_rollout.commands"
+"""Entry-point group of command modules outside the core CLI (the local stand-ins)."""
+
+
 def _register_commands() -> None:
     from rollout.cli import (  # noqa: F401 - each module adds its commands to `app`
         config_cmds,
-        demo_cmds,
-        local_cmds,
         plan_cmds,
         release_cmds,
         report_cmds,
         rollout_cmds,
         stacks_cmds,
     )
+
+    seen: set[str] = set()
+    for entry in entry_points(group=COMMAND_PLUGINS):
+        if entry.value not in seen:
+            seen.add(entry.value)
+            importlib.import_module(entry.value)
 
 
 def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...],

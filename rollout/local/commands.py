@@ -1,4 +1,8 @@
-"""``rollout local server`` and ``rollout local up``: the moto-backed local mode."""
+"""``rollout demo``, ``rollout local server`` and ``rollout local up``: the local stand-ins.
+
+Registered through the ``tenant_rollout.commands`` entry point, so the core CLI never
+imports this package; without the ``[local]`` extra these commands say what to install.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import typer
 from rich.table import Table
 
 from rollout.cli import app, context
-from rollout.cli.output import JsonFlag, console, emit, err_console
+from rollout.cli.output import JsonFlag, console, emit, err_console, print_json
+from rollout.errors import BadInput
 from rollout.local.engine import DeployResult, LocalEngine, StackFile
 from rollout.model.stack import CohortStackConfig
 
@@ -76,3 +81,25 @@ def up(
         err_console.print(f"deploying stack {cohort} into moto with the local engine ...")
     results = engine.up(cohort, path=stack_config)
     emit([asdict(result) for result in results], as_json, lambda _: _show(results))
+
+
+@app.command()
+def demo(
+    report: Annotated[Path, typer.Option("--report", help="Where to write the HTML report.")]
+    = Path("rollout-report.html"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy, publish, plan, notify and roll a release through three cohorts, locally."""
+    from rollout.demo import run_demo
+
+    project_dir = context.current().project_dir
+    if not (project_dir / "Pulumi.shared.yaml").exists() or \
+            not (project_dir / "examples" / "tenants.yaml").exists():
+        raise BadInput(f"{project_dir.resolve()} is not the project directory (no "
+                       "Pulumi.shared.yaml or examples/tenants.yaml); run the demo from the "
+                       "repository root or pass --project-dir")
+    result = run_demo(project_dir, report, console, quiet=as_json)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"\nDone in {result.seconds:.0f} s.")
