@@ -11,17 +11,17 @@ import re
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
-from boto3.exceptions import Boto3Error
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 
-from rollout.cli import context
 from rollout.cli.output import err_console, print_json
 from rollout.errors import RolloutError
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 app = typer.Typer(
     name="rollout",
@@ -41,6 +41,8 @@ def _options(
         "--project-dir", envvar="ROLLOUT_PROJECT_DIR",
         help="Directory holding Pulumi.yaml and the stack configs (default: .).")] = None,
 ) -> None:
+    from rollout.cli import context
+
     context.configure(project_dir, app_name)
 
 
@@ -95,6 +97,27 @@ def describe_client_error(exc: ClientError) -> str:
     return line
 
 
+def _aws_failure(exc: Exception) -> str | None:
+    """One line for an error from boto3 or botocore; None for any other error.
+
+    Read from the modules already loaded: help and bad input never import boto3, and
+    an error of a library that was never imported cannot be one of its errors.
+    """
+    botocore_errors = sys.modules.get("botocore.exceptions")
+    boto3_errors = sys.modules.get("boto3.exceptions")
+    if botocore_errors is not None:
+        if isinstance(exc, botocore_errors.ClientError):
+            return describe_client_error(exc)
+        if isinstance(exc, botocore_errors.BotoCoreError):
+            return f"cannot reach AWS: {exc}"
+    if boto3_errors is not None and isinstance(exc, boto3_errors.Boto3Error):
+        cause = exc.__context__  # e.g. a failed managed upload wraps AWS's refusal
+        if botocore_errors is not None and isinstance(cause, botocore_errors.ClientError):
+            return describe_client_error(cause)
+        return f"AWS transfer failed: {exc}"
+    return None
+
+
 def _fail(message: str, code: int, as_json: bool) -> int:
     if as_json:
         print_json({"error": message, "exit_code": code})
@@ -121,14 +144,11 @@ def run(argv: list[str] | None = None) -> int:
         return code
     except ABORTS:
         return _fail("aborted", 1, as_json)
-    except ClientError as exc:
-        return _fail(describe_client_error(exc), 1, as_json)
-    except BotoCoreError as exc:
-        return _fail(f"cannot reach AWS: {exc}", 1, as_json)
-    except Boto3Error as exc:  # e.g. a failed managed upload, which wraps AWS's refusal
-        cause = exc.__context__
-        return _fail(describe_client_error(cause) if isinstance(cause, ClientError)
-                     else f"AWS transfer failed: {exc}", 1, as_json)
+    except Exception as exc:
+        message = _aws_failure(exc)
+        if message is None:
+            raise
+        return _fail(message, 1, as_json)
     # without standalone mode, click returns the code of a typer.Exit instead of raising it
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
