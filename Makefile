@@ -48,7 +48,7 @@ $(AWSCLI)/bin/aws: requirements/awscli.txt
 
 bench: $(STAMP) $(AWSCLI)/bin/aws
 	@for script in bench/*.py; do echo "== $$script"; \
-	  PATH="$(CURDIR)/$(AWSCLI)/bin:$$PATH" $(BIN)/python $$script || exit 1; done
+	  PATH="$(CURDIR)/$(AWSCLI)/bin:$$PATH" $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 # `make lock` after a change to the dependencies in pyproject.toml: it adds and removes
 # pins and keeps the others; `make lock LOCK_FLAGS=--upgrade` moves every pin to the

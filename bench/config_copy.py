@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -47,53 +46,23 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from rollout.aws_clients import AwsClients, region
+from rollout.aws_clients import AwsClients
 from rollout.configcopy import ConfigCopier
 from rollout.discovery import CohortResources
-from rollout.local.server import FAKE_CREDENTIALS, embedded_moto, free_port, wait_until_listening
+from rollout.local.server import moto_in_child_process
 from rollout.rollouts.ledger import Ledger
 
 APP, COHORT = "bench", "wave1"
 KEYS_PER_TENANT = 20
 LEDGER_TABLE = "bench-rollout-ledger"
 TARGETS = {"sequential boto3, 20 ms": 5.0, "sequential boto3, 0 ms": 1.5, "aws CLI loop": 50.0}
-
-
-# the server, in a process of its own ------------------------------------------
-def _serve(port: int, ready: Event, stop: Event) -> None:
-    with embedded_moto(port):
-        ready.set()
-        stop.wait()
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """An embedded moto server in a child process; this process's AWS settings point at it."""
-    spawn = multiprocessing.get_context("spawn")
-    ready, stop = spawn.Event(), spawn.Event()
-    port = free_port()
-    child = spawn.Process(target=_serve, args=(port, ready, stop), daemon=True)
-    child.start()
-    if not ready.wait(timeout=60):
-        raise RuntimeError("the moto server did not start")
-    wait_until_listening(port)
-    endpoint = f"http://127.0.0.1:{port}"
-    os.environ.update({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint,
-                       "AWS_REGION": region(), "AWS_DEFAULT_REGION": region()})
-    try:
-        yield endpoint
-    finally:
-        stop.set()
-        child.join(timeout=10)
 
 
 # the data -----------------------------------------------------------------------
@@ -274,7 +243,7 @@ def measure(name: str, clients: AwsClients, cohort: CohortResources, calls: Call
     return Result(name, expected, seconds, calls.summary() if calls else "")
 
 
-def main() -> None:
+def parsed_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--params", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
@@ -288,21 +257,23 @@ def main() -> None:
     parser.add_argument("--full", action="store_true",
                         help="the issue's sizes: every parameter for both sequential runs, "
                              "200 for the CLI (several minutes more)")
-    options = parser.parse_args()
+    return parser.parse_args()
+
+
+def run_all(options: argparse.Namespace) -> tuple[dict[str, Result], Counter[str]]:
+    """Every run against one seeded server; the results, and the calls ours made last."""
     count = options.params
     fast_subset = count if options.full else min(options.fast_subset, count)
     slow_subset = count if options.full else min(options.slow_subset, count)
     cli_subset = min(200 if options.full else options.cli_subset, count)
-    latency = options.latency_ms
-
-    with moto_server() as endpoint:
+    with moto_in_child_process() as endpoint:
         setup = AwsClients()
         print(f"moto server {endpoint} (child process); {os.cpu_count()} cores, load average "
               f"{os.getloadavg()[0]:.1f}; seeding {count} parameters ...")
         cohort = seed(setup, count)
         results: dict[str, Result] = {}
         print("runs (each copies blue → green into an empty green):")
-        for ms in (0.0, latency):
+        for ms in (0.0, options.latency_ms):
             clients, calls = instrumented(ms)
             results[f"ours, {ms:g} ms"] = measure(
                 f"ours, {ms:g} ms", setup, cohort, calls,
@@ -313,17 +284,14 @@ def main() -> None:
             results[f"sequential boto3, {ms:g} ms"] = measure(
                 f"sequential boto3, {ms:g} ms", setup, cohort, calls,
                 partial(sequential, clients, cohort, subset), subset)
-        aws = shutil.which("aws")
-        if aws:
+        if shutil.which("aws"):
             results["aws CLI loop"] = measure(
                 "aws CLI loop", setup, cohort, None,
                 partial(cli_loop, setup, cohort, cli_subset), cli_subset)
+    return results, reads
 
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}. What limits ours here is the "
-          "moto server's CPU (one interpreter): every call costs it a few ms, and each "
-          "DescribeParameters page scans the whole store and returns 10 names (AWS: 50), a "
-          "sequential chain of N/10 pages; the sequential loop pays the same per parameter.")
-    print()
+
+def print_comparisons(results: dict[str, Result], latency: float) -> None:
     print(f"{'run':<28}{'params':>7}{'seconds':>9}{'params/s':>10}  calls")
     for result in results.values():
         print(f"{result.name:<28}{result.params:>7}{result.seconds:>9.2f}{result.rate:>10.1f}"
@@ -343,6 +311,8 @@ def main() -> None:
             target and latency == 20) else ""
         print(f"{mine} vs {baseline}: {ratio:6.2f}x {verdict}")
 
+
+def print_reads(reads: Counter[str], count: int, latency: float) -> None:
     pages = math.ceil(count / 10)
     values, described = reads["GetParameters"], reads["DescribeParameters"]
     print()
@@ -353,6 +323,18 @@ def main() -> None:
           f"pages 10, AWS 50), ListTagsForResource {reads['ListTagsForResource']} (SSM has no "
           "batch tag read), GetParametersByPath "
           f"{reads['GetParametersByPath']}")
+
+
+def main() -> None:
+    options = parsed_options()
+    results, reads = run_all(options)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}. What limits ours here is the "
+          "moto server's CPU (one interpreter): every call costs it a few ms, and each "
+          "DescribeParameters page scans the whole store and returns 10 names (AWS: 50), a "
+          "sequential chain of N/10 pages; the sequential loop pays the same per parameter.")
+    print()
+    print_comparisons(results, options.latency_ms)
+    print_reads(reads, options.params, options.latency_ms)
 
 
 if __name__ == "__main__":

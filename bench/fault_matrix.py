@@ -19,7 +19,10 @@ docs/reliability.md), and on stderr, for any run that did not converge, what was
 wrong. The baseline every row is measured against
 is the same rollout without a fault (first line).
 
-    .venv/bin/python bench/fault_matrix.py [--quick] [--only TEXT]
+    .venv/bin/python -m bench.fault_matrix [--quick] [--only TEXT]
+
+It drives the fault harness of ``tests/faults``, so it runs as a module from the
+repository root (which puts the root, and ``tests``, on the import path).
 """
 
 from __future__ import annotations
@@ -35,26 +38,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from rollout.local.server import embedded_moto  # noqa: E402
-from rollout.rollouts.executor import load_state  # noqa: E402
-from rollout.rollouts.state import Status  # noqa: E402
-from tests.conftest import listener_weights  # noqa: E402
-from tests.faults.client_hooks import client_hook, is_write  # noqa: E402
-from tests.faults.convergence import check  # noqa: E402
-from tests.faults.crashes import CRASH_EXIT  # noqa: E402
-from tests.faults.injector import (  # noqa: E402
+from rollout.local.fleets import listener_weights
+from rollout.local.server import embedded_moto
+from rollout.rollouts.executor import load_state
+from rollout.rollouts.state import Status
+from tests.faults.client_hooks import client_hook, is_write
+from tests.faults.convergence import check
+from tests.faults.crashes import CRASH_EXIT
+from tests.faults.injector import (
     PERSISTENT,
     FaultInjector,
     FaultKind,
     FaultRule,
     compressed_backoff,
 )
-from tests.faults.model_cache import shared_model_cache  # noqa: E402
-from tests.faults.scenario import CHECK_EVERY, LEASE, Scenario, build_scenario  # noqa: E402
+from tests.faults.model_cache import shared_model_cache
+from tests.faults.scenario import CHECK_EVERY, LEASE, Scenario, build_scenario
 
 STRATEGY = "canary:50:0.2s"
 HELD_STRATEGY = "canary:50:5s"

@@ -1,8 +1,8 @@
 """A 2,000-tenant cohort rolled through ``linear:10:1s``: AWS calls, wall time, peak memory.
 
-One moto server in a child process (``config_copy.moto_server``: a server in this
+One moto server in a child process (``rollout.local.server.moto_in_child_process``: a server in this
 process would share its interpreter lock and its memory) serves two cohorts of
-one app, each deployed by the local engine with its tenants in the stack config:
+one app, each deployed by the local deployer with its tenants in the stack config:
 
 * **baseline**: 20 tenants, the size of a canary cohort;
 * **load**: 2,000 tenants.
@@ -23,7 +23,10 @@ tenant count (the listener weights are per cohort, not per tenant), pins cost
 ``ceil(pins / 5)`` rules, and config calls grow linearly (the copy reads 10
 values a call).
 
-    .venv/bin/python bench/load_rollout.py [--tenants 2000]
+    .venv/bin/python -m bench.load_rollout [--tenants 2000]
+
+It counts calls with the client hook of ``tests/faults``, so it runs as a module from
+the repository root (which puts the root, and ``tests``, on the import path).
 """
 
 from __future__ import annotations
@@ -42,17 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config_copy import moto_server
-
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
-
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.conftest import deploy_fleet  # noqa: E402
-from tests.faults.client_hooks import client_hook  # noqa: E402
+from rollout.local.fleets import deploy_fleet
+from rollout.local.server import moto_in_child_process
+from tests.faults.client_hooks import client_hook
 
 APP = "loadbench"
 RELEASE, OLD = "1.5.0", "1.4.2"
@@ -142,7 +139,7 @@ def rollout(project: Path, tenants_file: Path, cohort: str) -> tuple[int, float,
 
 def main(size: int) -> None:
     cohorts = {"baseline": tenant_ids("base", 20), "load": tenant_ids("load", size)}
-    with moto_server(), tempfile.TemporaryDirectory() as tmp:
+    with moto_in_child_process(), tempfile.TemporaryDirectory() as tmp:
         deploying = time.perf_counter()
         fleet = deploy_fleet(Path(tmp), cohorts, app=APP,
                              versions={"blue": OLD, "green": RELEASE})

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from rollout.aws_clients import AwsClients
-from rollout.discovery import Discovery
-from rollout.local.engine import LocalEngine
+from rollout.local.deployer import LocalDeployer
+from rollout.local.record import local_discovery
 from rollout.local.server import embedded_moto
 from rollout.rollouts.executor import CohortRollout
 from rollout.rollouts.ledger import Ledger
@@ -69,8 +69,8 @@ def timed(action: Callable[[], Any], counter: WriteCounter) -> tuple[float, Coun
 def main(rounds: int) -> None:
     with embedded_moto(), tempfile.TemporaryDirectory() as tmp:
         clients = AwsClients()
-        LocalEngine(project(Path(tmp)), clients).up("canary")
-        cohort = Discovery(clients, "bench").cohort("canary")
+        LocalDeployer(project(Path(tmp)), clients).up("canary")
+        cohort = local_discovery(clients, "bench").cohort("canary")
         counter = WriteCounter()
         for service in ("elbv2", "dynamodb"):
             counter.watch(clients.client(service))

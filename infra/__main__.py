@@ -1,9 +1,8 @@
-"""``pulumi up`` entry point (``Pulumi.yaml`` sets ``main: infra/``)."""
+"""``pulumi up`` entry point (``Pulumi.yaml`` sets ``main: infra/``).
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+The program itself is :func:`rollout.components.program.main`, installed with the
+toolkit; this folder only tells Pulumi where to start.
+"""
 
 from rollout.components.program import main
 

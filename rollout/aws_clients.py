@@ -77,7 +77,7 @@ class AwsClients:
 
     ``session`` and ``config`` replace the environment's session and add to the
     retry settings; ``check`` sees every client before it is handed out (the
-    local engine's endpoint guard).
+    local deployer's endpoint guard).
     """
 
     def __init__(self, *, retry_mode: RetryMode = "standard", max_attempts: int = 8,

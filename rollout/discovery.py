@@ -1,11 +1,14 @@
-"""Find a cohort's resources from stack outputs, or from tags where no Pulumi state is at hand.
+"""Find a cohort's resources from its stack's outputs, wherever those are kept.
 
 Everything else in ``rollout`` works on a :class:`CohortResources`, so it does not
-care whether the stack was deployed by ``pulumi up`` or by the local engine.
-Outputs come from the local engine's state when the clients talk to a local
-endpoint (moto); otherwise, and whenever a stack has no local state, one
-paginated Resource Groups Tagging API query by the ``rollout:*`` tags finds
-everything (it needs ``tag:GetResources``).
+care whether the stack was deployed by ``pulumi up`` or by the local deployer.
+Discovery asks the :class:`OutputsSource` objects it was given, in order, for a
+stack's outputs: the command line chooses them (see :mod:`rollout.cli.context`):
+Pulumi stack outputs (:mod:`rollout.stacks.pulumi_outputs`), or the local
+deployer's record when the clients talk to a local endpoint (registered by the
+local stand-ins). Whenever none of them has a stack, :class:`TaggedOutputs` finds
+everything with one paginated Resource Groups Tagging API query by the
+``rollout:*`` tags (it needs ``tag:GetResources``): that is always the last source.
 
 Each stack lives in its own region, which need not be the environment's: a
 cohort's region is the region of its listener's ARN, the shared stack's that of
@@ -16,18 +19,17 @@ passed in as ``stack_regions``), else in the clients' region.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.utils import ArnParser, InvalidArnException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
-from rollout.local.endpoint import is_local
-from rollout.local.state import LocalStateStore
 from rollout.model.stack import TenantRef
+from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS, Colour
 from rollout.vocabulary.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
 
@@ -104,7 +106,7 @@ class CohortResources(SharedResources):
 
     def colour_prefix(self, colour: str) -> str:
         """Parameter path prefix of one colour: ``/<app>/<cohort>/<colour>``."""
-        return f"{self.param_prefix}/{colour}"
+        return resource_names.colour_parameters(self.param_prefix, colour)
 
 
 def shared_from_outputs(outputs: dict[str, Any]) -> SharedResources:
@@ -113,8 +115,14 @@ def shared_from_outputs(outputs: dict[str, Any]) -> SharedResources:
         ledger_table=outputs["ledgerTable"], notices_topic_arn=outputs["noticesTopicArn"])
 
 
+def shared_outputs(shared: SharedResources) -> dict[str, Any]:
+    """The shared stack's outputs that ``shared`` was read from (the reverse of the above)."""
+    return {"app": shared.app, "artefactBucket": shared.artefact_bucket,
+            "ledgerTable": shared.ledger_table, "noticesTopicArn": shared.notices_topic_arn}
+
+
 def cohort_from_outputs(outputs: dict[str, Any]) -> CohortResources:
-    """Read a cohort stack's outputs (``pulumi stack output --json`` or the local engine).
+    """Read a cohort stack's outputs (from any :class:`OutputsSource`).
 
     Outputs are checked as strictly as the stack config they came from (a stack
     deployed before a rule existed can carry what the config no longer accepts):
@@ -178,55 +186,49 @@ def shared_from_tags(app: str, tagged: Iterable[TaggedResource]) -> SharedResour
                            notices_topic_arn=topic.arn)
 
 
-class Discovery:
-    """Finds shared and cohort resources: local engine outputs first, then tags.
+class OutputsSource(Protocol):
+    """Where one app's stack outputs are kept (Pulumi state, tags, the local deployer's record)."""
+
+    def stack_outputs(self, stack: str) -> dict[str, Any] | None:
+        """``stack``'s outputs (the keys ``pulumi stack output --json`` prints), or None when
+        this source knows nothing of the stack."""
+        ...
+
+    def cohorts(self) -> list[str]:
+        """The cohort stacks this source knows are deployed."""
+        ...
+
+
+def shared_missing(app: str) -> BadInput:
+    return BadInput(f"the shared stack of app {app!r} is not deployed (run `pulumi up` "
+                    "on the shared stack, or `rollout local up --cohort shared` against moto)")
+
+
+class TaggedOutputs:
+    """Stack outputs rebuilt from the ``rollout:*`` tags of the app's resources.
 
     ``stack_regions`` maps stack names to the region their config names, where
-    their tags are looked up; ``on_region`` hears where each stack found lives.
+    their tags are looked up. Tags carry no tenants: those live in the stack
+    config and ``tenants.yaml``.
     """
 
-    def __init__(self, clients: AwsClients, app: str, *,
-                 stack_regions: Mapping[str, str] | None = None,
-                 on_region: RegionNotice | None = None) -> None:
+    def __init__(self, clients: AwsClients, app: str,
+                 stack_regions: Mapping[str, str] | None = None) -> None:
         self._clients = clients
         self._app = app
         self._stack_regions = dict(stack_regions or {})
-        self._on_region = on_region
-        self._store = LocalStateStore(clients, app) if is_local(clients) else None
+
+    def stack_outputs(self, stack: str) -> dict[str, Any] | None:
+        if stack == SHARED:
+            shared = shared_from_tags(self._app, self._tagged(self._region_of(SHARED), SHARED))
+            return None if shared is None else shared_outputs(shared)
+        return self._cohort_outputs(stack)
 
     def cohorts(self) -> list[str]:
-        """Cohorts with a deployed stack, from local state or from target group tags."""
-        local = [s for s in self._store.stacks() if s != SHARED] if self._store else []
-        if local:
-            return local
-        return self._cohorts_from_tags()
-
-    def cohort(self, cohort: str) -> CohortResources:
-        state = self._store.load(cohort) if self._store else None
-        if state is not None and state.outputs:
-            found = cohort_from_outputs(state.outputs)
-        else:
-            found = self._cohort_from_tags(cohort)
-        self._tell(f"cohort {cohort}", found.region)
-        self._tell("the shared stack", found.shared_region)
-        return found
-
-    def shared(self) -> SharedResources:
-        state = self._store.load(SHARED) if self._store else None
-        if state is not None and state.outputs:
-            found = shared_from_outputs(state.outputs)
-        else:
-            tagged = self._tagged(self._region_of(SHARED), SHARED)
-            shared = shared_from_tags(self._app, tagged)
-            if shared is None:
-                raise self._shared_missing()
-            found = shared
-        self._tell("the shared stack", found.shared_region)
-        return found
-
-    def _tell(self, subject: str, region: str | None) -> None:
-        if self._on_region is not None:
-            self._on_region(subject, region)
+        """Cohorts tagged in the clients' region and in every region a stack config names."""
+        regions = dict.fromkeys([self._clients.region, *self._stack_regions.values()])
+        return sorted({r.tags[TAG_COHORT] for region in regions for r in self._tagged(region)
+                       if r.kind == "elasticloadbalancing:targetgroup" and TAG_COHORT in r.tags})
 
     def _region_of(self, stack: str) -> str:
         return self._stack_regions.get(stack) or self._clients.region
@@ -242,17 +244,7 @@ class Discovery:
                                {tag["Key"]: tag["Value"] for tag in item.get("Tags", [])})
                 for page in pages for item in page["ResourceTagMappingList"]]
 
-    def _cohorts_from_tags(self) -> list[str]:
-        """Cohorts tagged in the clients' region and in every region a stack config names."""
-        regions = dict.fromkeys([self._clients.region, *self._stack_regions.values()])
-        return sorted({r.tags[TAG_COHORT] for region in regions for r in self._tagged(region)
-                       if r.kind == "elasticloadbalancing:targetgroup" and TAG_COHORT in r.tags})
-
-    def _shared_missing(self) -> BadInput:
-        return BadInput(f"the shared stack of app {self._app!r} is not deployed (run `pulumi up` "
-                        "on the shared stack, or `rollout local up --cohort shared` against moto)")
-
-    def _cohort_from_tags(self, cohort: str) -> CohortResources:
+    def _cohort_outputs(self, cohort: str) -> dict[str, Any] | None:
         region, shared_region = self._region_of(cohort), self._region_of(SHARED)
         if region == shared_region:
             tagged = self._tagged(region, cohort, SHARED)
@@ -265,22 +257,18 @@ class Discovery:
         balancer = next((r.arn for r in mine if r.kind == "elasticloadbalancing:loadbalancer"),
                         None)
         if set(groups) != set(COLOURS) or balancer is None:
-            local = [s for s in self._store.stacks() if s != SHARED] if self._store else []
-            known = ", ".join(sorted(set(local) | set(self._cohorts_from_tags())))
-            raise BadInput(f"unknown cohort {cohort!r} for app {self._app!r} "
-                           f"(deployed cohorts: {known or 'none'})")
+            return None
         shared = shared_from_tags(self._app, tagged)
         if shared is None:
-            raise self._shared_missing()
+            raise shared_missing(self._app)
         arns = {colour: groups[colour].arn for colour in COLOURS}
-        key = next((r.arn for r in mine if r.kind == "kms:key"), None)
-        return CohortResources(
-            **shared.model_dump(), cohort=cohort,
-            listener_arn=self._forwarding_listener(region, balancer, set(arns.values())),
-            load_balancer_arn=balancer, target_group_arns=arns,
-            versions={colour: groups[colour].tags.get(TAG_VERSION, "") for colour in COLOURS},
-            param_prefix=f"/{self._app}/{cohort}", kms_key_arn=key,
-        )
+        return {**shared_outputs(shared), "cohort": cohort,
+                "listenerArn": self._forwarding_listener(region, balancer, set(arns.values())),
+                "loadBalancerArn": balancer, "targetGroupArns": arns,
+                "versions": {colour: groups[colour].tags.get(TAG_VERSION, "")
+                             for colour in COLOURS},
+                "paramPrefix": resource_names.parameter_namespace(self._app, cohort),
+                "kmsKeyArn": next((r.arn for r in mine if r.kind == "kms:key"), None)}
 
     def _forwarding_listener(self, region: str, balancer_arn: str, group_arns: set[str]) -> str:
         """The balancer's listener whose default action forwards to the cohort's colours."""
@@ -296,3 +284,58 @@ class Discovery:
                         return str(listener["ListenerArn"])
         raise BadInput(f"load balancer {balancer_arn} has no listener forwarding to the cohort's "
                        "target groups; redeploy the cohort's stack")
+
+
+class Discovery:
+    """Finds shared and cohort resources: from each of ``sources`` in turn, then from tags.
+
+    ``stack_regions`` maps stack names to the region their config names, where
+    their tags are looked up; ``on_region`` hears where each stack found lives.
+    """
+
+    def __init__(self, clients: AwsClients, app: str, *,
+                 sources: Sequence[OutputsSource] = (),
+                 stack_regions: Mapping[str, str] | None = None,
+                 on_region: RegionNotice | None = None) -> None:
+        self._app = app
+        self._on_region = on_region
+        self._sources: tuple[OutputsSource, ...] = (
+            *sources, TaggedOutputs(clients, app, stack_regions))
+
+    def cohorts(self) -> list[str]:
+        """Cohorts with a deployed stack, from the first source that knows of any."""
+        for source in self._sources:
+            found = source.cohorts()
+            if found:
+                return found
+        return []
+
+    def cohort(self, cohort: str) -> CohortResources:
+        outputs = self._outputs(cohort)
+        if outputs is None:
+            known = sorted({name for source in self._sources for name in source.cohorts()})
+            raise BadInput(f"unknown cohort {cohort!r} for app {self._app!r} "
+                           f"(deployed cohorts: {', '.join(known) or 'none'})")
+        found = cohort_from_outputs(outputs)
+        self._tell(f"cohort {cohort}", found.region)
+        self._tell("the shared stack", found.shared_region)
+        return found
+
+    def shared(self) -> SharedResources:
+        outputs = self._outputs(SHARED)
+        if outputs is None:
+            raise shared_missing(self._app)
+        found = shared_from_outputs(outputs)
+        self._tell("the shared stack", found.shared_region)
+        return found
+
+    def _outputs(self, stack: str) -> dict[str, Any] | None:
+        for source in self._sources:
+            outputs = source.stack_outputs(stack)
+            if outputs:
+                return outputs
+        return None
+
+    def _tell(self, subject: str, region: str | None) -> None:
+        if self._on_region is not None:
+            self._on_region(subject, region)

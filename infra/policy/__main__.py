@@ -1,9 +1,7 @@
-"""Policy pack entry point: Pulumi runs this file; it serves the policies until stopped."""
+"""Policy pack entry point: Pulumi runs this file; it serves the policies until stopped.
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+The policies are :data:`rollout.components.policies.POLICIES`, installed with the toolkit.
+"""
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.model.release import ReleaseNotes
-from rollout.rollouts.ledger import now_utc
+from rollout.vocabulary.clock import utc_now
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
@@ -59,7 +59,7 @@ class Manifest(BaseModel):
     version: str
     files: list[ArtefactFile]
     notes: ReleaseNotes
-    created_at: datetime = Field(default_factory=now_utc)
+    created_at: datetime = Field(default_factory=utc_now)
     publisher: Publisher
 
     @property

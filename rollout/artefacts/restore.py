@@ -15,7 +15,7 @@ from rollout.artefacts.store import ArtefactStore
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked, RolloutFailed
 from rollout.rollouts.pinned_colours import refuse_redeploy_of_pinned
-from rollout.routers.alb import AlbRouter
+from rollout.routers.base import TrafficRouter
 from rollout.vocabulary.colours import COLOURS, Colour
 
 Deploy = Callable[[str, Colour, str], CohortResources]
@@ -35,15 +35,14 @@ class RestoreReport(BaseModel):
     verified_files: list[str]
 
 
-def idle_colour(store: ArtefactStore, cohort: CohortResources, version: str,
+def idle_colour(router: TrafficRouter, cohort: CohortResources, version: str,
                 ledger_pins: Mapping[str, Colour] | None = None) -> Colour:
-    """The colour no request reaches: no weight and no pinned tenant.
+    """The colour no request reaches through the cohort's ``router``: no weight, no pin.
 
     :class:`Blocked` while both colours carry weight (mid-shift), or while tenants
-    are pinned to the idle one, by a listener rule or in the ledger (``ledger_pins``):
-    replacing it would change their version unannounced.
+    are pinned to the idle one, by the router (a listener rule) or in the ledger
+    (``ledger_pins``): replacing it would change their version unannounced.
     """
-    router = AlbRouter(store.clients.for_region(cohort.region), cohort)
     weights = router.read_weights()
     idle = [colour for colour in COLOURS if weights[colour] == 0]
     if len(idle) != 1:
@@ -56,20 +55,20 @@ def idle_colour(store: ArtefactStore, cohort: CohortResources, version: str,
 
 
 def restore_version(store: ArtefactStore, cohort: CohortResources, version: str,
-                    deploy: Deploy, *,
+                    deploy: Deploy, *, router: TrafficRouter,
                     ledger_pins: Mapping[str, Colour] | None = None) -> RestoreReport:
     """Verify release ``version``, then deploy it into the idle colour of ``cohort``.
 
     :class:`BadInput` if the version is not in the store, :class:`RolloutFailed`
     (nothing deployed) if any file's sha256 does not match the manifest,
     :class:`Blocked` while no colour is idle. The idle colour is read from the
-    listener, not the ledger: AWS routing says which colour is safe to replace.
-    Pins count from both: the listener's rules and ``ledger_pins`` (the rollout
+    cohort's ``router``, not the ledger: AWS routing says which colour is safe to
+    replace. Pins count from both: the router's and ``ledger_pins`` (the rollout
     state's ``pinned``), so a tenant the ledger promised a colour keeps it.
     """
     manifest = store.require(version)
     store.verify(version).raise_if_failed()
-    target = idle_colour(store, cohort, version, ledger_pins)
+    target = idle_colour(router, cohort, version, ledger_pins)
     replaced = cohort.versions[target]
     deployed = deploy(cohort.cohort, target, version)
     if deployed.versions.get(target) != version:

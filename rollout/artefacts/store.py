@@ -412,16 +412,22 @@ class ArtefactStore:
                             files=[self.check(artefact) for artefact in manifest.files])
 
     # deleting ----------------------------------------------------------
-    def delete(self, version: str) -> list[str]:
-        """Delete release ``version``'s objects, manifest last; return the keys deleted.
+    def release_keys(self, version: str) -> list[str]:
+        """Every key of release ``version``, its manifest last (absent when not published)."""
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix(version))
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+        manifest_key = self.prefix(version) + MANIFEST_NAME
+        return [key for key in keys if key != manifest_key] + (
+            [manifest_key] if manifest_key in keys else [])
+
+    def delete_release(self, version: str, keys: Sequence[str]) -> None:
+        """Delete ``keys`` of release ``version``; its manifest alone, after everything else.
 
         The bucket is versioned, so this leaves delete markers: the bytes stay as
         noncurrent versions until the bucket's lifecycle rule expires them. A crash
         midway leaves the manifest, so the next prune finishes the job.
         """
-        pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix(version))
-        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
         manifest_key = self.prefix(version) + MANIFEST_NAME
         ordered = [key for key in keys if key != manifest_key]
         batches = [ordered[start:start + DELETE_BATCH]
@@ -437,4 +443,3 @@ class ArtefactStore:
                 raise RolloutFailed(f"could not delete {self.url(first.get('Key', '?'))}: "
                                     f"{first.get('Code')}: {first.get('Message')}; "
                                     "run the prune again")
-        return keys

@@ -6,10 +6,8 @@ this module maps errors to exit codes in one place (see :mod:`rollout.errors`).
 
 from __future__ import annotations
 
-import importlib
 import re
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,7 +15,7 @@ import click
 import typer
 from rich.markup import escape
 
-from rollout.cli.output import err_console, print_json
+from rollout.cli.output import err_console, error_document, print_json
 from rollout.errors import RolloutError
 
 if TYPE_CHECKING:
@@ -46,10 +44,6 @@ def _options(
     context.configure(project_dir, app_name)
 
 
-COMMAND_PLUGINS = "tenant_rollout.commands"
-"""Entry-point group of command modules outside the core CLI (the local stand-ins)."""
-
-
 def _register_commands() -> None:
     from rollout.cli import (  # noqa: F401 - each module adds its commands to `app`
         config_cmds,
@@ -59,12 +53,9 @@ def _register_commands() -> None:
         rollout_cmds,
         stacks_cmds,
     )
+    from rollout.stacks.providers import load_plugins
 
-    seen: set[str] = set()
-    for entry in entry_points(group=COMMAND_PLUGINS):
-        if entry.value not in seen:
-            seen.add(entry.value)
-            importlib.import_module(entry.value)
+    load_plugins()  # the command modules outside the core (the local stand-ins)
 
 
 def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...],
@@ -118,9 +109,9 @@ def _aws_failure(exc: Exception) -> str | None:
     return None
 
 
-def _fail(message: str, code: int, as_json: bool) -> int:
+def _fail(message: str, code: int, as_json: bool, error: Exception | None = None) -> int:
     if as_json:
-        print_json({"error": message, "exit_code": code})
+        print_json(error_document(error, message, code))
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     return code
 
@@ -133,7 +124,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="rollout", standalone_mode=False)
     except RolloutError as exc:
-        return _fail(str(exc), exc.exit_code, as_json)
+        return _fail(str(exc), exc.exit_code, as_json, exc)
     except EXITS as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
     except USAGE_ERRORS as exc:

@@ -10,6 +10,7 @@ is the one JSON document on stdout (with ``error`` and ``exit_code`` added).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Annotated, Any
 
@@ -19,18 +20,21 @@ from rich.table import Table
 
 from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
-from rollout.cli.output import JsonFlag, console, emit, err_console, shown, to_jsonable
+from rollout.cli.output import JsonFlag, console, emit, err_console
 from rollout.configcopy import (
-    Action,
     ConfigCopier,
+    ConfigPlan,
     CopyReport,
+    Difference,
     DiffReport,
     ItemReport,
-    Status,
     VerificationFailed,
+    WriteKind,
     check_colours,
+    conflicts_left_alone,
 )
-from rollout.errors import Blocked, RolloutError
+from rollout.errors import RolloutError
+from rollout.plans import PlanStep
 from rollout.rollouts.ledger import Ledger
 
 config_app = typer.Typer(help="Tenant settings between colours: diff, copy + verify, carry back.",
@@ -111,7 +115,7 @@ def _clip(value: str | None) -> str:
 def _table(report: DiffReport | CopyReport, title: str) -> Table | None:
     items = report.items
     shown = items if len(items) <= ALL_ROWS_UP_TO else [
-        i for i in items if i.status not in (Status.EQUAL, Status.UNCHANGED)]
+        i for i in items if i.status not in (Difference.EQUAL, Difference.UNCHANGED)]
     if not shown:
         return None
     stores = len({i.store for i in items}) > 1
@@ -130,16 +134,16 @@ def _values(item: ItemReport) -> tuple[str, str]:
     """The two value cells; a secret shows only whether it is there and how it compares."""
     if not item.secret:
         return _clip(item.source_value), _clip(item.target_value)
-    if item.status == Status.MISSING:
+    if item.status == Difference.MISSING:
         return "(secret)", "-"
-    if item.status in (Status.EXTRA, Status.DELETED):
+    if item.status in (Difference.EXTRA, Difference.DELETED):
         return "-", "(secret)"
     return item.secret_value or "(secret)", ""
 
 
 def _action(item: ItemReport, report: DiffReport | CopyReport) -> str:
-    if isinstance(report, DiffReport) or item.action == Action.NONE:
-        return "left alone" if item.status == Status.CONFLICT else ""
+    if isinstance(report, DiffReport) or item.action == WriteKind.NONE:
+        return "left alone" if item.status == Difference.CONFLICT else ""
     return item.action.value if item.done else f"would {item.action.value}"
 
 
@@ -164,7 +168,7 @@ def _show_copy(report: CopyReport) -> None:
     if table is not None:
         console.print(table)
     console.print(_counts(report))
-    planned = sum(1 for i in report.items if i.action != Action.NONE)
+    planned = sum(1 for i in report.items if i.action != WriteKind.NONE)
     if report.dry_run:
         console.print(f"dry run: would write {planned}; nothing was written")
         return
@@ -177,21 +181,6 @@ def _show_copy(report: CopyReport) -> None:
         console.print("snapshot (names, versions, hashes of plain values) recorded in the ledger")
 
 
-def _finish(report: DiffReport | CopyReport, problem: RolloutError | None,
-            as_json: bool) -> None:
-    """Print the report, then exit with the problem's code (one JSON document with --json)."""
-    if problem is None:
-        emit(report, as_json, lambda _: _show(report))
-        return
-    if as_json:
-        emit({**to_jsonable(report), "error": str(problem), "exit_code": problem.exit_code},
-             True, lambda _: None)
-    else:
-        _show(report)
-    err_console.print(f"[bold red]error:[/] {shown(problem)}", markup=True)
-    raise typer.Exit(problem.exit_code)
-
-
 def _show(report: DiffReport | CopyReport) -> None:
     if isinstance(report, DiffReport):
         _show_diff(report)
@@ -199,18 +188,36 @@ def _show(report: DiffReport | CopyReport) -> None:
         _show_copy(report)
 
 
-def _conflicts_problem(report: CopyReport, cohort: str) -> Blocked | None:
-    conflicts = report.conflicts
-    if not conflicts:
-        return None
-    names = ", ".join(f"{i.key}" for i in conflicts[:5])
-    more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
-    verb = "copy" if report.operation == "copy" else "carry-back"
-    return Blocked(
-        f"{len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} left alone on "
-        f"{report.target} ({names}{more}): changed there since the toolkit last synced it; "
-        f"review with `rollout config diff --cohort {cohort} --from {report.source} --to "
-        f"{report.target}`, then re-run the {verb} with --force to overwrite")
+def _say_step(dry_run: bool) -> Callable[[PlanStep], None]:
+    """Print each step as it is displayed (``would ...``) or about to be applied."""
+    def say(step: PlanStep) -> None:
+        console.print(f"would {step.describe()}" if dry_run else step.describe())
+    return say
+
+
+def _apply(plan: ConfigPlan, dry_run: bool,
+           as_json: bool) -> tuple[CopyReport, RolloutError | None]:
+    """Display or apply the plan, saying each step; the report and the error it ends with."""
+    say = None if as_json else _say_step(dry_run)
+    try:
+        report = plan.display(say) if dry_run else plan.execute(say)
+    except VerificationFailed as failed:
+        return failed.report, failed
+    return report, conflicts_left_alone(report)
+
+
+def _finish(report: CopyReport, problem: RolloutError | None, as_json: bool) -> None:
+    """Print the report, then raise the problem for the CLI to print and exit with.
+
+    With ``--json`` a problem's report is printed by the CLI, with the error, as one
+    document (the error carries it); for people the report comes first, here.
+    """
+    if problem is None:
+        emit(report, as_json, lambda _: _show(report))
+        return
+    if not as_json:
+        _show(report)
+    raise problem
 
 
 # commands --------------------------------------------------------------
@@ -221,7 +228,7 @@ def diff(cohort: Cohort, source: FromColour, target: ToColour, tenant: TenantOpt
     check_colours(source, target)
     with ProgressBar(not as_json) as progress:
         report = _copier(cohort, secrets_manager, progress).diff(source, target, tenant)
-    _finish(report, None, as_json)
+    emit(report, as_json, lambda _: _show(report))
 
 
 @config_app.command("copy")
@@ -236,13 +243,9 @@ def copy(cohort: Cohort, source: FromColour, target: ToColour, tenant: TenantOpt
     """
     check_colours(source, target)
     with ProgressBar(not as_json) as progress:
-        copier = _copier(cohort, secrets_manager, progress)
-        try:
-            report = copier.copy(source, target, tenant, dry_run=dry_run, force=force)
-        except VerificationFailed as failed:
-            _finish(failed.report, failed, as_json)
-            return
-    _finish(report, _conflicts_problem(report, cohort), as_json)
+        plan = _copier(cohort, secrets_manager, progress).plan_copy(source, target, tenant, force)
+        report, problem = _apply(plan, dry_run, as_json)
+    _finish(report, problem, as_json)
 
 
 @config_app.command("carry-back")
@@ -261,10 +264,7 @@ def carry_back(cohort: Cohort, source: Annotated[str, typer.Option(
     """
     check_colours(source, target)
     with ProgressBar(not as_json) as progress:
-        copier = _copier(cohort, secrets_manager, progress)
-        try:
-            report = copier.carry_back(source, target, tenant, force=force, dry_run=dry_run)
-        except VerificationFailed as failed:
-            _finish(failed.report, failed, as_json)
-            return
-    _finish(report, _conflicts_problem(report, cohort), as_json)
+        plan = _copier(cohort, secrets_manager, progress).plan_carry_back(source, target, tenant,
+                                                                          force)
+        report, problem = _apply(plan, dry_run, as_json)
+    _finish(report, problem, as_json)

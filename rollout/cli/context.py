@@ -2,6 +2,12 @@
 
 Built lazily, so ``rollout --help`` and bad-input errors never touch AWS.
 
+This is where discovery's stack-outputs sources are chosen (see
+:mod:`rollout.discovery`), by name (:mod:`rollout.stacks.providers`): the local
+deployer's record when the clients talk to a local endpoint (the local stand-ins
+decide that), Pulumi's stack outputs when :data:`STACK_OUTPUTS_VARIABLE` says
+``pulumi``, and tags always last.
+
 Each stack lives in its own region (its ``aws:region``), whatever the
 environment says: :meth:`RolloutContext.clients_for` gives the clients of the
 region a cohort's or the shared stack's resources live in, the ledger is opened
@@ -20,8 +26,23 @@ from rollout.cli.output import err_console
 from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
 from rollout.rollouts.ledger import Ledger
+from rollout.stacks.providers import LOCAL, PULUMI, outputs_sources
 from rollout.userfile import read_yaml
 from rollout.vocabulary.names import CONFIG_KEY, PROJECT
+
+STACK_OUTPUTS_VARIABLE = "ROLLOUT_STACK_OUTPUTS"
+"""``tags`` (the default) or ``pulumi``: whether discovery asks Pulumi's stack outputs
+(``pulumi stack output``, needs the Pulumi CLI and its state backend) before tags."""
+TAGS = "tags"
+
+
+def outputs_source_names() -> list[str]:
+    """The sources discovery asks before tags, in order, as :data:`STACK_OUTPUTS_VARIABLE`
+    chooses; the local deployer's record always (it says nothing unless on moto)."""
+    chosen = os.environ.get(STACK_OUTPUTS_VARIABLE) or TAGS
+    if chosen not in (TAGS, PULUMI):
+        raise BadInput(f"{STACK_OUTPUTS_VARIABLE} must be {TAGS} or {PULUMI}, got {chosen!r}")
+    return [LOCAL, *([PULUMI] if chosen == PULUMI else [])]
 
 
 def app_from_project(project_dir: Path) -> str | None:
@@ -84,15 +105,19 @@ class RolloutContext:
 
     @cached_property
     def discovery(self) -> Discovery:
-        return Discovery(self.clients, self.app, stack_regions=stack_regions(self.project_dir),
-                         on_region=self.announce_region)
+        return self._discovery(self.app)
 
     def discovery_for(self, app: str) -> Discovery:
         """Discovery of ``app``, in the stacks' regions: :attr:`discovery` when it is this
         command's app. Stack commands take the app from the stack config they deploy."""
         if self._named_app() == app:
             return self.discovery
-        return Discovery(self.clients, app, stack_regions=stack_regions(self.project_dir),
+        return self._discovery(app)
+
+    def _discovery(self, app: str) -> Discovery:
+        sources = outputs_sources(outputs_source_names(), self.clients, app, self.project_dir)
+        return Discovery(self.clients, app, sources=sources,
+                         stack_regions=stack_regions(self.project_dir),
                          on_region=self.announce_region)
 
     @cached_property

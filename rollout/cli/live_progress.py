@@ -11,15 +11,15 @@ from rich.text import Text
 
 from rollout.cli.output import console
 from rollout.gates.base import Verdict
-from rollout.rollouts.executor import Progress
+from rollout.rollouts.executor import TickReport
 from rollout.rollouts.state import Status
-from rollout.rollouts.strategy import format_duration
+from rollout.vocabulary.durations import format_duration
 
 VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red",
                  Verdict.INCONCLUSIVE: "yellow"}
 
 
-def render(progress: Progress) -> Group:
+def render(progress: TickReport) -> Group:
     """One frame: the step list with the current step marked, then the gate results."""
     state = progress.state
     steps = Table(title=Text(f"{state.cohort}: {state.old_version} ({state.old_colour}) → "
@@ -48,7 +48,7 @@ def render(progress: Progress) -> Group:
 
 
 class LiveProgress:
-    """A context manager whose ``update`` is the engine's ``on_progress`` hook."""
+    """A context manager whose ``update`` is the executor's ``on_progress`` hook."""
 
     def __init__(self, enabled: bool = True) -> None:
         self._live = Live(console=console, refresh_per_second=4, transient=False) \
@@ -64,6 +64,6 @@ class LiveProgress:
         if self._live is not None:
             self._live.__exit__(kind, value, traceback)
 
-    def update(self, progress: Progress) -> None:
+    def update(self, progress: TickReport) -> None:
         if self._live is not None:
             self._live.update(render(progress))

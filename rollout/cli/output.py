@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import typer
 from pydantic import BaseModel
@@ -45,6 +45,23 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), indent=2, sort_keys=False, default=str))
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+@runtime_checkable
+class WithReport(Protocol):
+    """An error raised once a command has found or done something its output must show.
+
+    For people the command prints the report itself before raising; with ``--json`` it
+    prints nothing, and :func:`error_document` puts report and error in one document.
+    """
+
+    report: BaseModel
+
+
+def error_document(error: Exception | None, message: str, exit_code: int) -> dict[str, Any]:
+    """What ``--json`` prints for a failed command: its report if it has one, error and code."""
+    found: dict[str, Any] = to_jsonable(error.report) if isinstance(error, WithReport) else {}
+    return {**found, "error": message, "exit_code": exit_code}
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,7 @@ from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
 from rollout.host_allow_list import hosts_named_in
-from rollout.model.release import ReleaseNotes
+from rollout.model.release import load_release_notes
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.base import NOTIFIERS, Notifier
 from rollout.notify.campaign import NotifyReport, send_notices
@@ -28,7 +28,7 @@ from rollout.notify.records import NoticeBook
 from rollout.notify.webhook import ALLOW_HOSTS_ENV, URL_ENV
 from rollout.schedule.plan import CohortPlan, Plan, utc_text
 from rollout.schedule.planner import plan_release
-from rollout.userfile import line_of, load_model, read_yaml
+from rollout.vocabulary.clock import as_utc, utc_now
 from rollout.vocabulary.versions import checked_version
 
 LISTED_PER_GROUP = 25
@@ -45,15 +45,15 @@ FromOption = Annotated[str | None, typer.Option(
 def parse_from(text: str | None) -> datetime:
     """``--from``: a date (midnight UTC) or an ISO date-time; default now."""
     if text is None:
-        return datetime.now(UTC)
+        return utc_now()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            return datetime.combine(date.fromisoformat(text.strip()), datetime.min.time(), UTC)
+            return as_utc(datetime.combine(date.fromisoformat(text.strip()), datetime.min.time()))
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise BadInput(f"--from {text!r} is not a date like 2026-01-12 or a time like "
                        "2026-01-12T09:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return as_utc(moment)
 
 
 def _slot_text(cohort: CohortPlan) -> str:
@@ -105,17 +105,6 @@ def plan(release: ReleaseOption, tenants: TenantsOption, start: FromOption = Non
     version = checked_version(release, "--release")
     model = load_tenants(tenants)
     emit(plan_release(model, version, parse_from(start)), as_json, show_plan)
-
-
-def load_notes(path: Path, release: str) -> ReleaseNotes:
-    """``release.yaml``, which must be the notes of ``release``."""
-    notes = load_model(path, ReleaseNotes)
-    if notes.version != release:
-        _, lines = read_yaml(path)
-        line = line_of(lines, ("version",)) or 1
-        raise BadInput(f"{path}:{line}: version: the notes are for {notes.version}, "
-                       f"but --release is {release}")
-    return notes
 
 
 def webhook_url(url_file: Path | None) -> tuple[str, str]:
@@ -191,9 +180,9 @@ def notify(
                        "--webhook-url-file, and rotate its token")
     version = checked_version(release, "--release")
     model: TenantsFile = load_tenants(tenants)
-    release_notes = load_notes(notes, version)
+    release_notes = load_release_notes(notes, version, "--release")
     plan_from = parse_from(start)
     notifier = _notifier(channel, url_file)
     book = NoticeBook(context.current().ledger, version)
-    report = send_notices(release_notes, model, book, notifier, plan_from, datetime.now(UTC))
+    report = send_notices(release_notes, model, book, notifier, plan_from, utc_now())
     emit(report, as_json, show_report)

@@ -12,12 +12,14 @@ from rich.table import Table
 from rollout.artefacts.manifest import Manifest
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.progress import RichUploadProgress
-from rollout.artefacts.retention import RetentionPlan, plan_retention
+from rollout.artefacts.prune import Prune, plan_prune
+from rollout.artefacts.retention import RetentionPlan
 from rollout.artefacts.store import ArtefactStore, VerifyReport, artefact_sources
 from rollout.artefacts.usage import VersionUse, fleet_uses, uses_by_version
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console, shown
-from rollout.routers.alb import AlbRouter
+from rollout.plans import PlanStep, display, execute
+from rollout.routers.configured import CohortRouters
 
 release_app = typer.Typer(help="Publish, list, verify and prune releases in the artefact store.",
                           no_args_is_help=True)
@@ -30,9 +32,11 @@ def _store() -> ArtefactStore:
 
 
 def _uses() -> list[VersionUse]:
+    """Every use of a version in the fleet; pins as each cohort's own router holds them."""
     ctx = context.current()
+    routers = CohortRouters.in_project(ctx.project_dir)
     return fleet_uses(ctx.discovery, ctx.ledger,
-                      lambda cohort: AlbRouter(ctx.clients_for(cohort), cohort).pins())
+                      lambda cohort: routers.router(ctx.clients, cohort).pins())
 
 
 def _size(size: int) -> str:
@@ -56,7 +60,7 @@ class ReleaseListing(BaseModel):
 
 
 class PruneResult(BaseModel):
-    """What ``release prune`` decided and did."""
+    """What ``release prune`` decided and did (in a dry run: would delete)."""
 
     dry_run: bool
     plan: RetentionPlan
@@ -159,25 +163,36 @@ def prune(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete releases older than the newest N, except any still in use or a rollback target."""
-    store = _store()
-    plan = plan_retention(store.versions(), _uses(), keep)
-    deleted_objects = 0
-    if not dry_run:
-        for version in plan.deleted:
-            deleted_objects += len(store.delete(version))
-    result = PruneResult(dry_run=dry_run, plan=plan, deleted=plan.deleted,
-                         deleted_objects=deleted_objects)
-    emit(result, as_json, lambda _: _show_prune(result))
+    pruning = plan_prune(_store(), _uses(), keep)
+
+    def step_line(step: PlanStep) -> None:
+        if not as_json:
+            console.print(f"{'would ' if dry_run else ''}{step.describe()}")
+
+    if not as_json:
+        _show_decisions(pruning, dry_run)
+    if dry_run:
+        display(pruning.plan, step_line)
+    else:
+        execute(pruning.plan, step_line)
+    result = PruneResult(dry_run=dry_run, plan=pruning.retention,
+                         deleted=pruning.retention.deleted,
+                         deleted_objects=0 if dry_run else pruning.objects)
+    emit({**result.model_dump(mode="json"), **pruning.plan.as_json(dry_run=dry_run)}, as_json,
+         lambda _: _show_prune(result))
+
+
+def _show_decisions(pruning: Prune, dry_run: bool) -> None:
+    if dry_run:
+        console.print(f"dry run of `{pruning.plan.command} --keep "
+                      f"{pruning.retention.keep_newest}`: nothing was changed")
+    for decision in pruning.retention.decisions:
+        if decision.keep:
+            console.print(f"keep    {decision.version}: {'; '.join(decision.reasons)}")
 
 
 def _show_prune(result: PruneResult) -> None:
-    for decision in result.plan.decisions:
-        why = "; ".join(decision.reasons)
-        if decision.keep:
-            console.print(f"keep    {decision.version}: {why}")
-        else:
-            verb = "would delete" if result.dry_run else "deleted"
-            console.print(f"{verb} {decision.version}: {why}")
+    """What follows the steps: releases the store lacks, and what the run did."""
     for version, uses in uses_by_version(result.plan.not_in_store).items():
         why = "; ".join(dict.fromkeys(use.describe() for use in uses))
         err_console.print(f"[yellow]warning:[/] {shown(version)} is not in the store "

@@ -15,6 +15,7 @@ from rollout.errors import BadInput
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
 from rollout.report.model import ReportSummary, summarize
+from rollout.routers.configured import CohortRouters
 
 
 def check_target(path: Path) -> Path:
@@ -78,6 +79,7 @@ def report(
     if not names:
         raise BadInput(f"app {ctx.app!r} has no deployed cohorts to report on (deploy one "
                        "with `pulumi up`, or `rollout local up --cohort C` against moto)")
-    data = gather_report(ctx.clients, ctx.discovery, ctx.ledger, ctx.app, names)
+    data = gather_report(ctx.clients, ctx.discovery, ctx.ledger, ctx.app, names,
+                         routers=CohortRouters.in_project(ctx.project_dir))
     write_page(target, render_page(data))
     emit(summarize(data, str(target.resolve())), as_json, _print_summary)

@@ -1,7 +1,20 @@
-"""The rollout commands: start, step, status, promote, rollback, abort, resume, pin."""
+"""The rollout commands: start, step, status, promote, rollback, abort, resume, pin.
+
+They only parse, call and render: the rules live in :mod:`rollout.rollouts`. Every
+command that changes something builds its plan (:mod:`rollout.rollouts.command_plans`)
+and either shows it (``--dry-run``: nothing is written, not even the cohort's lock) or
+executes it, printing each step's line as it runs: the same lines either way.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,14 +24,31 @@ from rich.table import Table
 
 from rollout.cli import app, context
 from rollout.cli.live_progress import LiveProgress
-from rollout.cli.output import JsonFlag, console, emit, shown
+from rollout.cli.output import JsonFlag, console, emit, print_json, shown
 from rollout.errors import BadInput
-from rollout.rollouts.assembly import CohortSetup, build_rollout, load_setup, tenants_path
-from rollout.rollouts.executor import CohortRollout, EngineSettings, load_state
+from rollout.plans import PlanStep
+from rollout.rollouts.assembly import (
+    CohortSetup,
+    RolloutOptions,
+    build_rollout,
+    load_setup,
+    tenants_path,
+)
+from rollout.rollouts.command_plans import (
+    CommandPlan,
+    abort_plan,
+    pin_plan,
+    promote_plan,
+    rollback_plan,
+    start_plan,
+    step_plan,
+)
+from rollout.rollouts.executor import CohortRollout, RolloutSettings, load_state
 from rollout.rollouts.state import RolloutState
-from rollout.rollouts.strategy import parse_duration, parse_strategy
+from rollout.rollouts.strategy import parse_strategy
 from rollout.routers.base import percentages
 from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.durations import parse_duration
 from rollout.vocabulary.versions import checked_version
 
 CohortOpt = Annotated[str, typer.Option("--cohort", help="The cohort to act on.")]
@@ -34,6 +64,76 @@ FreezeOverrideOpt = Annotated[str | None, typer.Option(
 LeaseOpt = Annotated[str, typer.Option(
     "--lease", help="How long the cohort's lock outlives a crashed holder (renewed while "
     "running).")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Show what the command would do, step by step, and change nothing.")]
+
+STEP_MARK = "→ "
+"""Each plan step's line starts with it, in a real run and in a dry run alike."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often the gates are checked, how long the old colour stays warm, the lease."""
+
+    check_every: CheckEveryOpt = "15s"
+    warm_for: WarmForOpt = "24h"
+    lease: LeaseOpt = "60s"
+
+    def settings(self) -> RolloutSettings:
+        return RolloutSettings(
+            check_interval=parse_duration(self.check_every, "--check-every"),
+            warm_for=timedelta(seconds=parse_duration(self.warm_for, "--warm-for")),
+            lease_seconds=parse_duration(self.lease, "--lease"))
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """An operator's recorded reasons to go on despite a missing notice or a freeze."""
+
+    override_notice: Annotated[str | None, typer.Option(
+        "--override-notice", help="Start although a tenant's notice period has not passed; "
+        "the reason is recorded.")] = None
+    override_freeze: FreezeOverrideOpt = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """How the command answers: JSON or text, and whether it only shows its plan."""
+
+    as_json: JsonFlag = False
+    dry_run: DryRunOpt = False
+
+
+def option_groups(command: Callable[..., None]) -> Callable[..., None]:
+    """Let a command take a dataclass of options as one parameter; typer sees its fields.
+
+    Typer builds options from a function's signature and has no parameter groups, so
+    the signature it reads lists each group's fields in the group's place.
+    """
+    hints = typing.get_type_hints(command, include_extras=True)
+    groups: dict[str, type[Any]] = {}
+    parameters: list[inspect.Parameter] = []
+    for name, parameter in inspect.signature(command).parameters.items():
+        hint = hints[name]
+        if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+            parameters.append(parameter.replace(annotation=hint))
+            continue
+        groups[name] = hint
+        field_hints = typing.get_type_hints(hint, include_extras=True)
+        parameters += [inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY,
+                                         default=item.default, annotation=field_hints[item.name])
+                       for item in dataclasses.fields(hint)]
+
+    @functools.wraps(command)
+    def grouped(**options: Any) -> None:
+        for name, group in groups.items():
+            names = [item.name for item in dataclasses.fields(group)]
+            options[name] = group(**{key: options.pop(key) for key in names})
+        command(**options)
+
+    grouped.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    grouped.__annotations__ = {p.name: p.annotation for p in parameters}
+    return grouped
 
 
 def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
@@ -42,21 +142,40 @@ def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
     return load_setup(path, ctx.cohort(cohort))
 
 
-def _engine(setup: CohortSetup, *, check_every: str = "15s", warm_for: str = "24h",
-            lease: str = "60s", notice_override: str | None = None,
-            live: LiveProgress | None = None) -> CohortRollout:
+def _rollout(setup: CohortSetup, timing: Timing | None = None, *,
+             notice_override: str | None = None,
+             live: LiveProgress | None = None) -> CohortRollout:
     ctx = context.current()
-    settings = EngineSettings(check_interval=parse_duration(check_every, "--check-every"),
-                              warm_for=timedelta(seconds=parse_duration(warm_for, "--warm-for")),
-                              lease_seconds=parse_duration(lease, "--lease"))
-    if settings.check_interval >= settings.lease_seconds:
-        raise BadInput("--check-every must be shorter than --lease: a waiter takes over a "
-                       "lock it saw unchanged for one lease, and an operator's stop is "
-                       "honoured at the next check")
-    return build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger,
-                         engine_settings=settings,
-                         notice_override=notice_override,
-                         on_progress=live.update if live else None)
+    return build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger, RolloutOptions(
+        settings=(timing or Timing()).settings(), notice_override=notice_override,
+        on_progress=live.update if live else None))
+
+
+def _print_step(step: PlanStep) -> None:
+    console.print(STEP_MARK + step.describe())
+
+
+def _carry_out(rollout: CohortRollout, build: Callable[[], CommandPlan], output: Output, *,
+               locked: bool = True) -> CommandPlan | None:
+    """Build the plan; show it (dry run: None), or execute it under the lease when ``locked``.
+
+    The real run builds it once the lease is held, so what it reads cannot move meanwhile.
+    """
+    if output.dry_run:
+        command = build()
+        if output.as_json:
+            print_json({"plan": command.plan.as_json(dry_run=True)})
+        else:
+            console.print(f"dry run: nothing was changed; `rollout {command.plan.command}` "
+                          "would:")
+            for step in command.plan.steps:
+                _print_step(step)
+        return None
+    held: AbstractContextManager[object] = rollout.lease() if locked else nullcontext()
+    with held:
+        command = build()
+        command.execute(None if output.as_json else _print_step)
+    return command
 
 
 def _state_view(state: RolloutState, weights: dict[Colour, int]) -> dict[str, Any]:
@@ -83,11 +202,16 @@ def _print_state(data: dict[str, Any]) -> None:
                       f"until {data['warm_until']}")
 
 
-def _finish(engine: CohortRollout, state: RolloutState, as_json: bool) -> None:
-    emit(_state_view(state, engine.router.read_weights()), as_json, _print_state)
+def _finish(rollout: CohortRollout, state: RolloutState, as_json: bool,
+            command: CommandPlan | None = None) -> None:
+    view = _state_view(state, rollout.router.read_weights())
+    if command is not None:
+        view["plan"] = command.plan.as_json(dry_run=False)
+    emit(view, as_json, _print_state)
 
 
 @app.command()
+@option_groups
 def start(
     cohort: CohortOpt,
     release: Annotated[str, typer.Option("--release", help="Version to roll out.")],
@@ -97,14 +221,9 @@ def start(
     tenants: TenantsOpt = None,
     wait: Annotated[bool, typer.Option("--wait", help="Run to completion, showing progress.")]
     = False,
-    override_notice: Annotated[str | None, typer.Option(
-        "--override-notice", help="Start although a tenant's notice period has not passed; "
-        "the reason is recorded.")] = None,
-    override_freeze: FreezeOverrideOpt = None,
-    check_every: CheckEveryOpt = "15s",
-    warm_for: WarmForOpt = "24h",
-    lease: LeaseOpt = "60s",
-    as_json: JsonFlag = False,
+    overrides: Overrides = Overrides(),
+    timing: Timing = Timing(),
+    output: Output = Output(),
 ) -> None:
     """Start rolling RELEASE out to a cohort: copy config, check security, first step."""
     checked_version(release, "--release")
@@ -113,32 +232,26 @@ def start(
     ctx = context.current()
     setup = _setup(cohort, tenants)
     spec = strategy or setup.settings.strategy
-    plan = parse_strategy(spec, base_dir=ctx.project_dir)
-    with LiveProgress(enabled=wait and not as_json) as live:
-        engine = _engine(setup, check_every=check_every, warm_for=warm_for, lease=lease,
-                         notice_override=override_notice, live=live)
-        with engine.lease():
-            length = timedelta(seconds=sum(step.bake_seconds for step in plan.steps))
-            state = engine.start(release, spec, plan,
-                                 pins=setup.pins_now(engine.clock(), length),
-                                 notice_override=override_notice,
-                                 freeze_override=override_freeze)
-            if wait:
-                state = engine.drive()
-    _finish(engine, state, as_json)
+    steps = parse_strategy(spec, base_dir=ctx.project_dir)
+    with LiveProgress(enabled=wait and not (output.as_json or output.dry_run)) as live:
+        rollout = _rollout(setup, timing, notice_override=overrides.override_notice, live=live)
+        command = _carry_out(rollout, lambda: start_plan(
+            rollout, release, spec, steps, notice_override=overrides.override_notice,
+            freeze_override=overrides.override_freeze, then_drive=wait), output)
+    if command is not None:
+        _finish(rollout, command.final, output.as_json, command)
 
 
 @app.command()
+@option_groups
 def step(cohort: CohortOpt, tenants: TenantsOpt = None,
-         override_freeze: FreezeOverrideOpt = None, as_json: JsonFlag = False) -> None:
+         override_freeze: FreezeOverrideOpt = None,
+         output: Output = Output()) -> None:
     """Check the gates once and advance if the current step has baked (for cron or CI)."""
-    engine = _engine(_setup(cohort, tenants))
-    with engine.lease():
-        engine.override_freeze(override_freeze)
-        engine.tick()
-    state = engine.state()
-    assert state is not None
-    _finish(engine, state, as_json)
+    rollout = _rollout(_setup(cohort, tenants))
+    command = _carry_out(rollout, lambda: step_plan(rollout, override_freeze), output)
+    if command is not None:
+        _finish(rollout, command.final, output.as_json, command)
 
 
 @app.command()
@@ -147,63 +260,64 @@ def resume(cohort: CohortOpt, tenants: TenantsOpt = None, check_every: CheckEver
            as_json: JsonFlag = False) -> None:
     """Converge to what the ledger says after a crash, then carry on to the end."""
     with LiveProgress(enabled=not as_json) as live:
-        engine = _engine(_setup(cohort, tenants), check_every=check_every, lease=lease,
-                         live=live)
-        with engine.lease():
-            engine.override_freeze(override_freeze)
-            state = engine.resume()
-    _finish(engine, state, as_json)
+        rollout = _rollout(_setup(cohort, tenants), Timing(check_every=check_every, lease=lease),
+                           live=live)
+        with rollout.lease():
+            rollout.override_freeze(override_freeze)
+            state = rollout.resume()
+    _finish(rollout, state, as_json)
 
 
 @app.command()
+@option_groups
 def promote(
     cohort: Annotated[str | None, typer.Option("--cohort", help="Approve this cohort's "
                                                "current step and carry on.")] = None,
-    source: Annotated[str | None, typer.Option("--from", help="Stage promotion: the cohort "
+    source: Annotated[str | None, typer.Option("--from", help="Stage gate: the cohort "
                                                "that must be promoted and baked.")] = None,
-    target: Annotated[str | None, typer.Option("--to", help="Stage promotion: the next "
+    target: Annotated[str | None, typer.Option("--to", help="Stage gate: the next "
                                                "cohort.")] = None,
     release: Annotated[str | None, typer.Option("--release")] = None,
     tenants: TenantsOpt = None,
     check_every: CheckEveryOpt = "15s",
     override_freeze: FreezeOverrideOpt = None,
-    as_json: JsonFlag = False,
+    output: Output = Output(),
 ) -> None:
-    """Approve a waiting step (--cohort), or check a stage promotion (--from/--to).
+    """Approve a waiting step (--cohort), or check the stage gate (--from/--to).
 
-    A stage promotion passes when the source cohort is promoted with green gates and has
-    baked for the target cohort's ``min_gap`` (30 minutes when it has none).
+    The stage gate passes when the source cohort is promoted with green gates and has
+    baked for the target cohort's ``min_gap`` (30 minutes when it has none). It only
+    reads, so ``--dry-run`` checks it all the same.
     """
     if source or target:
-        _stage_promotion(source, target, release, tenants, as_json)
+        _stage_gate(source, target, release, tenants, output.as_json)
         return
     if cohort is None:
         raise BadInput("pass --cohort C, or --from A --to B --release V")
-    with LiveProgress(enabled=not as_json) as live:
-        engine = _engine(_setup(cohort, tenants), check_every=check_every, live=live)
-        with engine.lease():
-            engine.approve(override_freeze)
-            state = engine.drive()
-    _finish(engine, state, as_json)
+    with LiveProgress(enabled=not (output.as_json or output.dry_run)) as live:
+        rollout = _rollout(_setup(cohort, tenants), Timing(check_every=check_every), live=live)
+        command = _carry_out(rollout, lambda: promote_plan(rollout, override_freeze), output)
+    if command is not None:
+        _finish(rollout, command.final, output.as_json, command)
 
 
-def _stage_promotion(source: str | None, target: str | None, release: str | None,
-                     tenants: Path | None, as_json: bool) -> None:
-    from rollout.rollouts.stage_gate import PromotionSettings, check_stage_promotion
+def _stage_gate(source: str | None, target: str | None, release: str | None,
+                tenants: Path | None, as_json: bool) -> None:
+    from rollout.rollouts.stage_gate import StageGateSettings, check_stage_gate
 
     if not (source and target and release):
         raise BadInput("a stage promotion needs --from, --to and --release")
     ctx = context.current()
     setup = _setup(source, tenants)
     next_cohort = setup.tenants.cohort(target)
-    bake = PromotionSettings(min_bake_seconds=next_cohort.min_gap.total_seconds()) \
-        if next_cohort.min_gap else PromotionSettings()
-    verdict = check_stage_promotion(load_state(ctx.ledger, source), source=source,
-                                    target=next_cohort.name, release=release, settings=bake)
+    verdict = check_stage_gate(load_state(ctx.ledger, source), source=source,
+                               target=next_cohort.name, release=release,
+                               settings=StageGateSettings.for_target(next_cohort))
     emit(verdict, as_json, lambda v: console.print(v.message))
 
 
 @app.command()
+@option_groups
 def rollback(
     cohort: CohortOpt,
     reason: Annotated[str, typer.Option("--reason", help="Recorded in the ledger.")]
@@ -212,50 +326,73 @@ def rollback(
         "--to-version", help="Redeploy this version from the artefact store into the idle "
         "colour first (when the old colour was scaled down).")] = None,
     local: Annotated[bool, typer.Option(
-        "--local", help="With --to-version: deploy through the local engine (moto).")] = False,
+        "--local", help="With --to-version: deploy through the local deployer (moto).")]
+    = False,
     to_colour: Annotated[str | None, typer.Option(
         "--to-colour", help="Only when the ledger cannot be read: the colour to send all "
         "traffic to (the ledger alone knows the last known-good one).")] = None,
     tenants: TenantsOpt = None,
-    as_json: JsonFlag = False,
+    output: Output = Output(),
 ) -> None:
     """All traffic back to the old colour, in one write; config edits carried back.
 
     It needs no lock: a process still driving the rollout is stopped (it exits 1).
     """
     if to_version is not None:
-        from rollout.cli.restore_flow import rollback_to_version
-
-        rollback_to_version(cohort, to_version, tenants, local, as_json)
+        _rollback_to_version(cohort, to_version, tenants, local, output)
         return
     if to_colour is not None and to_colour not in COLOURS:
         raise BadInput(f"--to-colour {to_colour!r}: the colours are blue and green")
-    engine = _engine(_setup(cohort, tenants))
-    state = engine.rollback(reason, without_ledger_to="blue" if to_colour == "blue" else
-                            "green" if to_colour == "green" else None)
-    _finish(engine, state, as_json)
+    rollout = _rollout(_setup(cohort, tenants))
+    blind: Colour | None = "blue" if to_colour == "blue" else "green" if to_colour else None
+    command = _carry_out(rollout, lambda: rollback_plan(rollout, reason,
+                                                        without_ledger_to=blind),
+                         output, locked=False)
+    if command is not None:
+        _finish(rollout, command.final, output.as_json, command)
+
+
+def _rollback_to_version(cohort: str, version: str, tenants: Path | None, local: bool,
+                         output: Output) -> None:
+    from rollout.artefacts.rollback_to_version import rollback_to_version
+    from rollout.artefacts.store import ArtefactStore
+    from rollout.stacks.providers import LOCAL, PULUMI, DeployerSetup, stack_deployer
+
+    if output.dry_run:
+        raise BadInput("--dry-run does not cover --to-version: `rollout release verify` "
+                       "checks the artefacts without deploying anything")
+    ctx = context.current()
+    rollout = _rollout(_setup(cohort, tenants))
+    deployer = stack_deployer(LOCAL if local else PULUMI,
+                              DeployerSetup(ctx.project_dir, ctx.clients))
+    store = ArtefactStore.of(ctx.clients_for(ctx.shared), ctx.shared)
+    done = rollback_to_version(rollout, store, deployer, ctx.cohort, version)
+    emit(done.as_json(), output.as_json, lambda _: console.print(done.summary()))
 
 
 @app.command()
+@option_groups
 def abort(cohort: CohortOpt,
           reason: Annotated[str, typer.Option("--reason")] = "aborted by operator",
-          tenants: TenantsOpt = None, as_json: JsonFlag = False) -> None:
+          tenants: TenantsOpt = None, output: Output = Output()) -> None:
     """Stop a rollout in progress: traffic back to the old colour.
 
     It needs no lock: a process still driving the rollout is stopped (it exits 1).
     """
-    engine = _engine(_setup(cohort, tenants))
-    state = engine.abort(reason)
-    _finish(engine, state, as_json)
+    rollout = _rollout(_setup(cohort, tenants))
+    command = _carry_out(rollout, lambda: abort_plan(rollout, reason), output, locked=False)
+    if command is not None:
+        _finish(rollout, command.final, output.as_json, command)
 
 
 @app.command()
+@option_groups
 def pin(
     cohort: CohortOpt,
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id.")],
     colour: Annotated[str, typer.Option("--colour", help="blue or green.")],
     tenants: TenantsOpt = None,
-    as_json: JsonFlag = False,
+    output: Output = Output(),
 ) -> None:
     """Keep one tenant on a colour whatever the weights say (an opt-out)."""
     if colour not in COLOURS:
@@ -263,13 +400,17 @@ def pin(
     setup = _setup(cohort, tenants)
     setup.tenants.member(cohort, tenant)
     ref = setup.tenant_ref(tenant)
-    engine = _engine(setup)
-    with engine.lease():
-        engine.pin(ref, "blue" if colour == "blue" else "green", "pinned by operator")
-    pins = engine.router.pins()
-    emit({"cohort": cohort, "tenant": tenant, "colour": pins.get(tenant), "pins": pins},
-         as_json, lambda d: console.print(f"{d['tenant']} is pinned to {d['colour']} in "
-                                          f"cohort {d['cohort']}"))
+    rollout = _rollout(setup)
+    chosen: Colour = "blue" if colour == "blue" else "green"
+    command = _carry_out(rollout, lambda: pin_plan(rollout, ref, chosen, "pinned by operator"),
+                         output)
+    if command is None:
+        return
+    pins = rollout.router.pins()
+    emit({"cohort": cohort, "tenant": tenant, "colour": pins.get(tenant), "pins": pins,
+          "plan": command.plan.as_json(dry_run=False)},
+         output.as_json, lambda d: console.print(f"{d['tenant']} is pinned to {d['colour']} in "
+                                                 f"cohort {d['cohort']}"))
 
 
 @app.command()
@@ -277,10 +418,12 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
            as_json: JsonFlag = False) -> None:
     """The fleet at a glance: cohorts, colours, versions, weights, state, pins."""
     from rollout.rollouts.fleet_status import fleet_status
+    from rollout.routers.configured import CohortRouters
 
     ctx = context.current()
     names = [cohort] if cohort else ctx.discovery.cohorts()
-    rows = fleet_status(ctx.clients, ctx.discovery, ctx.ledger, names)
+    rows = fleet_status(ctx.clients, ctx.discovery, ctx.ledger, names,
+                        CohortRouters.in_project(ctx.project_dir))
     emit(rows, as_json, _print_status)
 
 

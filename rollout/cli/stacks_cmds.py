@@ -1,43 +1,39 @@
 """``rollout stacks up|preview`` and ``rollout iam-policy``.
 
 ``stacks up`` puts a release into a cohort's *idle* colour (the Pulumi Automation
-API, or the local engine with ``--local``) and records the stack outputs in the
-ledger; traffic does not move. A colour that still serves pinned tenants is never
-idle, whatever its weight: deploying into it would change their version unannounced.
-``iam-policy`` prints the least-privilege policy of the role that runs rollouts for
-a cohort (``--cohort``), or of the one that publishes, prunes and notifies (``--release``).
+API, or the local deployer with ``--local``) and records the stack outputs in the
+ledger; traffic does not move. The rules (which colour, the pinned-colour guard,
+recording the outputs) are :mod:`rollout.stacks.deploy`'s; ``--dry-run`` shows its
+plan and changes nothing. ``iam-policy`` prints the least-privilege policy of the
+role that runs rollouts for a cohort (``--cohort``), or of the one that publishes,
+prunes and notifies (``--release``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
-from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
-from rollout.gates.security import config_policy_name
-from rollout.local.engine import LocalEngine
-from rollout.model.stack import CohortStackConfig
-from rollout.rollouts.executor import load_state
-from rollout.rollouts.ledger import Ledger
-from rollout.rollouts.pinned_colours import refuse_redeploy_of_pinned
-from rollout.rollouts.state import RolloutState
-from rollout.routers.alb import AlbRouter
-from rollout.stacks.automation import AutomationDeployer
-from rollout.stacks.base import StackDeployer, StackPreview
-from rollout.stacks.local import LocalDeployer
-from rollout.stacks.outputs_record import StackOutputsRecord, record_outputs
+from rollout.plans import PlanStep, display, execute
+from rollout.routers.configured import CohortRouters
+from rollout.stacks.base import DeployerKind, StackDeployer, StackPreview
+from rollout.stacks.deploy import (
+    DeployContext,
+    DeployTarget,
+    deploy_plan,
+    preview_deploy,
+    settle_target,
+)
+from rollout.stacks.providers import LOCAL, PULUMI, DeployerSetup, stack_deployer
 from rollout.stacks.role_policy import release_role_policy, rollout_role_policy
-from rollout.stacks.target_colour import live_colour, target_colour
-from rollout.vocabulary.colours import COLOURS, Colour, other_colour
-from rollout.vocabulary.versions import checked_version
+from rollout.vocabulary import resource_names
+from rollout.vocabulary.colours import other_colour
 
 stacks_app = typer.Typer(
     help="Deploy a release into a cohort's idle colour (Pulumi Automation API, or --local).",
@@ -49,8 +45,10 @@ VersionOption = Annotated[str, typer.Option(help="Release version to deploy, e.g
 ColourOption = Annotated[str | None, typer.Option(
     help="Colour to deploy into (default: the idle one, per the ledger or liveColour).")]
 LocalOption = Annotated[bool, typer.Option(
-    "--local", help="Deploy through the local engine into moto (AWS_ENDPOINT_URL) instead of "
-                    "Pulumi: a rehearsal, not a real deployment.")]
+    "--local", help="Deploy through the local deployer into moto (AWS_ENDPOINT_URL) instead "
+                    "of Pulumi: a rehearsal, not a real deployment.")]
+DryRunFlag = Annotated[bool, typer.Option(
+    "--dry-run", help="Show the steps `stacks up` would take; change nothing.")]
 
 
 def _stream_to_stderr(line: str) -> None:
@@ -59,97 +57,16 @@ def _stream_to_stderr(line: str) -> None:
     sys.stderr.flush()
 
 
-def _deployer(local: bool, project_dir: Path, clients: AwsClients) -> StackDeployer:
-    if local:
-        return LocalDeployer(project_dir, clients)
-    return AutomationDeployer(project_dir, on_output=_stream_to_stderr)
-
-
-def _checked_colour(colour: str | None) -> Colour | None:
-    if colour is None:
-        return None
-    if colour not in COLOURS:
-        raise BadInput(f"--colour must be blue or green, got {colour!r}")
-    return colour
-
-
-def _cohort_config(project_dir: Path, clients: AwsClients, cohort: str) -> CohortStackConfig:
-    stack = LocalEngine(project_dir, clients).stack_file(cohort)
-    config = stack.config.stack
-    if not isinstance(config, CohortStackConfig):
-        raise BadInput(f"{stack.path}: stack {cohort!r} is the shared stack, not a cohort; "
-                       "`stacks up` deploys cohort stacks")
-    return config
-
-
-def _shared(discovery: Discovery) -> SharedResources | None:
-    """The shared stack's resources, or None before it (and its ledger) exists."""
-    try:
-        return discovery.shared()
-    except BadInput:
-        return None
-
-
-def _rollout_state(clients: AwsClients, shared: SharedResources | None,
-                   cohort: str) -> RolloutState | None:
-    """The cohort's rollout state, from the ledger in the shared stack's region."""
-    if shared is None:
-        return None
-    ledger = Ledger(clients.for_region(shared.shared_region), shared.ledger_table)
-    return load_state(ledger, cohort)
-
-
-def _deployed_cohort(discovery: Discovery, cohort: str) -> CohortResources | None:
-    """The cohort's deployed resources, or None before its first deploy (nothing is pinned)."""
-    try:
-        return discovery.cohort(cohort)
-    except BadInput:
-        return None
-
-
-def _refuse_if_pinned(clients: AwsClients, deployed: CohortResources | None,
-                      config: CohortStackConfig, state: RolloutState | None, colour: Colour,
-                      version: str) -> None:
-    """Blocked while tenants are pinned to ``colour``: deploying would change their version.
-
-    Pins are read from the listener (in the cohort's region) and from the ledger;
-    what each colour runs from the deployed stack first, then the ledger, then the
-    stack config.
-    """
-    listener_pins = (AlbRouter(clients.for_region(deployed.region), deployed).pins()
-                     if deployed is not None else {})
-    versions: dict[Colour, str] = {**config.versions, **(state.versions if state else {}),
-                                   **(deployed.versions if deployed else {})}
-    refuse_redeploy_of_pinned(config.cohort, colour, versions, listener_pins,
-                              state.pinned if state else {},
-                              doing=f"deploying {version} into {colour}")
-
-
-class _Plan:
-    """What both ``up`` and ``preview`` settle before touching the stack."""
-
-    def __init__(self, cohort: str, version: str, colour: str | None, local: bool) -> None:
-        ctx = context.current()
-        self.clients = ctx.clients
-        self.deployer = _deployer(local, ctx.project_dir, self.clients)
-        self.cohort = cohort
-        self.version = checked_version(version, "--version")
-        requested = _checked_colour(colour)
-        config = _cohort_config(ctx.project_dir, self.clients, cohort)
-        self.discovery = ctx.discovery_for(config.app)
-        self.shared = _shared(self.discovery)
-        state = _rollout_state(self.clients, self.shared, cohort)
-        self.live: Colour = live_colour(state, config.live_colour)
-        self.colour: Colour = target_colour(cohort, state, config.live_colour, requested)
-        _refuse_if_pinned(self.clients, _deployed_cohort(self.discovery, cohort), config, state,
-                          self.colour, self.version)
-        self.app = config.app
-
-    def ledger(self, outputs: dict[str, Any]) -> Ledger:
-        """The ledger in the shared stack's region (the table named by the outputs, if any)."""
-        shared = self.shared or self.discovery.shared()
-        table = outputs.get("ledgerTable") or shared.ledger_table
-        return Ledger(self.clients.for_region(shared.shared_region), table)
+def _settled(cohort: str, version: str, colour: str | None,
+             local: bool) -> tuple[DeployContext, StackDeployer, DeployTarget]:
+    """The deployer first (a missing Pulumi CLI or [local] extra refuses before any read),
+    then where the version goes."""
+    ctx = context.current()
+    deploy_context = DeployContext(ctx.project_dir, ctx.clients, ctx.discovery_for)
+    kind: DeployerKind = LOCAL if local else PULUMI
+    deployer = stack_deployer(kind, DeployerSetup(
+        ctx.project_dir, ctx.clients, on_output=_stream_to_stderr))
+    return deploy_context, deployer, settle_target(deploy_context, cohort, version, colour)
 
 
 def _show_up(data: dict[str, Any]) -> None:
@@ -167,23 +84,30 @@ def _show_up(data: dict[str, Any]) -> None:
 
 @stacks_app.command("up")
 def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None,
-       local: LocalOption = False, as_json: JsonFlag = False) -> None:
+       local: LocalOption = False, dry_run: DryRunFlag = False,
+       as_json: JsonFlag = False) -> None:
     """Deploy VERSION into the idle colour of COHORT's stack and record the outputs.
 
     Needs the Pulumi CLI unless --local is given. Traffic does not move. Refused
     (exit 3) while tenants are pinned to that colour.
     """
-    plan = _Plan(cohort, version, colour, local)
-    if not as_json:
-        err_console.print(f"deploying {plan.version} into {plan.colour} of stack {cohort} "
-                          f"({plan.deployer.engine}) ...")
-    outputs = plan.deployer.deploy_version(cohort, plan.colour, plan.version)
-    record_outputs(plan.ledger(outputs), StackOutputsRecord(
-        cohort=cohort, colour=plan.colour, version=plan.version, engine=plan.deployer.engine,
-        outputs=outputs))
-    emit({"cohort": cohort, "colour": plan.colour, "liveColour": plan.live,
-          "version": plan.version, "engine": plan.deployer.engine, "outputs": outputs},
-         as_json, _show_up)
+    deploy_context, deployer, target = _settled(cohort, version, colour, local)
+    plan, outcome = deploy_plan(deploy_context, deployer, target)
+
+    def step_line(step: PlanStep) -> None:
+        if not as_json:
+            console.print(f"{'would ' if dry_run else ''}{step.describe()}")
+
+    if dry_run:
+        if not as_json:
+            console.print(f"dry run of `{plan.command}`: nothing was changed")
+        display(plan, step_line)
+        emit(plan.as_json(dry_run=True), as_json, lambda _: None)
+        return
+    execute(plan, step_line)
+    emit({"cohort": cohort, "colour": target.colour, "liveColour": target.live,
+          "version": target.version, "engine": deployer.kind, "outputs": outcome.outputs,
+          **plan.as_json(dry_run=False)}, as_json, _show_up)
 
 
 def _show_preview(preview: StackPreview) -> None:
@@ -200,9 +124,9 @@ def _show_preview(preview: StackPreview) -> None:
 @stacks_app.command("preview")
 def preview(cohort: CohortOption, version: VersionOption, colour: ColourOption = None,
             local: LocalOption = False, as_json: JsonFlag = False) -> None:
-    """Show what `stacks up` would change, changing nothing."""
-    plan = _Plan(cohort, version, colour, local)
-    emit(plan.deployer.preview(cohort, plan.colour, plan.version), as_json, _show_preview)
+    """Show what `stacks up` would change in the stack, changing nothing."""
+    _, deployer, target = _settled(cohort, version, colour, local)
+    emit(preview_deploy(deployer, target), as_json, _show_preview)
 
 
 @app.command("iam-policy")
@@ -225,8 +149,10 @@ def iam_policy(cohort: Annotated[str | None, typer.Option(
         role = f"publishes, prunes and announces releases of {shared.app}"
     else:
         resources = ctx.cohort(cohort)
+        router = CohortRouters.in_project(ctx.project_dir).router(ctx.clients, resources)
         document = rollout_role_policy(
-            resources, account, config_policy_name(resources.app, cohort)).as_aws()
+            resources, account, resource_names.config_policy(resources.app, cohort),
+            router=router).as_aws()
         role = f"rolls out {resources.app}/{cohort}"
 
     def show(data: dict[str, Any]) -> None:

@@ -7,9 +7,10 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from rollout.components.colour_slot import ColourSlot
+from rollout.components.colour_slot import ColourSlot, ColourSlotConfig
 from rollout.model.stack import CohortStackConfig, ExistingNetwork, NewNetwork
-from rollout.vocabulary.colours import COLOURS, other_colour
+from rollout.vocabulary import resource_names
+from rollout.vocabulary.colours import COLOURS, Colour, other_colour
 from rollout.vocabulary.tags import rollout_tags
 
 HTTP_PORT = 80
@@ -37,6 +38,42 @@ class CohortStack(pulumi.ComponentResource):
         tags = rollout_tags(config.app, config.cohort)
 
         vpc_id, subnet_ids = self._network(name, config, region, tags, child)
+        balancer = self._load_balancer(name, config, vpc_id, subnet_ids, tags, child)
+        slots = {
+            colour: ColourSlot(
+                f"{name}-{colour}",
+                ColourSlotConfig(app=config.app, cohort=config.cohort, colour=colour,
+                                 version=config.versions[colour]),
+                vpc_id, opts=child)
+            for colour in COLOURS
+        }
+        listener = self._listeners(name, config, balancer, slots, tags)
+        key, config_policy = self._config_access(name, config, region, tags, child)
+
+        self.outputs = {
+            "app": config.app,
+            "cohort": config.cohort,
+            "liveColour": config.live_colour,
+            "loadBalancerArn": balancer.arn,
+            "loadBalancerDns": balancer.dns_name,
+            "listenerArn": listener.arn,
+            "targetGroupArns": {c: slot.target_group_arn for c, slot in slots.items()},
+            "versions": dict(config.versions),
+            "paramPrefix": config.param_prefix,
+            "kmsKeyArn": key.arn,
+            "configPolicyArn": config_policy.arn,
+            "tenants": [tenant.model_dump(exclude_none=True) for tenant in config.tenants],
+            "artefactBucket": shared.get_output("artefactBucket"),
+            "ledgerTable": shared.get_output("ledgerTable"),
+            "noticesTopicArn": shared.get_output("noticesTopicArn"),
+        }
+        self.register_outputs(self.outputs)
+
+    @staticmethod
+    def _load_balancer(name: str, config: CohortStackConfig, vpc_id: pulumi.Input[str],
+                       subnet_ids: list[pulumi.Input[str]], tags: dict[str, str],
+                       opts: pulumi.ResourceOptions) -> aws.lb.LoadBalancer:
+        """The balancer and its security group: HTTPS and the redirect when public."""
         public = config.listener.public
         security_group = aws.ec2.SecurityGroup(
             f"{name}-alb",
@@ -51,9 +88,9 @@ class CohortStack(pulumi.ComponentResource):
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0,
                      "cidr_blocks": ["10.0.0.0/8"]}],
             tags=tags,
-            opts=child,
+            opts=opts,
         )
-        balancer = aws.lb.LoadBalancer(
+        return aws.lb.LoadBalancer(
             f"{name}-alb",
             name=config.load_balancer_name,
             internal=not public,
@@ -62,15 +99,13 @@ class CohortStack(pulumi.ComponentResource):
             subnets=subnet_ids,
             drop_invalid_header_fields=True,
             tags=tags,
-            opts=child,
+            opts=opts,
         )
-        slots = {
-            colour: ColourSlot(
-                f"{name}-{colour}", app=config.app, cohort=config.cohort, colour=colour,
-                version=config.versions[colour], vpc_id=vpc_id, opts=child,
-            )
-            for colour in COLOURS
-        }
+
+    def _listeners(self, name: str, config: CohortStackConfig, balancer: aws.lb.LoadBalancer,
+                   slots: dict[Colour, ColourSlot], tags: dict[str, str]) -> aws.lb.Listener:
+        """The forwarding listener (all on the live colour), plus the HTTP redirect if public."""
+        public = config.listener.public
         idle = other_colour(config.live_colour)
         listener = aws.lb.Listener(
             f"{name}-listener",
@@ -98,57 +133,44 @@ class CohortStack(pulumi.ComponentResource):
                 default_actions=[{"type": "redirect", "redirect": {
                     "protocol": "HTTPS", "port": str(HTTPS_PORT), "status_code": "HTTP_301"}}],
                 tags=tags,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
+        return listener
 
+    def _config_access(self, name: str, config: CohortStackConfig, region: str,
+                       tags: dict[str, str], opts: pulumi.ResourceOptions,
+                       ) -> tuple[aws.kms.Key, aws.iam.Policy]:
+        """The tenant configuration's key (and its alias) and the policy that may use it."""
         key = aws.kms.Key(
             f"{name}-config-key",
             description=f"Tenant configuration of {config.app}/{config.cohort}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
-            opts=child,
+            opts=opts,
         )
         aws.kms.Alias(
             f"{name}-config-key-alias",
-            name=f"alias/{config.app}-{config.cohort}-config",
+            name=resource_names.config_key_alias(config.app, config.cohort),
             target_key_id=key.key_id,
-            opts=child,
+            opts=opts,
         )
         caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         namespace_arn = caller.account_id.apply(
             lambda account: f"arn:aws:ssm:{region}:{account}:parameter{config.param_prefix}"
         )
         tenants = [tenant.id for tenant in config.tenants]
-        config_policy = aws.iam.Policy(
+        policy = aws.iam.Policy(
             f"{name}-config-access",
-            name=f"{config.app}-{config.cohort}-tenant-config",
+            name=resource_names.config_policy(config.app, config.cohort),
             description="Read the cohort's tenant configuration; write only its tenants' own",
             policy=pulumi.Output.all(namespace_arn, key.arn).apply(
                 lambda args: json.dumps(config_access_policy(args[0], tenants, args[1], region))
             ),
             tags=tags,
-            opts=child,
+            opts=opts,
         )
-
-        self.outputs = {
-            "app": config.app,
-            "cohort": config.cohort,
-            "liveColour": config.live_colour,
-            "loadBalancerArn": balancer.arn,
-            "loadBalancerDns": balancer.dns_name,
-            "listenerArn": listener.arn,
-            "targetGroupArns": {c: slot.target_group_arn for c, slot in slots.items()},
-            "versions": dict(config.versions),
-            "paramPrefix": config.param_prefix,
-            "kmsKeyArn": key.arn,
-            "configPolicyArn": config_policy.arn,
-            "tenants": [tenant.model_dump(exclude_none=True) for tenant in config.tenants],
-            "artefactBucket": shared.get_output("artefactBucket"),
-            "ledgerTable": shared.get_output("ledgerTable"),
-            "noticesTopicArn": shared.get_output("noticesTopicArn"),
-        }
-        self.register_outputs(self.outputs)
+        return key, policy
 
     @staticmethod
     def _network(name: str, config: CohortStackConfig, region: str, tags: dict[str, str],

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from rollout.model.stack import SharedStackConfig
+from rollout.vocabulary import resource_names
 from rollout.vocabulary.tags import SHARED, rollout_tags
 
 
@@ -28,45 +29,10 @@ class SharedStack(pulumi.ComponentResource):
         tags = rollout_tags(config.app, SHARED)
         child = pulumi.ResourceOptions(parent=self)
 
-        bucket = aws.s3.Bucket(f"{name}-artefacts", tags=tags, opts=child)
-        aws.s3.BucketVersioning(
-            f"{name}-artefacts-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-artefacts-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-artefacts-encryption",
-            bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"},
-                    "bucket_key_enabled": True}],
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-artefacts-lifecycle",
-            bucket=bucket.id,
-            rules=[{
-                "id": "keep-noncurrent-versions",
-                "status": "Enabled",
-                "filter": {"prefix": "releases/"},
-                "noncurrent_version_expiration": {
-                    "noncurrent_days": config.noncurrent_version_days,
-                },
-            }],
-            opts=child,
-        )
+        bucket = self._artefact_bucket(name, config, tags, child)
         table = aws.dynamodb.Table(
             f"{name}-ledger",
-            name=f"{config.app}-rollout-ledger",
+            name=resource_names.ledger_table(config.app),
             billing_mode="PAY_PER_REQUEST",
             hash_key="pk",
             range_key="sk",
@@ -79,7 +45,7 @@ class SharedStack(pulumi.ComponentResource):
         )
         topic = aws.sns.Topic(
             f"{name}-notices",
-            name=f"{config.app}-rollout-notices",
+            name=resource_names.notices_topic(config.app),
             kms_master_key_id="alias/aws/sns",
             tags=tags,
             opts=child,
@@ -92,3 +58,45 @@ class SharedStack(pulumi.ComponentResource):
             "ledgerTable": self.ledger_table,
             "noticesTopicArn": self.notices_topic_arn,
         })
+
+    @staticmethod
+    def _artefact_bucket(name: str, config: SharedStackConfig, tags: dict[str, str],
+                         opts: pulumi.ResourceOptions) -> aws.s3.Bucket:
+        """The release store: versioned, private, encrypted, old versions kept a while."""
+        bucket = aws.s3.Bucket(f"{name}-artefacts", tags=tags, opts=opts)
+        aws.s3.BucketVersioning(
+            f"{name}-artefacts-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts,
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-artefacts-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-artefacts-encryption",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"},
+                    "bucket_key_enabled": True}],
+            opts=opts,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-artefacts-lifecycle",
+            bucket=bucket.id,
+            rules=[{
+                "id": "keep-noncurrent-versions",
+                "status": "Enabled",
+                "filter": {"prefix": "releases/"},
+                "noncurrent_version_expiration": {
+                    "noncurrent_days": config.noncurrent_version_days,
+                },
+            }],
+            opts=opts,
+        )
+        return bucket

@@ -5,39 +5,39 @@ The public surface is :class:`ConfigCopier` and the reports it returns; see
 for what the ledger records (never a value).
 """
 
-from rollout.configcopy.copier import (
-    ConfigCopier,
-    CopyInterrupted,
-    VerificationFailed,
-    check_colours,
-    check_tenant,
-)
-from rollout.configcopy.diff import Status
+from rollout.configcopy.copier import ConfigCopier, check_colours, check_tenant
+from rollout.configcopy.diff import Difference
 from rollout.configcopy.parallel import DEFAULT_WORKERS, Progress
-from rollout.configcopy.plan import Action
 from rollout.configcopy.report import (
+    ConflictsLeftAlone,
     CopyReport,
     DiffReport,
     ItemReport,
     LeftAlone,
     Verification,
+    conflicts_left_alone,
 )
+from rollout.configcopy.steps import ConfigPlan, CopyInterrupted, VerificationFailed
 from rollout.configcopy.store import ReadFailed
+from rollout.configcopy.writes import WriteKind
 
 __all__ = [
     "DEFAULT_WORKERS",
-    "Action",
     "ConfigCopier",
+    "ConfigPlan",
+    "ConflictsLeftAlone",
     "CopyInterrupted",
     "CopyReport",
     "DiffReport",
+    "Difference",
     "ItemReport",
     "LeftAlone",
     "Progress",
     "ReadFailed",
-    "Status",
     "Verification",
     "VerificationFailed",
+    "WriteKind",
     "check_colours",
     "check_tenant",
+    "conflicts_left_alone",
 ]

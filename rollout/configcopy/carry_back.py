@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rollout.configcopy.diff import Comparison, Status
+from rollout.configcopy.diff import Comparison, Difference
 from rollout.configcopy.setting import Setting, value_differs
 from rollout.configcopy.snapshot import SnapshotEntry
 
@@ -37,22 +37,22 @@ def classify_carry_back(key: str, new: Setting | None, old: Setting | None,
     if not changed_on_new(new, entry):
         if old is None and new is None:
             return None
-        return Comparison(key, Status.UNCHANGED, new, old)
+        return Comparison(key, Difference.UNCHANGED, new, old)
     if new is None:
         if old is None:
             return None
-        status = Status.DELETED if _untouched_on_old(old, entry) else Status.CONFLICT
+        status = Difference.DELETED if _untouched_on_old(old, entry) else Difference.CONFLICT
         return Comparison(key, status, None, old, ("deleted",))
     if old is None:
-        status = Status.MISSING if _untouched_on_old(old, entry) else Status.CONFLICT
+        status = Difference.MISSING if _untouched_on_old(old, entry) else Difference.CONFLICT
         return Comparison(key, status, new, None, ("deleted on old",) if entry else ())
     differs = tuple(new.differences(old))
     if not differs:
-        return Comparison(key, Status.EQUAL, new, old)
+        return Comparison(key, Difference.EQUAL, new, old)
     if _untouched_on_old(old, entry):
-        status = Status.STALE if value_differs(list(differs)) else Status.DRIFTED
+        status = Difference.STALE if value_differs(list(differs)) else Difference.DRIFTED
     else:
-        status = Status.CONFLICT
+        status = Difference.CONFLICT
     return Comparison(key, status, new, old, differs)
 
 

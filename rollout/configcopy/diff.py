@@ -18,7 +18,7 @@ from enum import StrEnum
 from rollout.configcopy.setting import Setting, value_differs
 
 
-class Status(StrEnum):
+class Difference(StrEnum):
     """How a setting on the target relates to what it should be.
 
     missing: not on the target, created; equal: same type, value and metadata;
@@ -43,7 +43,7 @@ class Comparison:
     """One key: what the target should hold (``None``: nothing) and what it holds now."""
 
     key: str
-    status: Status
+    status: Difference
     wanted: Setting | None
     current: Setting | None
     differs: tuple[str, ...] = ()
@@ -61,16 +61,16 @@ def classify(key: str, wanted: Setting, current: Setting | None,
              vouched: frozenset[str] = frozenset()) -> Comparison:
     """The status of one key that exists on the source side."""
     if current is None:
-        return Comparison(key, Status.MISSING, wanted, None)
+        return Comparison(key, Difference.MISSING, wanted, None)
     differs = tuple(wanted.differences(current))
     if not differs:
-        status = Status.EQUAL
+        status = Difference.EQUAL
     elif not value_differs(list(differs)):
-        status = Status.DRIFTED
+        status = Difference.DRIFTED
     elif current.stamp in vouched:
-        status = Status.STALE
+        status = Difference.STALE
     else:
-        status = Status.CONFLICT
+        status = Difference.CONFLICT
     return Comparison(key, status, wanted, current, differs)
 
 
@@ -85,6 +85,6 @@ def compare(source: Mapping[str, Setting], target: Mapping[str, Setting],
     vouched = vouched or {}
     found = [classify(key, wanted, target.get(key), vouched.get(key, frozenset()))
              for key, wanted in source.items()]
-    found += [Comparison(key, Status.EXTRA, None, current)
+    found += [Comparison(key, Difference.EXTRA, None, current)
               for key, current in target.items() if key not in source]
     return sorted(found, key=lambda c: c.key)

@@ -7,16 +7,24 @@ an operator needs to judge a conflict); a secret shows only as
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from rollout.configcopy.diff import Comparison, Status
-from rollout.configcopy.plan import Action
+from rollout.configcopy.diff import Comparison, Difference
 from rollout.configcopy.setting import Setting, StoreName, value_differs
+from rollout.configcopy.writes import WriteKind
+from rollout.errors import Blocked
 
 SECRET_EQUAL: Literal["(secret, equal)"] = "(secret, equal)"
 SECRET_DIFFERS: Literal["(secret, differs)"] = "(secret, differs)"
+SHOWN_KEYS = 5
+
+
+def shown_keys(keys: list[str]) -> str:
+    """The first few keys, and how many more there are: names only, for one line."""
+    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return ", ".join(keys[:SHOWN_KEYS]) + more
 
 
 class ItemReport(BaseModel):
@@ -26,8 +34,8 @@ class ItemReport(BaseModel):
     tenant: str
     key: str
     kind: str | None
-    status: Status
-    action: Action = Action.NONE
+    status: Difference
+    action: WriteKind = WriteKind.NONE
     done: bool = Field(default=False, description="the action was carried out (not a dry run)")
     differs: list[str] = Field(default_factory=list)
     secret: bool = False
@@ -41,7 +49,7 @@ def _shown(setting: Setting | None) -> str | None:
     return None if setting is None or setting.secret else setting.value.reveal()
 
 
-def item_from(store: StoreName, comparison: Comparison, action: Action = Action.NONE,
+def item_from(store: StoreName, comparison: Comparison, action: WriteKind = WriteKind.NONE,
               done: bool = False) -> ItemReport:
     """The printable view of one comparison: plain values shown, secrets never."""
     wanted, current = comparison.wanted, comparison.current
@@ -142,11 +150,13 @@ class CopyReport(_Report):
     force: bool = False
     verification: Verification | None = None
     snapshot_recorded: bool = False
+    plan: dict[str, Any] | None = Field(
+        default=None, description="the steps, as displayed (dry run) or applied")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def written(self) -> int:
-        return sum(1 for item in self.items if item.done and item.action != Action.NONE)
+        return sum(1 for item in self.items if item.done and item.action != WriteKind.NONE)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -158,7 +168,7 @@ class CopyReport(_Report):
     def conflicts(self) -> list[ItemReport]:
         """Conflicts that were left alone (with ``--force`` they were written)."""
         return [item for item in self.items
-                if item.status == Status.CONFLICT and item.action == Action.NONE]
+                if item.status == Difference.CONFLICT and item.action == WriteKind.NONE]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -179,7 +189,7 @@ class CopyReport(_Report):
         """One line for events and logs: counts and key names, never a value."""
         verb = "carry back" if self.operation == "carry-back" else "copy"
         counts = ", ".join(f"{n} {status}" for status, n in self.counts.items())
-        planned = sum(1 for item in self.items if item.action != Action.NONE)
+        planned = sum(1 for item in self.items if item.action != WriteKind.NONE)
         parts = [f"config {verb} {self.source} → {self.target}: {len(self.items)} settings"
                  + (f" ({counts})" if counts else "")]
         if self.dry_run:
@@ -194,7 +204,32 @@ class CopyReport(_Report):
                 parts.append(f"verified {verification.checked}"
                              + "".join(f", {problem}" for problem in problems))
         if self.conflicts:
-            names = ", ".join(item.key for item in self.conflicts[:5])
-            more = f" and {len(self.conflicts) - 5} more" if len(self.conflicts) > 5 else ""
-            parts.append(f"{len(self.conflicts)} conflicts left alone ({names}{more})")
+            names = shown_keys([item.key for item in self.conflicts])
+            parts.append(f"{len(self.conflicts)} conflicts left alone ({names})")
         return "; ".join(parts)
+
+
+class ConflictsLeftAlone(Blocked):
+    """Settings someone changed on the target were left alone, so the colours differ (exit 3).
+
+    One rule and one message for ``config copy``, ``config carry-back`` and the copy
+    before a rollout's first step: ``report`` says what was found and done.
+    """
+
+    def __init__(self, report: CopyReport) -> None:
+        conflicts = [item.key for item in report.conflicts]
+        scope = f"--cohort {report.cohort} --from {report.source} --to {report.target}" + (
+            f" --tenant {report.tenant}" if report.tenant else "")
+        why = ("changed on both colours since the copy" if report.operation == "carry-back"
+               else f"changed on {report.target} since the toolkit last synced it")
+        count = len(conflicts)
+        super().__init__(
+            f"{count} conflict{'s' if count != 1 else ''} left alone on {report.target} "
+            f"({shown_keys(conflicts)}): {why}; review with `rollout config diff {scope}`, "
+            f"then `rollout config {report.operation} {scope} --force` to overwrite")
+        self.report = report
+
+
+def conflicts_left_alone(report: CopyReport) -> ConflictsLeftAlone | None:
+    """The error for the conflicts a copy or carry-back left alone; ``None`` if there are none."""
+    return ConflictsLeftAlone(report) if report.conflicts else None

@@ -22,13 +22,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.parallel import Parallel
-from rollout.configcopy.plan import Action, Write
 from rollout.configcopy.sealed import Sealed
 from rollout.configcopy.setting import Kind, Setting, SettingMeta, StoreName, tags_from
 from rollout.configcopy.ssm import stamp_time
 from rollout.configcopy.store import ReadFailed, WriteRefused, safe_reason
 from rollout.configcopy.wire_log import watch_calls
+from rollout.configcopy.writes import Write, WriteKind
 from rollout.discovery import CohortResources
+from rollout.vocabulary import resource_names
 
 BATCH_GET_LIMIT = 20
 GONE = frozenset({"ResourceNotFoundException", "InvalidRequestException"})
@@ -49,7 +50,7 @@ class SecretsManagerSecrets:
         self._runner = runner
 
     def location(self, colour: str) -> str:
-        return f"{self._cohort.param_prefix.strip('/')}/{colour}"
+        return resource_names.colour_secrets(self._cohort.param_prefix, colour)
 
     def _name(self, colour: str, key: str) -> str:
         return f"{self.location(colour)}/{key}"
@@ -127,13 +128,13 @@ class SecretsManagerSecrets:
 
         A deleted secret keeps Secrets Manager's recovery window: it can be restored.
         """
-        if write.action == Action.DELETE:
+        if write.action == WriteKind.DELETE:
             self._sm.delete_secret(SecretId=name)
             return
         wanted = write.wanted
         assert wanted is not None
         value = _value_argument(wanted)
-        if write.action == Action.CREATE:
+        if write.action == WriteKind.CREATE:
             arguments: dict[str, Any] = {"Name": name, **value}
             if wanted.meta.description:
                 arguments["Description"] = wanted.meta.description

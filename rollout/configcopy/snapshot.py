@@ -21,27 +21,26 @@ secret's entry holds its stamp and nothing derived from its value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from rollout.configcopy.parallel import Parallel
 from rollout.configcopy.setting import Setting
+from rollout.vocabulary.clock import utc_now
+from rollout.vocabulary.ledger_keys import (
+    config_pk,
+    snapshot_part_sk,
+    snapshot_parts_prefix,
+    snapshot_sk,
+)
 
 if TYPE_CHECKING:
     from rollout.rollouts.ledger import Ledger
 
 
 PART_SIZE = 1000
-
-
-def config_pk(cohort: str) -> str:
-    return f"CONFIG#{cohort}"
-
-
-def direction_sk(store: str, source: str, target: str) -> str:
-    return f"SNAPSHOT#{store}#{source}>{target}"
 
 
 class SnapshotEntry(BaseModel):
@@ -83,7 +82,7 @@ class TenantSnapshot(BaseModel):
     target: str
     tenant: str
     part: int = 0
-    recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    recorded_at: datetime = Field(default_factory=utc_now)
     entries: dict[str, SnapshotEntry] = Field(default_factory=dict)
 
 
@@ -94,7 +93,7 @@ class CopyRecord(BaseModel):
     store: str
     source: str
     target: str
-    recorded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    recorded_at: datetime = Field(default_factory=utc_now)
     parts: dict[str, int] = Field(default_factory=dict, description="tenant → item count")
 
     @property
@@ -111,13 +110,13 @@ class SnapshotBook:
         self._runner = runner or Parallel()
 
     def record(self, store: str, source: str, target: str) -> CopyRecord | None:
-        return self._ledger.get(config_pk(self._cohort), direction_sk(store, source, target),
+        return self._ledger.get(config_pk(self._cohort), snapshot_sk(store, source, target),
                                 CopyRecord)
 
     def entries(self, store: str, source: str, target: str,
                 tenant: str | None = None) -> dict[str, SnapshotEntry]:
         """The recorded keys of one direction (of one tenant), merged across tenant items."""
-        prefix = direction_sk(store, source, target) + "#" + (f"{tenant}#" if tenant else "")
+        prefix = snapshot_parts_prefix(store, source, target, tenant)
         docs = self._ledger.query(config_pk(self._cohort), prefix, TenantSnapshot)
         return {key: entry for doc in docs if tenant in (None, doc.tenant)
                 for key, entry in doc.entries.items()}
@@ -146,7 +145,7 @@ class SnapshotBook:
         parts a tenant no longer needs are deleted.
         """
         pk = config_pk(self._cohort)
-        sk = direction_sk(store, source, target)
+        sk = snapshot_sk(store, source, target)
         previous = self.record(store, source, target)
         parts = dict(previous.parts) if previous else {}
         items: list[tuple[str, TenantSnapshot]] = []
@@ -154,11 +153,11 @@ class SnapshotBook:
         for tenant, entries in sorted(by_tenant.items()):
             keys = sorted(entries)
             chunks = [keys[i:i + PART_SIZE] for i in range(0, len(keys), PART_SIZE)] or [[]]
-            items += [(f"{sk}#{tenant}#{index:04d}", TenantSnapshot(
+            items += [(snapshot_part_sk(store, source, target, tenant, index), TenantSnapshot(
                 cohort=self._cohort, store=store, source=source, target=target, tenant=tenant,
                 part=index, entries={key: entries[key] for key in chunk}))
                 for index, chunk in enumerate(chunks)]
-            stale += [f"{sk}#{tenant}#{index:04d}"
+            stale += [snapshot_part_sk(store, source, target, tenant, index)
                       for index in range(len(chunks), parts.get(tenant, 0))]
             parts[tenant] = len(chunks)
         self._runner.map("recording snapshot", lambda item: self._ledger.put(pk, *item), items)

@@ -19,14 +19,13 @@ as absent only once ``DescribeParameters`` no longer lists it either.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.parallel import Parallel
-from rollout.configcopy.plan import Action, Write
 from rollout.configcopy.sealed import Sealed
 from rollout.configcopy.setting import (
     Kind,
@@ -38,7 +37,10 @@ from rollout.configcopy.setting import (
 )
 from rollout.configcopy.store import ReadFailed, WriteRefused, safe_reason
 from rollout.configcopy.wire_log import watch_calls
+from rollout.configcopy.writes import Write, WriteKind
 from rollout.discovery import CohortResources
+from rollout.vocabulary import resource_names
+from rollout.vocabulary.clock import as_utc
 
 GET_PARAMETERS_BATCH = 10
 DESCRIBE_PAGE = 50
@@ -51,7 +53,7 @@ NON_TAG_FIELDS_WRITTEN_BY_PUT = ("type", "value", "description", "tier", "allowe
 
 def stamp_time(value: datetime | None) -> str:
     """A modification time in one canonical form, whatever the local time zone."""
-    return value.astimezone(UTC).isoformat() if value else ""
+    return as_utc(value).isoformat() if value else ""
 
 
 class SsmParameters:
@@ -66,7 +68,7 @@ class SsmParameters:
         self._runner = runner
 
     def location(self, colour: str) -> str:
-        return self._cohort.colour_prefix(colour)
+        return resource_names.colour_parameters(self._cohort.param_prefix, colour)
 
     def _name(self, colour: str, key: str) -> str:
         return f"{self.location(colour)}/{key}"
@@ -172,17 +174,17 @@ class SsmParameters:
             raise WriteRefused(write.key, safe_reason(exc, secret)) from None
 
     def _apply(self, name: str, write: Write) -> None:
-        if write.action == Action.DELETE:
+        if write.action == WriteKind.DELETE:
             self._ssm.delete_parameter(Name=name)
             return
         wanted = write.wanted
         assert wanted is not None
-        if write.action == Action.CREATE:
+        if write.action == WriteKind.CREATE:
             self._create(name, wanted)
             return
         current = write.current
         assert current is not None
-        if write.action == Action.OVERWRITE and any(
+        if write.action == WriteKind.OVERWRITE and any(
                 d in NON_TAG_FIELDS_WRITTEN_BY_PUT for d in wanted.differences(current)):
             self._ssm.put_parameter(**self._put_arguments(name, wanted, current), Overwrite=True)
         if write.tags_to_set:

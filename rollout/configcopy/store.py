@@ -18,8 +18,8 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rollout.configcopy.plan import Write
 from rollout.configcopy.setting import Setting, StoreName
+from rollout.configcopy.writes import Write
 from rollout.errors import RolloutFailed
 
 SHOWN_UNREADABLE = 5

@@ -8,6 +8,7 @@ what the threshold was.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -53,14 +54,23 @@ class GateContext(BaseModel):
 
 
 class Gate(Protocol):
-    """A health check the engine runs during every bake."""
+    """A health check the executor runs during every bake."""
 
     name: str
+
+    @property
+    def waits_for_human(self) -> bool:
+        """Whether an inconclusive check means "waiting for a person" (``rollout promote``),
+        which is expected, rather than "starved of data", which counts towards a pause."""
+        ...
 
     def check(self, context: GateContext) -> GateResult:
         ...
 
 
-# kind → factory(settings: dict) -> Gate, the settings validated by the gate's own model
-GateFactory = Any
+GateFactory = Callable[[Mapping[str, Any]], Gate]
+"""``factory(settings)``: the settings a user wrote for one gate, without ``kind``. A bad
+setting raises pydantic's ``ValidationError`` (or :class:`~rollout.errors.BadInput`), which
+:mod:`rollout.gates.load` turns into one line naming the field."""
+
 GATES: Registry[GateFactory] = Registry("gate", "rollout.gates")

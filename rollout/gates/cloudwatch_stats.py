@@ -1,6 +1,6 @@
 """Read what a colour's target group served from CloudWatch's ``AWS/ApplicationELB`` metrics.
 
-The metric and SLA gates both need the same three numbers per colour and time range:
+The metric and SLA gates both need the same three numbers per colour and window:
 requests, target 5xx responses and p99 response time. Reading them in one place keeps
 the dimension format and the CloudWatch quirks (period rounding, missing percentiles)
 out of the gates' decisions.
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
+from rollout.vocabulary.clock import as_utc
 from rollout.vocabulary.colours import Colour
 
 NAMESPACE = "AWS/ApplicationELB"
@@ -49,20 +50,15 @@ class CloudWatchUnavailable(Exception):
     """CloudWatch could not be read; a gate turns this into an inconclusive check."""
 
 
-def as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken to be UTC, as everything in the ledger is."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 @dataclass(frozen=True)
-class TimeRange:
-    """A half-open span of time ``[start, end)`` that metrics are summed over."""
+class MetricWindow:
+    """A half-open span of time ``[start, end)`` that a gate's metrics are summed over."""
 
     start: datetime
     end: datetime
 
     @classmethod
-    def between(cls, start: datetime, end: datetime) -> TimeRange:
+    def between(cls, start: datetime, end: datetime) -> MetricWindow:
         return cls(as_utc(start), as_utc(end))
 
     @property
@@ -125,7 +121,7 @@ class TargetGroupMetrics:
         self._cloudwatch = clients.client("cloudwatch")
         self._cohort = cohort
 
-    def traffic(self, colours: list[Colour], window: TimeRange, *,
+    def traffic(self, colours: list[Colour], window: MetricWindow, *,
                 latency: bool = False) -> dict[Colour, TrafficStats]:
         """Requests and 5xx (and p99 when ``latency``) per colour, in one metric data call
         plus one percentile call per colour."""
@@ -153,7 +149,7 @@ class TargetGroupMetrics:
         return {"Namespace": NAMESPACE, "MetricName": name,
                 "Dimensions": elb_dimensions(self._cohort, colour)}
 
-    def _sums(self, colours: list[Colour], window: TimeRange, *,
+    def _sums(self, colours: list[Colour], window: MetricWindow, *,
               latency: bool) -> dict[str, float]:
         """Query id → value over the window: sums of counts, maximum of response times."""
         period = window.period_seconds()
@@ -175,7 +171,7 @@ class TargetGroupMetrics:
         return {query_id: (max(found) if query_id.startswith("max") else sum(found))
                 for query_id, found in values.items() if found}
 
-    def _p99_seconds(self, colour: Colour, window: TimeRange) -> float | None:
+    def _p99_seconds(self, colour: Colour, window: MetricWindow) -> float | None:
         """The p99 over the window; the highest per-period p99 if CloudWatch splits it."""
         answer = self._cloudwatch.get_metric_statistics(
             **self._metric(RESPONSE_TIME, colour), StartTime=window.start,

@@ -25,18 +25,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import (
     CloudWatchUnavailable,
+    MetricWindow,
     TargetGroupMetrics,
-    TimeRange,
     TrafficStats,
-    as_utc,
 )
 from rollout.gates.load import GateSettings
-from rollout.rollouts.strategy import parse_duration
+from rollout.vocabulary.clock import as_utc
 from rollout.vocabulary.colours import Colour
+from rollout.vocabulary.durations import Duration
 
 MetricName = Literal["error-rate", "latency-p99"]
 
@@ -84,7 +83,7 @@ class MetricSettings(GateSettings):
     max_increase: Increase | None = None
     max: float | None = Field(default=None, ge=0)
     min_samples: int = Field(default=100, ge=1)
-    window: float = Field(default=300.0, gt=0, description="seconds")
+    window: Duration = Field(default=300.0, gt=0, description="seconds")
 
     @field_validator("max_increase", mode="before")
     @classmethod
@@ -103,16 +102,6 @@ class MetricSettings(GateSettings):
         if amount < 0:
             raise ValueError(f"must not be negative, got {value!r}")
         return Increase(amount=amount, relative=relative)
-
-    @field_validator("window", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return parse_duration(value, "window")
-            except BadInput as exc:
-                raise ValueError(str(exc)) from None
-        return value
 
     @model_validator(mode="after")
     def _has_threshold(self) -> MetricSettings:
@@ -190,13 +179,13 @@ class MetricGate:
         self.name = settings.name or f"metric {settings.metric}"
         self.settings = settings
 
-    def window(self, context: GateContext) -> TimeRange:
+    def window(self, context: GateContext) -> MetricWindow:
         """The last ``window`` before now, but never before the rollout started: earlier
         traffic on the new colour was not the new version."""
         now = as_utc(context.now)
         start = max(now - timedelta(seconds=self.settings.window),
                     as_utc(context.rollout_started_at))
-        return TimeRange(min(start, now), now)
+        return MetricWindow(min(start, now), now)
 
     def check(self, context: GateContext) -> GateResult:
         window = self.window(context)

@@ -22,7 +22,6 @@ import shlex
 import subprocess
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,22 +33,14 @@ from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.model.tenants import EnvName
+from rollout.vocabulary import resource_names
 from rollout.vocabulary import security_rules as rules
+from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour
 
 GATE = "security"
 COMMAND = "security-command"
 DEFAULT_COMMAND_TIMEOUT = 600.0
-
-
-def config_policy_name(app: str, cohort: str) -> str:
-    """The name the infra program gives the cohort's tenant-config IAM policy."""
-    return f"{app}-{cohort}-tenant-config"
-
-
-def config_key_alias(app: str, cohort: str) -> str:
-    """The alias the infra program gives the cohort's tenant-config KMS key."""
-    return f"alias/{app}-{cohort}-config"
 
 
 class _Unreadable(Exception):
@@ -111,7 +102,7 @@ def key_facts(clients: AwsClients, cohort: CohortResources) -> rules.KeyFacts | 
     if found is None:
         return None
     meta = found["KeyMetadata"]
-    alias = config_key_alias(cohort.app, cohort.cohort)
+    alias = resource_names.config_key_alias(cohort.app, cohort.cohort)
     by_alias = _read(f"KMS alias {alias}", lambda: kms.describe_key(KeyId=alias),
                      missing=("NotFoundException",))
     aliases = [alias] if by_alias and by_alias["KeyMetadata"]["Arn"] == meta["Arn"] else []
@@ -155,7 +146,7 @@ def config_policy_document(clients: AwsClients, cohort: CohortResources,
                            ) -> tuple[str, dict[str, Any] | str] | None:
     """The cohort config policy's name and default version's document, or None if absent."""
     iam = clients.client("iam")
-    name = config_policy_name(cohort.app, cohort.cohort)
+    name = resource_names.config_policy(cohort.app, cohort.cohort)
 
     def find() -> str | None:
         for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
@@ -243,7 +234,7 @@ def check_config_policy(clients: AwsClients, cohort: CohortResources) -> GateRes
     def evaluate() -> GateResult:
         found = config_policy_document(clients, cohort)
         if found is None:
-            name = config_policy_name(cohort.app, cohort.cohort)
+            name = resource_names.config_policy(cohort.app, cohort.cohort)
             return GateResult(gate=GATE, verdict=Verdict.INCONCLUSIVE, metric=rule,
                               reason=f"{rule}: IAM policy {name} not found; deploy the "
                                      f"cohort stack with `rollout stacks up`")
@@ -357,7 +348,7 @@ def log_directory() -> Path:
 
 def _open_log(cohort: CohortResources) -> tuple[Path, BinaryIO]:
     """A new log file only the user can read, named after the cohort and the moment."""
-    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    moment = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
     path = log_directory() / f"{cohort.app}-{cohort.cohort}-{moment}.log"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     return path, os.fdopen(descriptor, "wb")
@@ -472,8 +463,6 @@ def summarise(results: list[GateResult]) -> GateResult:
     return GateResult(gate=GATE, verdict=Verdict.PASS, reason=f"security checks passed: {checked}")
 
 
-
-
 class SecuritySettings(BaseModel):
     """``security:`` settings: an optional command, how long it may run, what it may inherit.
 
@@ -493,6 +482,7 @@ class SecurityGate:
     """The security checks as a :class:`~rollout.gates.base.Gate`."""
 
     name = GATE
+    waits_for_human = False
 
     def __init__(self, settings: SecuritySettings) -> None:
         self.settings = settings
@@ -505,7 +495,7 @@ class SecurityGate:
 
 
 @GATES.register(GATE)
-def security_gate(settings: dict[str, Any]) -> SecurityGate:
+def security_gate(settings: Mapping[str, Any]) -> SecurityGate:
     """Build the gate from its settings; :class:`BadInput` names a bad field."""
     try:
         return SecurityGate(SecuritySettings.model_validate(settings))

@@ -24,12 +24,12 @@ from pydantic import Field
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import (
     CloudWatchUnavailable,
+    MetricWindow,
     TargetGroupMetrics,
-    TimeRange,
     TrafficStats,
-    as_utc,
 )
 from rollout.gates.load import GateSettings
+from rollout.vocabulary.clock import as_utc
 from rollout.vocabulary.colours import Colour
 
 METRIC = "availability"
@@ -85,7 +85,7 @@ class SlaGate:
 
     def check(self, context: GateContext) -> GateResult:
         now = as_utc(context.now)
-        window = TimeRange(min(as_utc(context.rollout_started_at), now), now)
+        window = MetricWindow(min(as_utc(context.rollout_started_at), now), now)
         try:
             traffic = TargetGroupMetrics(context.clients, context.cohort).traffic(
                 [context.new_colour], window)

@@ -1,4 +1,7 @@
-"""Local mode: an embedded moto server and a local engine that runs the infra program into it.
+"""The local stand-ins: an embedded moto server, the local deployer, the demo, the test fleets.
 
-Both are test doubles, like moto itself: real deployments use ``pulumi up``.
+All test doubles, like moto itself (installed with the ``[local]`` extra): real
+deployments use ``pulumi up``. No product module imports this package; it registers
+its commands, its deployer and its stack-outputs source by name when the command line
+loads :mod:`rollout.local.commands` through the ``tenant_rollout.commands`` entry point.
 """

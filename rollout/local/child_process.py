@@ -17,7 +17,7 @@ from typing import IO, Literal
 
 from rollout.local.messages import (
     ChildFailure,
-    LocalEngineError,
+    LocalDeployError,
     Outcome,
     StackRequest,
     StackSummary,
@@ -79,7 +79,7 @@ atexit.register(_stop_warm_server)
 def run_stack(request: StackRequest, start_method: StartMethod | None = None) -> StackSummary:
     """Deploy ``request.stack`` in a process of its own and return what it did.
 
-    Raises :class:`LocalEngineError` with the child's one-line reason, or with
+    Raises :class:`LocalDeployError` with the child's one-line reason, or with
     how it died when it gave none.
     """
     global _warm
@@ -105,7 +105,7 @@ def run_stack(request: StackRequest, start_method: StartMethod | None = None) ->
                 _warm.stop()
                 _warm = None
     if outcome is None:
-        raise LocalEngineError(f"{failure}: the local engine's process died")
+        raise LocalDeployError(f"{failure}: the local deployer's process died")
     if isinstance(outcome, ChildFailure):
-        raise LocalEngineError(f"{failure}: {outcome.message}")
+        raise LocalDeployError(f"{failure}: {outcome.message}")
     return outcome

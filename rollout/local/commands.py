@@ -1,7 +1,12 @@
 """``rollout demo``, ``rollout local server`` and ``rollout local up``: the local stand-ins.
 
-Registered through the ``tenant_rollout.commands`` entry point, so the core CLI never
-imports this package; without the ``[local]`` extra these commands say what to install.
+Loaded through the ``tenant_rollout.commands`` entry point, so the core never
+imports this package. Importing it registers the stand-ins by name: the ``local``
+deployer (``stacks up --local``, ``rollback --to-version V --local``) and the
+``local`` stack-outputs source (the local deployer's record, read when the clients
+talk to a local endpoint), see :mod:`rollout.stacks.providers`. Everything heavy is
+imported when used, so loading this module costs the CLI's start-up next to nothing;
+without moto (the ``[local]`` extra), each stand-in says what to install.
 """
 
 from __future__ import annotations
@@ -10,27 +15,60 @@ import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console, print_json
 from rollout.errors import BadInput
-from rollout.local.engine import DeployResult, LocalEngine, StackFile
-from rollout.model.stack import CohortStackConfig
+from rollout.stacks.providers import (
+    DEPLOYERS,
+    LOCAL,
+    OUTPUTS_SOURCES,
+    DeployerSetup,
+)
 
-local_app = typer.Typer(help="Local mode: a moto server and the local engine (a test double).",
+if TYPE_CHECKING:
+    from rollout.aws_clients import AwsClients
+    from rollout.discovery import OutputsSource
+    from rollout.local.deployer import DeployResult, LocalDeployer
+    from rollout.stacks.base import StackDeployer
+    from rollout.stacks.stack_file import StackFile
+
+local_app = typer.Typer(help="Local mode: a moto server and the local deployer (a test double).",
                         no_args_is_help=True)
 app.add_typer(local_app, name="local")
+
+
+def _local_deployer(setup: DeployerSetup) -> StackDeployer:
+    return _deployer(setup.project_dir, setup.clients)
+
+
+def _deployer(project_dir: Path, clients: AwsClients | None = None) -> LocalDeployer:
+    from rollout.local.deployer import LocalDeployer
+    from rollout.local.server import require_local_extra
+
+    require_local_extra()
+    return LocalDeployer(project_dir, clients)
+
+
+def _local_outputs(clients: AwsClients, app_name: str, project_dir: Path) -> OutputsSource | None:
+    from rollout.local.record import local_record_outputs
+
+    return local_record_outputs(clients, app_name)
+
+
+DEPLOYERS.register(LOCAL, _local_deployer)
+OUTPUTS_SOURCES.register(LOCAL, _local_outputs)
 
 
 @local_app.command("server")
 def server(port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 5000) -> None:
     """Run a moto server in the foreground (request logging off). Ctrl-C stops it."""
-    from rollout.local.server import embedded_moto
+    from rollout.local.server import embedded_moto, require_local_extra
 
+    require_local_extra()
     # Started from a script's background job, SIGINT arrives ignored and Python keeps it
     # so: "Ctrl-C stops it" (or kill -INT) must hold however the server was started.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -46,13 +84,17 @@ def server(port: Annotated[int, typer.Option(help="Loopback port to listen on.")
 
 
 def _subject(stack_file: StackFile) -> str:
+    from rollout.model.stack import CohortStackConfig
+
     if isinstance(stack_file.config.stack, CohortStackConfig):
         return f"cohort {stack_file.stack}"
     return "the shared stack"
 
 
 def _show(results: list[DeployResult]) -> None:
-    table = Table(title="local engine (moto): what was deployed")
+    from rich.table import Table
+
+    table = Table(title="local deployer (moto): what was deployed")
     for column in ("stack", "created", "unchanged", "listener / bucket"):
         table.add_column(column)
     for result in results:
@@ -73,13 +115,13 @@ def up(
     A test double of `pulumi up`: real deployments use `pulumi up`.
     """
     ctx = context.current()
-    engine = LocalEngine(ctx.project_dir)
-    stack_file = engine.preflight(cohort, stack_config)
-    for deployed in engine.deployed_with(stack_file):
+    deployer = _deployer(ctx.project_dir)
+    stack_file = deployer.preflight(cohort, stack_config)
+    for deployed in deployer.deployed_with(stack_file):
         ctx.announce_region(_subject(deployed), deployed.region)
     if not as_json:
-        err_console.print(f"deploying stack {cohort} into moto with the local engine ...")
-    results = engine.up(cohort, path=stack_config)
+        err_console.print(f"deploying stack {cohort} into moto with the local deployer ...")
+    results = deployer.up(cohort, path=stack_config)
     emit([asdict(result) for result in results], as_json, lambda _: _show(results))
 
 
@@ -90,7 +132,10 @@ def demo(
     as_json: JsonFlag = False,
 ) -> None:
     """Deploy, publish, plan, notify and roll a release through three cohorts, locally."""
-    from rollout.demo import run_demo
+    from rollout.local.server import require_local_extra
+
+    require_local_extra()
+    from rollout.local.demo import run_demo
 
     project_dir = context.current().project_dir
     if not (project_dir / "Pulumi.shared.yaml").exists() or \

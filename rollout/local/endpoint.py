@@ -1,6 +1,6 @@
-"""The local engine's guard: it only ever talks to a local endpoint (a moto server).
+"""The local deployer's guard: it only ever talks to a local endpoint (a moto server).
 
-The local engine creates whatever the program declares through plain boto3, so
+The local deployer creates whatever the program declares through plain boto3, so
 against real AWS it would create real VPCs, load balancers, policies and keys.
 The rule is an allow-list: an endpoint is local when its host is one the user
 named in :data:`ALLOW_HOSTS_VARIABLE`, or when every address the host resolves
@@ -38,14 +38,14 @@ ALLOW_HOSTS_VARIABLE = "ROLLOUT_LOCAL_ALLOW_HOSTS"
 """Comma-separated host names the user trusts to be local although they do not resolve to
 loopback addresses (say, a moto container's name); compared exactly, without wildcards."""
 
-ENGINE_SERVICES = ("s3", "sts", "dynamodb", "sns", "ec2", "elbv2", "iam", "kms")
-"""What the local engine and its resource handlers talk to: all checked before the first
+DEPLOYER_SERVICES = ("s3", "sts", "dynamodb", "sns", "ec2", "elbv2", "iam", "kms")
+"""What the local deployer and its resource handlers talk to: all checked before the first
 request. A client for any other service is checked when it is created."""
 
 STATIC_CREDENTIAL_SOURCES = frozenset({"env", "shared-credentials-file", "config-file"})
 FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
              "aws_session_token": "testing"}
-REFUSAL = "the local engine only deploys into moto"
+REFUSAL = "the local deployer only deploys into moto"
 ADVICE = ("point AWS_ENDPOINT_URL at `rollout local server` and remove service-specific "
           f"endpoints, or name a host you trust in {ALLOW_HOSTS_VARIABLE}; real deployments "
           "use `pulumi up`")
@@ -150,7 +150,7 @@ class EndpointGuard:
             return
         reason = why_not_local(request.url, self._allowed)
         if reason is not None:
-            raise BadInput(f"the local engine refused to send a request to {host}: {reason}; "
+            raise BadInput(f"the local deployer refused to send a request to {host}: {reason}; "
                            f"{ADVICE}")
         with self._lock:
             self._local_hosts.add(host)
@@ -172,8 +172,8 @@ def static_keys(session: Any) -> dict[str, str]:
     return keys
 
 
-def local_engine_clients(region_name: str | None = None) -> AwsClients:
-    """Clients for the local engine: guarded, static credentials, path-style S3 addressing.
+def local_deployer_clients(region_name: str | None = None) -> AwsClients:
+    """Clients for the local deployer: guarded, static credentials, path-style S3 addressing.
 
     Path-style keeps S3 requests on the endpoint's own host rather than on a
     ``<bucket>.<host>`` name the guard would have to resolve again.
@@ -188,12 +188,12 @@ def local_engine_clients(region_name: str | None = None) -> AwsClients:
 
 
 def check_local(clients: AwsClients, regions: Iterable[str]) -> None:
-    """:class:`BadInput` unless every engine service is local in each of ``regions``.
+    """:class:`BadInput` unless every deployer service is local in each of ``regions``.
 
     Creating a client sends nothing; its guard refuses before anything could.
     """
     for region_name in dict.fromkeys(regions):
-        for service in ENGINE_SERVICES:
+        for service in DEPLOYER_SERVICES:
             clients.for_region(region_name).client(service)
 
 

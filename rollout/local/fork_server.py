@@ -66,7 +66,7 @@ def run_forked(work: Callable[[], T]) -> T | ChildFailure:
     try:
         result: T = pickle.loads(data)
     except Exception:
-        return ChildFailure(f"the engine process died ({_describe(status)})")
+        return ChildFailure(f"the deployer process died ({_describe(status)})")
     return result
 
 

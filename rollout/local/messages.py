@@ -1,4 +1,4 @@
-"""What the local engine and the processes that run its stacks send each other.
+"""What the local deployer and the processes that run its stacks send each other.
 
 Kept free of Pulumi imports, so that the ``rollout`` command (which only starts
 those processes) never pays for importing Pulumi itself.
@@ -12,8 +12,8 @@ from typing import Any
 from rollout.errors import RolloutError
 
 
-class LocalEngineError(RolloutError):
-    """The local engine cannot do what the program asks (exit 1)."""
+class LocalDeployError(RolloutError):
+    """The local deployer cannot do what the program asks (exit 1)."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import pulumi
 
 from rollout.aws_clients import AwsClients
-from rollout.local.messages import LocalEngineError
+from rollout.local.messages import LocalDeployError
 from rollout.local.resources import Created, ResourceType, load_all
 from rollout.local.state import LocalStateStore, ResourceRecord, StackState
 
@@ -65,12 +65,12 @@ class MotoMocks(pulumi.runtime.Mocks):
             who = self._clients.client("sts").get_caller_identity()
             return {"accountId": who["Account"], "arn": who["Arn"], "userId": who["UserId"],
                     "id": who["Account"]}
-        self._fail(f"the local engine does not support the function {args.token}")
+        self._fail(f"the local deployer does not support the function {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         try:
             return self._new_resource(args)
-        except LocalEngineError as exc:
+        except LocalDeployError as exc:
             self._fail(str(exc))
         except Exception as exc:
             detail = " ".join(str(exc).split())
@@ -78,7 +78,7 @@ class MotoMocks(pulumi.runtime.Mocks):
 
     def _fail(self, message: str) -> NoReturn:
         self.errors.append(message)
-        raise LocalEngineError(message)
+        raise LocalDeployError(message)
 
     def _new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = unwrap_secrets(args.inputs)
@@ -88,8 +88,8 @@ class MotoMocks(pulumi.runtime.Mocks):
             return "", inputs
         kind = self._types.get(args.typ)
         if kind is None:
-            raise LocalEngineError(
-                f"the local engine does not support resource type {args.typ} "
+            raise LocalDeployError(
+                f"the local deployer does not support resource type {args.typ} "
                 f"(resource {args.name!r}); supported: {', '.join(sorted(self._types))}")
         key = f"{args.typ}::{args.name}"
         with self._lock:
@@ -114,8 +114,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         changed -= kind.ignored_changes
         kept = {name: record.inputs[name] for name in kind.ignored_changes if name in record.inputs}
         if changed - {"tags"}:
-            raise LocalEngineError(
-                f"{key}: the local engine cannot change {', '.join(sorted(changed - {'tags'}))} "
+            raise LocalDeployError(
+                f"{key}: the local deployer cannot change {', '.join(sorted(changed - {'tags'}))} "
                 "in place; restart the moto server to start from scratch")
         if "tags" in changed and kind.retag is not None:
             kind.retag(self._clients, Created(record.id, record.outputs), inputs.get("tags") or {})
@@ -125,6 +125,6 @@ class MotoMocks(pulumi.runtime.Mocks):
         referenced = name.rsplit("/", 1)[-1]
         state = self._store.load(referenced)
         if state is None:
-            raise LocalEngineError(
+            raise LocalDeployError(
                 f"stack reference {name!r}: the {referenced!r} stack is not deployed locally yet")
         return {"name": name, "outputs": state.outputs, "secretOutputNames": []}

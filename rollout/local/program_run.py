@@ -21,7 +21,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from rollout.components.program import declare
-from rollout.local.endpoint import local_engine_clients
+from rollout.local.endpoint import local_deployer_clients
 from rollout.local.messages import StackRequest, StackSummary
 from rollout.local.mocks import MotoMocks
 from rollout.local.state import LocalStateStore
@@ -62,7 +62,7 @@ def deploy(request: StackRequest) -> StackSummary:
     """
     os.environ.clear()
     os.environ.update(request.environment)
-    clients = local_engine_clients(request.region)
+    clients = local_deployer_clients(request.region)
     store = LocalStateStore(clients, str(request.config["app"]))
     mocks = MotoMocks(clients, store, request.stack)
     config = parse_stack(request.config)

@@ -1,17 +1,25 @@
-"""An embedded moto server on a loopback port, with its request logging silenced."""
+"""An embedded moto server on a loopback port, with its request logging silenced.
+
+moto comes with the ``[local]`` extra, which a production install leaves out: it is
+imported only when a server starts, and every local stand-in first checks it is
+there (:func:`require_local_extra`), so without it the user reads what to install.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import multiprocessing
 import os
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from moto.server import ThreadedMotoServer
+from multiprocessing.synchronize import Event as EventType
 
 from rollout.aws_clients import region
+from rollout.errors import BadInput
+from rollout.stacks.providers import LOCAL_EXTRA_MISSING
 
 LOOPBACK = "127.0.0.1"
 FAKE_CREDENTIALS = {
@@ -19,6 +27,16 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+
+LOCAL_EXTRA_MODULES = ("moto", "flask", "werkzeug")
+"""What ``moto[server]`` brings that the stand-ins use, checked without importing it."""
+
+
+def require_local_extra() -> None:
+    """:class:`BadInput` naming the extra to install, unless ``moto[server]`` is installed."""
+    if any(importlib.util.find_spec(name) is None for name in LOCAL_EXTRA_MODULES):
+        raise BadInput(LOCAL_EXTRA_MISSING)
 
 
 def silence_request_logging() -> None:
@@ -47,28 +65,72 @@ def wait_until_listening(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def embedded_moto(port: int | None = None) -> Iterator[str]:
-    """Run a moto server in a thread and point this process's AWS settings at it.
-
-    Yields the endpoint URL. The previous environment is restored afterwards.
-    """
-    silence_request_logging()
-    port = port or free_port()
-    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
-    server.start()
-    wait_until_listening(port)
-    endpoint = f"http://{LOOPBACK}:{port}"
+def pointed_at(endpoint: str) -> Iterator[None]:
+    """This process's AWS settings point at ``endpoint`` with moto's fake credentials; the
+    previous environment is restored afterwards."""
     names = (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION")
     saved = {key: os.environ.get(key) for key in names}
     os.environ.update(FAKE_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region()
     try:
-        yield endpoint
+        yield
     finally:
-        server.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def embedded_moto(port: int | None = None) -> Iterator[str]:
+    """Run a moto server in a thread and point this process's AWS settings at it.
+
+    Yields the endpoint URL. The previous environment is restored afterwards.
+    """
+    require_local_extra()
+    from moto.server import ThreadedMotoServer
+
+    silence_request_logging()
+    port = port or free_port()
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server.start()
+    wait_until_listening(port)
+    endpoint = f"http://{LOOPBACK}:{port}"
+    try:
+        with pointed_at(endpoint):
+            yield endpoint
+    finally:
+        server.stop()
+
+
+def _serve(port: int, ready: EventType, stop: EventType) -> None:
+    with embedded_moto(port):
+        ready.set()
+        stop.wait()
+
+
+@contextmanager
+def moto_in_child_process() -> Iterator[str]:
+    """An embedded moto server in a child process; this process's AWS settings point at it.
+
+    For measurements: a server in the measuring process would share its interpreter
+    lock and its memory.
+    """
+    require_local_extra()
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop = spawn.Event(), spawn.Event()
+    port = free_port()
+    child = spawn.Process(target=_serve, args=(port, ready, stop), daemon=True)
+    child.start()
+    if not ready.wait(timeout=60):
+        raise RuntimeError("the moto server did not start")
+    wait_until_listening(port)
+    endpoint = f"http://{LOOPBACK}:{port}"
+    try:
+        with pointed_at(endpoint):
+            yield endpoint
+    finally:
+        stop.set()
+        child.join(timeout=10)

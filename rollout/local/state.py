@@ -1,4 +1,4 @@
-"""The local engine's state: which resource of which stack has which id, kept inside moto.
+"""The local deployer's state: which resource of which stack has which id, kept inside moto.
 
 Keeping it in the moto server (an S3 object per stack) means state and resources
 live and die together: restart the server and both start fresh.
@@ -17,7 +17,7 @@ STATE_BUCKET = "rollout-local-engine-state"
 
 
 class ResourceRecord(BaseModel):
-    """One resource the local engine created."""
+    """One resource the local deployer created."""
 
     id: str
     inputs: dict[str, Any]
@@ -25,7 +25,7 @@ class ResourceRecord(BaseModel):
 
 
 class StackState(BaseModel):
-    """Everything the local engine knows about one stack."""
+    """Everything the local deployer knows about one stack."""
 
     resources: dict[str, ResourceRecord] = Field(default_factory=dict)
     outputs: dict[str, Any] = Field(default_factory=dict)
@@ -41,9 +41,14 @@ class LocalStateStore:
         self._app = app
         self._bucket_exists = False
 
+    @staticmethod
+    def prefix(app: str) -> str:
+        """The S3 key prefix of ``app``'s stacks in :data:`STATE_BUCKET`."""
+        return f"stacks/{app}/"
+
     def key(self, stack: str) -> str:
         """The S3 key of ``stack``'s state in :data:`STATE_BUCKET`."""
-        return f"stacks/{self._app}/{stack}.json"
+        return f"{self.prefix(self._app)}{stack}.json"
 
     def _ensure_bucket(self) -> None:
         if self._bucket_exists:
@@ -58,7 +63,7 @@ class LocalStateStore:
         self._bucket_exists = True
 
     def load(self, stack: str) -> StackState | None:
-        """The stack's state, or None when the local engine never deployed it."""
+        """The stack's state, or None when the local deployer never deployed it."""
         try:
             body = self._s3.get_object(Bucket=STATE_BUCKET, Key=self.key(stack))["Body"].read()
         except (self._s3.exceptions.NoSuchKey, self._s3.exceptions.NoSuchBucket):
@@ -72,9 +77,9 @@ class LocalStateStore:
                             Body=json.dumps(state.model_dump(), sort_keys=True).encode())
 
     def stacks(self) -> list[str]:
-        """Names of the stacks the local engine has deployed."""
+        """Names of the stacks the local deployer has deployed."""
         try:
-            listed = self._s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=f"stacks/{self._app}/")
+            listed = self._s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=self.prefix(self._app))
         except self._s3.exceptions.NoSuchBucket:
             return []
         return sorted(obj["Key"].rsplit("/", 1)[1].removesuffix(".json")

@@ -3,8 +3,8 @@
 The fork server of :mod:`rollout.local.child_process` imports it once. pulumi_aws
 loads its service modules lazily, on first attribute access, and those are most
 of the cost (``pulumi_aws.ec2`` alone is ~0.4 s), so every resource class the
-local engine supports is touched here, found from the resource registry. The
-botocore models of the services the engine uses are loaded too (EC2's alone
+local deployer supports is touched here, found from the resource registry. The
+botocore models of the services the deployer uses are loaded too (EC2's alone
 takes a few hundred milliseconds), into the loader every session shares.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import rollout.local.program_run  # noqa: F401 - pulumi, the infra program, the mocks
 from rollout.aws_clients import new_session
-from rollout.local.endpoint import ENGINE_SERVICES
+from rollout.local.endpoint import DEPLOYER_SERVICES
 from rollout.local.resources import load_all
 
 
@@ -31,16 +31,16 @@ def load_resource_classes() -> int:
 
 
 def load_service_models() -> int:
-    """Load the botocore models of :data:`ENGINE_SERVICES`; return how many.
+    """Load the botocore models of :data:`DEPLOYER_SERVICES`; return how many.
 
     Creating a client loads its model, endpoint rules and retry settings and
     sends nothing; these clients are dropped before any child is forked.
     """
     session = cast(Any, new_session(region_name="us-east-1", aws_access_key_id="warm",
                                     aws_secret_access_key="warm"))
-    for service in ENGINE_SERVICES:
+    for service in DEPLOYER_SERVICES:
         session.client(service, endpoint_url="http://127.0.0.1:9")
-    return len(ENGINE_SERVICES)
+    return len(DEPLOYER_SERVICES)
 
 
 load_resource_classes()

@@ -6,19 +6,13 @@ and must say something.
 
 from __future__ import annotations
 
-import re
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.errors import BadInput
-from rollout.vocabulary.versions import VERSION_PATTERN
-
-
-def checked_version(value: str, option: str) -> str:
-    """``value`` when it is a version like 1.5.0; bad input naming ``option`` when not."""
-    if not re.fullmatch(VERSION_PATTERN, value):
-        raise BadInput(f"{option} {value!r} is not a version like 1.5.0")
-    return value
+from rollout.userfile import line_of, load_model, read_yaml
+from rollout.vocabulary.versions import Version
 
 
 class ReleaseNotes(BaseModel):
@@ -26,10 +20,24 @@ class ReleaseNotes(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    version: str = Field(pattern=VERSION_PATTERN)
+    version: Version
     title: str = Field(min_length=1)
     changes: list[str] = Field(min_length=1)
     benefits: list[str] = Field(min_length=1)
     risks: list[str] = Field(min_length=1)
     timeframe: str = Field(min_length=1)
     rollback_plan: str = Field(min_length=1, alias="rollbackPlan")
+
+
+def load_release_notes(path: Path, version: str, option: str) -> ReleaseNotes:
+    """The notes in ``path``, which must be those of ``version`` (given as ``option``).
+
+    Notes written for another release would tell customers the wrong story, so a
+    mismatch is bad input naming the line of ``version``.
+    """
+    notes = load_model(path, ReleaseNotes)
+    if notes.version != version:
+        _, lines = read_yaml(path)
+        raise BadInput(f"{path}:{line_of(lines, ('version',)) or 1}: version: the notes are for "
+                       f"{notes.version}, but {option} is {version}")
+    return notes

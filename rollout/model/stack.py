@@ -26,9 +26,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS, Colour
 from rollout.vocabulary.hosts import Host, shared_host
-from rollout.vocabulary.names import MAX_AWS_NAME, NAME_PATTERN, SHARED_COHORT
+from rollout.vocabulary.names import NAME_PATTERN, SHARED_COHORT
 from rollout.vocabulary.versions import Version
 
 
@@ -161,24 +162,22 @@ class CohortStackConfig(_Strict):
 
     @model_validator(mode="after")
     def _names_fit_aws(self) -> CohortStackConfig:
-        longest = self.target_group_name("green")
-        if len(longest) > MAX_AWS_NAME:
-            raise ValueError(
-                f"app and cohort are too long together: target group name {longest!r} has "
-                f"{len(longest)} characters, AWS allows {MAX_AWS_NAME}")
+        problem = resource_names.too_long_for_aws(self.app, self.cohort)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
     def param_prefix(self) -> str:
         """Where tenant configuration lives: ``/<app>/<cohort>``; colours and tenants below."""
-        return f"/{self.app}/{self.cohort}"
+        return resource_names.parameter_namespace(self.app, self.cohort)
 
     @property
     def load_balancer_name(self) -> str:
-        return f"{self.app}-{self.cohort}"
+        return resource_names.load_balancer(self.app, self.cohort)
 
     def target_group_name(self, colour: Colour) -> str:
-        return f"{self.app}-{self.cohort}-{colour}"
+        return resource_names.target_group(self.app, self.cohort, colour)
 
 
 StackConfig = Annotated[SharedStackConfig | CohortStackConfig, Field(discriminator="role")]

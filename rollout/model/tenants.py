@@ -26,7 +26,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     field_validator,
     model_validator,
 )
@@ -34,6 +33,7 @@ from pydantic import (
 from rollout.errors import BadInput
 from rollout.rollouts.strategy import parse_strategy
 from rollout.userfile import LinePath, line_of, read_yaml, validate
+from rollout.vocabulary.durations import Span
 from rollout.vocabulary.hosts import Host, shared_host
 from rollout.vocabulary.names import NAME_PATTERN
 
@@ -43,35 +43,10 @@ MINUTES_PER_DAY = 24 * 60
 MIN_SLOT = timedelta(minutes=30)
 """Even an all-at-once switch needs time to check and, if need be, roll back."""
 
-_SPAN = re.compile(r"^\s*(\d+)\s*(m|h|d|w)\s*$")
-_SPAN_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1),
-               "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MONTH_DAY_NUMERIC = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 _MONTH_DAY_NAMED = re.compile(r"^([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def parse_span(text: Any) -> timedelta:
-    """``30m``, ``12h``, ``2d`` or ``1w`` → a timedelta (days matter for schedules)."""
-    if isinstance(text, timedelta):
-        return text
-    match = _SPAN.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30m, 12h, 2d or 1w")
-    return int(match.group(1)) * _SPAN_UNITS[match.group(2)]
-
-
-def format_span(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    for unit, size in (("w", 7 * 1440), ("d", 1440), ("h", 60)):
-        if minutes and minutes % size == 0:
-            return f"{minutes // size}{unit}"
-    return f"{minutes}m"
-
-
-Span = Annotated[timedelta, BeforeValidator(parse_span),
-                 PlainSerializer(format_span, return_type=str)]
 
 
 def _clock_minutes(text: str, what: str) -> int:

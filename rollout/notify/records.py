@@ -9,27 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from rollout.model.tenants import TenantsFile
-from rollout.rollouts.ledger import Ledger
-from rollout.schedule.notice import (
-    MissingNotice,
-    NoticeRecord,
-    missing_notices,
-    notice_pk,
-    notice_sk,
-)
+from rollout.rollouts.ledger import RolloutLedger
+from rollout.schedule.notice import MissingNotice, NoticeRecord, missing_notices
+from rollout.vocabulary.ledger_keys import NOTICE_TENANT_PREFIX, notice_pk, notice_sk
 
 
 class NoticeBook:
     """The notices of one release, as the ledger holds them."""
 
-    def __init__(self, ledger: Ledger, release: str) -> None:
+    def __init__(self, ledger: RolloutLedger, release: str) -> None:
         self._ledger = ledger
         self.release = release
 
     def records(self) -> dict[str, NoticeRecord]:
         """Tenant id → its notice record for this release."""
         return {record.tenant: record for record in
-                self._ledger.query(notice_pk(self.release), "TENANT#", NoticeRecord)}
+                self._ledger.query(notice_pk(self.release), NOTICE_TENANT_PREFIX, NoticeRecord)}
 
     def claim(self, record: NoticeRecord) -> bool:
         """Claim the tenant for sending; False when another run already did."""
@@ -45,11 +40,11 @@ class NoticeBook:
         self._ledger.delete(notice_pk(self.release), notice_sk(tenant))
 
 
-def check_notice(ledger: Ledger, release: str, tenants: TenantsFile, cohort: str,
+def check_notice(ledger: RolloutLedger, release: str, tenants: TenantsFile, cohort: str,
                  now: datetime) -> list[MissingNotice]:
     """The tenants of ``cohort`` that ``start`` at ``now`` would upgrade without full notice.
 
-    Empty means the cohort may start; otherwise the engine refuses with
+    Empty means the cohort may start; otherwise the executor refuses with
     :class:`~rollout.errors.Blocked` unless ``--override-notice`` is given.
     """
     return missing_notices(tenants, cohort, NoticeBook(ledger, release).records(), now)

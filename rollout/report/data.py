@@ -20,9 +20,11 @@ from rollout.notify.records import NoticeBook
 from rollout.report.model import CohortReport, GateOutcome, ReportData, ReportEvent, TenantRow
 from rollout.rollouts.executor import load_state
 from rollout.rollouts.fleet_status import cohort_status
-from rollout.rollouts.ledger import Event, Ledger, now_utc
+from rollout.rollouts.ledger import Event, Ledger
 from rollout.rollouts.state import RolloutState
+from rollout.routers.configured import CohortRouters
 from rollout.schedule.notice import NoticeRecord
+from rollout.vocabulary.clock import utc_now
 
 CHART_DATA = ("weights", "new_colour", "old_colour", "release", "step", "failure")
 """The only event data keys a report keeps."""
@@ -51,10 +53,12 @@ def _outcome(result: Any) -> GateOutcome:
 class ReportGatherer:
     """Reads one app's cohorts, caching notice records per release."""
 
-    def __init__(self, clients: AwsClients, discovery: Discovery, ledger: Ledger) -> None:
+    def __init__(self, clients: AwsClients, discovery: Discovery, ledger: Ledger,
+                 routers: CohortRouters | None = None) -> None:
         self._clients = clients
         self._discovery = discovery
         self._ledger = ledger
+        self._routers = routers or CohortRouters()
         self._notices: dict[str, dict[str, NoticeRecord]] = {}
 
     def notices(self, release: str) -> dict[str, NoticeRecord]:
@@ -64,7 +68,9 @@ class ReportGatherer:
 
     def cohort(self, name: str) -> tuple[CohortReport, list[TenantRow]]:
         resources = self._discovery.cohort(name)
-        status = cohort_status(self._clients.for_region(resources.region), resources, self._ledger)
+        clients = self._clients.for_region(resources.region)
+        status = cohort_status(clients, resources, self._ledger,
+                               self._routers.router(clients, resources))
         state: RolloutState | None = load_state(self._ledger, name)
         events = self._ledger.events(name)
         report = CohortReport(
@@ -92,13 +98,15 @@ class ReportGatherer:
 
 
 def gather_report(clients: AwsClients, discovery: Discovery, ledger: Ledger, app: str,
-                  cohorts: list[str], *, now: datetime | None = None) -> ReportData:
-    """Everything the report page shows about ``cohorts``, read now."""
-    gatherer = ReportGatherer(clients, discovery, ledger)
+                  cohorts: list[str], *, now: datetime | None = None,
+                  routers: CohortRouters | None = None) -> ReportData:
+    """Everything the report page shows about ``cohorts``, read now, each cohort's traffic
+    through the router ``routers`` configures for it (by default the default router)."""
+    gatherer = ReportGatherer(clients, discovery, ledger, routers)
     reports: list[CohortReport] = []
     tenants: list[TenantRow] = []
     for name in cohorts:
         report, rows = gatherer.cohort(name)
         reports.append(report)
         tenants.extend(rows)
-    return ReportData(app=app, generated_at=now or now_utc(), cohorts=reports, tenants=tenants)
+    return ReportData(app=app, generated_at=now or utc_now(), cohorts=reports, tenants=tenants)

@@ -4,7 +4,7 @@
 (:mod:`~rollout.report.timeline`, :mod:`~rollout.report.svg`,
 :mod:`~rollout.report.html`) only ever see these models, so tests can hand-make
 them. Nothing here holds a parameter value: events carry their messages, which
-the engine writes without secrets, and only the structured data the chart needs.
+the executor writes without secrets, and only the structured data the chart needs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A cohort's history as a chart sees it: traffic share of the new release over time, and marks.
 
-Pure: events in, points and markers out. The engine records weights as
+Pure: events in, points and markers out. The executor records weights as
 ``{colour: weight}``; which colour is "new" changes from one rollout to the next
 (after a promotion the live colour flips), so each ``started`` event opens a new
 *segment* and says which colour it is rolling out to. Weights hold between

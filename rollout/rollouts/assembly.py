@@ -1,20 +1,23 @@
 """Assemble a :class:`CohortRollout` from what is deployed and what the user wrote.
 
-The CLI, the demo and the tests all build engines the same way: the cohort's
-resources from discovery, its router and gates from ``tenants.yaml``, and the
-preflight checks and rollback hooks every real rollout needs.
+The CLI, the demo and the tests all build a rollout the same way, with
+:func:`build_rollout`: the cohort's resources from discovery, its router and gates
+from ``tenants.yaml``, the preflight checks and rollback hooks every real rollout
+needs, and the rule of which tenants a rollout leaves on the old colour.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.copier import ConfigCopier
+from rollout.configcopy.report import conflicts_left_alone
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate
@@ -24,17 +27,20 @@ from rollout.model.tenants import Cohort, TenantsFile, load_tenants
 from rollout.rollouts.executor import (
     CarryBack,
     CohortRollout,
-    EngineHooks,
-    EngineSettings,
     Preflight,
+    RolloutHooks,
+    RolloutSettings,
+    TickReport,
 )
-from rollout.rollouts.ledger import Ledger, now_utc
+from rollout.rollouts.ledger import Event, Ledger
 from rollout.rollouts.preflight import NoticeCheck, SecurityCheck
 from rollout.rollouts.state import RolloutState
-from rollout.routers.base import ROUTERS, TrafficRouter
+from rollout.routers import for_cohort
+from rollout.routers.base import TrafficRouter
 from rollout.schedule.freeze import CompanyFreeze
 from rollout.schedule.pins import pins_at
 from rollout.schedule.windows import WindowProfile, contains
+from rollout.vocabulary.clock import utc_now
 
 TENANTS_ENV = "ROLLOUT_TENANTS"
 
@@ -74,11 +80,9 @@ class CohortSetup:
     def step_gates(self, raw: list[dict[str, Any]]) -> list[Gate]:
         return load_gates(self.gate_settings(raw), source="strategy steps")
 
-    def router(self, clients: Any) -> TrafficRouter:
-        router_settings = dict(self.settings.router)
-        kind = str(router_settings.pop("kind", "alb"))
-        router: TrafficRouter = ROUTERS.get(kind)(clients, self.resources, router_settings)
-        return router
+    def router(self, clients: AwsClients) -> TrafficRouter:
+        """The router the cohort's ``router:`` entry names; ``clients`` in its region."""
+        return for_cohort(clients, self.resources, self.settings.router)
 
     def tenant_ref(self, tenant_id: str) -> TenantRef:
         """The tenant's host from the stack outputs, else from ``tenants.yaml``."""
@@ -122,15 +126,16 @@ class ConfigCopyCheck:
     def __init__(self, copier: ConfigCopier) -> None:
         self._copier = copier
 
+    def plan(self, state: RolloutState) -> str:
+        return (f"copy the tenant configuration of {state.old_colour} to {state.new_colour}, "
+                f"then verify it (a setting someone changed on {state.new_colour} refuses the "
+                "rollout)")
+
     def run(self, state: RolloutState) -> str:
         report = self._copier.copy(state.old_colour, state.new_colour)
-        if report.conflicts:
-            raise Blocked(
-                f"{len(report.conflicts)} setting(s) on {state.new_colour} were changed there "
-                f"since the toolkit last wrote them (first: {report.conflict_lines()[0]}); "
-                f"review with `rollout config diff --cohort {state.cohort} --from "
-                f"{state.old_colour} --to {state.new_colour}`, then `rollout config copy ... "
-                "--force` to overwrite them")
+        refused = conflicts_left_alone(report)
+        if refused is not None:
+            raise refused
         if not report.verified:
             raise RolloutFailed(f"tenant configuration on {state.new_colour} does not match "
                                 f"{state.old_colour} after the copy: {report.summary()}")
@@ -142,22 +147,34 @@ def load_setup(tenants_file: Path, resources: CohortResources) -> CohortSetup:
     return CohortSetup(resources, tenants, tenants.cohort(resources.cohort))
 
 
-def build_rollout(setup: CohortSetup, clients: Any, ledger: Ledger, *,
-                  engine_settings: EngineSettings | None = None,
-                  notice_override: str | None = None,
-                  decided_at: datetime | None = None,
-                  on_progress: Any = None,
-                  on_event: list[Any] | None = None) -> CohortRollout:
-    """A ready engine with every preflight check and rollback hook a real rollout needs.
+@dataclass(frozen=True)
+class RolloutOptions:
+    """What a command decides about the rollout it builds; the rest comes from the setup.
 
-    ``decided_at`` is the moment notice periods and freezes are judged at (default: now);
-    the demo passes each cohort's planned slot to fast-forward the calendar.
+    ``decided_at`` is the moment notice periods, freezes and pins are judged at (default:
+    now); the demo passes each cohort's planned slot to fast-forward the calendar.
     """
+
+    settings: RolloutSettings = field(default_factory=RolloutSettings)
+    notice_override: str | None = None
+    decided_at: datetime | None = None
+    on_progress: Callable[[TickReport], None] | None = None
+    on_event: list[Callable[[str, Event], None]] = field(default_factory=list)
+
+
+def build_rollout(setup: CohortSetup, clients: AwsClients, ledger: Ledger,
+                  options: RolloutOptions | None = None) -> CohortRollout:
+    """A ready rollout with every preflight check and rollback hook a real rollout needs.
+
+    ``clients`` are in the cohort's region.
+    """
+    chosen = options or RolloutOptions()
     copier = ConfigCopier(AwsClients(retry_mode="adaptive").for_region(setup.resources.region),
                           setup.resources, ledger)
     security = setup.settings.security
+    decided_at = chosen.decided_at
     preflight: list[Preflight] = [
-        NoticeCheck(ledger, setup.tenants, decided_at or now_utc(), notice_override),
+        NoticeCheck(ledger, setup.tenants, decided_at or utc_now(), chosen.notice_override),
         ConfigCopyCheck(copier),
         SecurityCheck(clients, setup.resources, security.command if security else None,
                       security.timeout if security else None,
@@ -173,15 +190,18 @@ def build_rollout(setup: CohortSetup, clients: Any, ledger: Ledger, *,
             return CarryBack(f"configuration NOT carried back: {unread}", done=False)
         return CarryBack(report.summary(), report.left_alone)
 
-    calendar_shift = decided_at - now_utc() if decided_at else timedelta(0)
-    hooks = EngineHooks(preflight=preflight,
-                        blockers=[CompanyFreeze(setup.tenants, calendar_shift)],
-                        on_rollback=[carry_back],
-                        on_event=on_event or [], on_progress=on_progress)
+    def pins(moment: datetime, length: timedelta) -> list[tuple[TenantRef, str]]:
+        return setup.pins_now(decided_at or moment, length)
+
+    calendar_shift = decided_at - utc_now() if decided_at else timedelta(0)
+    hooks = RolloutHooks(preflight=preflight,
+                         blockers=[CompanyFreeze(setup.tenants, calendar_shift)],
+                         on_rollback=[carry_back], on_event=list(chosen.on_event),
+                         on_progress=chosen.on_progress, step_gates=setup.step_gates,
+                         pins=pins)
     return CohortRollout(
         clients=clients, cohort=setup.resources, ledger=ledger, router=setup.router(clients),
-        gates=setup.gates(), step_gates=setup.step_gates, hooks=hooks,
-        settings=engine_settings or EngineSettings())
+        gates=setup.gates(), hooks=hooks, settings=chosen.settings)
 
 
-__all__ = ["CohortSetup", "build_rollout", "load_setup", "tenants_path"]
+__all__ = ["CohortSetup", "RolloutOptions", "build_rollout", "load_setup", "tenants_path"]

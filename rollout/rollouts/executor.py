@@ -5,6 +5,10 @@ an event *after*; :meth:`CohortRollout.resume` compares the ledger with what AWS
 routes and finishes whatever a crash interrupted, so every step is idempotent
 and nothing is shifted twice. A failed gate sends all traffic back to the old
 colour in one router write, never walking back through the steps.
+
+``start``, ``rollback`` and ``abort`` are plans (:mod:`rollout.rollouts.command_plans`)
+made of this class's phases: the command line displays the very plan these methods
+execute, so a dry run shows exactly what the real run does.
 """
 
 from __future__ import annotations
@@ -22,45 +26,50 @@ from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict
 from rollout.model.stack import TenantRef
+from rollout.rollouts import command_plans
 from rollout.rollouts.ledger import (
     DEFAULT_LEASE_SECONDS,
-    STATE_SK,
     Event,
     Heartbeat,
     Lease,
-    Ledger,
     LedgerUnreadable,
+    RolloutLedger,
     StoppedByOperator,
     StopRequest,
-    cohort_pk,
     default_actor,
-    now_utc,
-    stop_sk,
 )
 from rollout.rollouts.progression import (
     Action,
     Advance,
     Hold,
     Pause,
+    ProgressionSettings,
     Promote,
     RollBack,
-    Settings,
     decide,
 )
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import StepPlan
 from rollout.routers.base import TrafficRouter, Weights
+from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour, other_colour
+from rollout.vocabulary.ledger_keys import STATE_SK, cohort_pk, stop_sk
 from rollout.vocabulary.versions import checked_version
 
 FORWARD = (Status.PREPARING, Status.SHIFTING, Status.PAUSED, Status.PROMOTED)
 """Statuses that move a rollout on: an operator's stop request fences their saves."""
+
+StopKind = Literal["abort", "rollback"]
 
 
 class Preflight(Protocol):
     """A check or preparation that must succeed before any traffic moves."""
 
     name: str
+
+    def plan(self, state: RolloutState) -> str:
+        """What :meth:`run` will do for ``state``, in one line (``start``'s plan shows it)."""
+        ...
 
     def run(self, state: RolloutState) -> str:
         """Do it; return one line for the history, raise Blocked/RolloutFailed to stop."""
@@ -75,6 +84,27 @@ class Blocker(Protocol):
         ...
 
 
+class Clock(Protocol):
+    """Where the executor reads the time and waits: the system's, or a test's."""
+
+    def now(self) -> datetime:
+        """Now, aware, in UTC."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        ...
+
+
+class SystemClock:
+    """The wall clock and ``time.sleep``."""
+
+    def now(self) -> datetime:
+        return utc_now()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
 @dataclass(frozen=True)
 class CarryBack:
     """What a rollback hook did with the tenant edits made on the new colour."""
@@ -85,8 +115,9 @@ class CarryBack:
 
 
 @dataclass
-class Progress:
-    """What a live display shows after each tick."""
+class TickReport:
+    """What one tick left behind, for a live display: the state, the action, the gate results
+    it was decided on and the seconds of bake left on the step."""
 
     state: RolloutState
     action: Action
@@ -94,56 +125,93 @@ class Progress:
     bake_left: float
 
 
+PinsFor = Callable[[datetime, timedelta], list[tuple[TenantRef, str]]]
+"""``pins(moment, length)``: the tenants that stay on the old colour, and why, for a rollout
+lasting ``length`` from ``moment``."""
+
+
+def no_step_gates(_settings: list[dict[str, Any]]) -> list[Gate]:
+    return []
+
+
 @dataclass
-class EngineHooks:
-    """What the engine calls out to; all optional, so the engine stays testable alone."""
+class RolloutHooks:
+    """What the executor calls out to; all optional, so the executor stays testable alone."""
 
     preflight: list[Preflight] = field(default_factory=list)
     blockers: list[Blocker] = field(default_factory=list)
     on_rollback: list[Callable[[RolloutState], CarryBack]] = field(default_factory=list)
     on_event: list[Callable[[str, Event], None]] = field(default_factory=list)
-    on_progress: Callable[[Progress], None] | None = None
+    on_progress: Callable[[TickReport], None] | None = None
+    step_gates: Callable[[list[dict[str, Any]]], list[Gate]] = no_step_gates
+    """The gates a step of a ``file:`` strategy adds, from its settings."""
+    pins: PinsFor | None = None
+    """Which tenants a rollout leaves on the old colour; none when not given."""
+
+
+LEASE_RULE = ("--check-every must be shorter than --lease: a waiter takes over a lock it saw "
+              "unchanged for one lease, and an operator's stop is honoured at the next check")
 
 
 @dataclass
-class EngineSettings:
-    """Timing of the engine; tests and the demo shorten them."""
+class RolloutSettings:
+    """How the executor runs: its timing, and who it acts as in the history.
+
+    A check interval as long as the lease would let a waiter take a live holder's lock
+    between two of its checks, and leave an operator's stop unseen for a whole lease:
+    refused as :class:`BadInput`.
+    """
 
     check_interval: float = 15.0
     warm_for: timedelta = timedelta(hours=24)
     lease_seconds: float = DEFAULT_LEASE_SECONDS
-    progression: Settings = field(default_factory=Settings)
+    progression: ProgressionSettings = field(default_factory=ProgressionSettings)
+    actor: str = field(default_factory=default_actor)
+
+    def __post_init__(self) -> None:
+        if self.check_interval >= self.lease_seconds:
+            raise BadInput(LEASE_RULE)
 
 
-def load_state(ledger: Ledger, cohort: str) -> RolloutState | None:
+@dataclass(frozen=True)
+class StartDraft:
+    """A rollout about to start: its first state, not saved yet, and the pins it plans."""
+
+    state: RolloutState
+    pins: list[dict[str, Any]]
+    """``{"id", "host", "reason"}`` of each tenant kept on the old colour."""
+
+
+def load_state(ledger: RolloutLedger, cohort: str) -> RolloutState | None:
     return ledger.get(cohort_pk(cohort), STATE_SK, RolloutState)
 
 
+def stop_weights(state: RolloutState) -> Weights:
+    """All traffic on the old colour: what every stop asks for."""
+    return {state.old_colour: 100, state.new_colour: 0}
+
+
 class CohortRollout:
-    """One cohort's rollout engine.
+    """One cohort's rollout executor.
 
     Methods that drive the rollout need the cohort's lease (see :meth:`lease`);
     :meth:`abort` and :meth:`rollback` work without it, as an operator's stop that wins.
+    ``clients`` are only handed to the gates, in their context: the executor itself
+    reaches AWS through ``router`` and ``ledger`` alone.
     """
 
-    def __init__(self, *, clients: AwsClients, cohort: CohortResources, ledger: Ledger,
-                 router: TrafficRouter, gates: list[Gate],
-                 step_gates: Callable[[list[dict[str, Any]]], list[Gate]] | None = None,
-                 hooks: EngineHooks | None = None, settings: EngineSettings | None = None,
-                 clock: Callable[[], datetime] = now_utc,
-                 sleep: Callable[[float], None] = time.sleep,
-                 actor: str | None = None) -> None:
+    def __init__(self, *, clients: AwsClients, cohort: CohortResources, ledger: RolloutLedger,
+                 router: TrafficRouter, gates: list[Gate], hooks: RolloutHooks | None = None,
+                 settings: RolloutSettings | None = None, clock: Clock | None = None) -> None:
         self.clients = clients
         self.cohort = cohort
         self.ledger = ledger
         self.router = router
         self.gates = gates
-        self.step_gates = step_gates or (lambda _settings: [])
-        self.hooks = hooks or EngineHooks()
-        self.settings = settings or EngineSettings()
-        self.clock = clock
-        self.sleep = sleep
-        self.actor = actor or default_actor()
+        self.hooks = hooks or RolloutHooks()
+        self.settings = settings or RolloutSettings()
+        self.clock = clock or SystemClock()
+        self.actor = self.settings.actor
         self._heartbeat: Heartbeat | None = None
         self._event_keys: set[str] | None = None
         self._converged = False
@@ -166,10 +234,14 @@ class CohortRollout:
             self._heartbeat = None
             self.ledger.release(lease)
 
+    @property
+    def holds_lease(self) -> bool:
+        return self._heartbeat is not None
+
     def _hold_lease(self) -> None:
         """Renew the lease before any write to AWS: no weight write without the lock."""
         if self._heartbeat is None:
-            raise RuntimeError("the engine wrote without holding the cohort's lease")
+            raise RuntimeError("the executor wrote without holding the cohort's lease")
         self._heartbeat.renew()
 
     # ------------------------------------------------------------- ledger i/o
@@ -184,8 +256,8 @@ class CohortRollout:
         process can take it further. Without a lease only an operator's stop saves.
         """
         if self._heartbeat is None and state.status in FORWARD:
-            raise RuntimeError("the engine moved a rollout on without holding the lease")
-        saved = state.model_copy(update={"updated_at": self.clock(),
+            raise RuntimeError("the executor moved a rollout on without holding the lease")
+        saved = state.model_copy(update={"updated_at": self.clock.now(),
                                          "revision": state.revision + 1})
         self.ledger.save_state(
             self.cohort.cohort, saved, expected_revision=state.revision,
@@ -205,7 +277,7 @@ class CohortRollout:
         if key in self._event_keys:
             return
         event = self.ledger.append_event(self.cohort.cohort, Event(
-            at=self.clock(), actor=self.actor, kind=kind, message=message,
+            at=self.clock.now(), actor=self.actor, kind=kind, message=message,
             data={"key": key, **data}))
         self._event_keys.add(key)
         for hook in self.hooks.on_event:
@@ -226,7 +298,7 @@ class CohortRollout:
             return  # traffic back to the old colour: what any stop asks for
         stop = self.ledger.stop_request(self.cohort.cohort, state.started_at)
         if stop is not None:
-            back: Weights = {state.old_colour: 100, state.new_colour: 0}
+            back = stop_weights(state)
             if state.weights != back:
                 self.router.set_weights(back)
             raise StoppedByOperator(self.cohort.cohort, stop)
@@ -241,11 +313,25 @@ class CohortRollout:
         return "blue" if weights.get("blue", 0) >= weights.get("green", 0) else "green"
 
     def start(self, release: str, strategy: str, plan: StepPlan, *,
-              pins: list[tuple[TenantRef, str]] | None = None,
               notice_override: str | None = None,
               freeze_override: str | None = None) -> RolloutState:
-        """Prepare a rollout of ``release`` and apply its first step."""
+        """Prepare a rollout of ``release`` and apply its first step (its plan, executed)."""
+        command = command_plans.start_plan(self, release, strategy, plan,
+                                           notice_override=notice_override,
+                                           freeze_override=freeze_override)
+        command.execute()
+        return command.final
+
+    def draft_start(self, release: str, strategy: str, plan: StepPlan, *,
+                    notice_override: str | None = None,
+                    freeze_override: str | None = None) -> StartDraft:
+        """Every check ``start`` makes before its first write, and the state it would save.
+
+        Reads only: the pins, the previous rollout, which colour is live and what each
+        runs, and whether a company freeze forbids starting now.
+        """
         checked_version(release, "--release")
+        pins = self._pins_for(plan)
         previous = self.state()
         if previous is not None and previous.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} already has a rollout of "
@@ -261,15 +347,13 @@ class CohortRollout:
                 f"the idle colour {new} of cohort {self.cohort.cohort} runs {versions[new]}, "
                 f"not {release}: deploy it first (`rollout stacks up --cohort "
                 f"{self.cohort.cohort} --version {release}` or `pulumi up`)")
-        now = self.clock()
+        now = self.clock.now()
         freeze = self._blocked_at(now, None)
         if freeze is not None and not freeze_override:
             self._check_blockers(now, None)
         if freeze is None:
             freeze_override = None  # nothing to override: nothing recorded
-        plan_pins = [{"id": tenant.id, "host": tenant.host, "reason": reason}
-                     for tenant, reason in pins or []]
-        state = self._save(RolloutState(
+        state = RolloutState(
             cohort=self.cohort.cohort, release=release, old_version=versions[old],
             old_colour=old, new_colour=new, strategy=strategy, steps=plan.steps,
             weights=self.router.read_weights(), started_at=now, updated_at=now,
@@ -277,10 +361,23 @@ class CohortRollout:
             last_known_good=previous.last_known_good if previous else versions[old],
             notice_override=notice_override, freeze_override=freeze_override,
             freeze_overridden=freeze if freeze_override else None,
-            pinned={tenant.id: old for tenant, _ in pins or []},
-            revision=previous.revision if previous else 0))
-        self._record_started(state, plan_pins)
-        return self._prepare(state, plan_pins)
+            pinned={tenant.id: old for tenant, _ in pins},
+            revision=previous.revision if previous else 0)
+        return StartDraft(state, [{"id": tenant.id, "host": tenant.host, "reason": reason}
+                                  for tenant, reason in pins])
+
+    def _pins_for(self, plan: StepPlan) -> list[tuple[TenantRef, str]]:
+        """The tenants a rollout of ``plan``, starting now, leaves on the old colour."""
+        if self.hooks.pins is None:
+            return []
+        length = timedelta(seconds=sum(step.bake_seconds for step in plan.steps))
+        return self.hooks.pins(self.clock.now(), length)
+
+    def record_start(self, draft: StartDraft) -> RolloutState:
+        """The first write of a rollout: its state (preparing), then its ``started`` event."""
+        state = self._save(draft.state)
+        self._record_started(state, draft.pins)
+        return state
 
     def _record_started(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> None:
         self._record("started", f"rollout of {state.release} started: {state.old_colour} "
@@ -292,35 +389,41 @@ class CohortRollout:
                      notice_override=state.notice_override,
                      freeze_override=state.freeze_override, pins=plan_pins)
 
-    def _prepare(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> RolloutState:
-        """Preflight, pins, first step: everything between ``started`` and shifting.
+    def run_preflight(self, state: RolloutState, check: Preflight) -> None:
+        """One preflight check, recorded; a failing one aborts the rollout before any traffic.
 
-        Each part is idempotent (checks re-run, the copy writes only what is missing,
-        pins are re-applied), so :meth:`resume` repeats it all after a crash here
-        rather than shifting traffic to a colour whose config was never copied.
+        Each check is idempotent (it re-runs, the copy writes only what is missing), so
+        :meth:`resume` repeats them all after a crash during preparation rather than
+        shifting traffic to a colour whose config was never copied.
         """
         try:
-            for check in self.hooks.preflight:
-                summary = check.run(state)
-                self._record("preflight", f"{check.name}: {summary}",
-                             f"{state.started_at.isoformat()}:preflight:{check.name}")
+            summary = check.run(state)
+            self._record("preflight", f"{check.name}: {summary}",
+                         f"{state.started_at.isoformat()}:preflight:{check.name}")
         except (Blocked, RolloutFailed, BadInput) as exc:
             self._save(state.model_copy(update={"status": Status.ABORTED, "reason": str(exc)}))
             self._record("aborted", f"preflight stopped the rollout: {exc}",
                          f"{state.started_at.isoformat()}:preflight-failed")
             raise
-        if state.pinned:
-            old = state.old_colour
-            hosts = {str(pin["id"]): pin.get("host") for pin in plan_pins}
-            self._hold_lease()
-            self.router.pin([TenantRef(id=tenant, host=hosts.get(tenant))
-                             for tenant in state.pinned], old)
-            reasons = {str(pin["id"]): str(pin["reason"]) for pin in plan_pins}
-            self._record("pinned", f"{len(state.pinned)} tenant(s) stay on {old} "
-                         f"({state.old_version}): "
-                         + "; ".join(f"{t}: {r}" for t, r in list(reasons.items())[:5])
-                         + (" ..." if len(state.pinned) > 5 else ""),
-                         f"{state.started_at.isoformat()}:pins", tenants=reasons)
+
+    def pin_at_start(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> None:
+        """Keep the planned tenants on the old colour, in one router write, and record why."""
+        if not state.pinned:
+            return
+        old = state.old_colour
+        hosts = {str(pin["id"]): pin.get("host") for pin in plan_pins}
+        self._hold_lease()
+        self.router.pin([TenantRef(id=tenant, host=hosts.get(tenant))
+                         for tenant in state.pinned], old)
+        reasons = {str(pin["id"]): str(pin["reason"]) for pin in plan_pins}
+        self._record("pinned", f"{len(state.pinned)} tenant(s) stay on {old} "
+                     f"({state.old_version}): "
+                     + "; ".join(f"{t}: {r}" for t, r in list(reasons.items())[:5])
+                     + (" ..." if len(state.pinned) > 5 else ""),
+                     f"{state.started_at.isoformat()}:pins", tenants=reasons)
+
+    def shift_first(self, state: RolloutState) -> RolloutState:
+        """Preparation done: the rollout is shifting, and the first tick applies step 1."""
         state = self._save(state.model_copy(update={"status": Status.SHIFTING}))
         self.tick()
         return self.state() or state
@@ -336,7 +439,7 @@ class CohortRollout:
     def _gates_of(self, state: RolloutState) -> list[Gate]:
         if state.step_index < 0:
             return []
-        return [*self.gates, *self.step_gates(state.steps[state.step_index].gates)]
+        return [*self.gates, *self.hooks.step_gates(state.steps[state.step_index].gates)]
 
     def tick(self) -> Action:
         """Check the gates once and act on the verdict; the unit of progress."""
@@ -348,10 +451,10 @@ class CohortRollout:
         if not self._converged:
             self._converge(state)
         self._honour_stop(state)
-        now = self.clock()
+        now = self.clock.now()
         gates = self._gates_of(state)
         results = [gate.check(self._gate_context(state, now)) for gate in gates]
-        waiting = {gate.name for gate in gates if getattr(gate, "waits_for_human", False)}
+        waiting = {gate.name for gate in gates if gate.waits_for_human}
         action = decide(state, now, results, self.settings.progression, waiting)
         if isinstance(action, Advance):
             blocked = self._blocked_at(now, state.freeze_overridden)
@@ -364,7 +467,7 @@ class CohortRollout:
         self._act(state, action, results, now)
         if self.hooks.on_progress is not None:
             left = action.bake_left if isinstance(action, Hold) else 0.0
-            self.hooks.on_progress(Progress(self.state() or state, action, results, left))
+            self.hooks.on_progress(TickReport(self.state() or state, action, results, left))
         return action
 
     def _act(self, state: RolloutState, action: Action, results: list[GateResult],
@@ -445,8 +548,8 @@ class CohortRollout:
                     break
                 action = self.tick()
                 if isinstance(action, Hold):
-                    self.sleep(min(self.settings.check_interval, action.bake_left)
-                               if action.bake_left > 0 else self.settings.check_interval)
+                    self.clock.sleep(min(self.settings.check_interval, action.bake_left)
+                                     if action.bake_left > 0 else self.settings.check_interval)
         except StoppedByOperator:
             self._carry_back_after_stop()
             raise
@@ -465,12 +568,20 @@ class CohortRollout:
         return final
 
     def approve(self, freeze_override: str | None = None) -> RolloutState:
-        """``rollout promote``: approve the current step's pause and go on."""
+        """``rollout promote --cohort``: approve the current step's pause and go on."""
+        return self.approve_state(self.approvable(), freeze_override)
+
+    def approvable(self) -> RolloutState:
+        """The rollout an approval would go on with; :class:`Blocked` when there is none."""
         state = self.state()
         if state is None or not state.status.active:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout waiting for approval")
+        return state
+
+    def approve_state(self, state: RolloutState, freeze_override: str | None) -> RolloutState:
+        """Approve ``state``'s current step (recording a freeze override first, if any)."""
         state = self._with_freeze_override(state, freeze_override)
-        self._check_blockers(self.clock(), state.freeze_overridden)
+        self._check_blockers(self.clock.now(), state.freeze_overridden)
         state = self._save(state.model_copy(update={
             "approved_step": state.step_index, "status": Status.SHIFTING,
             "inconclusive_checks": 0, "reason": None}))
@@ -491,6 +602,10 @@ class CohortRollout:
                 return reason
         return None
 
+    def freeze_now(self, state: RolloutState) -> str | None:
+        """The freeze that holds ``state``'s rollout now (not the one already overridden)."""
+        return self._blocked_at(self.clock.now(), state.freeze_overridden)
+
     def _check_blockers(self, moment: datetime, overridden: str | None) -> None:
         reason = self._blocked_at(moment, overridden)
         if reason is not None:
@@ -499,7 +614,7 @@ class CohortRollout:
 
     def _with_freeze_override(self, state: RolloutState, reason: str | None) -> RolloutState:
         """Record an operator's explicit override of the freeze that is on now, if any."""
-        freeze = self._blocked_at(self.clock(), state.freeze_overridden)
+        freeze = self.freeze_now(state)
         if not reason or freeze is None:
             return state
         state = self._save(state.model_copy(update={"freeze_override": reason,
@@ -515,19 +630,24 @@ class CohortRollout:
         if state is not None and state.status.active:
             self._with_freeze_override(state, reason)
 
+    def record_freeze_override(self, state: RolloutState, reason: str) -> RolloutState:
+        """:meth:`override_freeze` for a state already read (a plan's step)."""
+        return self._with_freeze_override(state, reason) if state.status.active else state
+
     def _honour_stop(self, state: RolloutState) -> None:
         """Finish an operator's stop whose own command died before its one write.
 
         The stop request fences every forward save, so without this the rollout would
         stay half-shifted; the lease holder does what the operator asked, then exits 1.
+        The reason saved is the operator's, word for word, whichever of the two processes
+        makes the write (who asked is in the ``stop`` event).
         """
         stop = self.ledger.stop_request(self.cohort.cohort, state.started_at)
         if stop is None or state.status not in FORWARD or self._heartbeat is None:
             return
         status = Status.ABORTED if stop.kind == "abort" else Status.ROLLED_BACK
         saved = self._save_stop(state.model_copy(update={
-            "status": status, "weights": {state.old_colour: 100, state.new_colour: 0},
-            "reason": f"{stop.kind} by {stop.actor}: {stop.reason}",
+            "status": status, "weights": stop_weights(state), "reason": stop.reason,
             "config_carried_back": False}))
         if saved is not None:
             self._route(saved)
@@ -542,17 +662,17 @@ class CohortRollout:
                 and state.status in (Status.ROLLED_BACK, Status.ABORTED)):
             self._after_rollback(state)
 
-    def _stop_request(self, kind: Literal["abort", "rollback"], reason: str,
-                      state: RolloutState) -> RolloutState:
+    def request_stop(self, kind: StopKind, reason: str, state: RolloutState) -> RolloutState:
         """An operator's stop, without the lease: fence the rollout, then act on it.
 
         Once the request is in the ledger no process can save the rollout forward, and
         a holder that wrote weights meanwhile puts them back itself; so the state read
-        after it is final for everyone but us, and our one write wins.
+        after it is final for everyone but us, and our one write wins. A holder of the
+        lease (a failed gate, say) needs no request: it writes itself.
         """
         if self._heartbeat is not None:
             return state
-        request = StopRequest(kind=kind, reason=reason, actor=self.actor, at=self.clock(),
+        request = StopRequest(kind=kind, reason=reason, actor=self.actor, at=self.clock.now(),
                               rollout_started_at=state.started_at)
         self.ledger.request_stop(self.cohort.cohort, request)
         self._record("stop", f"{kind} requested by {self.actor}: {reason}",
@@ -560,72 +680,71 @@ class CohortRollout:
                      reason=reason)
         return self.state() or state
 
+    def route_back(self, kind: StopKind, state: RolloutState, reason: str, *,
+                   failure: GateResult | None = None,
+                   restored_version: str | None = None) -> RolloutState | None:
+        """The one write of a stop: the final state saved, then all traffic to the old colour.
+
+        None when another stop landed first: then there is nothing left to write.
+        ``restored_version`` says the old colour was just redeployed with that version.
+        """
+        if restored_version is not None:
+            state = state.model_copy(update={
+                "old_version": restored_version,
+                "versions": {**state.versions, state.old_colour: restored_version}})
+        update: dict[str, Any] = {
+            "status": Status.ABORTED if kind == "abort" else Status.ROLLED_BACK,
+            "weights": stop_weights(state), "reason": reason, "config_carried_back": False}
+        if kind == "rollback":
+            update["failure"] = failure
+        saved = self._save_stop(state.model_copy(update=update))
+        if saved is not None:
+            self._route(saved)
+        return saved
+
+    def record_stopped(self, state: RolloutState) -> None:
+        """The event of a stop's one write, after it."""
+        if state.status == Status.ABORTED:
+            self._record("aborted", f"aborted, all traffic on {state.old_colour}: "
+                         f"{state.reason}", f"{state.started_at.isoformat()}:aborted",
+                         weights=dict(state.weights))
+        else:
+            self._record_outcome(state)
+
+    def finish_stop(self, state: RolloutState | None) -> RolloutState:
+        """After a stop's write (``state``; None when another stop made it): carry config back.
+
+        A holder does it at once; an operator waits for the lease (:meth:`_finish_stopped`).
+        """
+        if state is not None and self._heartbeat is not None:
+            return self._after_rollback(state)
+        return self._finish_stopped()
+
     def rollback(self, reason: str, *, failure: GateResult | None = None,
                  restored_version: str | None = None,
                  without_ledger_to: Colour | None = None) -> RolloutState:
         """All traffic back to the old colour in one router write, then carry config back.
 
         Called without the lease it is an operator's stop, which wins over a process
-        driving the rollout (see :meth:`_stop_request`). ``restored_version`` says the
+        driving the rollout (see :meth:`request_stop`). ``restored_version`` says the
         old colour was just redeployed from the artefact store with that version, so
         its warm period no longer matters. When the ledger cannot be read at all, the
-        one write goes to ``without_ledger_to`` (:meth:`_rollback_blind`).
+        one write goes to ``without_ledger_to`` (:meth:`rollback_blind`).
         """
-        try:
-            state = self.state()
-        except LedgerUnreadable as gone:
-            self._rollback_blind(gone, without_ledger_to)
-        if state is None:
-            raise Blocked(f"cohort {self.cohort.cohort} has no rollout to roll back")
-        if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
-            return self._finish_stopped()
-        now = self.clock()
-        if (restored_version is None and state.status == Status.PROMOTED
-                and state.warm_until and now > state.warm_until):
-            raise Blocked(
-                f"the warm period of {state.old_colour} ({state.old_version}) ended at "
-                f"{state.warm_until:%Y-%m-%d %H:%M UTC}; redeploy it from the artefact store: "
-                f"rollout rollback --cohort {state.cohort} --to-version {state.old_version}")
-        state = self._stop_request("rollback", reason, state)
-        if state.status in (Status.ROLLED_BACK, Status.ABORTED) and restored_version is None:
-            return self._finish_stopped()
-        if restored_version is not None:
-            state = state.model_copy(update={
-                "old_version": restored_version,
-                "versions": {**state.versions, state.old_colour: restored_version}})
-        weights: Weights = {state.old_colour: 100, state.new_colour: 0}
-        saved = self._save_stop(state.model_copy(update={
-            "status": Status.ROLLED_BACK, "weights": weights, "reason": reason,
-            "failure": failure, "config_carried_back": False}))
-        if saved is None:
-            return self._finish_stopped()
-        state = saved
-        self._route(state)
-        self._record_outcome(state)
-        return self._after_rollback(state) if self._heartbeat else self._finish_stopped()
+        command = command_plans.rollback_plan(
+            self, reason, failure=failure, restored_version=restored_version,
+            without_ledger_to=without_ledger_to)
+        command.execute()
+        return command.final
 
     def abort(self, reason: str) -> RolloutState:
         """Stop the rollout: traffic back to the old colour, status aborted.
 
         Like :meth:`rollback`, an operator's abort needs no lease and always wins.
         """
-        state = self.state()
-        if state is None or not state.status.active:
-            raise Blocked(f"cohort {self.cohort.cohort} has no rollout in progress to abort")
-        state = self._stop_request("abort", reason, state)
-        if not state.status.active:
-            return self._finish_stopped()
-        weights: Weights = {state.old_colour: 100, state.new_colour: 0}
-        saved = self._save_stop(state.model_copy(update={
-            "status": Status.ABORTED, "weights": weights, "reason": reason,
-            "config_carried_back": False}))
-        if saved is None:
-            return self._finish_stopped()
-        state = saved
-        self._route(state)
-        self._record("aborted", f"aborted, all traffic on {state.old_colour}: {reason}",
-                     f"{state.started_at.isoformat()}:aborted", weights=dict(weights))
-        return self._after_rollback(state) if self._heartbeat else self._finish_stopped()
+        command = command_plans.abort_plan(self, reason)
+        command.execute()
+        return command.final
 
     def _finish_stopped(self) -> RolloutState:
         """A rollout rolled back or aborted: converge, then carry config back, under the lease.
@@ -658,7 +777,16 @@ class CohortRollout:
                 return None
             raise
 
-    def _rollback_blind(self, gone: LedgerUnreadable, colour: Colour | None) -> NoReturn:
+    def blind_rollback_refused(self, gone: LedgerUnreadable) -> RolloutFailed:
+        """Why a rollback without the ledger needs ``--to-colour``: what each colour runs."""
+        weights = self.router.read_weights()
+        runs = ", ".join(f"{c} runs {self.cohort.versions[c]} ({weights.get(c, 0)}% of "
+                         "traffic)" for c in ("blue", "green"))
+        return RolloutFailed(
+            f"{gone}; without it the last known-good colour is unknown ({runs}): name it "
+            f"with `rollout rollback --cohort {self.cohort.cohort} --to-colour blue|green`")
+
+    def rollback_blind(self, gone: LedgerUnreadable, colour: Colour) -> NoReturn:
         """All traffic to ``colour`` in one router write, without the ledger.
 
         Losing the ledger must not strand traffic on a half-shifted listener. Which
@@ -667,17 +795,9 @@ class CohortRollout:
         every tenant to the new release. The operator names it, seeing what each runs.
         Nothing can be recorded; exit 1 says why.
         """
-        cohort = self.cohort.cohort
-        if colour is None:
-            weights = self.router.read_weights()
-            runs = ", ".join(f"{c} runs {self.cohort.versions[c]} ({weights.get(c, 0)}% of "
-                             "traffic)" for c in ("blue", "green"))
-            raise RolloutFailed(
-                f"{gone}; without it the last known-good colour is unknown ({runs}): name it "
-                f"with `rollout rollback --cohort {cohort} --to-colour blue|green`") from None
         self.router.set_weights({colour: 100, other_colour(colour): 0})
         raise RolloutFailed(
-            f"{gone}: all traffic of cohort {cohort} moved to {colour} "
+            f"{gone}: all traffic of cohort {self.cohort.cohort} moved to {colour} "
             f"({self.cohort.versions[colour]}) in one write, as asked; nothing was recorded; "
             "restore the ledger table before the next rollout") from None
 
@@ -721,7 +841,8 @@ class CohortRollout:
         if state is not None:
             self._save(state.model_copy(update={"pinned": {**state.pinned, tenant.id: colour}}))
         self._record("pinned", f"{tenant.id} pinned to {colour}: {reason}",
-                     f"{self.clock().isoformat()}:pin:{tenant.id}", tenants={tenant.id: reason})
+                     f"{self.clock.now().isoformat()}:pin:{tenant.id}",
+                     tenants={tenant.id: reason})
 
     def resume(self) -> RolloutState:
         """Converge AWS to what the ledger says, then carry on where the rollout stopped."""
@@ -735,13 +856,15 @@ class CohortRollout:
         if state.status == Status.PREPARING:
             plan_pins = self._planned_pins(state)
             self._record_started(state, plan_pins)
-            state = self._prepare(state, plan_pins)
+            preparation = command_plans.preparation_plan(self, state, plan_pins)
+            preparation.execute()
+            state = preparation.final
         if state.status == Status.SHIFTING:
             return self.drive()
         return state
 
     def _converge(self, state: RolloutState) -> None:
-        """Make AWS and the history match the ledger after a crash; once per engine.
+        """Make AWS and the history match the ledger after a crash; once per executor.
 
         A crash can leave the listener behind the ledger (state saved, weights not yet
         written) or a change without its event. ``resume`` and the first tick of any

@@ -1,21 +1,23 @@
 """The fleet at a glance: per cohort, versions, real weights, rollout state and tenants.
 
-Weights are read from the router (what AWS routes now), not from the ledger, so
+Weights and pins are read from the cohort's own router (what AWS routes now:
+the listener, the weighted records, the alias), not from the ledger, so
 ``status`` shows the truth even while a rollout is interrupted.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from pydantic import BaseModel
 
+from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources, Discovery
 from rollout.rollouts.executor import load_state
-from rollout.rollouts.ledger import Ledger, LedgerUnreadable
+from rollout.rollouts.ledger import LedgerUnreadable, RolloutLedger
 from rollout.rollouts.state import RolloutState
-from rollout.routers.alb import AlbRouter
+from rollout.routers.base import TrafficRouter
+from rollout.routers.configured import CohortRouters
 from rollout.vocabulary.colours import Colour
 
 
@@ -66,8 +68,10 @@ def tenant_versions(resources: CohortResources, weights: dict[Colour, int],
     return result
 
 
-def cohort_status(clients: Any, resources: CohortResources, ledger: Ledger) -> CohortStatus:
-    router = AlbRouter(clients.for_region(resources.region), resources)
+def cohort_status(clients: AwsClients, resources: CohortResources, ledger: RolloutLedger,
+                  router: TrafficRouter | None = None) -> CohortStatus:
+    """One cohort's row; ``router`` is the cohort's (by default: the default router)."""
+    router = router or CohortRouters().router(clients, resources)
     weights = router.read_weights()
     pins = router.pins()
     versions_by_tenant = tenant_versions(resources, weights, pins)
@@ -88,6 +92,13 @@ def cohort_status(clients: Any, resources: CohortResources, ledger: Ledger) -> C
         tenants_per_version=dict(Counter(versions_by_tenant.values())))
 
 
-def fleet_status(clients: Any, discovery: Discovery, ledger: Ledger,
-                 cohorts: list[str]) -> list[CohortStatus]:
-    return [cohort_status(clients, discovery.cohort(name), ledger) for name in cohorts]
+def fleet_status(clients: AwsClients, discovery: Discovery, ledger: RolloutLedger,
+                 cohorts: list[str], routers: CohortRouters | None = None) -> list[CohortStatus]:
+    """A row per cohort, each read through the router ``routers`` configures for it."""
+    configured = routers or CohortRouters()
+    rows: list[CohortStatus] = []
+    for name in cohorts:
+        resources = discovery.cohort(name)
+        rows.append(cohort_status(clients, resources, ledger,
+                                  configured.router(clients, resources)))
+    return rows

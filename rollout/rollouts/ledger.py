@@ -1,17 +1,13 @@
-"""The rollout ledger in DynamoDB: state per cohort, append-only events, lease locks.
+"""The rollout ledger: what a rollout needs of it, and its DynamoDB implementation.
 
-Items are ``pk``/``sk`` pairs; documents are pydantic models stored as JSON in
-``doc``. Layout:
-
-============================  =====================  ===============================
-pk                            sk                     what
-============================  =====================  ===============================
-``COHORT#<cohort>``           ``STATE``              :class:`rollout.rollouts.state.RolloutState`
-``COHORT#<cohort>``           ``LOCK``               the lease lock (holder, token, record version)
-``COHORT#<cohort>``           ``EVENT#<seq>``        one :class:`Event`, seq from 1, no gaps
-``COHORT#<cohort>``           ``STOP#<started>``     an operator's :class:`StopRequest`
-anything else                 anything               records other pieces own (notices, snapshots)
-============================  =====================  ===============================
+:class:`RolloutLedger` is the contract the executor relies on: documents by
+``pk``/``sk``, a cohort's append-only events, its state saved only at the revision
+read, under the holder's lease and never past an operator's stop request, the
+lease lock itself and stop requests. :class:`Ledger` keeps it in DynamoDB;
+:class:`rollout.rollouts.memory_ledger.MemoryLedger` keeps it in a dict with the
+same semantics, the model the DynamoDB one must match. Keys come from
+:mod:`rollout.vocabulary.ledger_keys`; documents are pydantic models stored as
+JSON in ``doc``.
 
 Every write that could race is a conditional write, so two CI jobs can never
 both believe they hold a cohort, and the state is saved only in one transaction
@@ -27,27 +23,34 @@ import socket
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
 from rollout.aws_clients import AwsClients
 from rollout.errors import Blocked, RolloutFailed
+from rollout.vocabulary.clock import utc_now
+from rollout.vocabulary.ledger_keys import (
+    EVENT_PREFIX,
+    LOCK_SK,
+    STATE_SK,
+    cohort_pk,
+    event_sk,
+    stop_sk,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_LEASE_SECONDS = 60
 EVENT_ATTEMPTS = 5
-STATE_SK = "STATE"
-LOCK_SK = "LOCK"
 LEGACY_RVN = "legacy-expiry:"
 TRANSACTION_ATTEMPTS = 4
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+now_utc = utc_now
+"""Kept for the modules that still import the clock from here; use :func:`utc_now`."""
 
 
 def default_actor() -> str:
@@ -66,7 +69,7 @@ class Event(BaseModel):
     """One entry of a cohort's append-only history: who did what, when and why."""
 
     seq: int = 0
-    at: datetime = Field(default_factory=now_utc)
+    at: datetime = Field(default_factory=utc_now)
     actor: str = Field(default_factory=default_actor)
     kind: str
     message: str
@@ -113,16 +116,190 @@ class StoppedByOperator(RolloutFailed):
         self.request = request
 
 
-def cohort_pk(cohort: str) -> str:
-    return f"COHORT#{cohort}"
+class RolloutLedger(Protocol):
+    """What the executor, its preflight checks and the notices need of a ledger."""
+
+    def put(self, pk: str, sk: str, doc: BaseModel, *, only_if_new: bool = False) -> bool:
+        """Store ``doc``; with ``only_if_new``, return False instead of overwriting."""
+        ...
+
+    def get(self, pk: str, sk: str, model: type[M]) -> M | None:
+        """One document, or None; :class:`LedgerUnreadable` when the store is gone."""
+        ...
+
+    def query(self, pk: str, sk_prefix: str, model: type[M]) -> list[M]:
+        """Every document under ``pk`` whose sort key starts with ``sk_prefix``, in order."""
+        ...
+
+    def delete(self, pk: str, sk: str) -> None:
+        ...
+
+    def events(self, cohort: str) -> list[Event]:
+        """The cohort's history, oldest first."""
+        ...
+
+    def append_event(self, cohort: str, event: Event) -> Event:
+        """Append ``event`` with the next sequence number; the event as numbered."""
+        ...
+
+    def save_state(self, cohort: str, doc: BaseModel, *, expected_revision: int,
+                   lease: Lease | None, fence: str | None) -> None:
+        """Store the state only at ``expected_revision``, under ``lease``, with no stop at
+        ``fence``; else :class:`Blocked` or :class:`StoppedByOperator` says which failed."""
+        ...
+
+    def request_stop(self, cohort: str, request: StopRequest) -> None:
+        """Record an operator's stop; from now on no forward save of that rollout succeeds."""
+        ...
+
+    def stop_request(self, cohort: str, rollout_started_at: datetime) -> StopRequest | None:
+        ...
+
+    def acquire(self, cohort: str, holder: str, seconds: float = DEFAULT_LEASE_SECONDS, *,
+                patience: float = 0.0) -> Lease:
+        """Take the cohort's lease, or :class:`Blocked` naming its live holder."""
+        ...
+
+    def renew(self, lease: Lease, seconds: float | None = None) -> Lease:
+        """A new record version number; :class:`Blocked` when the lease was taken over."""
+        ...
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease back, only if it is still ours."""
+        ...
+
+    def lock_holder(self, cohort: str) -> Lease | None:
+        ...
 
 
-def stop_sk(rollout_started_at: datetime) -> str:
-    return f"STOP#{rollout_started_at.isoformat()}"
+class LedgerRules(ABC):
+    """What every ledger does the same way, whatever it stores its items in.
+
+    Event numbering, stop requests, the lease-taking rule and the explanation of a
+    refused save are built on a store's own ``put``/``get``/``query`` and lock writes,
+    so the DynamoDB ledger and the in-memory one cannot drift apart on them.
+    """
+
+    @abstractmethod
+    def put(self, pk: str, sk: str, doc: BaseModel, *, only_if_new: bool = False) -> bool:
+        ...
+
+    @abstractmethod
+    def get(self, pk: str, sk: str, model: type[M]) -> M | None:
+        ...
+
+    @abstractmethod
+    def query(self, pk: str, sk_prefix: str, model: type[M]) -> list[M]:
+        ...
+
+    @abstractmethod
+    def lock_holder(self, cohort: str) -> Lease | None:
+        ...
+
+    @abstractmethod
+    def _put_lock(self, lease: Lease, replacing_rvn: str | None) -> Lease | None:
+        """Write our lock item if the cohort has none (or still ``replacing_rvn``).
+
+        Returns None when written, else the lock that stood in the way.
+        """
+
+    # events ------------------------------------------------------------
+    def events(self, cohort: str) -> list[Event]:
+        return self.query(cohort_pk(cohort), EVENT_PREFIX, Event)
+
+    def last_event(self, cohort: str) -> Event | None:
+        found = self.events(cohort)
+        return found[-1] if found else None
+
+    def append_event(self, cohort: str, event: Event) -> Event:
+        """Append ``event`` with the next sequence number.
+
+        Two processes may append at once (an operator's stop while a holder runs): the
+        loser of a sequence number takes the next one. When the condition fails because
+        our own first attempt landed (its response was lost and botocore sent it again),
+        the item holds exactly our event: that is success.
+        """
+        for _ in range(EVENT_ATTEMPTS):
+            last = self.last_event(cohort)
+            numbered = event.model_copy(update={"seq": (last.seq if last else 0) + 1})
+            sk = event_sk(numbered.seq)
+            if self.put(cohort_pk(cohort), sk, numbered, only_if_new=True):
+                return numbered
+            found = self.get(cohort_pk(cohort), sk, Event)
+            if found is not None and found.model_dump_json() == numbered.model_dump_json():
+                return numbered
+        raise Blocked(f"cohort {cohort}: other processes kept writing events; try again")
+
+    # stop requests -----------------------------------------------------
+    def request_stop(self, cohort: str, request: StopRequest) -> None:
+        """Record an operator's stop; from now on no forward save of that rollout succeeds."""
+        self.put(cohort_pk(cohort), stop_sk(request.rollout_started_at), request)
+
+    def stop_request(self, cohort: str, rollout_started_at: datetime) -> StopRequest | None:
+        return self.get(cohort_pk(cohort), stop_sk(rollout_started_at), StopRequest)
+
+    # state -------------------------------------------------------------
+    def _explain_refused_save(self, cohort: str, doc: BaseModel, stored: str | None,
+                              lease: Lease | None, fence: str | None) -> None:
+        """Say which condition refused a state save: a stop, a lost lease, or a newer state.
+
+        ``stored`` is the state document as stored now: when it is exactly ours, our first
+        attempt landed and its answer was lost (botocore sent it again): that is success.
+        """
+        if stored == doc.model_dump_json():
+            return
+        if fence is not None:
+            stop = self.get(cohort_pk(cohort), fence, StopRequest)
+            if stop is not None:
+                raise StoppedByOperator(cohort, stop)
+        if lease is not None:
+            current = self.lock_holder(cohort)
+            if current is None or current.token != lease.token:
+                who = current.holder if current else "nobody"
+                raise Blocked(f"cohort {cohort}: our lease was taken over (the lock is held by "
+                              f"{who}); stopping without writing")
+        raise Blocked(f"cohort {cohort}: another process changed the rollout's state; "
+                      "stopping without writing (see `rollout status`)")
+
+    # lease locks -------------------------------------------------------
+    def _take_lease(self, cohort: str, holder: str, seconds: float, patience: float,
+                    monotonic: Callable[[], float], sleep: Callable[[float], None]) -> Lease:
+        """Take the cohort's lease, or raise :class:`Blocked` naming who holds it.
+
+        Judged the way the Amazon DynamoDB Lock Client judges it: a held lock is taken
+        over only when its record version number stayed the same for a whole lease
+        period *on our own monotonic clock*; a holder that renews meanwhile is alive, and
+        we give up once ``patience`` seconds have passed (by default as soon as we see it
+        renew, within one heartbeat). No two hosts' wall clocks are ever compared.
+        """
+        began = monotonic()
+        lease = Lease(cohort=cohort, holder=holder, token=uuid.uuid4().hex,
+                      rvn=uuid.uuid4().hex, lease_seconds=seconds,
+                      expires_at=time.time() + seconds)
+        watched: tuple[str, float] | None = None
+        while True:
+            current = self._put_lock(lease, None)
+            if current is None or current.token == lease.token:
+                return lease  # taken, or our first attempt landed and botocore retried
+            if watched is not None and watched[0] != current.rvn:
+                if monotonic() - began < patience:
+                    watched = None
+                    continue
+                raise Blocked(f"cohort {cohort} is locked by {current.holder} (alive: it "
+                              "renewed its lease while we watched); wait for it to finish, or "
+                              "stop its rollout with `rollout abort` or `rollout rollback`")
+            if watched is None:
+                watched = (current.rvn, monotonic())
+            elif monotonic() - watched[1] >= current.lease_seconds:
+                if self._put_lock(lease, watched[0]) is None:
+                    return lease
+                watched = None
+                continue
+            sleep(max(0.05, min(1.0, current.lease_seconds / 10)))
 
 
-class Ledger:
-    """Reads and writes the ledger table."""
+class Ledger(LedgerRules):
+    """The ledger in its DynamoDB table."""
 
     def __init__(self, clients: AwsClients, table: str) -> None:
         self._db = clients.client("dynamodb")
@@ -168,35 +345,13 @@ class Ledger:
         self._db.delete_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
 
     # events ------------------------------------------------------------
-    def events(self, cohort: str) -> list[Event]:
-        return self.query(cohort_pk(cohort), "EVENT#", Event)
-
     def last_event(self, cohort: str) -> Event | None:
         found = self._db.query(
             TableName=self.table, ConsistentRead=True, ScanIndexForward=False, Limit=1,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={":pk": {"S": cohort_pk(cohort)},
-                                       ":prefix": {"S": "EVENT#"}}).get("Items", [])
+                                       ":prefix": {"S": EVENT_PREFIX}}).get("Items", [])
         return Event.model_validate_json(found[0]["doc"]["S"]) if found else None
-
-    def append_event(self, cohort: str, event: Event) -> Event:
-        """Append ``event`` with the next sequence number.
-
-        Two processes may append at once (an operator's stop while a holder runs): the
-        loser of a sequence number takes the next one. When the condition fails because
-        our own first attempt landed (its response was lost and botocore sent it again),
-        the item holds exactly our event: that is success.
-        """
-        for _ in range(EVENT_ATTEMPTS):
-            last = self.last_event(cohort)
-            numbered = event.model_copy(update={"seq": (last.seq if last else 0) + 1})
-            sk = f"EVENT#{numbered.seq:09d}"
-            if self.put(cohort_pk(cohort), sk, numbered, only_if_new=True):
-                return numbered
-            found = self.get(cohort_pk(cohort), sk, Event)
-            if found is not None and found.model_dump_json() == numbered.model_dump_json():
-                return numbered
-        raise Blocked(f"cohort {cohort}: other processes kept writing events; try again")
 
     # state -------------------------------------------------------------
     def save_state(self, cohort: str, doc: BaseModel, *, expected_revision: int,
@@ -209,6 +364,24 @@ class Ledger:
         forward). So a process whose lease was taken over, or whose rollout an operator
         stopped, can never write its state over theirs.
         """
+        items = self._state_transaction(cohort, doc, expected_revision, lease, fence)
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                self._db.transact_write_items(TransactItems=items)
+                return
+            except self._db.exceptions.TransactionCanceledException as refused:
+                reasons = refused.response.get("CancellationReasons", [])
+                conflict = any(r.get("Code") == "TransactionConflict" for r in reasons)
+                if not conflict or attempt == TRANSACTION_ATTEMPTS:
+                    stored = self._db.get_item(TableName=self.table, ConsistentRead=True, Key={
+                        "pk": {"S": cohort_pk(cohort)}, "sk": {"S": STATE_SK}}).get("Item", {})
+                    self._explain_refused_save(cohort, doc, stored.get("doc", {}).get("S"),
+                                               lease, fence)
+                    return
+                time.sleep(0.05 * attempt)  # another write on one of its items, just now
+
+    def _state_transaction(self, cohort: str, doc: BaseModel, expected_revision: int,
+                           lease: Lease | None, fence: str | None) -> list[dict[str, Any]]:
         pk = cohort_pk(cohort)
         put: dict[str, Any] = {
             "TableName": self.table,
@@ -231,92 +404,16 @@ class Ledger:
             items.append({"ConditionCheck": {
                 "TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": fence}},
                 "ConditionExpression": "attribute_not_exists(pk)"}})
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-            try:
-                self._db.transact_write_items(TransactItems=items)
-                return
-            except self._db.exceptions.TransactionCanceledException as refused:
-                reasons = refused.response.get("CancellationReasons", [])
-                conflict = any(r.get("Code") == "TransactionConflict" for r in reasons)
-                if not conflict or attempt == TRANSACTION_ATTEMPTS:
-                    self._explain_refused_save(cohort, doc, lease, fence)
-                    return
-                time.sleep(0.05 * attempt)  # another write on one of its items, just now
-
-    def _explain_refused_save(self, cohort: str, doc: BaseModel, lease: Lease | None,
-                              fence: str | None) -> None:
-        """Say which condition refused a state save: a stop, a lost lease, or a newer state.
-
-        When the stored state is exactly ours, our first attempt landed and its answer
-        was lost (botocore sent it again): that is success.
-        """
-        stored = self._db.get_item(TableName=self.table, ConsistentRead=True, Key={
-            "pk": {"S": cohort_pk(cohort)}, "sk": {"S": STATE_SK}}).get("Item", {})
-        if stored.get("doc", {}).get("S") == doc.model_dump_json():
-            return
-        if fence is not None:
-            stop = self.get(cohort_pk(cohort), fence, StopRequest)
-            if stop is not None:
-                raise StoppedByOperator(cohort, stop)
-        if lease is not None:
-            current = self.lock_holder(cohort)
-            if current is None or current.token != lease.token:
-                who = current.holder if current else "nobody"
-                raise Blocked(f"cohort {cohort}: our lease was taken over (the lock is held by "
-                              f"{who}); stopping without writing")
-        raise Blocked(f"cohort {cohort}: another process changed the rollout's state; "
-                      "stopping without writing (see `rollout status`)")
-
-    # stop requests -----------------------------------------------------
-    def request_stop(self, cohort: str, request: StopRequest) -> None:
-        """Record an operator's stop; from now on no forward save of that rollout succeeds."""
-        self.put(cohort_pk(cohort), stop_sk(request.rollout_started_at), request)
-
-    def stop_request(self, cohort: str, rollout_started_at: datetime) -> StopRequest | None:
-        return self.get(cohort_pk(cohort), stop_sk(rollout_started_at), StopRequest)
+        return items
 
     # lease locks -------------------------------------------------------
     def acquire(self, cohort: str, holder: str, seconds: float = DEFAULT_LEASE_SECONDS, *,
                 patience: float = 0.0, monotonic: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep) -> Lease:
-        """Take the cohort's lease, or raise :class:`Blocked` naming who holds it.
-
-        Judged the way the Amazon DynamoDB Lock Client judges it: a held lock is taken
-        over only when its record version number stayed the same for a whole lease
-        period *on our own monotonic clock*; a holder that renews meanwhile is alive, and
-        we give up once ``patience`` seconds have passed (by default as soon as we see it
-        renew, within one heartbeat). No two hosts' wall clocks are ever compared.
-        """
-        began = monotonic()
-        lease = Lease(cohort=cohort, holder=holder, token=uuid.uuid4().hex,
-                      rvn=uuid.uuid4().hex, lease_seconds=seconds,
-                      expires_at=time.time() + seconds)
-        watched: tuple[str, float] | None = None
-        while True:
-            current = self._put_lock(lease, None)
-            if current is None or current.token == lease.token:
-                return lease  # taken, or our first attempt landed and botocore retried
-            if watched is not None and watched[0] != current.rvn:
-                if monotonic() - began < patience:
-                    watched = None
-                    continue
-                raise Blocked(f"cohort {cohort} is locked by {current.holder} (alive: it "
-                              "renewed its lease while we watched); wait for it to finish, or "
-                              "stop its rollout with `rollout abort` or `rollout rollback`")
-            if watched is None:
-                watched = (current.rvn, monotonic())
-            elif monotonic() - watched[1] >= current.lease_seconds:
-                if self._put_lock(lease, watched[0]) is None:
-                    return lease
-                watched = None
-                continue
-            sleep(max(0.05, min(1.0, current.lease_seconds / 10)))
+        """Take the cohort's lease (see :meth:`LedgerRules._take_lease`), on ``monotonic``."""
+        return self._take_lease(cohort, holder, seconds, patience, monotonic, sleep)
 
     def _put_lock(self, lease: Lease, replacing_rvn: str | None) -> Lease | None:
-        """Write our lock item if the cohort has none (or still ``replacing_rvn``).
-
-        Returns None when written, else the lock that stood in the way.
-        """
         values: dict[str, Any] = {}
         if replacing_rvn is None:
             condition = "attribute_not_exists(pk)"
@@ -392,11 +489,11 @@ def heartbeat_interval(lease_seconds: float) -> float:
 class Heartbeat:
     """Renews a held lease in the background, so long preflight work never lets it lapse.
 
-    The engine's own renewals before each weight write go through :meth:`renew` too,
+    The executor's own renewals before each weight write go through :meth:`renew` too,
     so the two never race each other; a lost lease is remembered and raised there.
     """
 
-    def __init__(self, ledger: Ledger, lease: Lease) -> None:
+    def __init__(self, ledger: RolloutLedger, lease: Lease) -> None:
         self._ledger = ledger
         self.lease = lease
         self._lost: Blocked | None = None

@@ -4,8 +4,8 @@ Pinned tenants (opt-outs, busy seasons, tenants outside their window) were promi
 the version their colour runs. After a promotion their colour carries no weight,
 so it looks idle, and ``stacks up`` or ``rollback --to-version`` would redeploy it
 and change their version without notice. Pins come from two places: the listener
-(what AWS routes by) and the ledger (what the engine promised). Either one is
-enough to refuse, so a listener rule deleted by hand, or a pin the engine was
+(what AWS routes by) and the ledger (what the executor promised). Either one is
+enough to refuse, so a listener rule deleted by hand, or a pin the executor was
 about to apply when it crashed, still protects the tenant. Pure, no boto3.
 """
 

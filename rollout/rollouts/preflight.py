@@ -1,8 +1,9 @@
 """What must hold before any traffic moves: notice given, config copied, security green.
 
-Each check is a small class with ``name`` and ``run(state) -> summary``
-(see :class:`rollout.rollouts.executor.Preflight`); a failing check raises Blocked (exit 3)
-or RolloutFailed (exit 1) and the engine records why.
+Each check is a small class with ``name``, ``plan(state)`` (what it will do, for the
+plan ``start`` shows) and ``run(state) -> summary`` (see
+:class:`rollout.rollouts.executor.Preflight`); a failing check raises Blocked (exit 3)
+or RolloutFailed (exit 1) and the executor records why.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from rollout.discovery import CohortResources
 from rollout.errors import Blocked
 from rollout.gates.base import Verdict
 from rollout.model.tenants import TenantsFile
-from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.ledger import RolloutLedger
 from rollout.rollouts.state import RolloutState
-from rollout.schedule.notice import NoticeRecord, missing_notices, notice_pk
+from rollout.schedule.notice import NoticeRecord, missing_notices
+from rollout.vocabulary.ledger_keys import NOTICE_TENANT_PREFIX, notice_pk
 
 
 class NoticeCheck:
@@ -25,16 +27,21 @@ class NoticeCheck:
 
     name = "notice"
 
-    def __init__(self, ledger: Ledger, tenants: TenantsFile, now: datetime,
+    def __init__(self, ledger: RolloutLedger, tenants: TenantsFile, now: datetime,
                  override_reason: str | None) -> None:
         self._ledger = ledger
         self._tenants = tenants
         self._now = now
         self._override = override_reason
 
+    def plan(self, state: RolloutState) -> str:
+        overridden = f" (or go on without it: {self._override})" if self._override else ""
+        return (f"check that every tenant of {state.cohort} has had its full notice for "
+                f"{state.release}{overridden}")
+
     def run(self, state: RolloutState) -> str:
         records = {r.tenant: r for r in self._ledger.query(
-            notice_pk(state.release), "TENANT#", NoticeRecord)}
+            notice_pk(state.release), NOTICE_TENANT_PREFIX, NoticeRecord)}
         missing = missing_notices(self._tenants, state.cohort, records, self._now)
         if not missing:
             return f"every tenant of {state.cohort} has had its notice for {state.release}"
@@ -59,6 +66,10 @@ class SecurityCheck:
         self._command = command
         self._timeout = timeout
         self._extra_env = tuple(extra_env)
+
+    def plan(self, state: RolloutState) -> str:
+        command = " and the cohort's own security command" if self._command else ""
+        return f"check the security rules on {state.new_colour}'s live resources{command}"
 
     def run(self, state: RolloutState) -> str:
         from rollout.gates.security import DEFAULT_COMMAND_TIMEOUT, run_checks

@@ -1,6 +1,6 @@
 """What a rollout should do next, decided from its state, the clock and the gate results.
 
-Pure and boto3-free: the engine executes what :func:`decide` returns, so every
+Pure and boto3-free: the executor carries out what :func:`decide` returns, so every
 rule of progression (bake, hold on inconclusive, pause for a human, roll back on
 failure, promote at 100%) is tested in microseconds.
 """
@@ -16,8 +16,8 @@ from rollout.vocabulary.colours import Colour
 
 
 @dataclass(frozen=True)
-class Settings:
-    """How patient the engine is."""
+class ProgressionSettings:
+    """How patient the executor is."""
 
     max_inconclusive: int = 10
 
@@ -75,7 +75,7 @@ def bake_left(state: RolloutState, now: datetime) -> float:
 
 
 def decide(state: RolloutState, now: datetime, results: list[GateResult],
-           settings: Settings, waiting_for_human: set[str] | None = None) -> Action:
+           settings: ProgressionSettings, waiting_for_human: set[str] | None = None) -> Action:
     """The next action for an active rollout.
 
     ``waiting_for_human`` names gates whose inconclusive result means "waiting for an

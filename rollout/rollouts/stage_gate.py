@@ -1,34 +1,47 @@
-"""Stage promotion: may a release move on from one cohort to the next?
+"""The stage gate: may a release move on from one cohort to the next?
 
 Pure: the caller reads the source cohort's :class:`RolloutState` from the ledger
 and passes the clock in. A release may leave a cohort only once that cohort runs
 it promoted, has baked for the minimum time since promotion, and its last gate
 checks were all green. Every refusal says what is missing and for how long, so
 a pipeline log alone tells the on-call engineer what to wait for.
+
+This is ``rollout promote --from A --to B --release V``; approving a step that waits
+(``rollout promote --cohort``) is :meth:`rollout.rollouts.executor.CohortRollout.approve`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.errors import Blocked
 from rollout.gates.base import Verdict
+from rollout.model.tenants import Cohort
 from rollout.rollouts.state import RolloutState, Status
+from rollout.vocabulary.clock import utc_now
+from rollout.vocabulary.durations import human_duration
 
 DEFAULT_MIN_BAKE_SECONDS = 30 * 60.0
 
 
-class PromotionSettings(BaseModel):
+class StageGateSettings(BaseModel):
     """How long a cohort must run a promoted release before the next cohort may get it."""
 
     model_config = ConfigDict(frozen=True)
 
     min_bake_seconds: float = Field(default=DEFAULT_MIN_BAKE_SECONDS, ge=0)
 
+    @classmethod
+    def for_target(cls, target: Cohort) -> StageGateSettings:
+        """The bake the next cohort asks for: its ``min_gap``, 30 minutes when it has none."""
+        if target.min_gap:
+            return cls(min_bake_seconds=target.min_gap.total_seconds())
+        return cls()
 
-class PromotionDecision(BaseModel):
+
+class StageGateDecision(BaseModel):
     """Allowed or not, and the one line (``message``) that says why."""
 
     model_config = ConfigDict(frozen=True)
@@ -38,18 +51,6 @@ class PromotionDecision(BaseModel):
     source: str
     target: str
     release: str
-
-
-def human_minutes(seconds: float) -> str:
-    """``45 s``, ``3 min``, ``2 h 5 min``: rounded down, as a person reads a clock."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{int(seconds)} s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def _progress(state: RolloutState) -> str:
@@ -81,14 +82,14 @@ def _refusal(state: RolloutState | None, source: str, release: str) -> str | Non
     return None
 
 
-def decide_promotion(state: RolloutState | None, *, source: str, target: str, release: str,
-                     now: datetime, settings: PromotionSettings | None = None,
-                     ) -> PromotionDecision:
+def decide_stage_gate(state: RolloutState | None, *, source: str, target: str, release: str,
+                      now: datetime, settings: StageGateSettings | None = None,
+                      ) -> StageGateDecision:
     """Whether ``release`` may go from cohort ``source`` (in ``state``) to cohort ``target``."""
-    settings = settings or PromotionSettings()
+    settings = settings or StageGateSettings()
 
-    def decision(allowed: bool, reason: str) -> PromotionDecision:
-        return PromotionDecision(allowed=allowed, message=reason, source=source, target=target,
+    def decision(allowed: bool, reason: str) -> StageGateDecision:
+        return StageGateDecision(allowed=allowed, message=reason, source=source, target=target,
                                  release=release)
 
     refusal = _refusal(state, source, release)
@@ -96,25 +97,25 @@ def decide_promotion(state: RolloutState | None, *, source: str, target: str, re
         return decision(False, refusal)
     assert state is not None and state.promoted_at is not None
     baked = (now - state.promoted_at).total_seconds()
-    need = human_minutes(settings.min_bake_seconds)
+    need = human_duration(settings.min_bake_seconds)
     if baked < settings.min_bake_seconds:
-        return decision(False, f"{source} promoted {release} {human_minutes(baked)} ago; "
+        return decision(False, f"{source} promoted {release} {human_duration(baked)} ago; "
                                f"it must bake {need} before {target} "
-                               f"({human_minutes(settings.min_bake_seconds - baked)} to go)")
-    return decision(True, f"{source} promoted {release} {human_minutes(baked)} ago "
+                               f"({human_duration(settings.min_bake_seconds - baked)} to go)")
+    return decision(True, f"{source} promoted {release} {human_duration(baked)} ago "
                           f"(minimum bake {need}) with all gates green; {target} may start")
 
 
-def check_stage_promotion(state: RolloutState | None, *, source: str, target: str,
-                          release: str, now: datetime | None = None,
-                          settings: PromotionSettings | None = None) -> PromotionDecision:
-    """:func:`decide_promotion` at ``now`` (default: the clock), raising :class:`Blocked`.
+def check_stage_gate(state: RolloutState | None, *, source: str, target: str,
+                     release: str, now: datetime | None = None,
+                     settings: StageGateSettings | None = None) -> StageGateDecision:
+    """:func:`decide_stage_gate` at ``now`` (default: the clock), raising :class:`Blocked`.
 
     This is what ``rollout promote --from A --to B --release V`` calls: exit 3 with
     the reason when the release may not move on yet.
     """
-    decided = decide_promotion(state, source=source, target=target, release=release,
-                               now=now or datetime.now(UTC), settings=settings)
+    decided = decide_stage_gate(state, source=source, target=target, release=release,
+                                now=now or utc_now(), settings=settings)
     if not decided.allowed:
         raise Blocked(f"cannot promote {release} from {source} to {target}: {decided.message}")
     return decided

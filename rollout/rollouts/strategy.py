@@ -12,7 +12,6 @@ Specs a user writes: ``canary:10:5m`` (10% for 5 minutes, then 100%),
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from rollout.errors import BadInput
 from rollout.userfile import load_model
-
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str, what: str = "duration") -> float:
-    """``90s``, ``5m``, ``1h`` or plain seconds → seconds."""
-    match = DURATION.match(text.strip())
-    if not match:
-        raise BadInput(f"{what} {text!r} is not a duration like 30s, 5m or 1h")
-    return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
-
-
-def format_duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{int(seconds // 3600)}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)}m"
-    return f"{seconds:g}s"
+from rollout.vocabulary.durations import parse_duration
 
 
 class Step(BaseModel):

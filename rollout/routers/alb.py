@@ -12,30 +12,36 @@ name alone does not say which tenant it belongs to).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.aws_clients import AwsClients
+from rollout.aws_errors import AwsErrors
 from rollout.discovery import CohortResources
-from rollout.errors import BadInput, RolloutFailed
+from rollout.errors import BadInput
 from rollout.model.stack import TenantRef
-from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
+from rollout.routers.base import (
+    ROUTERS,
+    IamStatement,
+    WeightReader,
+    Weights,
+    validate_weights,
+)
 from rollout.routers.pin_rules import (
     DEFAULT_MAX_RULES,
     HOST_HEADER,
     HTTP_HEADER,
     MAX_PRIORITY,
     MatchField,
-    Pin,
     PinLimits,
     PinMatch,
     PinRule,
     PinRulePlan,
+    TenantPin,
     pins_of,
     plan_pin_rules,
 )
@@ -77,17 +83,32 @@ class ListenerRules:
     other_priorities: frozenset[int]
 
 
-class AlbRouter:
+def listener_rule_arns(listener_arn: str) -> str:
+    """ARN pattern of every rule of one listener (tenant pins are listener rules)."""
+    return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"
+
+
+class AlbRouter(WeightReader):
     """Weights and pins of one cohort's listener."""
+
+    can_pin = True
 
     def __init__(self, clients: AwsClients, cohort: CohortResources,
                  settings: AlbSettings | None = None) -> None:
-        self._elbv2 = clients.client("elbv2")
+        self._clients = clients
         self._cohort = cohort
         self._settings = settings or AlbSettings()
+        self._errors = AwsErrors(
+            "Elastic Load Balancing", f"the listener of cohort {cohort.cohort} "
+            f"({cohort.listener_arn}) or one of its target groups",
+            lambda code: code.endswith("NotFound"), "redeploy the cohort stack")
+
+    @cached_property
+    def _elbv2(self) -> Any:
+        return self._clients.client("elbv2")
 
     def read_weights(self) -> Weights:
-        with self._aws_errors("reading the listener"):
+        with self._errors.mapped("reading the listener"):
             listener = self._elbv2.describe_listeners(
                 ListenerArns=[self._cohort.listener_arn])["Listeners"][0]
         weights: Weights = dict.fromkeys(COLOURS, 0)
@@ -98,14 +119,14 @@ class AlbRouter:
         return weights
 
     def set_weights(self, weights: Weights) -> None:
-        checked = validate_weights({colour: weight for colour, weight in weights.items()})
+        checked = validate_weights(weights)
         forward: dict[str, Any] = {"TargetGroups": [
             {"TargetGroupArn": self._target_group(colour), "Weight": checked[colour]}
             for colour in COLOURS]}
         if self._settings.stickiness_seconds:
             forward["TargetGroupStickinessConfig"] = {
                 "Enabled": True, "DurationSeconds": self._settings.stickiness_seconds}
-        with self._aws_errors("setting weights"):
+        with self._errors.mapped("setting weights"):
             self._elbv2.modify_listener(
                 ListenerArn=self._cohort.listener_arn,
                 DefaultActions=[{"Type": "forward", "ForwardConfig": forward}])
@@ -119,7 +140,7 @@ class AlbRouter:
         for tenant in tenants:
             old = current.get(tenant.id)
             host = tenant.host or known_hosts.get(tenant.id) or (old.host if old else None)
-            current[tenant.id] = Pin(tenant.id, colour, host)
+            current[tenant.id] = TenantPin(tenant.id, colour, host)
         self._apply(rules, list(current.values()))
 
     def unpin(self, tenant_ids: list[str]) -> None:
@@ -132,6 +153,22 @@ class AlbRouter:
     def pins(self) -> dict[str, Colour]:
         return {tenant: pin.colour for tenant, pin in pins_of(self._listener_rules().pins).items()}
 
+    def iam_statements(self, account: str) -> list[IamStatement]:
+        """The cohort's listener and its rules; ELB's reads have no resource-level grain."""
+        return [
+            IamStatement(sid="ReadTheListenerAndItsRules", resources=["*"], actions=[
+                "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTags"]),
+            IamStatement(sid="ShiftTrafficOnTheCohortListener",
+                         resources=[self._cohort.listener_arn],
+                         actions=["elasticloadbalancing:ModifyListener",
+                                  "elasticloadbalancing:CreateRule"]),
+            IamStatement(sid="PinTenantsWithListenerRules",
+                         resources=[listener_rule_arns(self._cohort.listener_arn)], actions=[
+                             "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
+                             "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]),
+        ]
+
     def _target_group(self, colour: Colour) -> str:
         try:
             return self._cohort.target_group_arns[colour]
@@ -139,7 +176,7 @@ class AlbRouter:
             raise BadInput(f"cohort {self._cohort.cohort} has no {colour} target group") from None
 
     def _listener_rules(self) -> ListenerRules:
-        with self._aws_errors("reading the listener rules"):
+        with self._errors.mapped("reading the listener rules"):
             pages = self._elbv2.get_paginator("describe_rules").paginate(
                 ListenerArn=self._cohort.listener_arn, PaginationConfig={
                     "PageSize": DESCRIBE_RULES_PAGE})
@@ -193,7 +230,7 @@ class AlbRouter:
         colours = [c for c in COLOURS if [self._cohort.target_group_arns.get(c)] == targets]
         return colours[0] if colours else None
 
-    def _apply(self, rules: ListenerRules, wanted: list[Pin]) -> None:
+    def _apply(self, rules: ListenerRules, wanted: list[TenantPin]) -> None:
         """Plan the layout, then write only the difference: new rules first, deletions last.
 
         A tenant moving to a new rule is routed by both for a moment rather than
@@ -204,7 +241,7 @@ class AlbRouter:
             taken_priorities=rules.other_priorities,
             first_priority=self._settings.first_priority, header_too=self._settings.header_too)
         plan = plan_pin_rules(rules.pins, wanted, limits, self._cohort.cohort)
-        with self._aws_errors("changing pin rules"):
+        with self._errors.mapped("changing pin rules"):
             if plan.delete_first:
                 self._delete(plan)
             for rule in plan.create:
@@ -247,21 +284,6 @@ class AlbRouter:
                 PIN_COLOUR_TAG: rule.colour,
                 **{f"{PIN_TENANT_TAG}{m.tenant_id}": m.value for m in rule.matches}}
 
-    @contextmanager
-    def _aws_errors(self, doing: str) -> Iterator[None]:
-        """ALB's errors as one actionable line; a missing listener means a wrong cohort."""
-        try:
-            yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code, message = error.get("Code", "Unknown"), error.get("Message", "")
-            where = f"listener of cohort {self._cohort.cohort}"
-            if code.endswith("NotFound"):
-                raise BadInput(f"{doing}: {where} ({self._cohort.listener_arn}) or one of its "
-                               f"target groups does not exist: {message} (redeploy the cohort "
-                               "stack)") from None
-            raise RolloutFailed(f"{doing} on the {where} failed: {code}: {message}") from None
-
 
 def _forward_targets(action: dict[str, Any]) -> list[tuple[str, int]]:
     """(target group ARN, weight) pairs of a forward action, in either of its API shapes."""
@@ -287,7 +309,7 @@ def _condition(condition: dict[str, Any], header_name: str) -> tuple[MatchField,
 
 @ROUTERS.register("alb")
 def alb_router(clients: AwsClients, cohort: CohortResources,
-               settings: dict[str, Any]) -> TrafficRouter:
+               settings: Mapping[str, Any]) -> AlbRouter:
     """The ``alb`` router of ``cohort``; ``settings`` are checked against :class:`AlbSettings`."""
-    return AlbRouter(clients, cohort, validate(AlbSettings, settings or {}, "alb router settings",
+    return AlbRouter(clients, cohort, validate(AlbSettings, dict(settings), "alb router settings",
                                                {}))

@@ -10,18 +10,24 @@ Lambda picks a version per invocation, not per tenant, so this router cannot pin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rollout.aws_clients import AwsClients
+from rollout.aws_errors import AwsErrors
 from rollout.discovery import CohortResources
-from rollout.errors import BadInput, RolloutFailed
-from rollout.model.stack import TenantRef
-from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
+from rollout.errors import BadInput
+from rollout.routers.base import (
+    ROUTERS,
+    CannotPin,
+    IamStatement,
+    Weights,
+    partition_and_region,
+    validate_weights,
+)
 from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour, other_colour
 
@@ -66,18 +72,28 @@ class LambdaAliasSettings(BaseModel):
         return self
 
 
-class LambdaAliasRouter:
+class LambdaAliasRouter(CannotPin):
     """Weights of one alias between the versions of the two colours."""
+
+    kind = "lambda-alias"
 
     def __init__(self, clients: AwsClients, cohort: CohortResources,
                  settings: LambdaAliasSettings) -> None:
-        self._lambda = clients.client("lambda")
+        self._clients = clients
         self._cohort = cohort
         self._settings = settings
+        self._errors = AwsErrors.with_codes(
+            "Lambda", f"alias {settings.alias} of {settings.function_name} (cohort "
+            f"{cohort.cohort})", ("ResourceNotFoundException", "InvalidParameterValueException"),
+            "check the lambda-alias router's settings in tenants.yaml")
+
+    @cached_property
+    def _lambda(self) -> Any:
+        return self._clients.client("lambda")
 
     def read_weights(self) -> Weights:
         """Whole percentages per colour (Lambda keeps fractions, not weights)."""
-        with self._aws_errors("reading the alias"):
+        with self._errors.mapped("reading the alias"):
             alias = self._lambda.get_alias(FunctionName=self._settings.function_name,
                                            Name=self._settings.alias)
         extra: dict[str, float] = (alias.get("RoutingConfig") or {}).get(
@@ -90,25 +106,29 @@ class LambdaAliasRouter:
         return weights
 
     def set_weights(self, weights: Weights) -> None:
-        checked = validate_weights({colour: weight for colour, weight in weights.items()})
+        checked = validate_weights(weights)
         primary: Colour = "green" if checked["green"] > checked["blue"] else "blue"
         secondary = other_colour(primary)
         fraction = checked[secondary] / sum(checked.values())
         extra = {self._settings.versions[secondary]: round(fraction, 6)} if fraction else {}
-        with self._aws_errors("setting weights"):
+        with self._errors.mapped("setting weights"):
             self._lambda.update_alias(
                 FunctionName=self._settings.function_name, Name=self._settings.alias,
                 FunctionVersion=self._settings.versions[primary],
                 RoutingConfig={"AdditionalVersionWeights": extra})
 
-    def pin(self, tenants: list[TenantRef], colour: Colour) -> None:
-        raise BadInput("the lambda-alias router cannot pin tenants; use the alb router")
+    def iam_statements(self, account: str) -> list[IamStatement]:
+        """Read and update this one alias, nothing else of the function."""
+        return [IamStatement(sid="ShiftTrafficOnTheAlias", resources=[self.alias_arn(account)],
+                             actions=["lambda:GetAlias", "lambda:UpdateAlias"])]
 
-    def unpin(self, tenant_ids: list[str]) -> None:
-        """Nothing is ever pinned here, so there is nothing to remove."""
-
-    def pins(self) -> dict[str, Colour]:
-        return {}
+    def alias_arn(self, account: str) -> str:
+        """The alias's ARN; ``function_name`` may itself be a function ARN."""
+        name = self._settings.function_name
+        if name.startswith("arn:"):
+            return f"{name}:{self._settings.alias}"
+        partition, region = partition_and_region(self._cohort)
+        return f"arn:{partition}:lambda:{region}:{account}:function:{name}:{self._settings.alias}"
 
     def _colour_of(self, version: str) -> Colour:
         for colour in COLOURS:
@@ -119,23 +139,10 @@ class LambdaAliasRouter:
             f"{version}, which is neither blue ({self._settings.versions['blue']}) nor green "
             f"({self._settings.versions['green']}); fix the router's versions settings")
 
-    @contextmanager
-    def _aws_errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code, message = error.get("Code", "Unknown"), error.get("Message", "")
-            if code in ("ResourceNotFoundException", "InvalidParameterValueException"):
-                raise BadInput(f"{doing}: Lambda rejected the settings of cohort "
-                               f"{self._cohort.cohort}: {code}: {message}") from None
-            raise RolloutFailed(f"{doing} on Lambda for cohort {self._cohort.cohort} failed: "
-                                f"{code}: {message}") from None
-
 
 @ROUTERS.register("lambda-alias")
 def lambda_alias_router(clients: AwsClients, cohort: CohortResources,
-                        settings: dict[str, Any]) -> TrafficRouter:
+                        settings: Mapping[str, Any]) -> LambdaAliasRouter:
     """The ``lambda-alias`` router; ``settings`` checked by :class:`LambdaAliasSettings`."""
     return LambdaAliasRouter(clients, cohort, validate(
-        LambdaAliasSettings, settings or {}, "lambda-alias router settings", {}))
+        LambdaAliasSettings, dict(settings), "lambda-alias router settings", {}))

@@ -36,7 +36,7 @@ Group = tuple[Colour, MatchField]
 
 
 @dataclass(frozen=True)
-class Pin:
+class TenantPin:
     """A tenant held on one colour; its requests are recognised by host name or by header."""
 
     tenant_id: str
@@ -124,7 +124,7 @@ class PinRulePlan:
         return len(self.create) + len(self.modify) + len(self.delete)
 
 
-def matches_of(pin: Pin, header_too: bool) -> list[PinMatch]:
+def matches_of(pin: TenantPin, header_too: bool) -> list[PinMatch]:
     """The values that recognise ``pin``'s tenant: its host, else (or also) its id header."""
     found: list[PinMatch] = []
     if pin.host:
@@ -134,7 +134,7 @@ def matches_of(pin: Pin, header_too: bool) -> list[PinMatch]:
     return found
 
 
-def pins_of(rules: Iterable[PinRule]) -> dict[str, Pin]:
+def pins_of(rules: Iterable[PinRule]) -> dict[str, TenantPin]:
     """Tenant id → pin, as the rules route it (the rule ALB evaluates first wins)."""
     colours: dict[str, Colour] = {}
     hosts: dict[str, str] = {}
@@ -143,10 +143,11 @@ def pins_of(rules: Iterable[PinRule]) -> dict[str, Pin]:
             colours.setdefault(match.tenant_id, rule.colour)
             if match.field == HOST_HEADER:
                 hosts.setdefault(match.tenant_id, match.value)
-    return {tenant: Pin(tenant, colour, hosts.get(tenant)) for tenant, colour in colours.items()}
+    return {tenant: TenantPin(tenant, colour, hosts.get(tenant))
+            for tenant, colour in colours.items()}
 
 
-def plan_pin_rules(current: Sequence[PinRule], wanted: Iterable[Pin], limits: PinLimits,
+def plan_pin_rules(current: Sequence[PinRule], wanted: Iterable[TenantPin], limits: PinLimits,
                    cohort: str) -> PinRulePlan:
     """The fewest rule writes that route exactly ``wanted``, in the minimum number of rules.
 
@@ -199,7 +200,7 @@ def plan_pin_rules(current: Sequence[PinRule], wanted: Iterable[Pin], limits: Pi
                        delete_first)
 
 
-def _wanted_groups(wanted: Iterable[Pin], header_too: bool) -> dict[Group, set[PinMatch]]:
+def _wanted_groups(wanted: Iterable[TenantPin], header_too: bool) -> dict[Group, set[PinMatch]]:
     """Wanted matches per (colour, kind); the last pin of a tenant wins."""
     by_tenant = {pin.tenant_id: pin for pin in wanted}
     groups: dict[Group, set[PinMatch]] = defaultdict(set)

@@ -10,18 +10,24 @@ apart, so this router cannot pin.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rollout.aws_clients import AwsClients
+from rollout.aws_errors import AwsErrors
 from rollout.discovery import CohortResources
-from rollout.errors import BadInput, RolloutFailed
-from rollout.model.stack import TenantRef
-from rollout.routers.base import ROUTERS, TrafficRouter, Weights, validate_weights
+from rollout.errors import BadInput
+from rollout.routers.base import (
+    ROUTERS,
+    CannotPin,
+    IamStatement,
+    Weights,
+    partition_and_region,
+    validate_weights,
+)
 from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour
 
@@ -68,18 +74,28 @@ class Route53Settings(BaseModel):
         return self
 
 
-class Route53Router:
+class Route53Router(CannotPin):
     """Weights of one name's two weighted record sets."""
+
+    kind = "route53"
 
     def __init__(self, clients: AwsClients, cohort: CohortResources,
                  settings: Route53Settings) -> None:
-        self._route53 = clients.client("route53")
+        self._clients = clients
         self._cohort = cohort
         self._settings = settings
+        self._errors = AwsErrors.with_codes(
+            "Route 53", f"the weighted records of cohort {cohort.cohort}",
+            ("NoSuchHostedZone", "InvalidInput", "InvalidChangeBatch"),
+            "check the route53 router's settings in tenants.yaml")
+
+    @cached_property
+    def _route53(self) -> Any:
+        return self._clients.client("route53")
 
     def read_weights(self) -> Weights:
         found: dict[str, int] = {}
-        with self._aws_errors("reading the weighted records"):
+        with self._errors.mapped("reading the weighted records"):
             pages = self._route53.get_paginator("list_resource_record_sets").paginate(
                 HostedZoneId=self._settings.hosted_zone_id,
                 StartRecordName=self._settings.record_name,
@@ -98,7 +114,7 @@ class Route53Router:
         return {colour: found.get(colour, 0) for colour in COLOURS}
 
     def set_weights(self, weights: Weights) -> None:
-        checked = validate_weights({colour: weight for colour, weight in weights.items()})
+        checked = validate_weights(weights)
         for colour, weight in checked.items():
             if weight > MAX_ROUTE53_WEIGHT:
                 raise BadInput(f"weight of {colour} must be between 0 and {MAX_ROUTE53_WEIGHT} "
@@ -108,38 +124,34 @@ class Route53Router:
             "SetIdentifier": colour, "Weight": checked[colour], "TTL": self._settings.ttl,
             "ResourceRecords": [{"Value": v} for v in self._settings.targets[colour]],
         }} for colour in COLOURS]
-        with self._aws_errors("setting weights"):
+        with self._errors.mapped("setting weights"):
             self._route53.change_resource_record_sets(
                 HostedZoneId=self._settings.hosted_zone_id,
                 ChangeBatch={"Comment": f"rollout: cohort {self._cohort.cohort} weights",
                              "Changes": changes})
 
-    def pin(self, tenants: list[TenantRef], colour: Colour) -> None:
-        raise BadInput("the route53 router cannot pin tenants; use the alb router")
-
-    def unpin(self, tenant_ids: list[str]) -> None:
-        """Nothing is ever pinned here, so there is nothing to remove."""
-
-    def pins(self) -> dict[str, Colour]:
-        return {}
-
-    @contextmanager
-    def _aws_errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code, message = error.get("Code", "Unknown"), error.get("Message", "")
-            if code in ("NoSuchHostedZone", "InvalidInput", "InvalidChangeBatch"):
-                raise BadInput(f"{doing}: Route 53 rejected the settings of cohort "
-                               f"{self._cohort.cohort}: {code}: {message}") from None
-            raise RolloutFailed(f"{doing} in Route 53 for cohort {self._cohort.cohort} "
-                                f"failed: {code}: {message}") from None
+    def iam_statements(self, account: str) -> list[IamStatement]:
+        """The zone's records: read them all (listing has no finer grain), upsert only
+        this name's weighted records of this type."""
+        partition, _ = partition_and_region(self._cohort)
+        zone = f"arn:{partition}:route53:::hostedzone/{self._settings.hosted_zone_id}"
+        return [
+            IamStatement(sid="ReadTheWeightedRecords", resources=[zone],
+                         actions=["route53:ListResourceRecordSets"]),
+            IamStatement(sid="ShiftTrafficOnTheWeightedRecords", resources=[zone],
+                         actions=["route53:ChangeResourceRecordSets"], condition={
+                             "ForAllValues:StringEquals": {
+                                 "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                                     self._settings.record_name.rstrip(".")],
+                                 "route53:ChangeResourceRecordSetsRecordTypes": [
+                                     self._settings.record_type],
+                                 "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}),
+        ]
 
 
 @ROUTERS.register("route53")
 def route53_router(clients: AwsClients, cohort: CohortResources,
-                   settings: dict[str, Any]) -> TrafficRouter:
+                   settings: Mapping[str, Any]) -> Route53Router:
     """The ``route53`` router; ``settings`` are checked against :class:`Route53Settings`."""
-    return Route53Router(clients, cohort,
-                         validate(Route53Settings, settings or {}, "route53 router settings", {}))
+    return Route53Router(clients, cohort, validate(
+        Route53Settings, dict(settings), "route53 router settings", {}))

@@ -9,13 +9,14 @@ notice at least its notice period old.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from rollout.model.tenants import TenantsFile
 from rollout.schedule.pins import pins_at
 from rollout.schedule.plan import utc_text
+from rollout.vocabulary.clock import as_utc
 
 
 class NoticeRecord(BaseModel):
@@ -47,14 +48,6 @@ class MissingNotice(BaseModel):
     """When its notice period ends, if a notice went out."""
 
 
-def notice_pk(release: str) -> str:
-    return f"NOTICE#{release}"
-
-
-def notice_sk(tenant: str) -> str:
-    return f"TENANT#{tenant}"
-
-
 def missing_notices(tenants: TenantsFile, cohort: str, records: Mapping[str, NoticeRecord],
                     now: datetime) -> list[MissingNotice]:
     """The tenants ``cohort`` would upgrade at ``now`` without their full notice period.
@@ -62,7 +55,7 @@ def missing_notices(tenants: TenantsFile, cohort: str, records: Mapping[str, Not
     Tenants pinned at ``now`` (opted out, busy season) are not upgraded, so they
     need no notice yet. ``records`` maps tenant ids to their notice for the release.
     """
-    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+    now = as_utc(now)
     pinned = {pin.tenant for pin in pins_at(tenants, cohort, now)}
     missing: list[MissingNotice] = []
     for tenant in tenants.members(cohort):

@@ -7,15 +7,17 @@ a customer-facing engineer can read out loud.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel
 
+from rollout.vocabulary.clock import as_utc
+
 
 def utc_text(moment: datetime) -> str:
     """A moment as people read it in reasons: ``2026-03-07 01:00 UTC``."""
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"{as_utc(moment):%Y-%m-%d %H:%M} UTC"
 
 
 class Slot(BaseModel):
@@ -25,7 +27,7 @@ class Slot(BaseModel):
     end: datetime
 
     def describe(self) -> str:
-        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        start, end = as_utc(self.start), as_utc(self.end)
         until = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M}"
         return f"{start:%Y-%m-%d %H:%M}-{until} UTC"
 

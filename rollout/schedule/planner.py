@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from rollout.model.tenants import Cohort, Tenant, TenantsFile, format_span
+from rollout.model.tenants import Cohort, Tenant, TenantsFile
 from rollout.schedule.calendar import FreezeCalendar
 from rollout.schedule.pins import (
     busy_calendar,
@@ -54,6 +54,8 @@ from rollout.schedule.windows import (
     profile_intervals,
     subtract,
 )
+from rollout.vocabulary.clock import as_utc
+from rollout.vocabulary.durations import format_span
 
 SEARCH_CHUNK = timedelta(days=7)
 CONSENSUS_SPAN = timedelta(days=14)
@@ -64,7 +66,7 @@ HORIZON = timedelta(days=730)
 
 def as_utc_minute(moment: datetime) -> datetime:
     """``moment`` in UTC (naive means UTC), rounded up to a whole minute."""
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = as_utc(moment)
     whole = moment.replace(second=0, microsecond=0)
     return whole if whole == moment else whole + timedelta(minutes=1)
 
@@ -158,19 +160,10 @@ class Planner:
                               strategy=cohort.strategy, slot=slot, delays=delays,
                               included=included, excluded=excluded, problem=problem)
 
-        delays: list[str] = []
-        not_before = self.start
-        if previous is not None:
-            if previous.slot is None:
-                return result(None, [], [], [],
-                              f"waits for cohort {previous.cohort}, which has no slot")
-            after_previous = previous.slot.end + cohort.min_gap
-            if after_previous > not_before:
-                not_before = after_previous
-                delays.append(f"waits for {previous.cohort} to finish at "
-                              f"{utc_text(previous.slot.end)} plus a minimum gap of "
-                              f"{format_span(cohort.min_gap)}")
-
+        if previous is not None and previous.slot is None:
+            return result(None, [], [], [],
+                          f"waits for cohort {previous.cohort}, which has no slot")
+        not_before, delays = self._after_previous(cohort, previous)
         candidates = [m for m in members if not m.opted_out_at(not_before)]
         if candidates:
             latest = max(candidates, key=lambda m: m.ready)
@@ -211,6 +204,16 @@ class Planner:
                                  tenants=ids)
                     for (zone_name, notice), ids in groups.items()]
         return result(slot, delays, included, excluded)
+
+    def _after_previous(self, cohort: Cohort, previous: CohortPlan | None,
+                        ) -> tuple[datetime, list[str]]:
+        """The earliest start the previous cohort's slot and the minimum gap leave, and why."""
+        slot = previous.slot if previous is not None else None
+        if previous is None or slot is None or slot.end + cohort.min_gap <= self.start:
+            return self.start, []
+        return slot.end + cohort.min_gap, [
+            f"waits for {previous.cohort} to finish at {utc_text(slot.end)} plus a minimum "
+            f"gap of {format_span(cohort.min_gap)}"]
 
     def _consensus(self, candidates: list[_Member], not_before: datetime,
                    length: timedelta) -> tuple[list[WindowProfile], list[WindowProfile]]:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from rollout.model.tenants import Window
+from rollout.vocabulary.clock import as_utc
 
 ONE_DAY = timedelta(days=1)
 ONE_MINUTE = timedelta(minutes=1)
@@ -120,8 +121,8 @@ def day_intervals(profile: WindowProfile, day: date) -> tuple[Interval, ...]:
 
 def profile_intervals(profile: WindowProfile, first: datetime, last: datetime) -> list[Interval]:
     """Every window interval of ``profile`` that overlaps ``[first, last)``, unclipped."""
-    day = first.astimezone(UTC).date() - ONE_DAY
-    final = last.astimezone(UTC).date() + ONE_DAY
+    day = as_utc(first).date() - ONE_DAY
+    final = as_utc(last).date() + ONE_DAY
     found: list[Interval] = []
     while day <= final:
         found.extend(i for i in day_intervals(profile, day) if i.overlaps(first, last))
@@ -168,5 +169,5 @@ def contains(profile: WindowProfile, start: datetime, end: datetime) -> bool:
 
 
 def local_time(moment: datetime, zone_name: str) -> datetime:
-    """``moment`` on the wall clock of ``zone_name`` (aware, with its offset)."""
-    return moment.astimezone(zone(zone_name))
+    """``moment`` (naive means UTC) on the wall clock of ``zone_name``, with its offset."""
+    return as_utc(moment).astimezone(zone(zone_name))

@@ -20,7 +20,7 @@ from pulumi import automation as auto
 from pulumi.automation.errors import CommandError, ConcurrentUpdateError, InvalidVersionError
 
 from rollout.errors import BadInput, Blocked, RolloutFailed
-from rollout.stacks.base import Engine, StackPreview
+from rollout.stacks.base import DeployerKind, StackPreview
 from rollout.vocabulary.colours import Colour
 from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
@@ -90,7 +90,7 @@ def pulumi_call(what: str, call: Callable[[], T]) -> T:
 class AutomationDeployer:
     """A :class:`~rollout.stacks.base.StackDeployer` over the Pulumi CLI."""
 
-    engine: Engine = "pulumi"
+    kind: DeployerKind = "pulumi"
 
     def __init__(self, project_dir: Path, *, on_output: OnOutput | None = None,
                  policy_pack: Path | None = None) -> None:
@@ -134,4 +134,4 @@ class AutomationDeployer:
         changes = {str(getattr(op, "value", op)): int(count)
                    for op, count in result.change_summary.items()}
         return StackPreview(cohort=cohort, colour=colour, version=version,
-                            current_version=current, engine=self.engine, changes=changes)
+                            current_version=current, engine=self.kind, changes=changes)

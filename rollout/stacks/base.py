@@ -1,8 +1,10 @@
 """The ``StackDeployer`` protocol: put a version into one colour of a cohort's stack.
 
-Deployers only deploy; choosing the colour (:mod:`rollout.stacks.target_colour`)
-and recording the outputs (:mod:`rollout.stacks.outputs_record`) happen around
-them, the same way for every engine.
+Deployers only deploy; choosing the colour (:mod:`rollout.stacks.target_colour`),
+the pinned-colour guard and recording the outputs (:mod:`rollout.stacks.deploy`)
+happen around them, the same way for every deployer. Deployers are looked up by
+name (:mod:`rollout.stacks.providers`): ``pulumi`` (the Automation API) ships with
+the product, ``local`` (into moto) with the local stand-ins.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.vocabulary.colours import Colour
 
-Engine = Literal["pulumi", "local"]
+DeployerKind = Literal["pulumi", "local"]
 
 
 class StackPreview(BaseModel):
-    """What ``up`` would change, without changing anything."""
+    """What ``up`` would change, without changing anything.
+
+    ``engine`` names the deployer (the key ``--json`` has always printed).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -25,7 +30,7 @@ class StackPreview(BaseModel):
     colour: Colour
     version: str
     current_version: str | None
-    engine: Engine
+    engine: DeployerKind
     changes: dict[str, int] = Field(default_factory=dict)
     note: str = ""
 
@@ -33,7 +38,7 @@ class StackPreview(BaseModel):
 class StackDeployer(Protocol):
     """Deploys ``version`` into ``colour`` of ``cohort``'s stack; traffic is never touched."""
 
-    engine: Engine
+    kind: DeployerKind
 
     def deploy_version(self, cohort: str, colour: Colour, version: str) -> dict[str, Any]:
         """Deploy and return the stack outputs (secret outputs masked)."""

@@ -13,15 +13,11 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from rollout.discovery import region_of_arn
-from rollout.rollouts.ledger import Event, Ledger, default_actor, now_utc
-from rollout.stacks.base import Engine
+from rollout.rollouts.ledger import Event, Ledger, default_actor
+from rollout.stacks.base import DeployerKind
+from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour
-
-OUTPUTS_SK = "OUTPUTS"
-
-
-def stack_pk(cohort: str) -> str:
-    return f"STACK#{cohort}"
+from rollout.vocabulary.ledger_keys import OUTPUTS_SK, stack_pk
 
 
 class StackOutputsRecord(BaseModel):
@@ -30,9 +26,9 @@ class StackOutputsRecord(BaseModel):
     cohort: str
     colour: Colour
     version: str
-    engine: Engine
+    engine: DeployerKind
     outputs: dict[str, Any]
-    deployed_at: datetime = Field(default_factory=now_utc)
+    deployed_at: datetime = Field(default_factory=utc_now)
     actor: str = Field(default_factory=default_actor)
     region: str | None = None
 
@@ -59,3 +55,6 @@ def record_outputs(ledger: Ledger, record: StackOutputsRecord) -> None:
 
 def recorded_outputs(ledger: Ledger, cohort: str) -> StackOutputsRecord | None:
     return ledger.get(stack_pk(cohort), OUTPUTS_SK, StackOutputsRecord)
+
+
+__all__ = ["OUTPUTS_SK", "StackOutputsRecord", "record_outputs", "recorded_outputs", "stack_pk"]

@@ -44,45 +44,41 @@ list the bucket (to others it says 403), and the artefact store relies on that
 in its request context, so a prefix-scoped listing grant cannot be relied on
 for that check. The bucket belongs to the app and holds nothing but its releases.
 
-The policies cover the ALB router (the default). Deploying a colour (``stacks up``,
-``rollback --to-version``) is Pulumi's job and needs the deployment identity's
-permissions, which these policies do not grant.
+What moves traffic is the cohort's router's business: the policy asks the router
+(:meth:`~rollout.routers.base.TrafficRouter.iam_statements`) for the statements on
+the resources it touches (the listener and its rules, the weighted records, the
+alias), so a DNS-split cohort's role gets no listener writes. Deploying a colour
+(``stacks up``, ``rollback --to-version``) is Pulumi's job and needs the
+deployment identity's permissions, which these policies do not grant.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.configcopy.snapshot import config_pk
+from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources, SharedResources
-from rollout.local.state import STATE_BUCKET
-from rollout.rollouts.ledger import cohort_pk
-from rollout.schedule.notice import notice_pk
-from rollout.stacks.outputs_record import stack_pk
+from rollout.routers import for_cohort
+from rollout.routers.base import IamStatement, TrafficRouter, partition_and_region
+from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS
+from rollout.vocabulary.ledger_keys import cohort_pk, config_pk, notice_pk, stack_pk
 
 ARTEFACT_PREFIX = "releases/"
 LEADING_KEYS = "dynamodb:LeadingKeys"
 EVERY = "*"
+UNSCOPED_READS = "ReadWithoutResourceLevelPermissions"
 
-
-class Statement(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    sid: str
-    actions: list[str]
-    resources: list[str]
-    condition: dict[str, dict[str, list[str]]] | None = None
-
-    def as_aws(self) -> dict[str, Any]:
-        statement: dict[str, Any] = {"Sid": self.sid, "Effect": "Allow",
-                                     "Action": sorted(self.actions),
-                                     "Resource": self.resources}
-        if self.condition:
-            statement["Condition"] = self.condition
-        return statement
+COHORT_UNSCOPED_READS = (
+    "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancers",
+    "ssm:DescribeParameters", "iam:ListPolicies", "tag:GetResources",
+    "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
+    "secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue")
+"""What a cohort role reads whatever its router: discovery and the security gate read
+the cohort's load balancer and listeners, the gates read CloudWatch."""
 
 
 class RolePolicy(BaseModel):
@@ -90,28 +86,17 @@ class RolePolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    statements: list[Statement] = Field(default_factory=list)
+    statements: list[IamStatement] = Field(default_factory=list)
 
     def as_aws(self) -> dict[str, Any]:
         return {"Version": "2012-10-17",
                 "Statement": [statement.as_aws() for statement in self.statements]}
 
 
-def _arn_parts(cohort: CohortResources) -> tuple[str, str]:
-    """Partition and region, taken from the listener ARN so GovCloud/China ARNs come out right."""
-    parts = cohort.listener_arn.split(":")
-    return parts[1], parts[3]
-
-
 def _shared_arn_parts(shared: SharedResources) -> tuple[str, str]:
     """Partition and region of the shared stack (ledger, bucket, topic): its topic's ARN."""
     parts = shared.notices_topic_arn.split(":")
     return parts[1], parts[3]
-
-
-def listener_rule_arns(listener_arn: str) -> str:
-    """ARN pattern of every rule of one listener (tenant pins are listener rules)."""
-    return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"
 
 
 def _ledger_arn(shared: SharedResources, account: str) -> str:
@@ -123,78 +108,102 @@ def _leading_keys(operator: str, keys: list[str]) -> dict[str, dict[str, list[st
     return {f"ForAllValues:{operator}": {LEADING_KEYS: keys}}
 
 
-def rollout_role_policy(cohort: CohortResources, account: str,
-                        config_policy_name: str) -> RolePolicy:
-    """The policy a role needs to run every rollout command on ``cohort`` and nothing more.
+def _with_unscoped_reads(reads: Sequence[str],
+                         statements: Sequence[IamStatement]) -> list[IamStatement]:
+    """``statements`` with every unconditional ``Resource: "*"`` grant folded into one
+    statement with ``reads``, each action named once (so dropping one drops it)."""
+    unscoped = [s for s in statements if s.resources == [EVERY] and not s.condition]
+    actions = list(dict.fromkeys([*reads, *(a for s in unscoped for a in s.actions)]))
+    return [IamStatement(sid=UNSCOPED_READS, resources=[EVERY], actions=actions),
+            *(s for s in statements if s not in unscoped)]
 
-    Publishing releases and sending notices are the release role's
-    (:func:`release_role_policy`).
-    """
-    partition, region = _arn_parts(cohort)
-    bucket_arn = f"arn:{partition}:s3:::{cohort.artefact_bucket}"
-    table_arn = _ledger_arn(cohort, account)
-    parameters = [f"arn:{partition}:ssm:{region}:{account}:parameter{cohort.colour_prefix(c)}/*"
-                  for c in COLOURS]
-    secret_names = cohort.param_prefix.strip("/")
-    secrets = [f"arn:{partition}:secretsmanager:{region}:{account}:secret:{secret_names}/{c}/*"
-               for c in COLOURS]
-    policy_arn = f"arn:{partition}:iam::{account}:policy/{config_policy_name}"
+
+def _configuration_statements(cohort: CohortResources, account: str) -> list[IamStatement]:
+    """The tenants' settings and secrets in both colours, and the key that encrypts them."""
+    partition, region = partition_and_region(cohort)
+    parameters = [f"arn:{partition}:ssm:{region}:{account}:parameter"
+                  f"{resource_names.colour_parameters(cohort.param_prefix, c)}/*" for c in COLOURS]
+    secrets = [f"arn:{partition}:secretsmanager:{region}:{account}:secret:"
+               f"{resource_names.colour_secrets(cohort.param_prefix, c)}/*" for c in COLOURS]
     statements = [
-        Statement(sid="ReadWithoutResourceLevelPermissions", resources=[EVERY], actions=[
-            "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
-            "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
-            "ssm:DescribeParameters", "iam:ListPolicies", "tag:GetResources",
-            "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
-            "secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"]),
-        Statement(sid="ShiftTrafficOnTheCohortListener", resources=[cohort.listener_arn],
-                  actions=["elasticloadbalancing:ModifyListener",
-                           "elasticloadbalancing:CreateRule"]),
-        Statement(sid="PinTenantsWithListenerRules",
-                  resources=[listener_rule_arns(cohort.listener_arn)], actions=[
-                      "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
-                      "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]),
-        Statement(sid="TenantConfiguration", resources=parameters, actions=[
+        IamStatement(sid="TenantConfiguration", resources=parameters, actions=[
             "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameter",
             "ssm:AddTagsToResource", "ssm:RemoveTagsFromResource",
             "ssm:ListTagsForResource"]),
-        Statement(sid="TenantSecrets", resources=secrets, actions=[
+        IamStatement(sid="TenantSecrets", resources=secrets, actions=[
             "secretsmanager:GetSecretValue", "secretsmanager:CreateSecret",
             "secretsmanager:UpdateSecret", "secretsmanager:PutSecretValue",
             "secretsmanager:DeleteSecret", "secretsmanager:TagResource",
             "secretsmanager:UntagResource"]),
-        Statement(sid="RolloutLedger", resources=[table_arn], actions=[
+    ]
+    if cohort.kms_key_arn:
+        statements.append(IamStatement(
+            sid="TenantConfigurationKey", resources=[cohort.kms_key_arn],
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            condition={"StringEquals": {"kms:ViaService": [
+                f"ssm.{region}.amazonaws.com", f"secretsmanager.{region}.amazonaws.com"]}}))
+    return statements
+
+
+def _ledger_statements(cohort: CohortResources, account: str) -> list[IamStatement]:
+    """Its own ledger items read and written; other cohorts' state and notices read."""
+    table_arn = _ledger_arn(cohort, account)
+    return [
+        IamStatement(sid="RolloutLedger", resources=[table_arn], actions=[
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
             "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
             condition=_leading_keys("StringEquals", [cohort_pk(cohort.cohort),
                                                      config_pk(cohort.cohort),
                                                      stack_pk(cohort.cohort)])),
-        Statement(sid="ReadOtherCohortsAndNotices", resources=[table_arn],
-                  actions=["dynamodb:GetItem", "dynamodb:Query"],
-                  condition=_leading_keys("StringLike", [cohort_pk(EVERY),
-                                                         notice_pk(EVERY)])),
-        Statement(sid="ArtefactBucketChecks", resources=[bucket_arn], actions=[
+        IamStatement(sid="ReadOtherCohortsAndNotices", resources=[table_arn],
+                     actions=["dynamodb:GetItem", "dynamodb:Query"],
+                     condition=_leading_keys("StringLike", [cohort_pk(EVERY),
+                                                            notice_pk(EVERY)])),
+    ]
+
+
+def _gate_statements(cohort: CohortResources, account: str,
+                     config_policy_name: str) -> list[IamStatement]:
+    """What the security and alarm gates read: the bucket's settings, alarms, policy, key."""
+    partition, region = partition_and_region(cohort)
+    bucket_arn = f"arn:{partition}:s3:::{cohort.artefact_bucket}"
+    statements = [
+        IamStatement(sid="ArtefactBucketChecks", resources=[bucket_arn], actions=[
             "s3:GetBucketVersioning", "s3:GetBucketPolicy",
             "s3:GetBucketPublicAccessBlock", "s3:GetBucketAcl"]),
-        Statement(sid="ListReleaseArtefacts", resources=[bucket_arn], actions=["s3:ListBucket"]),
-        Statement(sid="ReleaseArtefacts", resources=[f"{bucket_arn}/{ARTEFACT_PREFIX}*"],
-                  actions=["s3:GetObject"]),
-        Statement(sid="CohortAlarms",
-                  resources=[f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"],
-                  actions=["cloudwatch:DescribeAlarms"]),
-        Statement(sid="SecurityGateReadsConfigPolicy", resources=[policy_arn],
-                  actions=["iam:GetPolicy", "iam:GetPolicyVersion"]),
+        IamStatement(sid="ListReleaseArtefacts", resources=[bucket_arn],
+                     actions=["s3:ListBucket"]),
+        IamStatement(sid="ReleaseArtefacts", resources=[f"{bucket_arn}/{ARTEFACT_PREFIX}*"],
+                     actions=["s3:GetObject"]),
+        IamStatement(sid="CohortAlarms",
+                     resources=[f"arn:{partition}:cloudwatch:{region}:{account}:alarm:*"],
+                     actions=["cloudwatch:DescribeAlarms"]),
+        IamStatement(sid="SecurityGateReadsConfigPolicy",
+                     resources=[f"arn:{partition}:iam::{account}:policy/{config_policy_name}"],
+                     actions=["iam:GetPolicy", "iam:GetPolicyVersion"]),
     ]
     if cohort.kms_key_arn:
-        statements += [
-            Statement(sid="SecurityGateDescribesKey", resources=[cohort.kms_key_arn],
-                      actions=["kms:DescribeKey"]),
-            Statement(sid="TenantConfigurationKey", resources=[cohort.kms_key_arn],
-                      actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                      condition={"StringEquals": {"kms:ViaService": [
-                          f"ssm.{region}.amazonaws.com",
-                          f"secretsmanager.{region}.amazonaws.com"]}}),
-        ]
-    return RolePolicy(statements=statements)
+        statements.append(IamStatement(sid="SecurityGateDescribesKey",
+                                       resources=[cohort.kms_key_arn],
+                                       actions=["kms:DescribeKey"]))
+    return statements
+
+
+def rollout_role_policy(cohort: CohortResources, account: str, config_policy_name: str,
+                        router: TrafficRouter | None = None) -> RolePolicy:
+    """The policy a role needs to run every rollout command on ``cohort`` and nothing more.
+
+    ``router`` is the cohort's (:func:`rollout.routers.for_cohort` with its
+    ``tenants.yaml`` entry); without one, the default router's. Publishing
+    releases and sending notices are the release role's (:func:`release_role_policy`).
+    """
+    moves_traffic = router or for_cohort(AwsClients().for_region(cohort.region), cohort)
+    return RolePolicy(statements=_with_unscoped_reads(COHORT_UNSCOPED_READS, [
+        *moves_traffic.iam_statements(account),
+        *_configuration_statements(cohort, account),
+        *_ledger_statements(cohort, account),
+        *_gate_statements(cohort, account, config_policy_name),
+    ]))
 
 
 def release_role_policy(shared: SharedResources, account: str) -> RolePolicy:
@@ -218,40 +227,29 @@ def release_role_policy(shared: SharedResources, account: str) -> RolePolicy:
     releases = f"{bucket_arn}/{ARTEFACT_PREFIX}{shared.app}/*"
     table_arn = _ledger_arn(shared, account)
     return RolePolicy(statements=[
-        Statement(sid="ReadWithoutResourceLevelPermissions", resources=[EVERY], actions=[
+        IamStatement(sid=UNSCOPED_READS, resources=[EVERY], actions=[
             "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
             "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags",
             "tag:GetResources"]),
-        Statement(sid="ListReleaseArtefacts", resources=[bucket_arn], actions=["s3:ListBucket"]),
-        Statement(sid="ReadAndPruneReleases", resources=[releases],
-                  actions=["s3:GetObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]),
-        Statement(sid="PublishNewObjectsOnly", resources=[releases], actions=["s3:PutObject"],
-                  condition={"Null": {"s3:if-none-match": ["false"]}}),
-        Statement(sid="UploadPartsOfNewObjects", resources=[releases], actions=["s3:PutObject"],
-                  condition={"Bool": {"s3:ObjectCreationOperation": ["false"]}}),
-        Statement(sid="NoticeRecords", resources=[table_arn], actions=[
+        IamStatement(sid="ListReleaseArtefacts", resources=[bucket_arn],
+                     actions=["s3:ListBucket"]),
+        IamStatement(sid="ReadAndPruneReleases", resources=[releases],
+                     actions=["s3:GetObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]),
+        IamStatement(sid="PublishNewObjectsOnly", resources=[releases],
+                     actions=["s3:PutObject"],
+                     condition={"Null": {"s3:if-none-match": ["false"]}}),
+        IamStatement(sid="UploadPartsOfNewObjects", resources=[releases],
+                     actions=["s3:PutObject"],
+                     condition={"Bool": {"s3:ObjectCreationOperation": ["false"]}}),
+        IamStatement(sid="NoticeRecords", resources=[table_arn], actions=[
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
             condition=_leading_keys("StringLike", [notice_pk(EVERY)])),
-        Statement(sid="ReadCohortStates", resources=[table_arn],
-                  actions=["dynamodb:GetItem", "dynamodb:Query"],
-                  condition=_leading_keys("StringLike", [cohort_pk(EVERY)])),
-        Statement(sid="Notices", resources=[shared.notices_topic_arn], actions=["sns:Publish"]),
+        IamStatement(sid="ReadCohortStates", resources=[table_arn],
+                     actions=["dynamodb:GetItem", "dynamodb:Query"],
+                     condition=_leading_keys("StringLike", [cohort_pk(EVERY)])),
+        IamStatement(sid="Notices", resources=[shared.notices_topic_arn],
+                     actions=["sns:Publish"]),
     ])
 
 
-def local_engine_state_policy(cohort: CohortResources) -> RolePolicy:
-    """What a rollout against the local engine (moto) needs on top of :func:`rollout_role_policy`.
-
-    Against a local endpoint, discovery first reads the app's stack outputs from
-    the local engine's state bucket and lists the app's stacks there (see
-    :mod:`rollout.local.state`), falling back to tags when there are none; on AWS
-    it never looks there, so a real role must not get this.
-    """
-    partition, _ = _arn_parts(cohort)
-    stacks = f"stacks/{cohort.app}/"
-    bucket_arn = f"arn:{partition}:s3:::{STATE_BUCKET}"
-    return RolePolicy(statements=[
-        Statement(sid="LocalEngineStackOutputs", resources=[f"{bucket_arn}/{stacks}*"],
-                  actions=["s3:GetObject"]),
-        Statement(sid="LocalEngineStacks", resources=[bucket_arn], actions=["s3:ListBucket"]),
-    ])
+__all__ = ["RolePolicy", "release_role_policy", "rollout_role_policy"]

@@ -17,14 +17,23 @@ from rollout.errors import BadInput
 
 VERSION_PATTERN = (
     r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:-(?P<pre>(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+    r"(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
-"""A semantic version (semver.org): the one grammar of every version the toolkit reads."""
+"""A semantic version (semver.org's own expression: no leading zero in a number, a
+pre-release identifier included): the one grammar of every version the toolkit reads."""
+
+_SEMVER = re.compile(VERSION_PATTERN)
+
+
+def is_semver(version: str) -> bool:
+    """Whether ``version`` is, whole, a semantic version (a trailing newline is not)."""
+    return _SEMVER.fullmatch(version) is not None
 
 
 def _is_version(value: str) -> str:
-    if not re.fullmatch(VERSION_PATTERN, value):
+    if not is_semver(value):
         raise ValueError(f"{value!r} is not a version like 1.5.0 or 1.5.0-rc.1")
     return value
 
@@ -34,12 +43,9 @@ Version = Annotated[str, AfterValidator(_is_version)]
 
 def checked_version(value: str, option: str) -> str:
     """``value`` when it is a version like 1.5.0; bad input naming ``option`` when not."""
-    if not re.fullmatch(VERSION_PATTERN, value):
+    if not is_semver(value):
         raise BadInput(f"{option} {value!r} is not a version like 1.5.0")
     return value
-
-
-_SEMVER = re.compile(VERSION_PATTERN)
 
 
 @total_ordering
@@ -69,16 +75,12 @@ class _Identifier:
 SemverKey = tuple[int, int, int, int, tuple[_Identifier, ...]]
 
 
-def is_semver(version: str) -> bool:
-    return _SEMVER.match(version) is not None
-
-
 def semver_key(version: str) -> SemverKey:
     """A sort key with semver precedence; build metadata is ignored, as semver says.
 
     A release sorts after its own pre-releases (``1.0.0-rc.1 < 1.0.0``).
     """
-    match = _SEMVER.match(version)
+    match = _SEMVER.fullmatch(version)
     if match is None:
         raise BadInput(f"version {version!r} is not a semantic version like 1.5.0")
     pre = match.group("pre")

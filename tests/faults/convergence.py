@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import boto3
 
 from rollout.configcopy.copier import ConfigCopier
-from rollout.configcopy.diff import Status as SettingStatus
+from rollout.configcopy.diff import Difference
 from rollout.discovery import CohortResources
 from rollout.rollouts.executor import load_state
 from rollout.rollouts.ledger import Event, Ledger
@@ -115,7 +115,7 @@ def check(fleet: Fleet, cohort: str, seeded: dict[str, tuple[str, str]]) -> Conv
         diff = ConfigCopier(fleet.clients, resources, ledger).diff(old, new)
         result.settings_compared = len(diff.items)
         result.unequal_settings = sorted(f"{i.key}: {i.status.value}" for i in diff.items
-                                         if i.status != SettingStatus.EQUAL)
+                                         if i.status != Difference.EQUAL)
         result.unequal_settings += [f"{key}: not compared" for key in
                                     sorted(set(seeded) - {i.key for i in diff.items})]
         live = colour_values(resources, old)

@@ -28,8 +28,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from rollout.rollouts.executor import CohortRollout
-from rollout.rollouts.ledger import STATE_SK, Event, Ledger
+from rollout.rollouts.ledger import Event, Ledger
 from rollout.rollouts.state import RolloutState
+from rollout.vocabulary.ledger_keys import STATE_SK
 
 CRASH_EXIT = 137
 Target = Literal["route", "event", "put"]

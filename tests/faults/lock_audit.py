@@ -27,7 +27,8 @@ import boto3
 from pydantic import BaseModel
 
 from rollout.errors import Blocked
-from rollout.rollouts.ledger import Lease, Ledger, cohort_pk, default_actor
+from rollout.rollouts.ledger import Lease, Ledger, default_actor
+from rollout.vocabulary.ledger_keys import LOCK_SK, cohort_pk
 from tests.faults.client_hooks import add_client_hook, remove_client_hook
 from tests.faults.injector import append_line
 
@@ -140,7 +141,7 @@ class LockAudit:
                 self._dynamodb = boto3.client("dynamodb")
             lock = self._dynamodb.get_item(
                 TableName=self._table, ConsistentRead=True,
-                Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": "LOCK"}}).get("Item", {})
+                Key={"pk": {"S": cohort_pk(lease.cohort)}, "sk": {"S": LOCK_SK}}).get("Item", {})
         self._write(
             "router-write", operation=model.name,
             actor=lease.holder if lease else default_actor(),

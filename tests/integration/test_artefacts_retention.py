@@ -1,6 +1,6 @@
 """`release prune` and restore, with three cohorts on different versions and a pinned tenant.
 
-The fleet (moto server over HTTP, local engine):
+The fleet (moto server over HTTP, local deployer):
 
 ========  =======  =======  ============================================================
 cohort    blue     green    ledger
@@ -30,13 +30,16 @@ from rollout.artefacts.restore import Deploy, restore_version
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
-from rollout.discovery import CohortResources, Discovery
+from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
-from rollout.local.engine import LocalEngine
-from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.local.deployer import LocalDeployer
+from rollout.local.record import local_discovery
+from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import RolloutState, Status
+from rollout.routers import for_cohort
 from rollout.routers.alb import AlbRouter
 from rollout.vocabulary.colours import Colour, other_colour
+from rollout.vocabulary.ledger_keys import cohort_pk
 from rollout.vocabulary.tags import TAG_VERSION
 from tests.conftest import Fleet, shared_yaml, stack_yaml
 
@@ -72,12 +75,12 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
     project.mkdir()
     (project / "Pulumi.shared.yaml").write_text(shared_yaml(app))
     clients = AwsClients()
-    engine = LocalEngine(project, clients)
-    fleet = Fleet(app, project, clients, engine)
+    deployer = LocalDeployer(project, clients)
+    fleet = Fleet(app, project, clients, deployer)
     for index, (cohort, (tenants, blue, green)) in enumerate(COHORTS.items()):
         (project / f"Pulumi.{cohort}.yaml").write_text(
             stack_yaml(app, cohort, tenants, blue=blue, green=green, cidr_octet=30 + index))
-        engine.up(cohort)
+        deployer.up(cohort)
         fleet.refresh(cohort)
 
     ledger = Ledger(clients, fleet.shared.ledger_table)
@@ -102,16 +105,19 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
     router = AlbRouter(clients, wave2)
     router.pin([t for t in wave2.tenants if t.id == "fern"], "green")
 
-    store = ArtefactStore.of(clients, fleet.shared)
     for version in PUBLISHED:
-        notes = base / f"release-{version}.yaml"
-        notes.write_text(EXAMPLE_NOTES.read_text().replace("version: 1.5.0",
-                                                           f"version: {version}", 1))
-        bundle = base / version / "app.tar.gz"
-        bundle.parent.mkdir()
-        bundle.write_bytes(os.urandom(20_000))
-        store.publish(load_notes(notes, version), [bundle])
+        publish(fleet, base, version)
     return fleet
+
+
+def publish(fleet: Fleet, folder: Path, version: str) -> None:
+    notes = folder / f"release-{version}.yaml"
+    notes.write_text(EXAMPLE_NOTES.read_text().replace("version: 1.5.0",
+                                                       f"version: {version}", 1))
+    bundle = folder / version / "app.tar.gz"
+    bundle.parent.mkdir()
+    bundle.write_bytes(os.urandom(20_000))
+    ArtefactStore.of(fleet.clients, fleet.shared).publish(load_notes(notes, version), [bundle])
 
 
 def cli(fleet: Fleet, *args: str) -> int:
@@ -122,13 +128,12 @@ def store_of(fleet: Fleet) -> ArtefactStore:
     return ArtefactStore.of(fleet.clients, fleet.shared)
 
 
-def deploy_with_local_engine(fleet: Fleet) -> Deploy:
-    """The deploy function a rollback passes: the local engine with one colour's version set."""
+def deploy_with_local_deployer(fleet: Fleet) -> Deploy:
+    """The deploy function a rollback passes: the local deployer with one colour's version set."""
 
     def deploy(cohort: str, colour: Colour, version: str) -> CohortResources:
-        LocalEngine(fleet.project_dir, fleet.clients).up(
-            cohort, overrides={"versions": {colour: version}})
-        return Discovery(fleet.clients, fleet.app).cohort(cohort)
+        LocalDeployer(fleet.project_dir, fleet.clients).deploy_version(cohort, colour, version)
+        return local_discovery(fleet.clients, fleet.app).cohort(cohort)
 
     return deploy
 
@@ -188,7 +193,8 @@ def test_restore_a_retained_version_into_the_idle_colour(fleet: Fleet) -> None:
     assert "1.3.0" in store.versions() and "1.2.0" not in store.versions()
     weights_before = AlbRouter(fleet.clients, wave1).read_weights()
 
-    report = restore_version(store, wave1, "1.3.0", deploy_with_local_engine(fleet))
+    report = restore_version(store, wave1, "1.3.0", deploy_with_local_deployer(fleet),
+                             router=for_cohort(fleet.clients, wave1))
 
     assert (report.colour, report.replaced_version, report.version) == ("green", "1.4.2",
                                                                         "1.3.0")
@@ -197,7 +203,8 @@ def test_restore_a_retained_version_into_the_idle_colour(fleet: Fleet) -> None:
     assert AlbRouter(fleet.clients, wave1).read_weights() == weights_before
     assert report.verified_files == ["app.tar.gz"]
     with pytest.raises(BadInput, match=r"release 1\.2\.0 .* is not in the artefact store"):
-        restore_version(store, wave1, "1.2.0", deploy_with_local_engine(fleet))
+        restore_version(store, wave1, "1.2.0", deploy_with_local_deployer(fleet),
+                        router=for_cohort(fleet.clients, wave1))
 
 
 def test_restore_refuses_a_tampered_release_and_deploys_nothing(fleet: Fleet) -> None:
@@ -212,7 +219,7 @@ def test_restore_refuses_a_tampered_release_and_deploys_nothing(fleet: Fleet) ->
         return canary
 
     with pytest.raises(RolloutFailed, match=r"app\.tar\.gz does not match its manifest"):
-        restore_version(store, canary, "1.4.0", deploy)
+        restore_version(store, canary, "1.4.0", deploy, router=for_cohort(fleet.clients, canary))
 
     assert deployed == []
     assert version_tag(fleet, canary.target_group_arns["green"]) == "1.5.0"
@@ -228,7 +235,7 @@ def test_restore_is_blocked_while_both_colours_carry_traffic(fleet: Fleet) -> No
         return wave2
 
     with pytest.raises(Blocked, match=r"no single idle colour .*blue 75, green 25"):
-        restore_version(store, wave2, "1.4.2", deploy)
+        restore_version(store, wave2, "1.4.2", deploy, router=for_cohort(fleet.clients, wave2))
 
     assert deployed == []
 
@@ -246,9 +253,31 @@ def test_restore_is_blocked_while_tenants_are_pinned_to_the_idle_colour(fleet: F
 
     try:
         with pytest.raises(Blocked, match=r"tenants aurora are pinned to canary/green"):
-            restore_version(store, canary, "1.5.0", deploy)
+            restore_version(store, canary, "1.5.0", deploy, router=router)
     finally:
         router.unpin(["aurora"])
 
     assert deployed == []
     assert version_tag(fleet, canary.target_group_arns["green"]) == "1.5.0"
+
+
+def test_prune_dry_run_prints_the_steps_the_real_run_then_takes(
+        fleet: Fleet, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for version in ("1.0.0", "1.1.0"):
+        publish(fleet, tmp_path, version)
+    store = store_of(fleet)
+    doomed = [v for v in store.versions() if v in ("1.2.0", "1.1.0", "1.0.0")]
+
+    assert cli(fleet, "release", "prune", "--keep", "1", "--dry-run") == 0
+    dry = capsys.readouterr().out.splitlines()
+    assert store_of(fleet).versions() == store.versions()
+    assert cli(fleet, "release", "prune", "--keep", "1") == 0
+    real = capsys.readouterr().out.splitlines()
+
+    assert dry[0] == "dry run of `release prune --keep 1`: nothing was changed"
+    assert [line.removeprefix("would ") for line in dry[1:]] == real[:-1]
+    assert [line for line in real if line.startswith("delete ")] == [
+        f"delete {version}: older than the newest 1 and not in use (2 objects)"
+        for version in doomed]
+    assert real[-1].startswith(f"{len(doomed)} release(s) deleted ({2 * len(doomed)} objects;")
+    assert store_of(fleet).versions() == ["1.6.0", "1.5.0", "1.4.2", "1.4.0", "1.3.0"]

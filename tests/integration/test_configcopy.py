@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 import rollout.cli as rollout_cli
 from rollout.aws_clients import AwsClients
-from rollout.configcopy import Action, ConfigCopier, CopyInterrupted, Status
+from rollout.configcopy import ConfigCopier, CopyInterrupted, Difference, WriteKind
 from rollout.configcopy.wire_log import WITHHELD
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked
@@ -157,8 +157,8 @@ def test_a_tenant_edit_on_the_target_is_a_conflict_left_alone_unless_forced(
     report = copier(adaptive, cohort).copy("blue", "green")
 
     statuses = {item.key: (item.status, item.action) for item in report.items}
-    assert statuses["acme/limit"] == (Status.CONFLICT, Action.NONE)
-    assert statuses["acme/mode"] == (Status.STALE, Action.OVERWRITE)
+    assert statuses["acme/limit"] == (Difference.CONFLICT, WriteKind.NONE)
+    assert statuses["acme/mode"] == (Difference.STALE, WriteKind.OVERWRITE)
     assert [c.key for c in report.conflicts] == ["acme/limit"]
     assert value(ssm, f"{green}/acme/limit") == "25"
     assert value(ssm, f"{green}/acme/mode") == "safe"
@@ -190,7 +190,7 @@ def test_dry_run_makes_no_write_call(fleet: Fleet, ssm: Any) -> None:
 
     assert calls, "the hook saw no call at all"
     assert [c for c in calls if c.startswith(WRITE_PREFIXES)] == []
-    assert {item.action for item in report.items} == {Action.CREATE, Action.OVERWRITE}
+    assert {item.action for item in report.items} == {WriteKind.CREATE, WriteKind.OVERWRITE}
     assert not any(item.done for item in report.items)
     assert report.verification is None and not report.snapshot_recorded
     assert names_under(ssm, green) == [f"{green}/acme/key0"]
@@ -222,7 +222,7 @@ def test_secrets_manager_secrets_follow_the_same_rules(
     sm.put_secret_value(SecretId=f"{base}/blue/acme/db", SecretString="rotated-on-blue")
     second = copier(adaptive, cohort, secrets_manager=True).copy("blue", "green")
     conflict = next(i for i in second.items if i.key == "acme/db")
-    assert (conflict.status, conflict.secret_value) == (Status.CONFLICT, "(secret, differs)")
+    assert (conflict.status, conflict.secret_value) == (Difference.CONFLICT, "(secret, differs)")
     assert sm.get_secret_value(SecretId=f"{base}/green/acme/db")["SecretString"] == (
         "tenant-changed")
     copier(adaptive, cohort, secrets_manager=True).copy("blue", "green", force=True)
@@ -433,13 +433,13 @@ def test_edits_on_the_new_colour_are_carried_back_to_the_old_one(
     assert report.operation == "carry-back"
     assert report.verification is not None and report.verification.ok
     status = {item.key: (item.status, item.action) for item in report.items}
-    assert status["acme/limit"] == (Status.STALE, Action.OVERWRITE)
-    assert status["acme/token"] == (Status.STALE, Action.OVERWRITE)
-    assert status["acme/webhook"] == (Status.MISSING, Action.CREATE)
-    assert status["acme/legacy"] == (Status.DELETED, Action.DELETE)
-    assert status["acme/shared"] == (Status.CONFLICT, Action.NONE)
-    assert status["acme/mode"][0] == Status.UNCHANGED
-    assert status["globex/limit"][0] == Status.UNCHANGED
+    assert status["acme/limit"] == (Difference.STALE, WriteKind.OVERWRITE)
+    assert status["acme/token"] == (Difference.STALE, WriteKind.OVERWRITE)
+    assert status["acme/webhook"] == (Difference.MISSING, WriteKind.CREATE)
+    assert status["acme/legacy"] == (Difference.DELETED, WriteKind.DELETE)
+    assert status["acme/shared"] == (Difference.CONFLICT, WriteKind.NONE)
+    assert status["acme/mode"][0] == Difference.UNCHANGED
+    assert status["globex/limit"][0] == Difference.UNCHANGED
     assert values_under(ssm, blue) == {
         "acme/limit": ("String", "50"),
         "acme/mode": ("String", "fast"),

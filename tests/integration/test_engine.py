@@ -1,4 +1,4 @@
-"""The rollout engine against a moto server: real listener weights, real ledger."""
+"""The rollout executor against a moto server: real listener weights, real ledger."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The engine under contention and crashes, and its answer to bad input."""
+"""The executor under contention and crashes, and its answer to bad input."""
 
 from __future__ import annotations
 

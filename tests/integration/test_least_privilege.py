@@ -4,7 +4,7 @@ A moto server of its own enforces IAM (see :mod:`tests.iam_moto` for what moto c
 and cannot check). A fleet is deployed into it before enforcement starts; then
 every rollout command runs in a subprocess signed with the access key of a user
 that holds the printed policy and, because this is the local engine, the small
-local-engine policy (:func:`rollout.stacks.role_policy.local_engine_state_policy`).
+local-record policy (:func:`rollout.local.record.local_record_policy`).
 The tenant-config policy the stack creates is *not* attached: the rollout role
 does not need it. Releases are published and notices sent by the release role
 (:func:`rollout.stacks.role_policy.release_role_policy`), not by a cohort's role.
@@ -33,12 +33,13 @@ from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.discovery import CohortResources
-from rollout.gates.security import config_policy_name
+from rollout.local.record import local_record_policy
 from rollout.local.state import STATE_BUCKET
-from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import RolloutState
-from rollout.schedule.notice import notice_pk, notice_sk
-from rollout.stacks.role_policy import local_engine_state_policy, release_role_policy
+from rollout.stacks.role_policy import release_role_policy
+from rollout.vocabulary import resource_names
+from rollout.vocabulary.ledger_keys import cohort_pk, notice_pk, notice_sk
 from tests.conftest import deploy_fleet
 from tests.iam_moto import AccessKey, EnforcingMoto, as_moto_enforces, enforcing_moto
 
@@ -88,7 +89,7 @@ class Scene:
 
     def role(self, name: str, cohort: str, policy: dict[str, Any]) -> AccessKey:
         """A user holding ``policy`` and the local-engine policy, nothing else."""
-        local = local_engine_state_policy(self.cohorts[cohort]).as_aws()
+        local = local_record_policy(self.cohorts[cohort]).as_aws()
         return self.moto.user(name, as_moto_enforces(policy), as_moto_enforces(local))
 
     def release_policy(self) -> dict[str, Any]:
@@ -275,7 +276,7 @@ def test_every_resource_the_policy_names_is_the_cohort_s_own(
     canary, wave1 = scene.cohorts["canary"], scene.cohorts["wave1"]
     moto = scene.moto
     policy_arn = next(p["Arn"] for p in moto.client("iam").list_policies(Scope="Local")["Policies"]
-                      if p["PolicyName"] == config_policy_name(scene.app, "canary"))
+                      if p["PolicyName"] == resource_names.config_policy(scene.app, "canary"))
     key_arn = moto.client("kms").describe_key(KeyId=str(canary.kms_key_arn))["KeyMetadata"]["Arn"]
     reported = {
         "ShiftTrafficOnTheCohortListener": [moto.client("elbv2").describe_listeners(
@@ -429,7 +430,7 @@ def test_the_stack_s_tenant_config_policy_writes_only_its_tenants_settings(
         scene: Scene) -> None:
     """What the program deploys as the cohort's tenant-config policy, attached and tried."""
     iam = scene.moto.client("iam")
-    name = config_policy_name(scene.app, "canary")
+    name = resource_names.config_policy(scene.app, "canary")
     arn = next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]
                if p["PolicyName"] == name)
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]

@@ -14,7 +14,8 @@ import pytest
 
 from rollout.aws_clients import AwsClients
 from rollout.errors import Blocked
-from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.rollouts.ledger import Ledger
+from rollout.vocabulary.ledger_keys import LOCK_SK, cohort_pk
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ def ledger(aws: AwsClients) -> Ledger:
 def test_a_lock_written_before_record_versions_is_taken_over_after_one_lease(
         ledger: Ledger, aws: AwsClients) -> None:
     aws.client("dynamodb").put_item(TableName=ledger.table, Item={
-        "pk": {"S": cohort_pk("canary")}, "sk": {"S": "LOCK"}, "holder": {"S": "old-ci"},
+        "pk": {"S": cohort_pk("canary")}, "sk": {"S": LOCK_SK}, "holder": {"S": "old-ci"},
         "token": {"S": "old"}, "expires_at": {"N": repr(time.time() + 3600)}})
     clock = FakeClock()
     lease = ledger.acquire("canary", "new-ci", 5, monotonic=clock.monotonic, sleep=clock.sleep)

@@ -2,7 +2,7 @@
 
 A rollback reads the ledger to know which colour was live; deleting the table at
 the 50% step would strand traffic. The shared stack turns DynamoDB's deletion
-protection on and the local engine passes it to moto, which enforces it.
+protection on and the local deployer passes it to moto, which enforces it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def test_delete_table_on_the_deployed_ledger_is_refused(
         moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     fleet = deploy_fleet(tmp_path_factory.mktemp("ledger-protection"), {})
-    fleet.engine.up("shared")
+    fleet.deployer.up("shared")
     table = fleet.shared.ledger_table
     dynamodb = fleet.clients.client("dynamodb")
     assert dynamodb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True

@@ -1,7 +1,7 @@
-"""The local engine deploys the real infra program into a moto server, over HTTP.
+"""The local deployer deploys the real infra program into a moto server, over HTTP.
 
 Everything is read back through plain boto3 clients, the way an operator would
-look at an account, not through the engine's own state.
+look at an account, not through the deployer's own record.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs
 
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
-from rollout.local.engine import DeployResult, LocalEngine
-from rollout.local.messages import LocalEngineError
+from rollout.local.deployer import DeployResult, LocalDeployer
+from rollout.local.messages import LocalDeployError
 from rollout.local.mocks import MotoMocks
 from rollout.local.server import FAKE_CREDENTIALS, free_port, wait_until_listening
 from rollout.local.state import LocalStateStore
@@ -37,7 +37,7 @@ ROLLOUT = Path(sys.executable).with_name("rollout")
 class Project:
     app: str
     directory: Path
-    engine: LocalEngine
+    deployer: LocalDeployer
     first_up: list[DeployResult]
 
     def add_cohort(self, cohort: str, octet: int) -> None:
@@ -49,12 +49,12 @@ class Project:
 def project(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Project:
     """A fresh app with a shared stack and a cohort ``solo``, deployed by one ``up``."""
     app = f"e{uuid.uuid4().hex[:8]}"
-    directory = tmp_path_factory.mktemp("engine")
+    directory = tmp_path_factory.mktemp("deployer")
     (directory / "Pulumi.shared.yaml").write_text(shared_yaml(app))
     (directory / "Pulumi.solo.yaml").write_text(
         stack_yaml(app, "solo", ["aurora", "birch"], blue="1.4.2", green="1.4.2"))
-    engine = LocalEngine(directory, AwsClients())
-    return Project(app, directory, engine, engine.up("solo"))
+    deployer = LocalDeployer(directory, AwsClients())
+    return Project(app, directory, deployer, deployer.up("solo"))
 
 
 def elbv2() -> Any:
@@ -167,7 +167,7 @@ def test_running_up_again_creates_nothing_new(
 def test_a_version_override_retags_the_colour_and_leaves_the_weights_alone(
         project: Project) -> None:
     project.add_cohort("duo", 31)
-    project.engine.up("duo")
+    project.deployer.up("duo")
     balancer_arn = balancer_named(f"{project.app}-duo")["LoadBalancerArn"]
     groups = target_groups(balancer_arn)
     (listener,) = elbv2().describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
@@ -177,7 +177,7 @@ def test_a_version_override_retags_the_colour_and_leaves_the_weights_alone(
             {"TargetGroupArn": groups["green"]["arn"], "Weight": 30}]}}])
     before = inventory()
 
-    (result,) = project.engine.up("duo", overrides={"versions": {"green": "1.5.0"}})
+    (result,) = project.deployer.up("duo", overrides={"versions": {"green": "1.5.0"}})
 
     after = target_groups(balancer_arn)
     assert after["green"]["rollout:version"] == "1.5.0"
@@ -187,7 +187,7 @@ def test_a_version_override_retags_the_colour_and_leaves_the_weights_alone(
     assert forward_weights(balancer_arn) == {groups["blue"]["arn"]: 70,
                                              groups["green"]["arn"]: 30}
     assert inventory() == before
-    (again,) = project.engine.up("duo")
+    (again,) = project.deployer.up("duo")
     assert again.outputs["versions"]["green"] == "1.5.0", "an override is remembered"
 
 
@@ -199,8 +199,8 @@ def test_a_failed_up_keeps_what_it_created_and_the_next_up_finishes_it(
                                  PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                                      {"Effect": "Allow", "Action": "sns:Publish",
                                       "Resource": "*"}]}))
-    with pytest.raises(LocalEngineError) as failed:
-        project.engine.up("trio")
+    with pytest.raises(LocalDeployError) as failed:
+        project.deployer.up("trio")
     message = str(failed.value)
     assert message.startswith("local up of stack 'trio' failed: aws:iam/policy:Policy")
     assert "EntityAlreadyExists" in message and "\n" not in message
@@ -208,7 +208,7 @@ def test_a_failed_up_keeps_what_it_created_and_the_next_up_finishes_it(
     iam.delete_policy(PolicyArn=squatter["Policy"]["Arn"])
     before = inventory()
 
-    (result,) = project.engine.up("trio")
+    (result,) = project.deployer.up("trio")
 
     assert result.created == ["aws:iam/policy:Policy::trio-config-access"]
     assert balancer_named(f"{project.app}-trio")["LoadBalancerArn"] == balancer_arn
@@ -226,12 +226,12 @@ def mocks(aws: AwsClients, store: LocalStateStore) -> MotoMocks:
 
 
 def test_an_unsupported_resource_type_is_refused_by_name(mocks: MotoMocks) -> None:
-    with pytest.raises(LocalEngineError) as refused:
+    with pytest.raises(LocalDeployError) as refused:
         mocks.new_resource(MockResourceArgs(typ="aws:rds/instance:Instance", name="db",
                                             inputs={"engine": "postgres"}, custom=True))
     assert "does not support resource type aws:rds/instance:Instance" in str(refused.value)
     assert "aws:lb/listener:Listener" in str(refused.value), "lists what is supported"
-    with pytest.raises(LocalEngineError, match="does not support the function aws:ec2/getVpc"):
+    with pytest.raises(LocalDeployError, match="does not support the function aws:ec2/getVpc"):
         mocks.call(MockCallArgs(token="aws:ec2/getVpc:getVpc", args={}, provider=""))
 
 

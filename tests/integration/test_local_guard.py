@@ -1,7 +1,7 @@
 """``rollout local up`` refuses, before sending anything, unless every endpoint is local.
 
 Each test is one way the old check (a deny-list of AWS domains, on the S3 client
-only, in the caller's region) let the local engine reach real AWS. Names are
+only, in the caller's region) let the local deployer reach real AWS. Names are
 resolved by a stand-in for ``socket.getaddrinfo`` (no DNS query leaves the
 machine), every HTTP request botocore would send is recorded, and starting the
 stack's process at all counts as a failure: the refusal has to come first.
@@ -22,9 +22,9 @@ import pytest
 
 from rollout.cli import run
 from rollout.errors import BadInput
-from rollout.local import engine as engine_module
-from rollout.local.endpoint import ALLOW_HOSTS_VARIABLE, local_engine_clients
-from rollout.local.engine import LocalEngine
+from rollout.local import deployer as deployer_module
+from rollout.local.deployer import LocalDeployer
+from rollout.local.endpoint import ALLOW_HOSTS_VARIABLE, local_deployer_clients
 from rollout.local.server import FAKE_CREDENTIALS
 from tests.conftest import shared_yaml, stack_yaml
 
@@ -96,14 +96,14 @@ def sealed(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     monkeypatch.setattr(botocore.httpsession.URLLib3Session, "send", send)
-    monkeypatch.setattr(engine_module, "run_stack", run_stack)
+    monkeypatch.setattr(deployer_module, "run_stack", run_stack)
     return state
 
 
 def assert_refused_before_anything(sealed: Sealed, code: int, err: str) -> str:
     assert code == 2, err
     (line,) = err.splitlines()
-    assert line.startswith("error: the local engine only deploys into moto")
+    assert line.startswith("error: the local deployer only deploys into moto")
     assert sealed.sent == [] and sealed.stacks_started == []
     return line
 
@@ -214,22 +214,22 @@ def test_loopback_names_and_hosts_the_user_names_pass(
         sealed: Sealed, monkeypatch: pytest.MonkeyPatch) -> None:
     port = urlsplit(sealed.moto).port
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://localhost:{port}")
-    engine = LocalEngine(sealed.project)
-    assert engine.preflight("wave1").region == "eu-west-1"
+    deployer = LocalDeployer(sealed.project)
+    assert deployer.preflight("wave1").region == "eu-west-1"
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://moto.rehearsal.internal:{port}")
     with pytest.raises(BadInput, match=r"moto\.rehearsal\.internal does not resolve"):
-        LocalEngine(sealed.project).preflight("wave1")
+        LocalDeployer(sealed.project).preflight("wave1")
     monkeypatch.setenv(ALLOW_HOSTS_VARIABLE, "build-box.internal, moto.rehearsal.internal")
-    assert LocalEngine(sealed.project).preflight("wave1").stack == "wave1"
+    assert LocalDeployer(sealed.project).preflight("wave1").stack == "wave1"
     assert sealed.sent == []
 
 
-def test_every_client_of_the_engine_is_checked_and_so_is_every_request(
+def test_every_client_of_the_deployer_is_checked_and_so_is_every_request(
         sealed: Sealed, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Beyond the services checked up front: any client the engine creates, any request."""
+    """Beyond the services checked up front: any client the deployer creates, any request."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", sealed.moto)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://192.0.2.1:5000")
-    clients = local_engine_clients("eu-west-1")
+    clients = local_deployer_clients("eu-west-1")
     with pytest.raises(BadInput, match=r"ssm in eu-west-1 would send requests to "
                                        r"http://192\.0\.2\.1:5000 \(from AWS_ENDPOINT_URL_SSM\)"):
         clients.client("ssm")
@@ -244,14 +244,14 @@ def test_every_client_of_the_engine_is_checked_and_so_is_every_request(
     assert sealed.sent == []
 
 
-def test_the_engine_never_runs_credential_providers_that_go_over_the_network(
+def test_the_deployer_never_runs_credential_providers_that_go_over_the_network(
         sealed: Sealed, monkeypatch: pytest.MonkeyPatch) -> None:
     """A profile's credential_process (like SSO, assume-role or instance metadata) would
-    fetch real credentials; the engine uses static keys or moto's fake ones instead."""
+    fetch real credentials; the deployer uses static keys or moto's fake ones instead."""
     marker = sealed.project / "credential-process-ran"
     sealed.config_file(f"[default]\ncredential_process = sh -c 'touch {marker}; exit 1'\n")
     for name in FAKE_CREDENTIALS:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ENDPOINT_URL", sealed.moto)
-    LocalEngine(sealed.project).preflight("wave1")
+    LocalDeployer(sealed.project).preflight("wave1")
     assert not marker.exists()

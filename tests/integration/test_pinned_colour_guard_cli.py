@@ -1,7 +1,7 @@
 """A colour that serves pinned tenants is never redeployed, through the CLI against moto.
 
 Each cohort below ran a real rollout of 1.5.0 (``rollout start --wait``) from blue
-(1.4.2) to green, with one tenant opted out, so the engine pinned that tenant to
+(1.4.2) to green, with one tenant opted out, so the executor pinned that tenant to
 blue and promoted green. Blue is now the idle colour by weight, yet it still
 serves the opted-out tenant:
 

@@ -65,10 +65,9 @@ def handler_zip(body: str) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def function(moto_endpoint: str) -> Function:
-    """A function with two published versions (blue = 1.4.2, green = 1.5.0)."""
-    name = f"orders-{uuid.uuid4().hex[:8]}"
+def two_published_versions(prefix: str) -> Function:
+    """A new function with two published versions (blue = 1.4.2, green = 1.5.0)."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     role = boto3.client("iam").create_role(
         RoleName=name, AssumeRolePolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [{
@@ -81,6 +80,11 @@ def function(moto_endpoint: str) -> Function:
     client.update_function_code(FunctionName=name, ZipFile=handler_zip("1.5.0"))
     green = client.publish_version(FunctionName=name)["Version"]
     return Function(name, blue, green)
+
+
+@pytest.fixture(scope="module")
+def function(moto_endpoint: str) -> Function:
+    return two_published_versions("orders")
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """``rollout stacks up|preview`` and ``rollout iam-policy`` against a fleet in the moto server.
 
-The Pulumi CLI cannot be installed here, so the Automation API path runs against
-a stand-in ``pulumi`` executable that answers the few commands the Automation
-API sends and logs them; the local-engine path (``--local``) deploys for real.
+The Pulumi CLI cannot be installed here, so the Automation API path (and Pulumi's
+stack outputs as a discovery source) runs against a stand-in ``pulumi`` executable
+that answers the few commands the Automation API sends and logs them; the local
+deployer's path (``--local``) deploys for real.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import pytest
 
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
+from rollout.discovery import Discovery
 from rollout.local.state import LocalStateStore
-from rollout.rollouts.ledger import Ledger, cohort_pk
+from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import parse_strategy
 from rollout.stacks.outputs_record import recorded_outputs
+from rollout.stacks.pulumi_outputs import PulumiStackOutputs
+from rollout.vocabulary.ledger_keys import cohort_pk
 from rollout.vocabulary.tags import TAG_VERSION
 from tests.conftest import Fleet
 
@@ -133,7 +137,7 @@ def test_preview_without_the_cli_in_json_says_so_on_stdout(
     assert INSTALL_HINT in error["error"]
 
 
-# --- --local: the local engine --------------------------------------------------------------
+# --- --local: the local deployer ------------------------------------------------------------
 
 def test_up_local_deploys_into_the_idle_colour_and_records_the_outputs(
         fleet_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,6 +149,8 @@ def test_up_local_deploys_into_the_idle_colour_and_records_the_outputs(
 
     shown = json.loads(capsys.readouterr().out)
     assert (shown["colour"], shown["liveColour"], shown["engine"]) == ("green", "blue", "local")
+    assert (shown["command"], shown["dry_run"]) == ("stacks up", False)
+    assert [step["kind"] for step in shown["steps"]] == ["deploy-version", "record-outputs"]
     assert target_group_version(aws, canary.target_group_arns["green"]) == "1.5.0"
     assert target_group_version(aws, canary.target_group_arns["blue"]) == "1.4.2"
     assert listener_weights(aws, fleet_env, "canary") == {"blue": 100, "green": 0}
@@ -157,6 +163,60 @@ def test_up_local_deploys_into_the_idle_colour_and_records_the_outputs(
     last = ledger(fleet_env).events("canary")[-1]
     assert (last.kind, last.message) == ("stack-deployed",
                                          "deployed 1.5.0 into green of canary (local)")
+
+
+def what_moto_holds(fleet: Fleet, aws: AwsClients, cohort: str) -> dict[str, Any]:
+    """Everything ``stacks up`` could change: tags, the local record, the ledger."""
+    resources = fleet.cohorts[cohort]
+    state = LocalStateStore(fleet.clients, fleet.app).load(cohort)
+    assert state is not None
+    return {"tags": {c: target_group_version(aws, arn)
+                     for c, arn in resources.target_group_arns.items()},
+            "record": state.model_dump(), "events": len(ledger(fleet).events(cohort)),
+            "outputs": recorded_outputs(ledger(fleet), cohort),
+            "weights": listener_weights(aws, fleet, cohort)}
+
+
+def test_up_dry_run_writes_nothing_and_shows_the_steps_the_real_run_then_takes(
+        fleet_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
+    before = what_moto_holds(fleet_env, aws, "canary")
+    assert cli("stacks", "up", "--cohort", "canary", "--version", "1.5.1", "--local",
+               "--dry-run") == 0
+    dry = capsys.readouterr().out.splitlines()
+    assert what_moto_holds(fleet_env, aws, "canary") == before
+    assert dry[0] == "dry run of `stacks up`: nothing was changed"
+    assert dry[1:] == ["would deploy 1.5.1 into green of canary (local)",
+                       "would record the outputs of canary in the ledger"]
+
+    assert cli("stacks", "up", "--cohort", "canary", "--version", "1.5.1", "--local") == 0
+    real = capsys.readouterr().out.splitlines()
+    assert real[:2] == [line.removeprefix("would ") for line in dry[1:]]
+    assert target_group_version(aws, fleet_env.cohorts["canary"].target_group_arns["green"]) \
+        == "1.5.1"
+    record = recorded_outputs(ledger(fleet_env), "canary")
+    assert record is not None and record.version == "1.5.1"
+
+
+def test_up_dry_run_in_json_is_the_plan(fleet_env: Fleet, aws: AwsClients,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    before = what_moto_holds(fleet_env, aws, "wave1")
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--local",
+               "--dry-run", "--json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["command"], plan["dry_run"]) == ("stacks up", True)
+    assert plan["steps"] == [
+        {"kind": "deploy-version", "summary": "deploy 1.6.0 into green of wave1 (local)",
+         "cohort": "wave1", "colour": "green", "version": "1.6.0", "deployer": "local"},
+        {"kind": "record-outputs", "summary": "record the outputs of wave1 in the ledger",
+         "cohort": "wave1", "record": "STACK#wave1"}]
+    assert what_moto_holds(fleet_env, aws, "wave1") == before
+
+
+def test_up_dry_run_is_refused_like_the_real_run(
+        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--colour", "blue",
+               "--local", "--dry-run") == 3
+    assert "blue is the live colour of cohort wave1" in capsys.readouterr().err
 
 
 def test_preview_local_changes_nothing(fleet_env: Fleet, aws: AwsClients,
@@ -270,6 +330,11 @@ def pulumi_calls(log: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
+def pulumi_commands(log: Path) -> list[list[str]]:
+    """Each call's words without its flags: ``["stack", "output", "wave1"]``."""
+    return [[word for word in call if not word.startswith("-")] for call in pulumi_calls(log)]
+
+
 def test_up_sets_the_idle_version_by_config_path_runs_up_and_records_outputs(
         fleet_env: Fleet, fake_pulumi: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
@@ -291,6 +356,31 @@ def test_up_sets_the_idle_version_by_config_path_runs_up_and_records_outputs(
     assert record is not None and record.engine == "pulumi"
     assert record.outputs["listenerArn"] == fleet_env.cohorts["wave1"].listener_arn
     assert "pl41n-s3cret" not in captured.out + captured.err + record.model_dump_json()
+
+
+def test_up_dry_run_sends_pulumi_nothing(fleet_env: Fleet, fake_pulumi: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    before = recorded_outputs(ledger(fleet_env), "wave1")
+    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--dry-run") == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "would deploy 1.6.0 into green of wave1 (pulumi)",
+        "would record the outputs of wave1 in the ledger"]
+    commands = pulumi_commands(fake_pulumi)
+    assert not [c for c in commands if c[:1] == ["up"] or c[:2] == ["config", "set"]], commands
+    assert recorded_outputs(ledger(fleet_env), "wave1") == before
+
+
+def test_pulumi_stack_outputs_find_the_cohort_as_pulumi_recorded_it(
+        fleet_env: Fleet, fake_pulumi: Path, aws: AwsClients) -> None:
+    source = PulumiStackOutputs(fleet_env.project_dir)
+    outputs = source.stack_outputs("wave1")
+    assert outputs is not None and outputs["dbPassword"] == "[secret]"
+    assert source.stack_outputs("wave9") is None, "no Pulumi.wave9.yaml: no such stack"
+    found = Discovery(aws, fleet_env.app, sources=[source]).cohort("wave1")
+    expected = fleet_env.cohorts["wave1"]
+    assert (found.listener_arn, found.target_group_arns, found.tenants) == (
+        expected.listener_arn, expected.target_group_arns, expected.tenants)
+    assert ["stack", "output", "wave1"] in pulumi_commands(fake_pulumi)
 
 
 def test_preview_sets_the_version_then_puts_the_old_one_back(

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollout.configcopy.carry_back import compare_carry_back
-from rollout.configcopy.diff import Comparison, Status, classify, compare
-from rollout.configcopy.plan import Action, Write, action_for, plan_writes
+from rollout.configcopy.diff import Comparison, Difference, classify, compare
 from rollout.configcopy.report import CopyReport, item_from
 from rollout.configcopy.sealed import Sealed, sha256_hex
 from rollout.configcopy.setting import Kind, Setting, SettingMeta, StoreName, tags_from
 from rollout.configcopy.snapshot import SnapshotEntry, entry_for
+from rollout.configcopy.writes import Write, WriteKind, action_for, plan_writes
 
 _versions = iter(range(1, 10**9))
 
@@ -52,16 +52,16 @@ def test_sealed_values_compare_by_content() -> None:
 # comparing ----------------------------------------------------------------
 def test_classify_names_every_case() -> None:
     source = setting("acme/limit", "10", tags=tags_from({"owner": "acme"}))
-    assert classify("acme/limit", source, None).status == Status.MISSING
+    assert classify("acme/limit", source, None).status == Difference.MISSING
     same = replace(source, version="99")
-    assert classify("acme/limit", source, same).status == Status.EQUAL
+    assert classify("acme/limit", source, same).status == Difference.EQUAL
     retagged = same.with_tags(tags_from({"owner": "other"}))
     drifted = classify("acme/limit", source, retagged)
-    assert (drifted.status, drifted.differs) == (Status.DRIFTED, ("tags",))
+    assert (drifted.status, drifted.differs) == (Difference.DRIFTED, ("tags",))
     edited = setting("acme/limit", "25")
-    assert classify("acme/limit", source, edited).status == Status.CONFLICT
+    assert classify("acme/limit", source, edited).status == Difference.CONFLICT
     assert classify("acme/limit", source, edited, frozenset({edited.stamp})).status == (
-        Status.STALE)
+        Difference.STALE)
     retyped = replace(source, kind=Kind.STRING_LIST)
     assert classify("acme/limit", source, retyped).differs[0] == "type"
 
@@ -69,7 +69,7 @@ def test_classify_names_every_case() -> None:
 def test_a_standard_parameter_held_as_advanced_is_equal_because_ssm_cannot_downgrade() -> None:
     source = setting("a/x", "1", tier="Standard")
     assert classify("a/x", source, replace(source, meta=SettingMeta(tier="Advanced"))).status == (
-        Status.EQUAL)
+        Difference.EQUAL)
     upgraded = setting("a/x", "1", tier="Advanced")
     assert classify("a/x", upgraded, replace(upgraded, meta=SettingMeta(tier="Standard"))
                     ).differs == ("tier",)
@@ -77,7 +77,8 @@ def test_a_standard_parameter_held_as_advanced_is_equal_because_ssm_cannot_downg
 
 def test_compare_reports_keys_only_on_the_target_as_extra() -> None:
     found = compare({"a/x": setting("a/x", "1")}, {"a/y": setting("a/y", "2")})
-    assert [(c.key, c.status) for c in found] == [("a/x", Status.MISSING), ("a/y", Status.EXTRA)]
+    assert [(c.key, c.status) for c in found] == [("a/x", Difference.MISSING),
+                                                  ("a/y", Difference.EXTRA)]
 
 
 def test_a_mapped_kms_key_is_what_the_target_must_carry() -> None:
@@ -92,8 +93,8 @@ def test_a_mapped_kms_key_is_what_the_target_must_carry() -> None:
 # planning -----------------------------------------------------------------
 def test_a_conflict_is_written_only_with_force() -> None:
     conflict = classify("a/x", setting("a/x", "1"), setting("a/x", "2"))
-    assert action_for(conflict, force=False) == Action.NONE
-    assert action_for(conflict, force=True) == Action.OVERWRITE
+    assert action_for(conflict, force=False) == WriteKind.NONE
+    assert action_for(conflict, force=True) == WriteKind.OVERWRITE
     assert plan_writes([conflict], force=False) == []
 
 
@@ -102,7 +103,7 @@ def test_a_tags_only_difference_is_a_retag_of_exactly_the_changed_tags() -> None
     target = replace(source, version="5").with_tags(
         tags_from({"keep": "1", "change": "old", "extra": "x"}))
     [write] = plan_writes([classify("a/x", source, target)], force=False)
-    assert write.action == Action.RETAG
+    assert write.action == WriteKind.RETAG
     assert (write.tags_to_set, write.tags_to_remove) == ((("change", "new"),), ("extra",))
 
 
@@ -110,7 +111,7 @@ def test_a_tags_only_difference_is_a_retag_of_exactly_the_changed_tags() -> None
 def apply(store: dict[str, Setting], writes: list[Write]) -> dict[str, Setting]:
     after = dict(store)
     for write in writes:
-        if write.action == Action.DELETE:
+        if write.action == WriteKind.DELETE:
             after.pop(write.key)
         else:
             assert write.wanted is not None
@@ -133,7 +134,7 @@ settings_by_key = st.dictionaries(
 def test_a_forced_copy_converges_and_a_second_copy_writes_nothing(
         source: dict[str, Setting], target: dict[str, Setting]) -> None:
     after = apply(target, plan_writes(compare(source, target), force=True))
-    assert all(c.status in (Status.EQUAL, Status.EXTRA) for c in compare(source, after))
+    assert all(c.status in (Difference.EQUAL, Difference.EXTRA) for c in compare(source, after))
     assert plan_writes(compare(source, after), force=True) == []
 
 
@@ -144,7 +145,7 @@ def test_without_force_every_conflict_keeps_its_value_and_the_rest_converges(
     before = compare(source, target)
     after = apply(target, plan_writes(before, force=False))
     for comparison in before:
-        if comparison.status == Status.CONFLICT:
+        if comparison.status == Difference.CONFLICT:
             assert after[comparison.key] is target[comparison.key]
         elif comparison.wanted is not None:
             assert not comparison.wanted.differences(after[comparison.key])
@@ -167,13 +168,13 @@ def test_carry_back_classifies_each_way_a_key_can_have_moved() -> None:
 
     found = {c.key: c.status for c in compare_carry_back(new, old, snapshot)}
 
-    assert found == {"t/same": Status.UNCHANGED, "t/edit": Status.STALE,
-                     "t/gone": Status.DELETED, "t/both": Status.CONFLICT,
-                     "t/added": Status.MISSING, "t/oldonly": Status.UNCHANGED}
+    assert found == {"t/same": Difference.UNCHANGED, "t/edit": Difference.STALE,
+                     "t/gone": Difference.DELETED, "t/both": Difference.CONFLICT,
+                     "t/added": Difference.MISSING, "t/oldonly": Difference.UNCHANGED}
     plans = {w.key: w.action for w in plan_writes(compare_carry_back(new, old, snapshot),
                                                   force=False)}
-    assert plans == {"t/edit": Action.OVERWRITE, "t/gone": Action.DELETE,
-                     "t/added": Action.CREATE}
+    assert plans == {"t/edit": WriteKind.OVERWRITE, "t/gone": WriteKind.DELETE,
+                     "t/added": WriteKind.CREATE}
 
 
 def test_carry_back_of_a_key_deleted_on_both_sides_or_recreated_on_old_is_safe() -> None:
@@ -183,8 +184,8 @@ def test_carry_back_of_a_key_deleted_on_both_sides_or_recreated_on_old_is_safe()
     assert compare_carry_back({}, {}, snapshot) == []
     recreated = setting("t/k", "v0")
     [deleted_on_new] = compare_carry_back({}, {"t/k": recreated}, snapshot)
-    assert deleted_on_new.status == Status.CONFLICT
-    assert action_for(deleted_on_new, force=False) == Action.NONE
+    assert deleted_on_new.status == Difference.CONFLICT
+    assert action_for(deleted_on_new, force=False) == WriteKind.NONE
 
 
 # the ledger entry and the report never hold a secret ------------------------
@@ -215,6 +216,6 @@ def test_a_report_shows_a_secret_only_as_equal_or_differs(secret: str) -> None:
 
 def test_a_report_shows_plain_values() -> None:
     item = item_from(StoreName.SSM, Comparison(
-        "acme/theme", Status.CONFLICT, setting("acme/theme", "dark"),
+        "acme/theme", Difference.CONFLICT, setting("acme/theme", "dark"),
         setting("acme/theme", "light"), ("value",)))
     assert (item.source_value, item.target_value, item.secret_value) == ("dark", "light", None)

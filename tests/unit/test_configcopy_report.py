@@ -11,11 +11,18 @@ from dataclasses import replace
 
 from rollout.configcopy.carry_back import compare_carry_back
 from rollout.configcopy.diff import compare
-from rollout.configcopy.plan import action_for
-from rollout.configcopy.report import CopyReport, LeftAlone, Verification, item_from
+from rollout.configcopy.report import (
+    CopyReport,
+    LeftAlone,
+    Verification,
+    conflicts_left_alone,
+    item_from,
+)
 from rollout.configcopy.sealed import Sealed
 from rollout.configcopy.setting import Kind, Setting, StoreName
 from rollout.configcopy.snapshot import entry_for
+from rollout.configcopy.writes import action_for
+from rollout.errors import Blocked
 
 _versions = iter(range(1, 10**9))
 
@@ -105,3 +112,29 @@ def test_a_copy_conflict_says_the_target_was_changed_since_the_last_sync() -> No
         "tenant aurora: locale (secretsmanager) not copied from blue to green: differs from "
         "blue, and was changed on green since the toolkit last synced it"]
     assert "1 conflicts left alone (aurora/locale)" in report.summary()
+
+
+def test_one_rule_blocks_on_conflicts_left_alone_with_one_message() -> None:
+    """``config copy``, ``config carry-back`` and a rollout's copy all say this, exit 3."""
+    back = conflicts_left_alone(carried_back())
+    assert isinstance(back, Blocked) and back.exit_code == 3
+    assert str(back) == (
+        "4 conflicts left alone on blue (aurora/locale, aurora/smtp/password, birch/limit, "
+        "birch/mode): changed on both colours since the copy; review with `rollout config "
+        "diff --cohort wave1 --from green --to blue`, then `rollout config carry-back "
+        "--cohort wave1 --from green --to blue --force` to overwrite")
+    assert back.report.left_alone == carried_back().left_alone
+    assert conflicts_left_alone(carried_back(force=True)) is None
+
+    source = {f"aurora/key{n}": setting(f"aurora/key{n}", "a") for n in range(7)}
+    target = {key: setting(key, "b") for key in source}
+    items = [item_from(StoreName.SSM, c, action_for(c, False)) for c in compare(source, target)]
+    copy = conflicts_left_alone(CopyReport(cohort="canary", source="blue", target="green",
+                                           tenant="aurora", items=items))
+    assert copy is not None and str(copy).startswith(
+        "7 conflicts left alone on green (aurora/key0, aurora/key1, aurora/key2, aurora/key3, "
+        "aurora/key4 and 2 more): changed on green since the toolkit last synced it; review "
+        "with `rollout config diff --cohort canary --from blue --to green --tenant aurora`, "
+        "then `rollout config copy --cohort canary --from blue --to green --tenant aurora "
+        "--force` to overwrite")
+

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rollout.errors import BadInput
 from rollout.gates.alarm import AlarmGate, AlarmState, judge_alarms
 from rollout.gates.base import Verdict
-from rollout.gates.cloudwatch_stats import TimeRange, TrafficStats, arn_suffix
+from rollout.gates.cloudwatch_stats import MetricWindow, TrafficStats, arn_suffix
 from rollout.gates.load import load_gate, load_gates
 from rollout.gates.manual import ManualGate, judge_approval
 from rollout.gates.metric import MetricGate, MetricSettings, judge_metric
@@ -296,16 +296,16 @@ def test_arn_suffixes_are_cloudwatch_dimension_values() -> None:
 @given(seconds=st.integers(min_value=0, max_value=90 * 86400))
 def test_one_period_covers_the_window_in_units_cloudwatch_accepts(seconds: int) -> None:
     end = datetime(2025, 3, 1, tzinfo=UTC)
-    period = TimeRange(end - timedelta(seconds=seconds), end).period_seconds()
+    period = MetricWindow(end - timedelta(seconds=seconds), end).period_seconds()
     unit = 3600 if seconds > 63 * 86400 else 300 if seconds > 15 * 86400 else 60
     assert period % unit == 0
     assert seconds <= period < max(seconds, 1) + unit
 
 
 def test_naive_times_are_taken_as_utc() -> None:
-    window = TimeRange.between(datetime(2025, 3, 1, 10, 2), datetime(2025, 3, 1, 10, 7))
+    window = MetricWindow.between(datetime(2025, 3, 1, 10, 2), datetime(2025, 3, 1, 10, 7))
     assert window.start.tzinfo is UTC and window.since_text == "10:02 UTC"
-    assert TimeRange.between(datetime(2025, 2, 28, 23, 0), datetime(2025, 3, 1, 1, 0)
+    assert MetricWindow.between(datetime(2025, 2, 28, 23, 0), datetime(2025, 3, 1, 1, 0)
                              ).since_text == "2025-02-28 23:00 UTC"
 
 

@@ -55,6 +55,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "unknown-field": cohort_config(colour="blue"),
     "public-without-certificate": cohort_config(listener={"public": True}),
     "many-tenants": cohort_config(tenants=[{"id": f"tenant-{n:03d}"} for n in range(60)]),
+    "longest-names": cohort_config(app="acme-payments", cohort="eu-west-wave"),
+    "names-too-long": cohort_config(app="acme-payments", cohort="eu-west-waves"),
 }
 
 
@@ -422,6 +424,32 @@ def test_bad_config_stops_pulumi_up_with_one_line_naming_the_field(
     assert says in error["message"]
     assert "\n" not in error["message"]
     assert "resources" not in runs[scenario]
+
+
+def test_the_names_the_program_gives_are_the_names_the_stack_config_checks(
+        runs: dict[str, Any]) -> None:
+    """The longest app and cohort the model accepts: each name in AWS's limit, none rebuilt."""
+    from rollout.model.stack import CohortStackConfig, parse_stack
+    from rollout.vocabulary import resource_names
+    from rollout.vocabulary.names import MAX_AWS_NAME
+
+    stack = parse_stack(SCENARIOS["longest-names"]).stack
+    assert isinstance(stack, CohortStackConfig)
+    run = runs["longest-names"]
+    groups = {g["inputs"]["tags"]["rollout:colour"]: g["inputs"]["name"]
+              for g in of_type(run, "aws:lb/targetGroup:TargetGroup")}
+    balancer = one(run, "aws:lb/loadBalancer:LoadBalancer")["inputs"]["name"]
+    assert groups == {colour: stack.target_group_name(colour) for colour in ("blue", "green")}
+    assert balancer == stack.load_balancer_name
+    assert max(len(name) for name in [balancer, *groups.values()]) == MAX_AWS_NAME
+    app, cohort = stack.app, stack.cohort
+    assert one(run, "aws:kms/alias:Alias")["inputs"]["name"] == (
+        resource_names.config_key_alias(app, cohort))
+    assert one(run, "aws:iam/policy:Policy")["inputs"]["name"] == (
+        resource_names.config_policy(app, cohort))
+    assert run["exports"]["paramPrefix"] == resource_names.parameter_namespace(app, cohort)
+    error = runs["names-too-long"]["error"]
+    assert error["message"].startswith("tenant-rollout:stack: app and cohort are too long")
 
 
 def test_the_local_engine_handles_exactly_the_types_the_program_declares(

@@ -1,4 +1,4 @@
-"""The local engine's allow-list, host by host (no name here is looked up in DNS)."""
+"""The local deployer's allow-list, host by host (no name here is looked up in DNS)."""
 
 from __future__ import annotations
 

@@ -13,25 +13,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import typer
 from rich.console import Console
 
 from rollout.artefacts.retention import RetentionPlan
 from rollout.artefacts.store import FileCheck, VerifyReport
 from rollout.artefacts.usage import UseKind, VersionUse
 from rollout.cli import run
-from rollout.cli.config_cmds import _finish
 from rollout.cli.live_progress import render
 from rollout.cli.output import console
 from rollout.cli.release_cmds import PruneResult, ReleaseListing, _show_listing, _show_prune
 from rollout.cli.release_cmds import _show_report as show_verify
 from rollout.cli.report_cmds import _print_summary
-from rollout.configcopy import DiffReport
-from rollout.demo import Story
-from rollout.errors import RolloutFailed
 from rollout.gates.base import GateResult, Verdict
+from rollout.local.demo import Story
 from rollout.report.model import ReportSummary
-from rollout.rollouts.executor import Progress
+from rollout.rollouts.executor import TickReport
 from rollout.rollouts.progression import Advance
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import Step
@@ -99,10 +95,10 @@ def test_release_list_and_prune_print_what_the_store_and_ledger_say_as_written(
 
 
 def test_a_config_command_s_error_prints_as_written(capsys: pytest.CaptureFixture[str]) -> None:
-    report = DiffReport(cohort="canary", source="blue", target="green")
-    with pytest.raises(typer.Exit):
-        _finish(report, RolloutFailed(f"AWS said Throttling: {MARKUP}"), as_json=False)
-    assert capsys.readouterr().err.strip() == f"error: AWS said Throttling: {MARKUP}"
+    """Config commands raise their errors; the CLI prints them, escaped, in one place."""
+    assert run(["config", "diff", "--cohort", "canary", "--from", MARKUP, "--to", "green"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: --from: unknown colour {MARKUP!r} (colours: blue, green)")
 
 
 def test_report_summary_prints_the_path_as_written(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +128,7 @@ def test_the_live_display_prints_gate_reasons_as_written(markup: bool) -> None:
     gate = GateResult(gate="security", verdict=Verdict.FAIL,
                       reason=f"security command said: {MARKUP}")
     step = Advance(index=0, weights={"blue": 90, "green": 10})
-    out.print(render(Progress(_state(f"rolled back: {MARKUP}"), step, [gate], 0.0)))
+    out.print(render(TickReport(_state(f"rolled back: {MARKUP}"), step, [gate], 0.0)))
     text = buffer.getvalue()
     assert f"gate security: fail: security command said: {MARKUP}" in text
     assert f"rolled back: {MARKUP}" in text

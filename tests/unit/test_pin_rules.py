@@ -15,11 +15,11 @@ from rollout.routers.pin_rules import (
     HOST_HEADER,
     HTTP_HEADER,
     MAX_VALUES_PER_RULE,
-    Pin,
     PinLimits,
     PinMatch,
     PinRule,
     PinRulePlan,
+    TenantPin,
     pins_of,
     plan_pin_rules,
 )
@@ -35,11 +35,12 @@ def applied(plan: PinRulePlan) -> list[PinRule]:
             for rule in plan.layout]
 
 
-def hosted(n: int, colour: Colour = "blue", start: int = 0) -> list[Pin]:
-    return [Pin(f"t{i:02d}", colour, f"t{i:02d}.acme.example") for i in range(start, start + n)]
+def hosted(n: int, colour: Colour = "blue", start: int = 0) -> list[TenantPin]:
+    return [TenantPin(f"t{i:02d}", colour, f"t{i:02d}.acme.example")
+            for i in range(start, start + n)]
 
 
-def rule_count_floor(pins: list[Pin], header_too: bool = False) -> int:
+def rule_count_floor(pins: list[TenantPin], header_too: bool = False) -> int:
     """Fewest rules any layout can use: ceil(n / 5) per colour and condition kind."""
     groups: Counter[tuple[str, str]] = Counter()
     for pin in pins:
@@ -61,8 +62,9 @@ def test_twelve_hosted_tenants_fit_in_three_rules_each_listed_once() -> None:
 
 
 def test_tenants_without_host_are_matched_by_their_id_header() -> None:
-    plan = plan_pin_rules([], [Pin("acme", "green"), Pin("zeta", "green", "zeta.example")],
-                          PinLimits(), "canary")
+    plan = plan_pin_rules(
+        [], [TenantPin("acme", "green"), TenantPin("zeta", "green", "zeta.example")],
+        PinLimits(), "canary")
 
     by_field = {rule.field: rule.values for rule in plan.create}
     assert by_field == {HTTP_HEADER: ["acme"], HOST_HEADER: ["zeta.example"]}
@@ -104,7 +106,7 @@ def test_one_more_tenant_goes_into_the_rule_with_room() -> None:
 
 def test_moving_a_tenant_to_the_other_colour_takes_it_out_of_the_old_rule() -> None:
     rules = applied(plan_pin_rules([], hosted(6), PinLimits(), "wave1"))
-    moved = [*hosted(5), Pin("t05", "green", "t05.acme.example")]
+    moved = [*hosted(5), TenantPin("t05", "green", "t05.acme.example")]
 
     layout = applied(plan_pin_rules(rules, moved, PinLimits(), "wave1"))
 
@@ -162,11 +164,11 @@ def test_new_rules_take_free_priorities_only() -> None:
 @pytest.mark.parametrize("host", ["bad host.example", "x" * 129, "a/b.example"])
 def test_a_host_alb_cannot_match_is_bad_input(host: str) -> None:
     with pytest.raises(BadInput, match=r"tenant t1: host .* is not a valid ALB host-header"):
-        plan_pin_rules([], [Pin("t1", "blue", host)], PinLimits(), "w")
+        plan_pin_rules([], [TenantPin("t1", "blue", host)], PinLimits(), "w")
 
 
 def test_two_tenants_on_one_host_is_bad_input() -> None:
-    claims = [Pin("a", "blue", "shared.example"), Pin("b", "green", "Shared.example")]
+    claims = [TenantPin("a", "blue", "shared.example"), TenantPin("b", "green", "Shared.example")]
 
     with pytest.raises(BadInput, match=r"tenants a and b both use host shared\.example"):
         plan_pin_rules([], claims, PinLimits(), "w")
@@ -184,7 +186,7 @@ def test_a_drifted_rule_is_rewritten_even_when_its_matches_stay() -> None:
 
 def test_deletes_go_first_when_creating_first_would_break_the_quota() -> None:
     rules = applied(plan_pin_rules([], hosted(10), PinLimits(max_rules=2), "w"))
-    all_green = [Pin(p.tenant_id, "green", p.host) for p in hosted(10)]
+    all_green = [TenantPin(p.tenant_id, "green", p.host) for p in hosted(10)]
 
     plan = plan_pin_rules(rules, all_green, PinLimits(max_rules=2), "w")
     relaxed = plan_pin_rules(rules, all_green, PinLimits(max_rules=4), "w")
@@ -198,14 +200,14 @@ tenant_pins = st.dictionaries(
     keys=st.sampled_from([f"t{i:02d}" for i in range(40)]),
     values=st.tuples(colours, st.booleans()),
     max_size=40,
-).map(lambda d: [Pin(t, colour, f"{t}.acme.example" if has_host else None)
+).map(lambda d: [TenantPin(t, colour, f"{t}.acme.example" if has_host else None)
                  for t, (colour, has_host) in sorted(d.items())])
 
 
 @settings(max_examples=150, deadline=None)
 @given(first=tenant_pins, second=tenant_pins, header_too=st.booleans())
 def test_any_change_of_pins_gives_a_minimal_layout_with_every_tenant_once(
-        first: list[Pin], second: list[Pin], header_too: bool) -> None:
+        first: list[TenantPin], second: list[TenantPin], header_too: bool) -> None:
     limits = PinLimits(header_too=header_too, taken_priorities=frozenset({1, 3}))
     before = applied(plan_pin_rules([], first, limits, "w"))
 

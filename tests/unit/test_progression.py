@@ -5,11 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rollout.gates.base import GateResult, Verdict
-from rollout.rollouts.progression import Advance, Hold, Pause, Promote, RollBack, Settings, decide
+from rollout.rollouts.progression import (
+    Advance,
+    Hold,
+    Pause,
+    ProgressionSettings,
+    Promote,
+    RollBack,
+    decide,
+)
 from rollout.rollouts.state import RolloutState
 from rollout.rollouts.strategy import parse_strategy
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+DEFAULT = ProgressionSettings()
+THREE_TRIES = ProgressionSettings(max_inconclusive=3)
 
 
 def state(step_index: int = -1, inconclusive: int = 0) -> RolloutState:
@@ -27,44 +38,44 @@ def result(verdict: Verdict, gate: str = "errors") -> GateResult:
 
 
 def test_first_action_is_the_first_step() -> None:
-    assert decide(state(), T0, [], Settings()) == Advance(0, {"green": 25, "blue": 75})
+    assert decide(state(), T0, [], DEFAULT) == Advance(0, {"green": 25, "blue": 75})
 
 
 def test_holds_while_baking_even_when_gates_pass() -> None:
-    action = decide(state(0), T0 + timedelta(seconds=20), [result(Verdict.PASS)], Settings())
+    action = decide(state(0), T0 + timedelta(seconds=20), [result(Verdict.PASS)], DEFAULT)
     assert isinstance(action, Hold)
     assert action.bake_left == 40
 
 
 def test_a_failure_during_the_bake_rolls_back_at_once() -> None:
-    action = decide(state(1), T0 + timedelta(seconds=5), [result(Verdict.FAIL)], Settings())
+    action = decide(state(1), T0 + timedelta(seconds=5), [result(Verdict.FAIL)], DEFAULT)
     assert isinstance(action, RollBack)
     assert action.failure.gate == "errors"
 
 
 def test_advances_when_baked_and_green() -> None:
-    action = decide(state(1), T0 + timedelta(minutes=1), [result(Verdict.PASS)], Settings())
+    action = decide(state(1), T0 + timedelta(minutes=1), [result(Verdict.PASS)], DEFAULT)
     assert action == Advance(2, {"green": 75, "blue": 25})
 
 
 def test_no_data_is_never_a_pass() -> None:
     action = decide(state(1), T0 + timedelta(minutes=2), [result(Verdict.INCONCLUSIVE)],
-                    Settings(max_inconclusive=3))
+                    THREE_TRIES)
     assert isinstance(action, Hold)
 
 
 def test_too_many_inconclusive_checks_pause_for_a_human() -> None:
     action = decide(state(1, inconclusive=2), T0 + timedelta(minutes=2),
-                    [result(Verdict.INCONCLUSIVE)], Settings(max_inconclusive=3))
+                    [result(Verdict.INCONCLUSIVE)], THREE_TRIES)
     assert isinstance(action, Pause)
     assert "rollout promote --cohort canary" in action.reason
 
 
 def test_waiting_for_approval_pauses_at_once() -> None:
     action = decide(state(1), T0 + timedelta(minutes=2),
-                    [result(Verdict.INCONCLUSIVE, gate="manual")], Settings(), {"manual"})
+                    [result(Verdict.INCONCLUSIVE, gate="manual")], DEFAULT, {"manual"})
     assert isinstance(action, Pause)
 
 
 def test_last_step_baked_promotes() -> None:
-    assert decide(state(3), T0 + timedelta(minutes=1), [], Settings()) == Promote()
+    assert decide(state(3), T0 + timedelta(minutes=1), [], DEFAULT) == Promote()

@@ -1,4 +1,4 @@
-"""The stage promotion rule: a release leaves a cohort only promoted, baked and green."""
+"""The stage gate: a release leaves a cohort only promoted, baked and green."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import pytest
 
 from rollout.errors import Blocked
 from rollout.gates.base import GateResult, Verdict
+from rollout.model.tenants import Cohort
 from rollout.rollouts.stage_gate import (
-    PromotionSettings,
-    check_stage_promotion,
-    decide_promotion,
-    human_minutes,
+    StageGateSettings,
+    check_stage_gate,
+    decide_stage_gate,
 )
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import parse_strategy
+from rollout.vocabulary.durations import human_duration
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-THIRTY_MINUTES = PromotionSettings(min_bake_seconds=30 * 60)
+THIRTY_MINUTES = StageGateSettings(min_bake_seconds=30 * 60)
 
 
 def canary_state(**changes: Any) -> RolloutState:
@@ -38,7 +39,7 @@ def canary_state(**changes: Any) -> RolloutState:
 
 
 def decide(state: RolloutState | None, release: str = "1.5.0") -> tuple[bool, str]:
-    decision = decide_promotion(state, source="canary", target="wave1", release=release,
+    decision = decide_stage_gate(state, source="canary", target="wave1", release=release,
                                 now=NOW, settings=THIRTY_MINUTES)
     return decision.allowed, decision.message
 
@@ -100,21 +101,30 @@ def test_check_raises_blocked_with_the_reason_and_defaults_to_the_clock() -> Non
     fresh = canary_state(promoted_at=datetime.now(UTC) - timedelta(minutes=5))
     with pytest.raises(Blocked, match=r"^cannot promote 1\.5\.0 from canary to wave1: canary "
                                       r"promoted 1\.5\.0 5 min ago; it must bake 30 min"):
-        check_stage_promotion(fresh, source="canary", target="wave1", release="1.5.0")
-    allowed = check_stage_promotion(canary_state(), source="canary", target="wave1",
-                                    release="1.5.0", now=NOW, settings=THIRTY_MINUTES)
+        check_stage_gate(fresh, source="canary", target="wave1", release="1.5.0")
+    allowed = check_stage_gate(canary_state(), source="canary", target="wave1",
+                               release="1.5.0", now=NOW, settings=THIRTY_MINUTES)
     assert allowed.allowed
 
 
 def test_a_zero_bake_promotes_immediately() -> None:
     state = canary_state(promoted_at=NOW)
-    decision = decide_promotion(state, source="canary", target="wave1", release="1.5.0",
-                                now=NOW, settings=PromotionSettings(min_bake_seconds=0))
+    decision = decide_stage_gate(state, source="canary", target="wave1", release="1.5.0",
+                                 now=NOW, settings=StageGateSettings(min_bake_seconds=0))
     assert decision.allowed
+
+
+@pytest.mark.parametrize(("min_gap", "bake"), [(None, 30 * 60.0), ("2h", 7200.0),
+                                                ("0s", 30 * 60.0)])
+def test_the_next_cohort_s_min_gap_is_the_bake_it_asks_for(min_gap: str | None,
+                                                           bake: float) -> None:
+    gap = {"min_gap": min_gap} if min_gap else {}
+    wave1 = Cohort.model_validate({"name": "wave1", "order": 2, **gap})
+    assert StageGateSettings.for_target(wave1).min_bake_seconds == bake
 
 
 @pytest.mark.parametrize(("seconds", "shown"), [
     (0, "0 s"), (59.9, "59 s"), (60, "1 min"), (3599, "59 min"), (3600, "1 h"),
     (7500, "2 h 5 min"), (-5, "0 s")])
 def test_durations_read_like_a_clock(seconds: float, shown: str) -> None:
-    assert human_minutes(seconds) == shown
+    assert human_duration(seconds) == shown

@@ -215,10 +215,10 @@ def test_local_up_refuses_to_deploy_into_real_aws(
 
 
 def test_the_example_stacks_of_the_repository_are_valid() -> None:
-    from rollout.local.engine import LocalEngine
+    from rollout.local.deployer import LocalDeployer
 
     repository = Path(__file__).resolve().parents[2]
-    engine = LocalEngine(repository, AwsClients())
+    engine = LocalDeployer(repository, AwsClients())
     assert {"shared", "canary", "wave1", "wave2"} <= set(engine.known_stacks())
     for stack in engine.known_stacks():
         config = engine.stack_file(stack).config.stack

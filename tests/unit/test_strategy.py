@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollout.errors import BadInput
-from rollout.rollouts.strategy import parse_duration, parse_strategy
+from rollout.rollouts.strategy import parse_strategy
+from rollout.vocabulary.durations import parse_duration
 
 
 def weights(spec: str) -> list[int]:

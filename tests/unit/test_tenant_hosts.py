@@ -16,7 +16,7 @@ import pytest
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.errors import BadInput
-from rollout.local.engine import LocalEngine
+from rollout.local.deployer import LocalDeployer
 from rollout.model.tenants import load_tenants
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -91,9 +91,9 @@ def tenants_file(tmp_path: Path, first: str, second: str = "evil.example") -> Pa
     return path
 
 
-def stack_file(tmp_path: Path, first: str, second: str = "birch.example") -> LocalEngine:
+def stack_file(tmp_path: Path, first: str, second: str = "birch.example") -> LocalDeployer:
     (tmp_path / "Pulumi.canary.yaml").write_text(STACK.format(first=first, second=second))
-    return LocalEngine(tmp_path, AwsClients())
+    return LocalDeployer(tmp_path, AwsClients())
 
 
 def one_line(exc: pytest.ExceptionInfo[BadInput]) -> str:
@@ -179,7 +179,7 @@ def test_pin_membership_refuses_a_tenant_of_another_cohort(tmp_path: Path) -> No
 def test_the_examples_of_the_repository_keep_their_hosts() -> None:
     tenants = load_tenants(REPOSITORY / "examples" / "tenants.yaml")
     assert all(t.host for t in tenants.tenants)
-    engine = LocalEngine(REPOSITORY, AwsClients())
+    engine = LocalDeployer(REPOSITORY, AwsClients())
     hosts = {t.host for stack in engine.known_stacks()
              for t in getattr(engine.stack_file(stack).config.stack, "tenants", [])}
     assert hosts and hosts <= {t.host for t in tenants.tenants}

@@ -20,7 +20,7 @@ from rollout.artefacts.notes import load_notes
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.errors import BadInput
-from rollout.local.engine import LocalEngine
+from rollout.local.deployer import LocalDeployer
 from rollout.model.tenants import load_tenants
 from rollout.rollouts.strategy import parse_strategy
 from rollout.userfile import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
@@ -99,7 +99,7 @@ def load_release_notes(path: Path) -> object:
 
 
 def load_stack_file(path: Path) -> object:
-    return LocalEngine(path.parent, AwsClients()).stack_file("canary", path)
+    return LocalDeployer(path.parent, AwsClients()).stack_file("canary", path)
 
 
 def load_steps_file(path: Path) -> object:

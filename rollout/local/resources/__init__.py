@@ -1,4 +1,4 @@
-"""How the local engine creates each resource type of the infra program in moto.
+"""How the local deployer creates each resource type of the infra program in moto.
 
 One small function per Pulumi type token, registered with :func:`handles`. A type
 with no function here is refused with a clear error naming it.

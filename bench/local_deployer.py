@@ -1,11 +1,11 @@
-"""Local engine: a fork server per host process versus a fresh interpreter per stack.
+"""Local deployer: a fork server per host process versus a fresh interpreter per stack.
 
 Deploys the same fleet (shared + three cohorts, then every cohort again) into one
 embedded moto server with each start method, alternating, and prints the
 seconds per step side by side. The baseline, ``fresh-interpreter``, is how every
 stack used to run: a new Python process importing pulumi and pulumi_aws.
 
-    .venv/bin/python bench/local_engine.py [ROUNDS]
+    .venv/bin/python bench/local_deployer.py [ROUNDS]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rollout.aws_clients import AwsClients
 from rollout.local.child_process import StartMethod
-from rollout.local.engine import LocalEngine
+from rollout.local.deployer import LocalDeployer
 from rollout.local.server import embedded_moto
 
 METHODS: tuple[StartMethod, StartMethod] = ("fresh-interpreter", "fork-server")
@@ -44,11 +44,11 @@ def fleet_timings(method: StartMethod, base: Path) -> list[float]:
     app = f"b{uuid.uuid4().hex[:8]}"
     project = base / app
     write_project(project, app)
-    engine = LocalEngine(project, AwsClients(), start_method=method)
+    deployer = LocalDeployer(project, AwsClients(), start_method=method)
     timings = []
     for step in STEPS:
         started = time.perf_counter()
-        engine.up(step.split()[0])
+        deployer.up(step.split()[0])
         timings.append(time.perf_counter() - started)
     return timings
 
@@ -61,7 +61,7 @@ def main() -> None:
         for _ in range(rounds):
             for method in METHODS:
                 results[method].append(fleet_timings(method, Path(base)))
-    print(f"local engine, seconds per `up` (median of {rounds} rounds; the fork server is "
+    print(f"local deployer, seconds per `up` (median of {rounds} rounds; the fork server is "
           "already running after the warm-up)")
     print(f"{'step':<14}{METHODS[0]:>20}{METHODS[1]:>14}{'speed-up':>10}")
     totals = {method: 0.0 for method in METHODS}

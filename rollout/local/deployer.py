@@ -1,13 +1,18 @@
-"""``rollout local up``: deploy a stack of the infra program into moto.
+"""The local deployer: runs the infra program for one stack into the moto server at hand.
+
+A test double of ``pulumi up`` (:class:`LocalDeployer`, the ``local``
+:class:`~rollout.stacks.base.StackDeployer`): the same program, the same stack
+config and the same version override as the Automation API path, so a pipeline can
+be rehearsed end to end against moto.
 
 Validates the stack's ``Pulumi.<stack>.yaml`` first (a bad file is a
 :class:`BadInput` naming file, line and field, with nothing created), deploys the
 ``shared`` stack first when a cohort references it and it is not there yet, then
 runs the program in a fresh child process (see :mod:`rollout.local.child_process`).
 
-Before anything is sent, every service the engine uses must be local in every
-region it will deploy into (see :mod:`rollout.local.endpoint`); the engine's own
-requests go through guarded clients, as do the child's.
+Before anything is sent, every service the deployer uses must be local in every
+region it will deploy into (see :mod:`rollout.local.endpoint`); its own requests go
+through guarded clients, as do the child's.
 """
 
 from __future__ import annotations
@@ -17,30 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from rollout.aws_clients import AwsClients
 from rollout.errors import BadInput
 from rollout.local.child_process import StartMethod, run_stack
-from rollout.local.endpoint import check_local, local_engine_clients
+from rollout.local.endpoint import check_local, local_deployer_clients
 from rollout.local.messages import StackRequest
 from rollout.local.state import LocalStateStore
-from rollout.model.stack import CohortStackConfig, StackConfigFile, parse_stack
-from rollout.userfile import LinePath, describe_validation_error, line_of, read_yaml
-from rollout.vocabulary.names import CONFIG_KEY, PROJECT
-
-CONFIG_PATH: LinePath = ("config", f"{PROJECT}:{CONFIG_KEY}")
-
-
-@dataclass
-class StackFile:
-    """A validated ``Pulumi.<stack>.yaml``."""
-
-    stack: str
-    path: Path
-    raw: dict[str, Any]
-    config: StackConfigFile
-    region: str
+from rollout.model.stack import CohortStackConfig
+from rollout.stacks.base import DeployerKind, StackPreview
+from rollout.stacks.stack_file import StackFile, known_stacks, parse_stack_config, read_stack_file
+from rollout.vocabulary.colours import Colour
 
 
 @dataclass
@@ -64,25 +55,18 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def parse_stack_config(raw: object, source: str,
-                       lines: dict[LinePath, int]) -> StackConfigFile:
-    """:func:`rollout.model.stack.parse_stack`, with errors as ``file:line: field: problem``."""
-    try:
-        return parse_stack(raw)
-    except ValidationError as exc:
-        raise BadInput(describe_validation_error(source, exc, lines, CONFIG_PATH)) from None
-
-
-class LocalEngine:
+class LocalDeployer:
     """Deploys stacks of the project in ``project_dir`` into the moto server at hand.
 
     ``start_method`` picks how each stack's process starts (see
     :mod:`rollout.local.child_process`); the default is the fastest available.
     ``clients`` only lend their region to stacks whose config names none: the
-    engine sends its requests through guarded clients of its own
-    (:func:`~rollout.local.endpoint.local_engine_clients`), built from the same
+    deployer sends its requests through guarded clients of its own
+    (:func:`~rollout.local.endpoint.local_deployer_clients`), built from the same
     environment.
     """
+
+    kind: DeployerKind = "local"
 
     def __init__(self, project_dir: Path, clients: AwsClients | None = None, *,
                  start_method: StartMethod | None = None) -> None:
@@ -93,34 +77,17 @@ class LocalEngine:
 
     @property
     def local_clients(self) -> AwsClients:
-        """The engine's guarded clients (made on first use, from the environment then)."""
+        """The deployer's guarded clients (made on first use, from the environment then)."""
         if self._local is None:
-            self._local = local_engine_clients(self.clients.region)
+            self._local = local_deployer_clients(self.clients.region)
         return self._local
 
     def known_stacks(self) -> list[str]:
-        return sorted(p.name[len("Pulumi."):-len(".yaml")]
-                      for p in self.project_dir.glob("Pulumi.*.yaml"))
+        return known_stacks(self.project_dir)
 
     def stack_file(self, stack: str, path: Path | None = None) -> StackFile:
         """Read and validate a stack's config file; :class:`BadInput` on any problem."""
-        path = path or self.project_dir / f"Pulumi.{stack}.yaml"
-        if not path.exists():
-            known = ", ".join(self.known_stacks()) or "none"
-            raise BadInput(f"unknown stack {stack!r}: {path} not found (known stacks: {known})")
-        data, lines = read_yaml(path)
-        config_section = data.get("config") if isinstance(data, dict) else None
-        if not isinstance(config_section, dict) or CONFIG_PATH[1] not in config_section:
-            raise BadInput(f"{path}:{line_of(lines, ('config',)) or 1}: "
-                           f"missing key config.{CONFIG_PATH[1]}")
-        raw = config_section[CONFIG_PATH[1]]
-        config = parse_stack_config(raw, str(path), lines)
-        if isinstance(config.stack, CohortStackConfig) and config.stack.cohort != stack:
-            line = line_of(lines, (*CONFIG_PATH, "cohort"))
-            raise BadInput(f"{path}:{line}: {'.'.join(map(str, CONFIG_PATH))}.cohort: is "
-                           f"{config.stack.cohort!r}, but this is the stack of {stack!r}")
-        region = str(config_section.get("aws:region") or self.clients.region)
-        return StackFile(stack, path, raw, config, region)
+        return read_stack_file(self.project_dir, stack, self.clients.region, path)
 
     def up(self, stack: str, *, path: Path | None = None,
            overrides: dict[str, Any] | None = None) -> list[DeployResult]:
@@ -143,6 +110,25 @@ class LocalEngine:
                 results.extend(self.up(shared))
         results.append(self._deploy(stack, raw, stack_file.region, overrides))
         return results
+
+    def deploy_version(self, cohort: str, colour: Colour, version: str) -> dict[str, Any]:
+        """:meth:`up` with ``colour``'s version set; the cohort stack's outputs."""
+        results = self.up(cohort, overrides={"versions": {colour: version}})
+        return dict(results[-1].outputs)
+
+    def preview(self, cohort: str, colour: Colour, version: str) -> StackPreview:
+        """From the local record: a version change retags that colour's target group only."""
+        stack_file = self.stack_file(cohort)
+        state = self.store(stack_file.config.stack.app).load(cohort)
+        if state is None or not state.outputs:
+            return StackPreview(cohort=cohort, colour=colour, version=version,
+                                current_version=None, engine=self.kind,
+                                note="not deployed yet: up creates the whole stack")
+        current = state.outputs.get("versions", {}).get(colour)
+        total = len(state.resources)
+        changes = {"same": total} if current == version else {"update": 1, "same": total - 1}
+        return StackPreview(cohort=cohort, colour=colour, version=version,
+                            current_version=current, engine=self.kind, changes=changes)
 
     def store(self, app: str) -> LocalStateStore:
         return LocalStateStore(self.local_clients, app)

@@ -1,4 +1,4 @@
-"""Turn comparisons into the writes a copy makes: plain data, printed by ``--dry-run``.
+"""Turn comparisons into the writes a copy makes: plain data the copy's plan steps carry.
 
 Pure: the stores execute a :class:`Write`; nothing here calls AWS. A conflict
 is written only with ``force``; equal, extra and unchanged keys never are.
@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rollout.configcopy.diff import Comparison, Status
+from rollout.configcopy.diff import Comparison, Difference
 from rollout.configcopy.setting import Setting, Tags
 
-_NEVER_WRITTEN = (Status.EQUAL, Status.EXTRA, Status.UNCHANGED)
+_NEVER_WRITTEN = (Difference.EQUAL, Difference.EXTRA, Difference.UNCHANGED)
 
 
-class Action(StrEnum):
+class WriteKind(StrEnum):
     """What a write does to one key on the target."""
 
     NONE = "none"
@@ -31,7 +31,7 @@ class Write:
     """One key's change on the target: the store turns it into API calls."""
 
     key: str
-    action: Action
+    action: WriteKind
     wanted: Setting | None
     current: Setting | None
 
@@ -50,26 +50,26 @@ class Write:
         return tuple(sorted(k for k in current if k not in wanted))
 
 
-def action_for(comparison: Comparison, force: bool) -> Action:
+def action_for(comparison: Comparison, force: bool) -> WriteKind:
     """The action one comparison calls for; conflicts only with ``force``."""
     if comparison.status in _NEVER_WRITTEN:
-        return Action.NONE
-    if comparison.status == Status.CONFLICT and not force:
-        return Action.NONE
+        return WriteKind.NONE
+    if comparison.status == Difference.CONFLICT and not force:
+        return WriteKind.NONE
     wanted, current = comparison.wanted, comparison.current
     if wanted is None:
-        return Action.DELETE if current is not None else Action.NONE
+        return WriteKind.DELETE if current is not None else WriteKind.NONE
     if current is None:
-        return Action.CREATE
+        return WriteKind.CREATE
     differs = comparison.differs or tuple(wanted.differences(current))
     if not differs:
-        return Action.NONE
+        return WriteKind.NONE
     if differs == ("tags",):
-        return Action.RETAG
-    return Action.OVERWRITE
+        return WriteKind.RETAG
+    return WriteKind.OVERWRITE
 
 
 def plan_writes(comparisons: Iterable[Comparison], force: bool) -> list[Write]:
     """The writes for ``comparisons``, in key order, without no-ops."""
     writes = [Write(c.key, action_for(c, force), c.wanted, c.current) for c in comparisons]
-    return [w for w in writes if w.action != Action.NONE]
+    return [w for w in writes if w.action != WriteKind.NONE]

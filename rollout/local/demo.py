@@ -1,10 +1,11 @@
 """``rollout demo``: the whole story on an embedded moto server, in plain words.
 
 No AWS account and no Pulumi CLI: the infra program is deployed into moto by the
-local engine, and every later step talks to moto over HTTP exactly as it would
+local deployer, and every later step talks to moto over HTTP exactly as it would
 talk to AWS. Two liberties, both said out loud while the demo runs: the calendar
 jumps to each cohort's planned slot (notice periods and busy seasons are judged
-there), and bake times are one second instead of minutes.
+there), and bake times are one second instead of minutes. Traffic is read through
+each cohort's configured router, as ``rollout status`` reads it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ from rollout.cli.report_cmds import write_page
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources, Discovery
 from rollout.errors import Blocked, RolloutFailed
-from rollout.local.engine import LocalEngine
+from rollout.local.deployer import LocalDeployer
 from rollout.local.metrics_feed import feed_requests
+from rollout.local.record import local_discovery
 from rollout.local.server import embedded_moto
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.campaign import send_notices
@@ -40,16 +42,16 @@ from rollout.notify.records import NoticeBook
 from rollout.notify.sns import SnsNotifier
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
-from rollout.rollouts.assembly import CohortSetup, build_rollout
-from rollout.rollouts.executor import CohortRollout, EngineSettings, Progress
+from rollout.rollouts.assembly import CohortSetup, RolloutOptions, build_rollout
+from rollout.rollouts.executor import CohortRollout, RolloutSettings, TickReport
 from rollout.rollouts.fleet_status import CohortStatus, fleet_status
-from rollout.rollouts.ledger import Ledger, now_utc
+from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.progression import Advance, Promote
 from rollout.rollouts.state import Status
-from rollout.rollouts.strategy import parse_strategy
+from rollout.rollouts.strategy import StepPlan, parse_strategy
 from rollout.schedule.plan import Plan
 from rollout.schedule.planner import plan_release
-from rollout.stacks.local import LocalDeployer
+from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour
 
 RELEASE = "1.5.0"
@@ -99,59 +101,80 @@ class Story:
             self.console.print(renderable, markup=False)
 
 
+@dataclass
+class DemoFleet:
+    """The deployed app: where its resources are, its tenants, its ledger, its deployer."""
+
+    app: str
+    discovery: Discovery
+    tenants: TenantsFile
+    ledger: Ledger
+    deployer: LocalDeployer
+
+    def setup(self, name: str) -> CohortSetup:
+        """Cohort ``name`` as ``tenants.yaml`` configures it (its router, its gates)."""
+        return CohortSetup(self.discovery.cohort(name), self.tenants, self.tenants.cohort(name))
+
+    def weights(self, story: Story, resources: CohortResources) -> dict[Colour, int]:
+        """The traffic split, as the cohort's configured router reads it."""
+        setup = CohortSetup(resources, self.tenants, self.tenants.cohort(resources.cohort))
+        return dict(setup.router(story.clients).read_weights())
+
+
 def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool) -> DemoResult:
     """Tell the whole story; return the final fleet."""
-    started = now_utc()
+    started = utc_now()
     with embedded_moto() as endpoint:
         # One region for the whole story, the stacks' own: AWS_REGION may name another.
         clients = AwsClients().for_region(stack_regions(project_dir).get("shared"))
         story = Story(project_dir, report_path, console, quiet, clients)
         story.say(f"An embedded moto server is standing in for AWS at {endpoint}: "
                   "no AWS account and no Pulumi CLI are needed.")
-        app, discovery = deploy_fleet(story)
-        shared = discovery.shared()
-        ledger = Ledger(story.clients, shared.ledger_table)
-        tenants = load_tenants(project_dir / "examples" / "tenants.yaml")
-        create_alarm(story)
-        publish_release(story, ArtefactStore.of(story.clients, shared))
-        seed_settings(story, discovery)
-        plan = show_plan(story, tenants)
-        send_all_notices(story, tenants, ledger, shared.notices_topic_arn)
-        refuse_without_notice(story, discovery, tenants, ledger)
+        fleet = deploy_fleet(story, load_tenants(project_dir / "examples" / "tenants.yaml"))
+        plan = prepare_release(story, fleet)
+        refuse_without_notice(story, fleet)
         for name in COHORTS:
-            roll_cohort(story, discovery, tenants, ledger, plan, name)
-        statuses = fleet_status(story.clients, discovery, ledger, list(COHORTS))
-        write_page(report_path, render_page(
-            gather_report(story.clients, discovery, ledger, app, list(COHORTS))))
+            roll_cohort(story, fleet, plan, name)
+        statuses = fleet_status(story.clients, fleet.discovery, fleet.ledger, list(COHORTS))
+        write_page(report_path, render_page(gather_report(
+            story.clients, fleet.discovery, fleet.ledger, fleet.app, list(COHORTS))))
         result = summarise(story, statuses, started)
     return result
 
 
-def deploy_fleet(story: Story) -> tuple[str, Discovery]:
-    story.chapter("1. Deploy the versioned blue/green stacks (local engine, same infra program)")
-    engine = LocalEngine(story.project_dir, story.clients)
-    app = engine.stack_file("shared").config.stack.app
+def prepare_release(story: Story, fleet: DemoFleet) -> Plan:
+    """Chapters 2 to 5: publish, seed tenants' settings, plan and announce the release."""
+    shared = fleet.discovery.shared()
+    create_alarm(story)
+    publish_release(story, ArtefactStore.of(story.clients, shared))
+    seed_settings(story, fleet.discovery)
+    plan = show_plan(story, fleet.tenants)
+    send_all_notices(story, fleet.tenants, fleet.ledger, shared.notices_topic_arn)
+    return plan
+
+
+def deploy_fleet(story: Story, tenants: TenantsFile) -> DemoFleet:
+    story.chapter("1. Deploy the versioned blue/green stacks (local deployer, same infra "
+                  "program)")
+    deployer = LocalDeployer(story.project_dir, story.clients)
+    app = deployer.stack_file("shared").config.stack.app
     for name in ("shared", *COHORTS):
-        engine.up(name)
+        deployer.up(name)
         story.say(Text.assemble("  deployed stack ", (name, "bold")))
-    discovery = Discovery(story.clients, app)
+    discovery = local_discovery(story.clients, app)
+    ledger = Ledger(story.clients, discovery.shared().ledger_table)
+    fleet = DemoFleet(app, discovery, tenants, ledger, deployer)
     table = Table(title=f"app {app}: each cohort has a blue and a green slot behind one "
                         "load balancer")
     for column in ("cohort", "blue runs", "green runs", "traffic blue / green", "tenants"):
         table.add_column(column)
     for name in COHORTS:
         cohort = discovery.cohort(name)
-        weights = read_weights(story.clients, cohort)
+        weights = fleet.weights(story, cohort)
         table.add_row(name, cohort.versions["blue"], cohort.versions["green"],
                       f"{weights['blue']}% / {weights['green']}%", str(len(cohort.tenants)))
     story.show(table)
-    return app, discovery
-
-
-def read_weights(clients: AwsClients, cohort: CohortResources) -> dict[str, int]:
-    from rollout.routers.alb import AlbRouter
-
-    return {colour: weight for colour, weight in AlbRouter(clients, cohort).read_weights().items()}
+    return fleet
 
 
 def create_alarm(story: Story) -> None:
@@ -209,7 +232,7 @@ def seed_settings(story: Story, discovery: Discovery) -> None:
 
 def show_plan(story: Story, tenants: TenantsFile) -> Plan:
     story.chapter("4. Plan the rollout around notices, windows, freezes and busy seasons")
-    plan = plan_release(tenants, RELEASE, now_utc())
+    plan = plan_release(tenants, RELEASE, utc_now())
     table = Table(title=f"plan for {RELEASE} (from today)")
     for column in ("cohort", "slot (UTC)", "upgraded", "stays on the old version, and why"):
         table.add_column(column)
@@ -228,47 +251,47 @@ def send_all_notices(story: Story, tenants: TenantsFile, ledger: Ledger, topic: 
     story.chapter("5. Tell every tenant in advance: what changes, why, when, the risks, "
                   "how to opt out")
     notes = load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
-    now = now_utc()
+    now = utc_now()
     report = send_notices(notes, tenants, NoticeBook(ledger, RELEASE),
                           SnsNotifier(story.clients, topic), now, now)
     story.say(f"  {report.summary()} (to the SNS notices topic, one message per tenant)")
 
 
-def refuse_without_notice(story: Story, discovery: Discovery, tenants: TenantsFile,
-                          ledger: Ledger) -> None:
+def refuse_without_notice(story: Story, fleet: DemoFleet) -> None:
     story.chapter("6. Trying to upgrade canary today is refused: tenants were promised their "
                   "full notice, and no upgrade during a company freeze")
-    LocalDeployer(story.project_dir, story.clients).deploy_version("canary", "green", RELEASE)
-    engine = engine_for(story, discovery, tenants, ledger, "canary", now_utc())
+    fleet.deployer.deploy_version("canary", "green", RELEASE)
+    rollout = rollout_for(story, fleet, "canary", utc_now())
     try:
-        with engine.lease():
-            engine.start(RELEASE, DEMO_STRATEGY["canary"],
-                         parse_strategy(DEMO_STRATEGY["canary"]))
+        with rollout.lease():
+            rollout.start(RELEASE, DEMO_STRATEGY["canary"],
+                          parse_strategy(DEMO_STRATEGY["canary"]))
     except Blocked as refused:
         story.say(f"  refused (exit code 3): {refused}")
     else:
         raise RolloutFailed("the demo expected the notice or freeze check to refuse this start")
-    story.say(f"  traffic untouched: {read_weights(story.clients, discovery.cohort('canary'))}")
+    story.say(f"  traffic untouched: {fleet.weights(story, fleet.discovery.cohort('canary'))}")
 
 
-def engine_for(story: Story, discovery: Discovery, tenants: TenantsFile, ledger: Ledger,
-               name: str, decided_at: datetime,
-               on_progress: Any = None) -> CohortRollout:
-    setup = CohortSetup(discovery.cohort(name), tenants, tenants.cohort(name))
-    settings = EngineSettings(check_interval=0.25, lease_seconds=30)
-    return build_rollout(setup, story.clients, ledger, engine_settings=settings,
-                         decided_at=decided_at, on_progress=on_progress)
+def rollout_for(story: Story, fleet: DemoFleet, name: str, decided_at: datetime,
+                on_progress: ProgressNarrator | None = None) -> CohortRollout:
+    """The cohort's rollout, judged at ``decided_at`` (the calendar jump), checking every
+    quarter of a second."""
+    return build_rollout(fleet.setup(name), story.clients, fleet.ledger, RolloutOptions(
+        settings=RolloutSettings(check_interval=0.25, lease_seconds=30),
+        decided_at=decided_at, on_progress=on_progress))
 
 
 class ProgressNarrator:
-    """The engine's progress hook: a one-line log, and the demo's injected events."""
+    """The rollout's progress hook: a one-line log, and the demo's injected events."""
 
-    def __init__(self, story: Story, cohort: CohortResources) -> None:
+    def __init__(self, story: Story, fleet: DemoFleet, cohort: CohortResources) -> None:
         self._story = story
+        self._fleet = fleet
         self._cohort = cohort
         self._steps_seen: set[int] = set()
 
-    def __call__(self, progress: Progress) -> None:
+    def __call__(self, progress: TickReport) -> None:
         action = progress.action
         if not isinstance(action, Advance) or action.index in self._steps_seen:
             return
@@ -280,7 +303,7 @@ class ProgressNarrator:
         self._story.say(f"  step {action.index + 1}/{len(state.steps)}: "
                         f"{state.steps[action.index].weight}% of {state.cohort}'s traffic on "
                         f"{state.new_colour} ({state.release}); listener now "
-                        f"{read_weights(self._story.clients, self._cohort)}")
+                        f"{self._fleet.weights(self._story, self._cohort)}")
         if action.index == 0:
             self.first_step(state.new_colour, state.old_colour)
 
@@ -299,61 +322,72 @@ class ProgressNarrator:
                         f"{new}")
 
 
-def roll_cohort(story: Story, discovery: Discovery, tenants: TenantsFile, ledger: Ledger,
-                plan: Plan, name: str) -> None:
+def slot_of(plan: Plan, name: str) -> datetime:
+    """When the plan schedules cohort ``name`` (now, when it has no slot)."""
     cohort_plan = next(c for c in plan.cohorts if c.cohort == name)
-    slot = cohort_plan.slot.start if cohort_plan.slot else now_utc()
+    return cohort_plan.slot.start if cohort_plan.slot else utc_now()
+
+
+def announce_pins(story: Story, rollout: CohortRollout, strategy: str, steps: StepPlan) -> None:
+    """The tenants the rollout will leave on the old colour, and why, said out loud (read
+    from the rollout's own draft: nothing is written)."""
+    for pin in rollout.draft_start(RELEASE, strategy, steps).pins:
+        story.say(f"  {pin['id']} stays on blue: {pin['reason']}")
+        story.pin_reasons[pin["id"]] = pin["reason"]
+
+
+def roll_cohort(story: Story, fleet: DemoFleet, plan: Plan, name: str) -> None:
+    slot = slot_of(plan, name)
     story.chapter(f"7{'abc'[COHORTS.index(name)]}. {name}: the calendar jumps to its slot, "
                   f"{slot:%a %Y-%m-%d %H:%M} UTC (bakes shortened to 1 s)")
     if name != "canary":
-        LocalDeployer(story.project_dir, story.clients).deploy_version(name, "green", RELEASE)
+        fleet.deployer.deploy_version(name, "green", RELEASE)
     story.say(f"  {RELEASE} deployed into the idle green slot (`rollout stacks up --local`)")
-    resources = discovery.cohort(name)
-    narrator = ProgressNarrator(story, resources)
-    engine = engine_for(story, discovery, tenants, ledger, name, slot, narrator)
-    setup = CohortSetup(resources, tenants, tenants.cohort(name))
-    plan_steps = parse_strategy(DEMO_STRATEGY[name])
-    length = timedelta(seconds=sum(s.bake_seconds for s in plan_steps.steps))
-    pins = setup.pins_now(slot, length)
-    for tenant, reason in pins:
-        story.say(f"  {tenant.id} stays on blue: {reason}")
-        story.pin_reasons[tenant.id] = reason
+    resources = fleet.discovery.cohort(name)
+    rollout = rollout_for(story, fleet, name, slot, ProgressNarrator(story, fleet, resources))
+    steps = parse_strategy(DEMO_STRATEGY[name])
+    announce_pins(story, rollout, DEMO_STRATEGY[name], steps)
     try:
-        with engine.lease():
-            state = engine.start(RELEASE, DEMO_STRATEGY[name], plan_steps, pins=pins)
+        with rollout.lease():
+            state = rollout.start(RELEASE, DEMO_STRATEGY[name], steps)
             if name == "canary":
-                show_copied_config(story, engine, resources)
-            state = drive_with_approvals(story, engine)
+                show_copied_config(story, fleet.ledger, resources)
+            state = drive_with_approvals(story, rollout)
     except RolloutFailed as failed:
-        story.say(Text.assemble("  ", ("rolled back automatically:", "bold red"), f" {failed}"))
-        final = engine.state()
-        assert final is not None
-        story.rolled_back[name] = final.reason or str(failed)
-        story.say(f"  listener back to {read_weights(story.clients, resources)} in one write")
-        if name == FAILING_COHORT:
-            show_carried_back(story, resources)
+        tell_rollback(story, fleet, rollout, resources, failed)
         return
-    story.show(render(Progress(state, Promote(), state.last_gate_results, 0.0)))
+    story.show(render(TickReport(state, Promote(), state.last_gate_results, 0.0)))
     story.say(Text.assemble("  ", ("promoted", "green"), f": {name} runs {RELEASE} on green; "
                             "blue stays warm for instant rollback"))
 
 
-def drive_with_approvals(story: Story, engine: CohortRollout) -> Any:
+def tell_rollback(story: Story, fleet: DemoFleet, rollout: CohortRollout,
+                  resources: CohortResources, failed: RolloutFailed) -> None:
+    story.say(Text.assemble("  ", ("rolled back automatically:", "bold red"), f" {failed}"))
+    final = rollout.state()
+    assert final is not None
+    story.rolled_back[resources.cohort] = final.reason or str(failed)
+    story.say(f"  listener back to {fleet.weights(story, resources)} in one write")
+    if resources.cohort == FAILING_COHORT:
+        show_carried_back(story, resources)
+
+
+def drive_with_approvals(story: Story, rollout: CohortRollout) -> Any:
     while True:
         try:
-            return engine.drive()
+            return rollout.drive()
         except Blocked as paused:
-            state = engine.state()
+            state = rollout.state()
             if state is None or state.status != Status.PAUSED:
                 raise
             story.say(f"  paused: {paused}")
             story.say("  a release manager approves (`rollout promote --cohort "
                       f"{state.cohort}`; in CI, the environment's required reviewer)")
-            engine.approve()
+            rollout.approve()
 
 
-def show_copied_config(story: Story, engine: CohortRollout, cohort: CohortResources) -> None:
-    copier = ConfigCopier(story.clients, cohort, engine.ledger)
+def show_copied_config(story: Story, ledger: Ledger, cohort: CohortResources) -> None:
+    copier = ConfigCopier(story.clients, cohort, ledger)
     diff = copier.diff("blue", "green", SECRET_TENANT)
     for item in diff.items:
         shown = item.secret_value if item.secret else item.target_value
@@ -393,7 +427,7 @@ def summarise(story: Story, statuses: list[CohortStatus], started: datetime) -> 
         cohorts={s.cohort: {"status": s.status, "weights": s.weights, "versions": s.versions,
                             "reason": s.reason} for s in statuses},
         rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
-        seconds=round((now_utc() - started).total_seconds(), 1))
+        seconds=round((utc_now() - started).total_seconds(), 1))
 
 
 __all__ = ["DemoResult", "run_demo"]

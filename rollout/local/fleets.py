@@ -1,0 +1,110 @@
+"""Test fleets: apps written as stack configs and deployed into moto by the local deployer.
+
+Shared by ``tests/`` and ``bench/``, so a benchmark measures the same fleet the tests
+check. Everything is read back as an operator would: through discovery (the local
+deployer's record first), or plain boto3 for what AWS really does.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources, SharedResources
+from rollout.local.deployer import LocalDeployer
+from rollout.local.record import local_discovery
+from rollout.local.server import FAKE_CREDENTIALS
+
+
+def stack_yaml(app: str, cohort: str, tenants: list[str], *, blue: str = "1.4.2",
+               green: str = "1.4.2", cidr_octet: int = 20) -> str:
+    """``Pulumi.<cohort>.yaml`` of a cohort in eu-west-1, tenants at ``<id>.<app>.example``."""
+    tenant_lines = "".join(
+        f"\n      - id: {t}\n        host: {t}.{app}.example" for t in tenants) or " []"
+    return textwrap.dedent(f"""\
+        config:
+          aws:region: eu-west-1
+          tenant-rollout:stack:
+            role: cohort
+            app: {app}
+            cohort: {cohort}
+            sharedStack: organization/tenant-rollout/shared
+            liveColour: blue
+            versions:
+              blue: {blue}
+              green: {green}
+            network:
+              cidr: 10.{cidr_octet}.0.0/16
+            tenants:""") + tenant_lines + "\n"
+
+
+def shared_yaml(app: str) -> str:
+    """``Pulumi.shared.yaml`` of ``app`` in eu-west-1."""
+    return textwrap.dedent(f"""\
+        config:
+          aws:region: eu-west-1
+          tenant-rollout:stack:
+            role: shared
+            app: {app}
+        """)
+
+
+@dataclass
+class Fleet:
+    """An app deployed into moto by the local deployer: its project dir and resources."""
+
+    app: str
+    project_dir: Path
+    clients: AwsClients
+    deployer: LocalDeployer
+    cohorts: dict[str, CohortResources] = field(default_factory=dict)
+
+    @property
+    def shared(self) -> SharedResources:
+        return local_discovery(self.clients, self.app).shared()
+
+    def refresh(self, cohort: str) -> CohortResources:
+        self.cohorts[cohort] = local_discovery(self.clients, self.app).cohort(cohort)
+        return self.cohorts[cohort]
+
+    def env(self) -> dict[str, str]:
+        """Environment for running `rollout` in a subprocess against this fleet."""
+        return {**os.environ, **FAKE_CREDENTIALS, "ROLLOUT_APP": self.app,
+                "ROLLOUT_PROJECT_DIR": str(self.project_dir)}
+
+
+def deploy_fleet(base: Path, cohorts: dict[str, list[str]], app: str | None = None,
+                 versions: dict[str, str] | None = None) -> Fleet:
+    """Write stack configs for ``cohorts`` (name → tenant ids) and deploy them into moto.
+
+    ``versions`` (``blue``, ``green``) are what every cohort's colours run.
+    """
+    app = app or f"t{uuid.uuid4().hex[:8]}"
+    project = base / app
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "Pulumi.shared.yaml").write_text(shared_yaml(app))
+    for index, (cohort, tenants) in enumerate(cohorts.items()):
+        (project / f"Pulumi.{cohort}.yaml").write_text(
+            stack_yaml(app, cohort, tenants, cidr_octet=20 + index, **(versions or {})))
+    clients = AwsClients()
+    deployer = LocalDeployer(project, clients)
+    fleet = Fleet(app, project, clients, deployer)
+    for cohort in cohorts:
+        deployer.up(cohort)
+        fleet.refresh(cohort)
+    return fleet
+
+
+def listener_weights(cohort: CohortResources) -> dict[str, int]:
+    """What the cohort's ALB really routes by, read with plain boto3 in its own region."""
+    listener = boto3.client("elbv2", region_name=cohort.region).describe_listeners(
+        ListenerArns=[cohort.listener_arn])["Listeners"][0]
+    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    colour = {arn: c for c, arn in cohort.target_group_arns.items()}
+    return {colour[g["TargetGroupArn"]]: int(g["Weight"]) for g in groups}

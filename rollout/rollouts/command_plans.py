@@ -1,0 +1,542 @@
+"""The plans of the rollout commands: what ``start``, ``step``, ``promote``, ``rollback``,
+``abort`` and ``pin`` will do, as steps of :mod:`rollout.plans`.
+
+A command builds its plan once, reading only (the state, the weights, the clock, the
+tenants file), then either displays it (``--dry-run``: nothing is written, not even the
+cohort's lease) or executes it. Every step calls one of the executor's own phases, and
+the executor's ``start``, ``rollback`` and ``abort`` execute these very plans, so a dry
+run shows exactly what the real run then does. The steps of one command share a
+:class:`RolloutRun`: the state as the last step saved it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rollout.errors import Blocked
+from rollout.gates.base import GateResult
+from rollout.model.stack import TenantRef
+from rollout.plans import Plan, PlanStep, StepReport, execute
+from rollout.rollouts.ledger import LedgerUnreadable
+from rollout.rollouts.state import RolloutState, Status
+from rollout.rollouts.strategy import Step, StepPlan
+from rollout.vocabulary.colours import Colour
+
+if TYPE_CHECKING:
+    from rollout.rollouts.executor import CohortRollout, Preflight, StartDraft, StopKind
+
+STOPPED = (Status.ROLLED_BACK, Status.ABORTED)
+
+
+@dataclass
+class RolloutRun:
+    """What the steps of one command share while it runs: the rollout and its latest state."""
+
+    rollout: CohortRollout
+    state: RolloutState | None = None
+    stopped_elsewhere: bool = False
+    """Another stop made the one write before ours: nothing left for us to write."""
+
+    def current(self) -> RolloutState:
+        if self.state is None:
+            raise RuntimeError("a plan step ran before the rollout had a state")
+        return self.state
+
+
+@dataclass(frozen=True)
+class CommandPlan:
+    """A command's plan and the run its steps share."""
+
+    plan: Plan
+    run: RolloutRun
+
+    def execute(self, report: StepReport | None = None) -> None:
+        """Apply every step in order, telling ``report`` before each."""
+        execute(self.plan, report)
+
+    @property
+    def final(self) -> RolloutState:
+        """The rollout's state after :meth:`execute`."""
+        return self.run.current()
+
+
+def _plan(command: str, run: RolloutRun, steps: Sequence[PlanStep]) -> CommandPlan:
+    return CommandPlan(Plan(command, tuple(steps)), run)
+
+
+def _shares(weights: Mapping[Colour, int]) -> str:
+    return ", ".join(f"{colour} {weight}" for colour, weight in weights.items())
+
+
+# ----------------------------------------------------------------------- start
+@dataclass(frozen=True)
+class RecordStart:
+    """The rollout's first state (preparing) and its ``started`` event."""
+
+    run: RolloutRun = field(compare=False)
+    draft: StartDraft
+    kind: ClassVar[str] = "record-state"
+
+    def describe(self) -> str:
+        state = self.draft.state
+        return (f"record the rollout of {state.release} to {state.cohort} in the ledger: "
+                f"{state.old_colour} ({state.old_version}) → {state.new_colour} "
+                f"({state.release}), strategy {state.strategy}, {len(state.steps)} step(s)")
+
+    def facts(self) -> Mapping[str, object]:
+        state = self.draft.state
+        return {"cohort": state.cohort, "release": state.release,
+                "old_colour": state.old_colour, "new_colour": state.new_colour,
+                "strategy": state.strategy, "weights": [s.weight for s in state.steps]}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.record_start(self.draft)
+
+
+@dataclass(frozen=True)
+class RunPreflight:
+    """One preflight check (the notice, the config copy, the security gate)."""
+
+    run: RolloutRun = field(compare=False)
+    check: Preflight = field(compare=False)
+    line: str
+    kind: ClassVar[str] = "preflight"
+
+    def describe(self) -> str:
+        return f"preflight {self.check.name}: {self.line}"
+
+    def facts(self) -> Mapping[str, object]:
+        return {"check": self.check.name}
+
+    def apply(self) -> None:
+        self.run.rollout.run_preflight(self.run.current(), self.check)
+
+
+@dataclass(frozen=True)
+class PinAtStart:
+    """The tenants that stay on the old colour, in one router write."""
+
+    run: RolloutRun = field(compare=False)
+    colour: Colour
+    version: str
+    pins: tuple[tuple[str, str], ...]
+    planned: list[dict[str, Any]] = field(compare=False)
+    kind: ClassVar[str] = "pin-tenants"
+
+    def describe(self) -> str:
+        return (f"keep {len(self.pins)} tenant(s) on {self.colour} ({self.version}) whatever "
+                "the weights: " + "; ".join(f"{tenant}: {why}" for tenant, why in self.pins))
+
+    def facts(self) -> Mapping[str, object]:
+        return {"colour": self.colour, "tenants": dict(self.pins)}
+
+    def apply(self) -> None:
+        self.run.rollout.pin_at_start(self.run.current(), self.planned)
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """Preparation done: step 1's weights, once no gate fails."""
+
+    run: RolloutRun = field(compare=False)
+    cohort: str
+    weights: dict[Colour, int]
+    steps: int
+    kind: ClassVar[str] = "set-weights"
+
+    def describe(self) -> str:
+        return (f"step 1/{self.steps} of {self.cohort}: route {_shares(self.weights)} "
+                "(unless a gate fails first)")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"step": 1, "weights": dict(self.weights)}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.shift_first(self.run.current())
+
+
+@dataclass(frozen=True)
+class Drive:
+    """Bake, check, advance, until promoted (or rolled back, or paused)."""
+
+    run: RolloutRun = field(compare=False)
+    new_colour: Colour
+    old_colour: Colour
+    weights: tuple[int, ...]
+    kind: ClassVar[str] = "drive"
+
+    def describe(self) -> str:
+        ahead = ", ".join(f"{weight}%" for weight in self.weights)
+        moves = f"move on to {ahead} of traffic on {self.new_colour}, " if ahead else ""
+        return (f"bake each step while the gates pass, {moves}then promote; a failing gate "
+                f"sends all traffic back to {self.old_colour} in one write")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"weights": list(self.weights)}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.drive()
+
+
+def _preflight_and_first_step(run: RolloutRun, state: RolloutState,
+                              pins: list[dict[str, Any]]) -> list[PlanStep]:
+    """Everything between ``started`` and shifting, in the order it runs."""
+    checks: list[PlanStep] = [RunPreflight(run, check, check.plan(state))
+                              for check in run.rollout.hooks.preflight]
+    if state.pinned:
+        checks.append(PinAtStart(run, state.old_colour, state.old_version,
+                                 tuple((str(p["id"]), str(p["reason"])) for p in pins), pins))
+    first = state.steps[0].weight
+    checks.append(FirstStep(run, state.cohort, {state.new_colour: first,
+                                                state.old_colour: 100 - first},
+                            len(state.steps)))
+    return checks
+
+
+def _drive(run: RolloutRun, state: RolloutState, after: int) -> Drive:
+    ahead = tuple(step.weight for step in state.steps[after + 1:])
+    return Drive(run, state.new_colour, state.old_colour, ahead)
+
+
+def start_plan(rollout: CohortRollout, release: str, strategy: str, steps: StepPlan, *,
+               notice_override: str | None = None, freeze_override: str | None = None,
+               then_drive: bool = False) -> CommandPlan:
+    """``rollout start``: every check before a write made now; the writes as steps.
+
+    ``then_drive`` (``--wait``) adds the bakes and steps up to the promotion.
+    """
+    draft = rollout.draft_start(release, strategy, steps, notice_override=notice_override,
+                                freeze_override=freeze_override)
+    run = RolloutRun(rollout)
+    planned: list[PlanStep] = [RecordStart(run, draft),
+                               *_preflight_and_first_step(run, draft.state, draft.pins)]
+    if then_drive:
+        planned.append(_drive(run, draft.state, 0))
+    return _plan("start", run, planned)
+
+
+def preparation_plan(rollout: CohortRollout, state: RolloutState,
+                     pins: list[dict[str, Any]]) -> CommandPlan:
+    """What ``resume`` repeats for a rollout a crash left preparing: all of it is idempotent."""
+    run = RolloutRun(rollout, state)
+    return _plan("resume", run, _preflight_and_first_step(run, state, pins))
+
+
+# ------------------------------------------------------------------ step, promote
+@dataclass(frozen=True)
+class RecordFreezeOverride:
+    """An operator's reason for moving traffic although a company freeze is on."""
+
+    run: RolloutRun = field(compare=False)
+    freeze: str
+    reason: str
+    kind: ClassVar[str] = "record-override"
+
+    def describe(self) -> str:
+        return (f"record that {self.run.rollout.actor} overrides the freeze ({self.freeze}): "
+                f"{self.reason}")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"freeze": self.freeze, "reason": self.reason}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.record_freeze_override(self.run.current(),
+                                                                 self.reason)
+
+
+def _next_move(state: RolloutState) -> str:
+    index = state.step_index
+    if index < 0:
+        return f"apply step 1/{len(state.steps)} ({state.steps[0].weight}% to {state.new_colour})"
+    if index + 1 < len(state.steps):
+        step: Step = state.steps[index + 1]
+        return (f"advance to step {index + 2}/{len(state.steps)} ({step.weight}% to "
+                f"{state.new_colour}) once step {index + 1} has baked")
+    return f"promote {state.release} once the last step has baked"
+
+
+@dataclass(frozen=True)
+class CheckGates:
+    """One tick: the gates checked once, and the verdict acted on."""
+
+    run: RolloutRun = field(compare=False)
+    cohort: str
+    move: str
+    old_colour: Colour
+    kind: ClassVar[str] = "check-gates"
+
+    def describe(self) -> str:
+        return (f"check the gates of {self.cohort} once and act: {self.move}; a failing gate "
+                f"sends all traffic back to {self.old_colour} in one write")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"then": self.move}
+
+    def apply(self) -> None:
+        self.run.rollout.tick()
+        self.run.state = self.run.rollout.state()
+
+
+def _freeze_override(run: RolloutRun, state: RolloutState,
+                     reason: str | None) -> list[PlanStep]:
+    freeze = run.rollout.freeze_now(state) if reason and state.status.active else None
+    return [RecordFreezeOverride(run, freeze, reason)] if freeze is not None and reason else []
+
+
+def step_plan(rollout: CohortRollout, freeze_override: str | None = None) -> CommandPlan:
+    """``rollout step``: a freeze override first, if one is given and due; then one tick."""
+    state = rollout.state()
+    if state is None or not state.status.active:
+        raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout in progress")
+    run = RolloutRun(rollout, state)
+    return _plan("step", run, [*_freeze_override(run, state, freeze_override),
+                               CheckGates(run, state.cohort, _next_move(state),
+                                          state.old_colour)])
+
+
+@dataclass(frozen=True)
+class Approve:
+    """The current step approved, as ``rollout promote --cohort`` does."""
+
+    run: RolloutRun = field(compare=False)
+    cohort: str
+    step: int
+    steps: int
+    freeze_override: str | None
+    kind: ClassVar[str] = "approve"
+
+    def describe(self) -> str:
+        override = (f", overriding the freeze: {self.freeze_override}"
+                    if self.freeze_override else "")
+        return (f"approve step {self.step}/{self.steps} of {self.cohort} as "
+                f"{self.run.rollout.actor}{override}")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"step": self.step, "freeze_override": self.freeze_override}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.approve_state(self.run.current(),
+                                                        self.freeze_override)
+
+
+def promote_plan(rollout: CohortRollout, freeze_override: str | None = None) -> CommandPlan:
+    """``rollout promote --cohort``: approve the current step, then drive to the end."""
+    state = rollout.approvable()
+    run = RolloutRun(rollout, state)
+    override = freeze_override if rollout.freeze_now(state) is not None else None
+    return _plan("promote", run, [
+        Approve(run, state.cohort, state.step_index + 1, len(state.steps), override),
+        _drive(run, state, state.step_index)])
+
+
+# --------------------------------------------------------------- rollback, abort
+@dataclass(frozen=True)
+class RequestStop:
+    """An operator's stop request: it fences every forward save of the rollout."""
+
+    run: RolloutRun = field(compare=False)
+    stop: StopKind
+    reason: str
+    release: str
+    kind: ClassVar[str] = "request-stop"
+
+    def describe(self) -> str:
+        rollout = self.run.rollout
+        return (f"record a {self.stop} request by {rollout.actor} ({self.reason}): from then "
+                f"on no process moves the rollout of {self.release} to "
+                f"{rollout.cohort.cohort} forward")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"stop": self.stop, "reason": self.reason, "actor": self.run.rollout.actor}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.request_stop(self.stop, self.reason,
+                                                       self.run.current())
+
+
+@dataclass(frozen=True)
+class RouteBack:
+    """A stop's one write: the final state saved, then all traffic on the old colour."""
+
+    run: RolloutRun = field(compare=False)
+    stop: StopKind
+    reason: str
+    weights: dict[Colour, int]
+    old_version: str
+    failure: GateResult | None = field(default=None, compare=False)
+    restored_version: str | None = None
+    kind: ClassVar[str] = "set-weights"
+
+    def describe(self) -> str:
+        colour = next(c for c, w in self.weights.items() if w)
+        status = "aborted" if self.stop == "abort" else "rolled back"
+        return (f"all traffic of {self.run.rollout.cohort.cohort} to {colour} "
+                f"({self.old_version}) in one write ({_shares(self.weights)}), saved as "
+                f"{status} in the ledger first")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"weights": dict(self.weights), "reason": self.reason}
+
+    def apply(self) -> None:
+        state = self.run.current()
+        done_already = (not state.status.active if self.stop == "abort" else
+                        state.status in STOPPED and self.restored_version is None)
+        saved = None if done_already else self.run.rollout.route_back(
+            self.stop, state, self.reason, failure=self.failure,
+            restored_version=self.restored_version)
+        if saved is None:
+            self.run.stopped_elsewhere = True
+        else:
+            self.run.state = saved
+
+
+@dataclass(frozen=True)
+class RecordStopped:
+    """The stop's event in the cohort's history."""
+
+    run: RolloutRun = field(compare=False)
+    stop: StopKind
+    kind: ClassVar[str] = "record-event"
+
+    def describe(self) -> str:
+        return f"record the {self.stop} in {self.run.rollout.cohort.cohort}'s history"
+
+    def facts(self) -> Mapping[str, object]:
+        return {}
+
+    def apply(self) -> None:
+        if not self.run.stopped_elsewhere:
+            self.run.rollout.record_stopped(self.run.current())
+
+
+@dataclass(frozen=True)
+class CarryBackConfig:
+    """Tenant configuration edited on the new colour carried back to the old one."""
+
+    run: RolloutRun = field(compare=False)
+    line: str
+    kind: ClassVar[str] = "carry-back"
+
+    def describe(self) -> str:
+        return self.line
+
+    def facts(self) -> Mapping[str, object]:
+        return {}
+
+    def apply(self) -> None:
+        run = self.run
+        run.state = run.rollout.finish_stop(None if run.stopped_elsewhere else run.current())
+
+
+def _carry_back(run: RolloutRun, state: RolloutState) -> CarryBackConfig:
+    if state.status in STOPPED:
+        line = (f"finish the stopped rollout of {state.release}: carry the tenant "
+                f"configuration edited on {state.new_colour} back to {state.old_colour}, "
+                "if that is still due")
+    elif state.step_index < 0:
+        line = f"nothing to carry back: {state.new_colour} never served traffic in this rollout"
+    else:
+        line = (f"carry the tenant configuration edited on {state.new_colour} back to "
+                f"{state.old_colour}, under the cohort's lease")
+    return CarryBackConfig(run, line)
+
+
+def _stop_steps(run: RolloutRun, state: RolloutState, stop: StopKind, reason: str, *,
+                failure: GateResult | None = None,
+                restored_version: str | None = None) -> list[PlanStep]:
+    request: list[PlanStep] = ([] if run.rollout.holds_lease else
+                               [RequestStop(run, stop, reason, state.release)])
+    back = {state.old_colour: 100, state.new_colour: 0}
+    return [*request,
+            RouteBack(run, stop, reason, back, restored_version or state.old_version,
+                      failure, restored_version),
+            RecordStopped(run, stop), _carry_back(run, state)]
+
+
+@dataclass(frozen=True)
+class BlindRouteBack:
+    """All traffic to the colour the operator named, without the ledger."""
+
+    run: RolloutRun = field(compare=False)
+    colour: Colour
+    gone: LedgerUnreadable = field(compare=False)
+    kind: ClassVar[str] = "set-weights"
+
+    def describe(self) -> str:
+        cohort = self.run.rollout.cohort
+        return (f"all traffic of {cohort.cohort} to {self.colour} "
+                f"({cohort.versions[self.colour]}) in one write, without the ledger (it "
+                "cannot be read, so nothing can be recorded)")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"colour": self.colour}
+
+    def apply(self) -> None:
+        self.run.rollout.rollback_blind(self.gone, self.colour)
+
+
+def rollback_plan(rollout: CohortRollout, reason: str, *, failure: GateResult | None = None,
+                  restored_version: str | None = None,
+                  without_ledger_to: Colour | None = None) -> CommandPlan:
+    """``rollout rollback``: stop request, one weight write, its record, the carry-back."""
+    run = RolloutRun(rollout)
+    try:
+        state = rollout.state()
+    except LedgerUnreadable as gone:
+        if without_ledger_to is None:
+            raise rollout.blind_rollback_refused(gone) from None
+        return _plan("rollback", run, [BlindRouteBack(run, without_ledger_to, gone)])
+    if state is None:
+        raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout to roll back")
+    run.state = state
+    if state.status in STOPPED and restored_version is None:
+        return _plan("rollback", run, [_carry_back(run, state)])
+    if (restored_version is None and state.status == Status.PROMOTED
+            and state.warm_until and rollout.clock.now() > state.warm_until):
+        raise Blocked(
+            f"the warm period of {state.old_colour} ({state.old_version}) ended at "
+            f"{state.warm_until:%Y-%m-%d %H:%M UTC}; redeploy it from the artefact store: "
+            f"rollout rollback --cohort {state.cohort} --to-version {state.old_version}")
+    return _plan("rollback", run, _stop_steps(run, state, "rollback", reason, failure=failure,
+                                              restored_version=restored_version))
+
+
+def abort_plan(rollout: CohortRollout, reason: str) -> CommandPlan:
+    """``rollout abort``: like a rollback, for a rollout still in progress."""
+    state = rollout.state()
+    if state is None or not state.status.active:
+        raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout in progress to abort")
+    run = RolloutRun(rollout, state)
+    return _plan("abort", run, _stop_steps(run, state, "abort", reason))
+
+
+# ------------------------------------------------------------------------ pin
+@dataclass(frozen=True)
+class PinTenant:
+    """One tenant kept on one colour by the cohort's router, recorded in the ledger."""
+
+    run: RolloutRun = field(compare=False)
+    tenant: TenantRef
+    colour: Colour
+    reason: str
+    kind: ClassVar[str] = "pin-tenant"
+
+    def describe(self) -> str:
+        host = f" ({self.tenant.host})" if self.tenant.host else ""
+        return (f"pin tenant {self.tenant.id}{host} of {self.run.rollout.cohort.cohort} to "
+                f"{self.colour}: its requests go there whatever the weights ({self.reason})")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"tenant": self.tenant.id, "host": self.tenant.host, "colour": self.colour}
+
+    def apply(self) -> None:
+        self.run.rollout.pin(self.tenant, self.colour, self.reason)
+
+
+def pin_plan(rollout: CohortRollout, tenant: TenantRef, colour: Colour,
+             reason: str) -> CommandPlan:
+    """``rollout pin``: the one rule change."""
+    run = RolloutRun(rollout)
+    return _plan("pin", run, [PinTenant(run, tenant, colour, reason)])

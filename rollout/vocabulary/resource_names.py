@@ -1,0 +1,75 @@
+"""The AWS names the Pulumi program gives resources the rollout library must find again.
+
+Written once: the program (:mod:`rollout.components`) names each resource with these
+functions, the stack config model checks their lengths with the same functions, and
+the security gate and the least-privilege policies look resources up by them. A name
+built a second time somewhere else could drift from the deployed one and find nothing.
+
+Tenant configuration lives in SSM under ``/<app>/<cohort>/<colour>/<tenant>/<key>``
+and in Secrets Manager under ``<app>/<cohort>/<colour>/<tenant>/<key>``.
+"""
+
+from __future__ import annotations
+
+from rollout.vocabulary.colours import COLOURS
+from rollout.vocabulary.names import MAX_AWS_NAME
+
+
+def load_balancer(app: str, cohort: str) -> str:
+    """The cohort's application load balancer."""
+    return f"{app}-{cohort}"
+
+
+def target_group(app: str, cohort: str, colour: str) -> str:
+    """The target group of one colour slot: the listener's weights point at it."""
+    return f"{app}-{cohort}-{colour}"
+
+
+def too_long_for_aws(app: str, cohort: str) -> str | None:
+    """Why ``app`` and ``cohort`` cannot name a cohort's resources, or ``None`` when they can.
+
+    Load balancer and target group names may not pass :data:`MAX_AWS_NAME` characters;
+    the longest name the pair makes is checked, so the program can never ask AWS
+    for a name it refuses.
+    """
+    names = [load_balancer(app, cohort), *(target_group(app, cohort, c) for c in COLOURS)]
+    longest = max(names, key=len)
+    if len(longest) <= MAX_AWS_NAME:
+        return None
+    return (f"app and cohort are too long together: target group name {longest!r} has "
+            f"{len(longest)} characters, AWS allows {MAX_AWS_NAME}")
+
+
+def config_key_alias(app: str, cohort: str) -> str:
+    """The alias of the KMS key that encrypts the cohort's tenant configuration."""
+    return f"alias/{app}-{cohort}-config"
+
+
+def config_policy(app: str, cohort: str) -> str:
+    """The IAM policy that reads the cohort's tenant configuration and writes its tenants' own."""
+    return f"{app}-{cohort}-tenant-config"
+
+
+def ledger_table(app: str) -> str:
+    """The DynamoDB table of every cohort's rollout state, history and locks."""
+    return f"{app}-rollout-ledger"
+
+
+def notices_topic(app: str) -> str:
+    """The SNS topic tenants' notices go out on."""
+    return f"{app}-rollout-notices"
+
+
+def parameter_namespace(app: str, cohort: str) -> str:
+    """The SSM path of the cohort's tenant configuration: ``/<app>/<cohort>``."""
+    return f"/{app}/{cohort}"
+
+
+def colour_parameters(namespace: str, colour: str) -> str:
+    """The SSM path of one colour's settings below ``namespace`` (``/<app>/<cohort>``)."""
+    return f"{namespace}/{colour}"
+
+
+def colour_secrets(namespace: str, colour: str) -> str:
+    """The Secrets Manager name prefix of one colour's secrets: ``<app>/<cohort>/<colour>``."""
+    return f"{namespace.strip('/')}/{colour}"

@@ -1,0 +1,1 @@
+"""Contract suites: every registered router and gate, held to the same promises."""
