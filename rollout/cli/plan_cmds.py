@@ -26,7 +26,7 @@ from rollout.notify.base import NOTIFIERS, Notifier
 from rollout.notify.campaign import NotifyReport, send_notices
 from rollout.notify.records import NoticeBook
 from rollout.notify.webhook import ALLOW_HOSTS_ENV, URL_ENV
-from rollout.schedule.plan import CohortPlan, Plan, utc_text
+from rollout.schedule.plan import CohortPlan, ReleasePlan, utc_text
 from rollout.schedule.planner import plan_release
 from rollout.vocabulary.clock import as_utc, utc_now
 from rollout.vocabulary.versions import checked_version
@@ -62,7 +62,7 @@ def _slot_text(cohort: CohortPlan) -> str:
     return cohort.slot.describe()
 
 
-def show_plan(plan: Plan) -> None:
+def show_plan(plan: ReleasePlan) -> None:
     console.print(f"[bold]Plan for release {shown(plan.release)}[/] from "
                   f"{shown(utc_text(plan.planned_from))} (notices not yet sent are assumed "
                   "sent then)", markup=True)

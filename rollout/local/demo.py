@@ -49,7 +49,7 @@ from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.progression import Advance, Promote
 from rollout.rollouts.state import Status
 from rollout.rollouts.strategy import StepPlan, parse_strategy
-from rollout.schedule.plan import Plan
+from rollout.schedule.plan import ReleasePlan
 from rollout.schedule.planner import plan_release
 from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour
@@ -142,7 +142,7 @@ def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool
     return result
 
 
-def prepare_release(story: Story, fleet: DemoFleet) -> Plan:
+def prepare_release(story: Story, fleet: DemoFleet) -> ReleasePlan:
     """Chapters 2 to 5: publish, seed tenants' settings, plan and announce the release."""
     shared = fleet.discovery.shared()
     create_alarm(story)
@@ -230,7 +230,7 @@ def seed_settings(story: Story, discovery: Discovery) -> None:
               f"SecureString ({SECRET_TENANT}'s api-token, never printed).")
 
 
-def show_plan(story: Story, tenants: TenantsFile) -> Plan:
+def show_plan(story: Story, tenants: TenantsFile) -> ReleasePlan:
     story.chapter("4. Plan the rollout around notices, windows, freezes and busy seasons")
     plan = plan_release(tenants, RELEASE, utc_now())
     table = Table(title=f"plan for {RELEASE} (from today)")
@@ -322,7 +322,7 @@ class ProgressNarrator:
                         f"{new}")
 
 
-def slot_of(plan: Plan, name: str) -> datetime:
+def slot_of(plan: ReleasePlan, name: str) -> datetime:
     """When the plan schedules cohort ``name`` (now, when it has no slot)."""
     cohort_plan = next(c for c in plan.cohorts if c.cohort == name)
     return cohort_plan.slot.start if cohort_plan.slot else utc_now()
@@ -336,7 +336,7 @@ def announce_pins(story: Story, rollout: CohortRollout, strategy: str, steps: St
         story.pin_reasons[pin["id"]] = pin["reason"]
 
 
-def roll_cohort(story: Story, fleet: DemoFleet, plan: Plan, name: str) -> None:
+def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) -> None:
     slot = slot_of(plan, name)
     story.chapter(f"7{'abc'[COHORTS.index(name)]}. {name}: the calendar jumps to its slot, "
                   f"{slot:%a %Y-%m-%d %H:%M} UTC (bakes shortened to 1 s)")

@@ -104,7 +104,7 @@ class Timeframe(BaseModel):
     note: str | None = None
 
 
-class Plan(BaseModel):
+class ReleasePlan(BaseModel):
     """The schedule of one release over every cohort."""
 
     release: str

@@ -40,8 +40,8 @@ from rollout.schedule.plan import (
     Exclusion,
     ExclusionKind,
     LocalSlot,
-    Plan,
     PlannedGroup,
+    ReleasePlan,
     Slot,
     utc_text,
 )
@@ -129,7 +129,7 @@ class Planner:
         self._follow_ups: dict[tuple[object, ...], Interval | None] = {}
         self._profiles: dict[tuple[str, tuple[object, ...] | None], WindowProfile] = {}
 
-    def plan(self, release: str) -> Plan:
+    def plan(self, release: str) -> ReleasePlan:
         members: dict[str, list[_Member]] = {c.name: [] for c in self.tenants.cohorts}
         for tenant in self.tenants.tenants:
             members[tenant.cohort].append(self._member(tenant))
@@ -139,7 +139,7 @@ class Planner:
             planned = self._cohort(cohort, members[cohort.name], previous)
             cohorts.append(planned)
             previous = planned
-        return Plan(release=release, planned_from=self.start, cohorts=cohorts)
+        return ReleasePlan(release=release, planned_from=self.start, cohorts=cohorts)
 
     def _member(self, tenant: Tenant) -> _Member:
         key = (tenant.timezone, tuple(tenant.windows) if tenant.windows else None)
@@ -300,7 +300,7 @@ def _local(interval: Interval, zone_name: str) -> LocalSlot:
 
 
 def plan_release(tenants: TenantsFile, release: str, start: datetime,
-                 notices: Mapping[str, datetime] | None = None) -> Plan:
+                 notices: Mapping[str, datetime] | None = None) -> ReleasePlan:
     """Plan ``release`` from ``start``.
 
     ``notices`` maps tenant ids to when their notice went out; a tenant without

@@ -12,7 +12,7 @@ import pytest
 from rollout.cli import run
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.schedule.pins import pins_at
-from rollout.schedule.plan import CohortPlan, ExclusionKind, Plan
+from rollout.schedule.plan import CohortPlan, ExclusionKind, ReleasePlan
 from rollout.schedule.planner import plan_release
 
 EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "tenants_seed_cases.yaml"
@@ -32,12 +32,12 @@ def build(tenants: list[dict[str, Any]], *, freezes: list[dict[str, str]] | None
     })
 
 
-def cohort(plan: Plan, name: str) -> CohortPlan:
+def cohort(plan: ReleasePlan, name: str) -> CohortPlan:
     return next(c for c in plan.cohorts if c.cohort == name)
 
 
 @pytest.fixture(scope="module")
-def example_plan() -> Plan:
+def example_plan() -> ReleasePlan:
     return plan_release(load_tenants(EXAMPLE), "1.5.0", JANUARY)
 
 
@@ -52,7 +52,8 @@ def test_a_december_to_february_freeze_pushes_a_january_release_to_march() -> No
     assert any("company freeze year-end (Dec 01 to Feb 28)" in d for d in frozen.delays)
 
 
-def test_a_tax_season_tenant_stays_behind_and_follows_after_april_15(example_plan: Plan) -> None:
+def test_a_tax_season_tenant_stays_behind_and_follows_after_april_15(
+        example_plan: ReleasePlan) -> None:
     wave1 = cohort(example_plan, "wave1")
     assert wave1.slot is not None and wave1.slot.start == utc(2026, 3, 14, 6)
     assert wave1.included_tenants() == ["delta-retail", "ember-health", "fjord-shipping"]
@@ -66,7 +67,7 @@ def test_a_tax_season_tenant_stays_behind_and_follows_after_april_15(example_pla
     assert garnet.flag is None
 
 
-def test_cohorts_wait_for_the_freeze_the_notice_and_each_other(example_plan: Plan) -> None:
+def test_cohorts_wait_for_the_freeze_the_notice_and_each_other(example_plan: ReleasePlan) -> None:
     canary, wave1, wave2 = example_plan.cohorts
     assert canary.slot is not None and wave1.slot is not None and wave2.slot is not None
     assert canary.slot.start == utc(2026, 3, 7, 1)
@@ -80,7 +81,7 @@ def test_cohorts_wait_for_the_freeze_the_notice_and_each_other(example_plan: Pla
 
 
 def test_an_opted_out_tenant_is_pinned_and_flagged_past_the_maximum_deferral(
-        example_plan: Plan) -> None:
+        example_plan: ReleasePlan) -> None:
     wave2 = cohort(example_plan, "wave2")
     iris = next(e for e in wave2.excluded if e.tenant == "iris-edu")
     assert iris.kind == ExclusionKind.OPTED_OUT
@@ -103,7 +104,7 @@ def test_pins_at_a_moment_name_opt_outs_and_busy_seasons() -> None:
 
 
 def test_a_tenant_whose_windows_meet_nobody_elses_gets_a_slot_of_its_own(
-        example_plan: Plan) -> None:
+        example_plan: ReleasePlan) -> None:
     wave2 = cohort(example_plan, "wave2")
     juniper = next(e for e in wave2.excluded if e.tenant == "juniper-games")
     assert juniper.kind == ExclusionKind.NO_WINDOW

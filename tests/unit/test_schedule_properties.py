@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rollout.model.tenants import DayRange, Tenant, TenantsFile, Window
-from rollout.schedule.plan import LocalSlot, Plan, Slot
+from rollout.schedule.plan import LocalSlot, ReleasePlan, Slot
 from rollout.schedule.planner import plan_release
 
 ZONES = ["UTC", "Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo",
@@ -140,7 +140,7 @@ def check_local(local: LocalSlot, slot: Slot, zone: str) -> None:
 @given(tenants_files(), starts)
 def test_every_slot_keeps_windows_freezes_busy_seasons_notice_and_opt_outs(
         tenants: TenantsFile, start: datetime) -> None:
-    plan: Plan = plan_release(tenants, "1.5.0", start)
+    plan: ReleasePlan = plan_release(tenants, "1.5.0", start)
     by_id = {t.id: t for t in tenants.tenants}
     planned_from = plan.planned_from
     assert planned_from >= start
