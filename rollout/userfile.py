@@ -31,6 +31,7 @@ from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
 from rollout.errors import BadInput
+from rollout.vocabulary.problems import first_problem, more_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -255,16 +256,12 @@ def describe_validation_error(
     source: str, exc: ValidationError, lines: dict[LinePath, int], prefix: LinePath = ()
 ) -> str:
     """One line naming file, line and field of the first problem pydantic found."""
-    first = exc.errors()[0]
-    loc = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
-    full = (*prefix, *loc)
+    location, message = first_problem(exc)
+    full = (*prefix, *location)
     line = line_of(lines, full)
     field = ".".join(str(part) for part in full) or "(top level)"
     where = f"{source}:{line}" if line is not None else source
-    message = first["msg"].removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
-    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{where}: {field}: {message}{suffix}"
+    return f"{where}: {field}: {message}{more_problems(exc)}"
 
 
 def validate(model: type[M], data: Any, source: str, lines: dict[LinePath, int],

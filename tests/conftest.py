@@ -11,9 +11,10 @@ import pytest
 from rollout.aws_clients import AwsClients
 from rollout.local.fleets import Fleet, deploy_fleet, listener_weights, shared_yaml, stack_yaml
 from rollout.local.server import embedded_moto
+from tests.cli_runner import address
 
 # The fleets live in rollout.local.fleets, which bench/ shares; tests import them from either.
-__all__ = ["Fleet", "deploy_fleet", "listener_weights", "notes_for", "shared_yaml", "stack_yaml"]
+__all__ = ["Fleet", "deploy_fleet", "listener_weights", "shared_yaml", "stack_yaml"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,15 +49,11 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
     })
 
 
-EXAMPLE_NOTES = Path(__file__).resolve().parents[1] / "examples" / "release.yaml"
-
-
-def notes_for(folder: Path, version: str) -> Path:
-    """The example release notes, rewritten for ``version``."""
-    text = EXAMPLE_NOTES.read_text().replace("version: 1.5.0", f"version: {version}", 1)
-    path = folder / f"release-{version}.yaml"
-    path.write_text(text)
-    return path
+@pytest.fixture
+def cli_env(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> Fleet:
+    """The module's ``fleet``, named in the environment for one test, as a CI job names it."""
+    address(monkeypatch, fleet)
+    return fleet
 
 
 @pytest.fixture(scope="module")

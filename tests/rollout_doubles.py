@@ -212,6 +212,19 @@ class Bench:
                              router=self.router, gates=list(self.gates), hooks=hooks,
                              settings=settings, clock=self.clock)
 
+    def start(self, actor: str = "ci@runner", *, strategy: str = "linear:25:1m",
+              freeze_override: str | None = None) -> None:
+        """``rollout start`` of 1.5.0 as one process: under the lease, through step 1."""
+        rollout = self.rollout(actor)
+        with rollout.lease():
+            rollout.start("1.5.0", strategy, THREE_STEPS, freeze_override=freeze_override)
+
+    def tick(self, actor: str = "ci@runner") -> object:
+        """``rollout step`` as one process."""
+        rollout = self.rollout(actor)
+        with rollout.lease():
+            return rollout.tick()
+
     def state(self) -> RolloutState:
         found = self.rollout().state()
         if found is None:

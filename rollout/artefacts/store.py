@@ -35,6 +35,7 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import SharedResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.model.release import ReleaseNotes
+from rollout.vocabulary.counts import and_more
 from rollout.vocabulary.versions import is_semver, newest_first
 
 if TYPE_CHECKING:
@@ -152,8 +153,7 @@ class VerifyReport(BaseModel):
         bad = [check for check in self.files if not check.ok]
         if not bad:
             return
-        others = len(bad) - 1
-        more = f" (and {others} more file{'s' if others > 1 else ''})" if others else ""
+        more = and_more(len(bad) - 1, "file")
         raise RolloutFailed(
             f"release {self.version} of {self.app} failed verification: {bad[0].problem}{more}; "
             "do not deploy it: publish the fix as a new version")
@@ -292,8 +292,7 @@ class ArtefactStore:
             else:
                 other.append((key, source.path))
         if other:
-            (key, path), more = other[0], len(other) - 1
-            others = f" (and {more} more file{'s' if more > 1 else ''})" if more else ""
+            (key, path), others = other[0], and_more(len(other) - 1, "file")
             raise BadInput(
                 f"release {version} of {self.app} is not published, but {self.url(key)} "
                 f"already holds other bytes than {path}{others}, left by an interrupted "

@@ -2,28 +2,57 @@
 
 Command groups live one module each and register themselves on :data:`app`;
 this module maps errors to exit codes in one place (see :mod:`rollout.errors`).
+
+Every command module is imported for ``rollout --help``, so at module level it imports
+only typer, this package's option and output helpers and cheap vocabulary; each command
+imports the services it calls at the top of its body (parse, call, render), and types
+only its helpers' annotations name go under ``if TYPE_CHECKING:``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from rollout.cli.output import err_console, error_document, print_json
-from rollout.errors import RolloutError
+from rollout.errors import BadInput, RolloutError
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
 
+GLOBAL_OPTIONS = {"--app": "ROLLOUT_APP", "--project-dir": "ROLLOUT_PROJECT_DIR"}
+"""Options every command takes before its name, and the variable each falls back on."""
+
+class _RootGroup(TyperGroup):
+    """The root group, whose ``--help`` is ``False`` when not given rather than ``None``.
+
+    typer coerces every option value that is not already a bool through a pydantic
+    validator it builds on first use; an absent ``--help`` of the root would cost every
+    ``rollout <command> --help`` that import (a tenth of a second).
+    """
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
+
 app = typer.Typer(
     name="rollout",
-    help="Tenant-aware blue/green rollouts on AWS: safe, announced, reversible.",
+    cls=_RootGroup,
+    help="Tenant-aware blue/green rollouts on AWS: safe, announced, reversible.\n\n"
+         "Before the command: --app NAME (or $ROLLOUT_APP; default: the app of "
+         "Pulumi.shared.yaml in the project directory) and --project-dir DIR (or "
+         "$ROLLOUT_PROJECT_DIR; the directory holding Pulumi.yaml and the stack configs; "
+         "default: .).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -31,17 +60,29 @@ app = typer.Typer(
 
 
 @app.callback()
-def _options(
-    app_name: Annotated[str | None, typer.Option(
-        "--app", envvar="ROLLOUT_APP",
-        help="App name (default: from Pulumi.shared.yaml in the project directory).")] = None,
-    project_dir: Annotated[Path | None, typer.Option(
-        "--project-dir", envvar="ROLLOUT_PROJECT_DIR",
-        help="Directory holding Pulumi.yaml and the stack configs (default: .).")] = None,
-) -> None:
-    from rollout.cli import context
+def _root() -> None:
+    """The group itself takes no options: :func:`take_global_options` reads them."""
 
-    context.configure(project_dir, app_name)
+
+def take_global_options(args: list[str]) -> tuple[str | None, Path | None, list[str]]:
+    """``--app`` and ``--project-dir`` from the front of ``args`` (or the environment); the rest.
+
+    Read here rather than by typer: typer builds a pydantic validator for each option of
+    the root group it processes, which alone would cost ``rollout status --help`` a
+    tenth of a second.
+    """
+    rest = list(args)
+    given: dict[str, str] = {}
+    while rest and rest[0].partition("=")[0] in GLOBAL_OPTIONS:
+        name, has_value, value = rest.pop(0).partition("=")
+        if not has_value:
+            if not rest or rest[0].startswith("-"):
+                raise BadInput(f"{name} needs a value")
+            value = rest.pop(0)
+        given[name] = value
+    app_name, directory = (given.get(name) or os.environ.get(variable) or None
+                           for name, variable in GLOBAL_OPTIONS.items())
+    return app_name, Path(directory) if directory else None, rest
 
 
 def _register_commands() -> None:
@@ -60,11 +101,21 @@ def _register_commands() -> None:
 
 def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...],
                                  tuple[type[BaseException], ...]]:
-    """Usage-error, exit and abort classes of click and of the click copy newer typers ship."""
-    typer_usage: type[Exception] = getattr(typer, "TyperException", click.ClickException)
-    return ((click.ClickException, typer_usage),
-            (click.exceptions.Exit, typer.Exit),
-            (click.exceptions.Abort, typer.Abort))
+    """Usage-error, exit and abort classes of typer, and of click when typer runs on it.
+
+    Newer typers ship a copy of click and never import click itself; older ones import
+    it with typer. Read from the loaded modules, so help does not import a second click.
+    """
+    typer_usage: type[Exception] | None = getattr(typer, "TyperException", None)
+    usage: list[type[Exception]] = [typer_usage] if typer_usage is not None else []
+    exits: list[type[BaseException]] = [typer.Exit]
+    aborts: list[type[BaseException]] = [typer.Abort]
+    click = sys.modules.get("click")
+    if click is not None:
+        usage.append(click.ClickException)
+        exits.append(click.exceptions.Exit)
+        aborts.append(click.exceptions.Abort)
+    return tuple(usage), tuple(exits), tuple(aborts)
 
 
 USAGE_ERRORS, EXITS, ABORTS = _click_exceptions()
@@ -122,6 +173,10 @@ def run(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     as_json = "--json" in args
     try:
+        app_name, project_dir, args = take_global_options(args)
+        from rollout.cli import context
+
+        context.configure(project_dir, app_name)
         result = app(args=args, prog_name="rollout", standalone_mode=False)
     except RolloutError as exc:
         return _fail(str(exc), exc.exit_code, as_json, exc)

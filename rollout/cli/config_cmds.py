@@ -12,30 +12,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from rollout.aws_clients import AwsClients
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
-from rollout.configcopy import (
-    ConfigCopier,
-    ConfigPlan,
-    CopyReport,
-    Difference,
-    DiffReport,
-    ItemReport,
-    VerificationFailed,
-    WriteKind,
-    check_colours,
-    conflicts_left_alone,
-)
 from rollout.errors import RolloutError
-from rollout.plans import PlanStep
-from rollout.rollouts.ledger import Ledger
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from rollout.configcopy import ConfigCopier, ConfigPlan, CopyReport, DiffReport, ItemReport
+    from rollout.plans import PlanStep
 
 config_app = typer.Typer(help="Tenant settings between colours: diff, copy + verify, carry back.",
                          no_args_is_help=True)
@@ -75,6 +65,14 @@ class ProgressBar:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self._enabled or total < PROGRESS_THRESHOLD:
             return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         with self._lock:
             if self._progress is None:
                 self._progress = Progress(
@@ -97,6 +95,10 @@ class ProgressBar:
 
 
 def _copier(cohort_name: str, secrets_manager: bool, progress: ProgressBar) -> ConfigCopier:
+    from rollout.aws_clients import AwsClients
+    from rollout.configcopy import ConfigCopier
+    from rollout.rollouts.ledger import Ledger
+
     cohort = context.current().cohort(cohort_name)
     clients = AwsClients(retry_mode="adaptive")
     ledger = Ledger(clients.for_region(cohort.shared_region), cohort.ledger_table)
@@ -113,6 +115,10 @@ def _clip(value: str | None) -> str:
 
 
 def _table(report: DiffReport | CopyReport, title: str) -> Table | None:
+    from rich.table import Table
+
+    from rollout.configcopy import Difference
+
     items = report.items
     shown = items if len(items) <= ALL_ROWS_UP_TO else [
         i for i in items if i.status not in (Difference.EQUAL, Difference.UNCHANGED)]
@@ -132,6 +138,8 @@ def _table(report: DiffReport | CopyReport, title: str) -> Table | None:
 
 def _values(item: ItemReport) -> tuple[str, str]:
     """The two value cells; a secret shows only whether it is there and how it compares."""
+    from rollout.configcopy import Difference
+
     if not item.secret:
         return _clip(item.source_value), _clip(item.target_value)
     if item.status == Difference.MISSING:
@@ -142,6 +150,8 @@ def _values(item: ItemReport) -> tuple[str, str]:
 
 
 def _action(item: ItemReport, report: DiffReport | CopyReport) -> str:
+    from rollout.configcopy import Difference, DiffReport, WriteKind
+
     if isinstance(report, DiffReport) or item.action == WriteKind.NONE:
         return "left alone" if item.status == Difference.CONFLICT else ""
     return item.action.value if item.done else f"would {item.action.value}"
@@ -163,6 +173,8 @@ def _show_diff(report: DiffReport) -> None:
 
 
 def _show_copy(report: CopyReport) -> None:
+    from rollout.configcopy import WriteKind
+
     verb = "carry back" if report.operation == "carry-back" else "copy"
     table = _table(report, f"cohort {report.cohort}: {verb} {report.source} → {report.target}")
     if table is not None:
@@ -182,6 +194,8 @@ def _show_copy(report: CopyReport) -> None:
 
 
 def _show(report: DiffReport | CopyReport) -> None:
+    from rollout.configcopy import DiffReport
+
     if isinstance(report, DiffReport):
         _show_diff(report)
     else:
@@ -198,6 +212,8 @@ def _say_step(dry_run: bool) -> Callable[[PlanStep], None]:
 def _apply(plan: ConfigPlan, dry_run: bool,
            as_json: bool) -> tuple[CopyReport, RolloutError | None]:
     """Display or apply the plan, saying each step; the report and the error it ends with."""
+    from rollout.configcopy import VerificationFailed, conflicts_left_alone
+
     say = None if as_json else _say_step(dry_run)
     try:
         report = plan.display(say) if dry_run else plan.execute(say)
@@ -225,6 +241,8 @@ def _finish(report: CopyReport, problem: RolloutError | None, as_json: bool) -> 
 def diff(cohort: Cohort, source: FromColour, target: ToColour, tenant: TenantOption = None,
          secrets_manager: SecretsManagerFlag = False, as_json: JsonFlag = False) -> None:
     """For every tenant: the settings missing, equal or different on the target colour."""
+    from rollout.configcopy import check_colours
+
     check_colours(source, target)
     with ProgressBar(not as_json) as progress:
         report = _copier(cohort, secrets_manager, progress).diff(source, target, tenant)
@@ -241,6 +259,8 @@ def copy(cohort: Cohort, source: FromColour, target: ToColour, tenant: TenantOpt
     preserved. A target value someone changed is a conflict: reported (exit 3) and
     left alone unless --force. A failed verification exits 1. Safe to re-run.
     """
+    from rollout.configcopy import check_colours
+
     check_colours(source, target)
     with ProgressBar(not as_json) as progress:
         plan = _copier(cohort, secrets_manager, progress).plan_copy(source, target, tenant, force)
@@ -262,6 +282,8 @@ def carry_back(cohort: Cohort, source: Annotated[str, typer.Option(
     conflict: reported (exit 3) and left alone unless --force. `rollout rollback`
     does this by itself; this command is for doing it by hand.
     """
+    from rollout.configcopy import check_colours
+
     check_colours(source, target)
     with ProgressBar(not as_json) as progress:
         plan = _copier(cohort, secrets_manager, progress).plan_carry_back(source, target, tenant,

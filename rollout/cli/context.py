@@ -20,15 +20,16 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rollout.aws_clients import AwsClients, environment_region
 from rollout.cli.output import err_console
-from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
-from rollout.rollouts.ledger import Ledger
 from rollout.stacks.providers import LOCAL, PULUMI, outputs_sources
-from rollout.userfile import read_yaml
-from rollout.vocabulary.names import CONFIG_KEY, PROJECT
+
+if TYPE_CHECKING:  # the CLI imports this module at start: boto3 loads when a client is built
+    from rollout.aws_clients import AwsClients
+    from rollout.discovery import CohortResources, Discovery, SharedResources
+    from rollout.rollouts.ledger import Ledger
 
 STACK_OUTPUTS_VARIABLE = "ROLLOUT_STACK_OUTPUTS"
 """``tags`` (the default) or ``pulumi``: whether discovery asks Pulumi's stack outputs
@@ -51,6 +52,9 @@ def app_from_project(project_dir: Path) -> str | None:
     A file that cannot be read as YAML is a :class:`BadInput` naming its line (it
     would be the app's stack config); one without an ``app`` says nothing.
     """
+    from rollout.userfile import read_yaml
+    from rollout.vocabulary.names import CONFIG_KEY, PROJECT
+
     path = project_dir / "Pulumi.shared.yaml"
     if not path.exists():
         return None
@@ -67,6 +71,8 @@ def stack_regions(project_dir: Path) -> dict[str, str]:
     Read leniently: a file that cannot say is left out (commands that deploy a
     stack validate its file themselves).
     """
+    from rollout.userfile import read_yaml
+
     regions: dict[str, str] = {}
     for path in sorted(project_dir.glob("Pulumi.*.yaml")):
         try:
@@ -101,6 +107,8 @@ class RolloutContext:
     @cached_property
     def clients(self) -> AwsClients:
         """Clients in the environment's region; see :meth:`clients_for` for a stack's own."""
+        from rollout.aws_clients import AwsClients
+
         return AwsClients()
 
     @cached_property
@@ -115,6 +123,8 @@ class RolloutContext:
         return self._discovery(app)
 
     def _discovery(self, app: str) -> Discovery:
+        from rollout.discovery import Discovery
+
         sources = outputs_sources(outputs_source_names(), self.clients, app, self.project_dir)
         return Discovery(self.clients, app, sources=sources,
                          stack_regions=stack_regions(self.project_dir),
@@ -126,6 +136,8 @@ class RolloutContext:
 
     @cached_property
     def ledger(self) -> Ledger:
+        from rollout.rollouts.ledger import Ledger
+
         return Ledger(self.clients_for(self.shared), self.shared.ledger_table)
 
     def cohort(self, name: str) -> CohortResources:
@@ -139,6 +151,8 @@ class RolloutContext:
         artefact bucket, notices topic). Unknown regions fall back to the
         environment's.
         """
+        from rollout.discovery import CohortResources
+
         if isinstance(resources, CohortResources):
             return self.clients.for_region(resources.region)
         return self.clients.for_region(resources.shared_region)
@@ -146,6 +160,8 @@ class RolloutContext:
     def announce_region(self, subject: str, region: str | None) -> None:
         """Say once per region, on stderr, that ``subject`` lives in another region than
         the environment names, and that the command uses the stack's."""
+        from rollout.aws_clients import environment_region
+
         named = environment_region()
         if named is None or region is None or region == named[1] or region in self._announced:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.live import Live
@@ -11,9 +12,11 @@ from rich.text import Text
 
 from rollout.cli.output import console
 from rollout.gates.base import Verdict
-from rollout.rollouts.executor import TickReport
 from rollout.rollouts.state import Status
 from rollout.vocabulary.durations import format_duration
+
+if TYPE_CHECKING:
+    from rollout.rollouts.executor import TickReport
 
 VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red",
                  Verdict.INCONCLUSIVE: "yellow"}

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
@@ -31,8 +33,13 @@ def shown(value: object) -> str:
 
 
 def to_jsonable(data: Any) -> Any:
-    """Models and nested containers of models as plain JSON-ready data."""
-    if isinstance(data, BaseModel):
+    """Models and nested containers of models as plain JSON-ready data.
+
+    pydantic is looked up among the loaded modules, not imported: help never needs it,
+    and an object of a library that was never imported cannot be one of its models.
+    """
+    models = sys.modules.get("pydantic.main")
+    if models is not None and isinstance(data, models.BaseModel):
         return data.model_dump(mode="json", by_alias=False)
     if isinstance(data, dict):
         return {str(k): to_jsonable(v) for k, v in data.items()}

@@ -10,26 +10,19 @@ import os
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
-from rollout.host_allow_list import hosts_named_in
-from rollout.model.release import load_release_notes
-from rollout.model.tenants import TenantsFile, load_tenants
-from rollout.notify.base import NOTIFIERS, Notifier
-from rollout.notify.campaign import NotifyReport, send_notices
-from rollout.notify.records import NoticeBook
-from rollout.notify.webhook import ALLOW_HOSTS_ENV, URL_ENV
-from rollout.schedule.plan import CohortPlan, ReleasePlan, utc_text
-from rollout.schedule.planner import plan_release
 from rollout.vocabulary.clock import as_utc, utc_now
-from rollout.vocabulary.versions import checked_version
+
+if TYPE_CHECKING:
+    from rollout.notify.base import Notifier
+    from rollout.notify.campaign import NotifyReport
+    from rollout.schedule.plan import CohortPlan, ReleasePlan
 
 LISTED_PER_GROUP = 25
 """Beyond this many tenants at one local time, the table names a few and counts the rest."""
@@ -63,6 +56,11 @@ def _slot_text(cohort: CohortPlan) -> str:
 
 
 def show_plan(plan: ReleasePlan) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from rollout.schedule.plan import utc_text
+
     console.print(f"[bold]Plan for release {shown(plan.release)}[/] from "
                   f"{shown(utc_text(plan.planned_from))} (notices not yet sent are assumed "
                   "sent then)", markup=True)
@@ -102,6 +100,10 @@ def show_plan(plan: ReleasePlan) -> None:
 def plan(release: ReleaseOption, tenants: TenantsOption, start: FromOption = None,
          as_json: JsonFlag = False) -> None:
     """Print when each cohort goes, who is in it, and why anyone is not (no AWS needed)."""
+    from rollout.model.tenants import load_tenants
+    from rollout.schedule.planner import plan_release
+    from rollout.vocabulary.versions import checked_version
+
     version = checked_version(release, "--release")
     model = load_tenants(tenants)
     emit(plan_release(model, version, parse_from(start)), as_json, show_plan)
@@ -112,6 +114,8 @@ def webhook_url(url_file: Path | None) -> tuple[str, str]:
 
     Never an argument: a command line is visible to every local user in ``ps``.
     """
+    from rollout.notify.webhook import URL_ENV
+
     if url_file is None:
         url = os.environ.get(URL_ENV, "").strip()
         if not url:
@@ -130,10 +134,15 @@ def webhook_url(url_file: Path | None) -> tuple[str, str]:
 
 def allow_hosts() -> list[str]:
     """Hosts that may resolve to internal addresses, from ``ROLLOUT_WEBHOOK_ALLOW_HOSTS``."""
+    from rollout.host_allow_list import hosts_named_in
+    from rollout.notify.webhook import ALLOW_HOSTS_ENV
+
     return sorted(hosts_named_in(ALLOW_HOSTS_ENV))
 
 
 def _notifier(channel: str, url_file: Path | None) -> Notifier:
+    from rollout.notify.base import NOTIFIERS
+
     factory = NOTIFIERS.get(channel)
     ctx = context.current()
     if channel == "webhook":
@@ -148,6 +157,8 @@ def _notifier(channel: str, url_file: Path | None) -> Notifier:
 
 
 def show_report(report: NotifyReport) -> None:
+    from rich.table import Table
+
     if report.sent:
         table = Table(title=f"notices for release {report.release}", title_justify="left")
         for column in ("tenant", "timeframe", "channel", "message id"):
@@ -168,12 +179,20 @@ def notify(
         "--channel", help="Where notices go: sns (the notices topic) or webhook.")] = "sns",
     url_file: Annotated[Path | None, typer.Option(
         "--webhook-url-file",
-        help=f"A file holding the webhook URL (with --channel webhook; default: ${URL_ENV}). "
-             f"Internal hosts must be named in ${ALLOW_HOSTS_ENV}.")] = None,
+        help="A file holding the webhook URL (with --channel webhook; default: "
+             "$ROLLOUT_WEBHOOK_URL). Internal hosts must be named in "
+             "$ROLLOUT_WEBHOOK_ALLOW_HOSTS.")] = None,
     refused_url: Annotated[str | None, typer.Option("--webhook-url", hidden=True)] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Send each tenant its notice for a release, once, and record it in the ledger."""
+    from rollout.model.release import load_release_notes
+    from rollout.model.tenants import TenantsFile, load_tenants
+    from rollout.notify.campaign import send_notices
+    from rollout.notify.records import NoticeBook
+    from rollout.notify.webhook import URL_ENV
+    from rollout.vocabulary.versions import checked_version
+
     if refused_url is not None:
         raise BadInput(f"--webhook-url is refused: a command line is visible to every local "
                        f"user (ps); put the URL in {URL_ENV} or a file named by "

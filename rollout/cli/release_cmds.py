@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel
-from rich.table import Table
 
-from rollout.artefacts.manifest import Manifest
-from rollout.artefacts.notes import load_notes
-from rollout.artefacts.progress import RichUploadProgress
-from rollout.artefacts.prune import Prune, plan_prune
-from rollout.artefacts.retention import RetentionPlan
-from rollout.artefacts.store import ArtefactStore, VerifyReport, artefact_sources
-from rollout.artefacts.usage import VersionUse, fleet_uses, uses_by_version
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console, shown
-from rollout.plans import PlanStep, display, execute
-from rollout.routers.configured import CohortRouters
+
+if TYPE_CHECKING:
+    from rollout.artefacts.manifest import Manifest
+    from rollout.artefacts.prune import Prune
+    from rollout.artefacts.retention import RetentionPlan
+    from rollout.artefacts.store import ArtefactStore, VerifyReport
+    from rollout.artefacts.usage import VersionUse
+    from rollout.plans import PlanStep
 
 release_app = typer.Typer(help="Publish, list, verify and prune releases in the artefact store.",
                           no_args_is_help=True)
@@ -27,12 +25,17 @@ app.add_typer(release_app, name="release")
 
 
 def _store() -> ArtefactStore:
+    from rollout.artefacts.store import ArtefactStore
+
     ctx = context.current()
     return ArtefactStore.of(ctx.clients_for(ctx.shared), ctx.shared)
 
 
 def _uses() -> list[VersionUse]:
     """Every use of a version in the fleet; pins as each cohort's own router holds them."""
+    from rollout.artefacts.usage import fleet_uses
+    from rollout.routers.configured import CohortRouters
+
     ctx = context.current()
     routers = CohortRouters.in_project(ctx.project_dir)
     return fleet_uses(ctx.discovery, ctx.ledger,
@@ -48,8 +51,9 @@ def _size(size: int) -> str:
     return f"{value:.1f} GB"
 
 
-class ReleaseListing(BaseModel):
-    """One release as ``release list`` shows it."""
+@dataclass(frozen=True)
+class ReleaseListing:
+    """One release as ``release list`` shows it (a dataclass: help never loads pydantic)."""
 
     version: str
     created_at: str
@@ -59,7 +63,8 @@ class ReleaseListing(BaseModel):
     in_use: list[str]
 
 
-class PruneResult(BaseModel):
+@dataclass(frozen=True)
+class PruneResult:
     """What ``release prune`` decided and did (in a dry run: would delete)."""
 
     dry_run: bool
@@ -83,6 +88,10 @@ def publish(
     interrupted publish left with other bytes, is refused (exit 2); losing a race to
     another publisher of the same version exits 3.
     """
+    from rollout.artefacts.notes import load_notes
+    from rollout.artefacts.progress import RichUploadProgress
+    from rollout.artefacts.store import artefact_sources
+
     release_notes = load_notes(notes, version)
     artefact_sources(artefacts)
     store = _store()
@@ -92,6 +101,8 @@ def publish(
 
 
 def _show_manifest(store: ArtefactStore, manifest: Manifest) -> None:
+    from rich.table import Table
+
     console.print(f"published release {manifest.version} of {manifest.app} to "
                   f"{store.url(store.prefix(manifest.version))} as {manifest.publisher.arn}")
     table = Table()
@@ -107,6 +118,8 @@ def _show_manifest(store: ArtefactStore, manifest: Manifest) -> None:
 @release_app.command("list")
 def list_releases(as_json: JsonFlag = False) -> None:
     """Every published release, newest first, with where it is in use."""
+    from rollout.artefacts.usage import uses_by_version
+
     store = _store()
     by_version = uses_by_version(_uses())
     listing = [ReleaseListing(
@@ -114,7 +127,7 @@ def list_releases(as_json: JsonFlag = False) -> None:
         publisher=m.publisher.arn, files=len(m.files), size=m.total_size,
         in_use=list(dict.fromkeys(use.describe() for use in by_version.get(m.version, []))),
     ) for m in store.manifests()]
-    emit(listing, as_json, lambda _: _show_listing(listing))
+    emit([asdict(entry) for entry in listing], as_json, lambda _: _show_listing(listing))
 
 
 def _show_listing(listing: list[ReleaseListing]) -> None:
@@ -163,6 +176,9 @@ def prune(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete releases older than the newest N, except any still in use or a rollback target."""
+    from rollout.artefacts.prune import plan_prune
+    from rollout.plans import display, execute
+
     pruning = plan_prune(_store(), _uses(), keep)
 
     def step_line(step: PlanStep) -> None:
@@ -178,7 +194,7 @@ def prune(
     result = PruneResult(dry_run=dry_run, plan=pruning.retention,
                          deleted=pruning.retention.deleted,
                          deleted_objects=0 if dry_run else pruning.objects)
-    emit({**result.model_dump(mode="json"), **pruning.plan.as_json(dry_run=dry_run)}, as_json,
+    emit({**asdict(result), **pruning.plan.as_json(dry_run=dry_run)}, as_json,
          lambda _: _show_prune(result))
 
 
@@ -193,6 +209,8 @@ def _show_decisions(pruning: Prune, dry_run: bool) -> None:
 
 def _show_prune(result: PruneResult) -> None:
     """What follows the steps: releases the store lacks, and what the run did."""
+    from rollout.artefacts.usage import uses_by_version
+
     for version, uses in uses_by_version(result.plan.not_in_store).items():
         why = "; ".join(dict.fromkeys(use.describe() for use in uses))
         err_console.print(f"[yellow]warning:[/] {shown(version)} is not in the store "

@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, shown
 from rollout.errors import BadInput
-from rollout.report.data import gather_report
-from rollout.report.html import render_page
-from rollout.report.model import ReportSummary, summarize
-from rollout.routers.configured import CohortRouters
+
+if TYPE_CHECKING:
+    from rollout.report.model import ReportSummary
 
 
 def check_target(path: Path) -> Path:
@@ -73,6 +72,11 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """Timeline of traffic weights, gate results and rollbacks, tenants and event history."""
+    from rollout.report.data import gather_report
+    from rollout.report.html import render_page
+    from rollout.report.model import summarize
+    from rollout.routers.configured import CohortRouters
+
     target = check_target(html_file)
     ctx = context.current()
     names = list(dict.fromkeys(cohorts)) if cohorts else ctx.discovery.cohorts()

@@ -17,39 +17,22 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from rollout.cli import app, context
-from rollout.cli.live_progress import LiveProgress
 from rollout.cli.output import JsonFlag, console, emit, print_json, shown
 from rollout.errors import BadInput
-from rollout.plans import PlanStep
-from rollout.rollouts.assembly import (
-    CohortSetup,
-    RolloutOptions,
-    build_rollout,
-    load_setup,
-    tenants_path,
-)
-from rollout.rollouts.command_plans import (
-    CommandPlan,
-    abort_plan,
-    pin_plan,
-    promote_plan,
-    rollback_plan,
-    start_plan,
-    step_plan,
-)
-from rollout.rollouts.executor import CohortRollout, RolloutSettings, load_state
-from rollout.rollouts.state import RolloutState
-from rollout.rollouts.strategy import parse_strategy
-from rollout.routers.base import percentages
 from rollout.vocabulary.colours import COLOURS, Colour
-from rollout.vocabulary.durations import parse_duration
-from rollout.vocabulary.versions import checked_version
+
+if TYPE_CHECKING:
+    from rollout.cli.live_progress import LiveProgress
+    from rollout.plans import PlanStep
+    from rollout.rollouts.assembly import CohortSetup
+    from rollout.rollouts.command_plans import CommandPlan
+    from rollout.rollouts.executor import CohortRollout, RolloutSettings
+    from rollout.rollouts.state import RolloutState
 
 CohortOpt = Annotated[str, typer.Option("--cohort", help="The cohort to act on.")]
 TenantsOpt = Annotated[Path | None, typer.Option(
@@ -80,6 +63,9 @@ class Timing:
     lease: LeaseOpt = "60s"
 
     def settings(self) -> RolloutSettings:
+        from rollout.rollouts.executor import RolloutSettings
+        from rollout.vocabulary.durations import parse_duration
+
         return RolloutSettings(
             check_interval=parse_duration(self.check_every, "--check-every"),
             warm_for=timedelta(seconds=parse_duration(self.warm_for, "--warm-for")),
@@ -137,6 +123,8 @@ def option_groups(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
+    from rollout.rollouts.assembly import load_setup, tenants_path
+
     ctx = context.current()
     path = tenants_path(tenants, ctx.project_dir)
     return load_setup(path, ctx.cohort(cohort))
@@ -145,6 +133,8 @@ def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
 def _rollout(setup: CohortSetup, timing: Timing | None = None, *,
              notice_override: str | None = None,
              live: LiveProgress | None = None) -> CohortRollout:
+    from rollout.rollouts.assembly import RolloutOptions, build_rollout
+
     ctx = context.current()
     return build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger, RolloutOptions(
         settings=(timing or Timing()).settings(), notice_override=notice_override,
@@ -226,6 +216,11 @@ def start(
     output: Output = Output(),
 ) -> None:
     """Start rolling RELEASE out to a cohort: copy config, check security, first step."""
+    from rollout.cli.live_progress import LiveProgress
+    from rollout.rollouts.command_plans import start_plan
+    from rollout.rollouts.strategy import parse_strategy
+    from rollout.vocabulary.versions import checked_version
+
     checked_version(release, "--release")
     if strategy is not None:
         parse_strategy(strategy)
@@ -248,6 +243,8 @@ def step(cohort: CohortOpt, tenants: TenantsOpt = None,
          override_freeze: FreezeOverrideOpt = None,
          output: Output = Output()) -> None:
     """Check the gates once and advance if the current step has baked (for cron or CI)."""
+    from rollout.rollouts.command_plans import step_plan
+
     rollout = _rollout(_setup(cohort, tenants))
     command = _carry_out(rollout, lambda: step_plan(rollout, override_freeze), output)
     if command is not None:
@@ -259,6 +256,8 @@ def resume(cohort: CohortOpt, tenants: TenantsOpt = None, check_every: CheckEver
            lease: LeaseOpt = "60s", override_freeze: FreezeOverrideOpt = None,
            as_json: JsonFlag = False) -> None:
     """Converge to what the ledger says after a crash, then carry on to the end."""
+    from rollout.cli.live_progress import LiveProgress
+
     with LiveProgress(enabled=not as_json) as live:
         rollout = _rollout(_setup(cohort, tenants), Timing(check_every=check_every, lease=lease),
                            live=live)
@@ -289,6 +288,9 @@ def promote(
     baked for the target cohort's ``min_gap`` (30 minutes when it has none). It only
     reads, so ``--dry-run`` checks it all the same.
     """
+    from rollout.cli.live_progress import LiveProgress
+    from rollout.rollouts.command_plans import promote_plan
+
     if source or target:
         _stage_gate(source, target, release, tenants, output.as_json)
         return
@@ -303,6 +305,7 @@ def promote(
 
 def _stage_gate(source: str | None, target: str | None, release: str | None,
                 tenants: Path | None, as_json: bool) -> None:
+    from rollout.rollouts.executor import load_state
     from rollout.rollouts.stage_gate import StageGateSettings, check_stage_gate
 
     if not (source and target and release):
@@ -338,6 +341,8 @@ def rollback(
 
     It needs no lock: a process still driving the rollout is stopped (it exits 1).
     """
+    from rollout.rollouts.command_plans import rollback_plan
+
     if to_version is not None:
         _rollback_to_version(cohort, to_version, tenants, local, output)
         return
@@ -379,6 +384,8 @@ def abort(cohort: CohortOpt,
 
     It needs no lock: a process still driving the rollout is stopped (it exits 1).
     """
+    from rollout.rollouts.command_plans import abort_plan
+
     rollout = _rollout(_setup(cohort, tenants))
     command = _carry_out(rollout, lambda: abort_plan(rollout, reason), output, locked=False)
     if command is not None:
@@ -395,6 +402,8 @@ def pin(
     output: Output = Output(),
 ) -> None:
     """Keep one tenant on a colour whatever the weights say (an opt-out)."""
+    from rollout.rollouts.command_plans import pin_plan
+
     if colour not in COLOURS:
         raise BadInput(f"unknown colour {colour!r} (colours: blue, green)")
     setup = _setup(cohort, tenants)
@@ -428,6 +437,10 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
 
 
 def _print_status(rows: list[Any]) -> None:
+    from rich.table import Table
+
+    from rollout.routers.base import percentages
+
     table = Table(title="fleet")
     for column in ("cohort", "blue", "green", "weights (blue/green)", "state",
                    "last known-good", "tenants"):

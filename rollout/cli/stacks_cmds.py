@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
 from rollout.errors import BadInput
-from rollout.plans import PlanStep, display, execute
-from rollout.routers.configured import CohortRouters
-from rollout.stacks.base import DeployerKind, StackDeployer, StackPreview
-from rollout.stacks.deploy import (
-    DeployContext,
-    DeployTarget,
-    deploy_plan,
-    preview_deploy,
-    settle_target,
-)
-from rollout.stacks.providers import LOCAL, PULUMI, DeployerSetup, stack_deployer
-from rollout.stacks.role_policy import release_role_policy, rollout_role_policy
-from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import other_colour
+
+if TYPE_CHECKING:
+    from rollout.plans import PlanStep
+    from rollout.stacks.base import DeployerKind, StackDeployer, StackPreview
+    from rollout.stacks.deploy import DeployContext, DeployTarget
 
 stacks_app = typer.Typer(
     help="Deploy a release into a cohort's idle colour (Pulumi Automation API, or --local).",
@@ -61,6 +53,9 @@ def _settled(cohort: str, version: str, colour: str | None,
              local: bool) -> tuple[DeployContext, StackDeployer, DeployTarget]:
     """The deployer first (a missing Pulumi CLI or [local] extra refuses before any read),
     then where the version goes."""
+    from rollout.stacks.deploy import DeployContext, settle_target
+    from rollout.stacks.providers import LOCAL, PULUMI, DeployerSetup, stack_deployer
+
     ctx = context.current()
     deploy_context = DeployContext(ctx.project_dir, ctx.clients, ctx.discovery_for)
     kind: DeployerKind = LOCAL if local else PULUMI
@@ -91,6 +86,9 @@ def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None
     Needs the Pulumi CLI unless --local is given. Traffic does not move. Refused
     (exit 3) while tenants are pinned to that colour.
     """
+    from rollout.plans import display, execute
+    from rollout.stacks.deploy import deploy_plan
+
     deploy_context, deployer, target = _settled(cohort, version, colour, local)
     plan, outcome = deploy_plan(deploy_context, deployer, target)
 
@@ -125,6 +123,8 @@ def _show_preview(preview: StackPreview) -> None:
 def preview(cohort: CohortOption, version: VersionOption, colour: ColourOption = None,
             local: LocalOption = False, as_json: JsonFlag = False) -> None:
     """Show what `stacks up` would change in the stack, changing nothing."""
+    from rollout.stacks.deploy import preview_deploy
+
     _, deployer, target = _settled(cohort, version, colour, local)
     emit(preview_deploy(deployer, target), as_json, _show_preview)
 
@@ -138,6 +138,10 @@ def iam_policy(cohort: Annotated[str | None, typer.Option(
                as_json: JsonFlag = False) -> None:
     """Print the least-privilege IAM policy of the role that rolls out COHORT (or, with
     --release, of the role that publishes, prunes and notifies)."""
+    from rollout.routers.configured import CohortRouters
+    from rollout.stacks.role_policy import release_role_policy, rollout_role_policy
+    from rollout.vocabulary import resource_names
+
     if (cohort is not None) == release:
         raise BadInput("iam-policy: give exactly one of --cohort C (the role that rolls out "
                        "cohort C) or --release (the role that publishes, prunes and notifies)")

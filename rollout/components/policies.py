@@ -12,7 +12,7 @@ as a violation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -262,25 +262,23 @@ def validate_iam_policy(args: ResourceValidationArgs, report: ReportViolation) -
         _report(rules.policy_wildcard_findings(args.name, document), report, None)
 
 
+STACK_CHECKS: dict[str, Callable[[StackValidationArgs, ReportViolation], None]] = {
+    rules.BUCKET_NOT_PUBLIC: validate_buckets_not_public,
+    rules.BUCKET_VERSIONED: validate_buckets_versioned,
+    rules.CUSTOMER_MANAGED_KEY: validate_customer_managed_key,
+    rules.NO_PLAIN_HTTP_ON_PUBLIC_ALB: validate_listeners,
+}
+"""Rules judged on the whole stack: they link resources to each other."""
+RESOURCE_CHECKS: dict[str, Callable[[ResourceValidationArgs, ReportViolation], None]] = {
+    rules.NO_IAM_WILDCARD_ACTIONS: validate_iam_policy,
+}
+"""Rules judged on one resource at a time."""
+
 POLICIES: list[Policy] = [
-    StackValidationPolicy(name=rules.BUCKET_NOT_PUBLIC,
-                          description=rules.RULES[rules.BUCKET_NOT_PUBLIC],
-                          validate=validate_buckets_not_public,
-                          enforcement_level=EnforcementLevel.MANDATORY),
-    StackValidationPolicy(name=rules.BUCKET_VERSIONED,
-                          description=rules.RULES[rules.BUCKET_VERSIONED],
-                          validate=validate_buckets_versioned,
-                          enforcement_level=EnforcementLevel.MANDATORY),
-    StackValidationPolicy(name=rules.CUSTOMER_MANAGED_KEY,
-                          description=rules.RULES[rules.CUSTOMER_MANAGED_KEY],
-                          validate=validate_customer_managed_key,
-                          enforcement_level=EnforcementLevel.MANDATORY),
-    StackValidationPolicy(name=rules.NO_PLAIN_HTTP_ON_PUBLIC_ALB,
-                          description=rules.RULES[rules.NO_PLAIN_HTTP_ON_PUBLIC_ALB],
-                          validate=validate_listeners,
-                          enforcement_level=EnforcementLevel.MANDATORY),
-    ResourceValidationPolicy(name=rules.NO_IAM_WILDCARD_ACTIONS,
-                             description=rules.RULES[rules.NO_IAM_WILDCARD_ACTIONS],
-                             validate=validate_iam_policy,
-                             enforcement_level=EnforcementLevel.MANDATORY),
+    *(StackValidationPolicy(name=rule, description=rules.RULES[rule], validate=check,
+                            enforcement_level=EnforcementLevel.MANDATORY)
+      for rule, check in STACK_CHECKS.items()),
+    *(ResourceValidationPolicy(name=rule, description=rules.RULES[rule], validate=check,
+                               enforcement_level=EnforcementLevel.MANDATORY)
+      for rule, check in RESOURCE_CHECKS.items()),
 ]

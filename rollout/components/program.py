@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from rollout.components.cohort_stack import CohortStack
 from rollout.components.shared_stack import SharedStack
-from rollout.model.stack import CohortStackConfig, StackConfigFile, describe_problem, parse_stack
+from rollout.model.stack import CohortStackConfig, StackConfigFile, parse_stack
 from rollout.vocabulary.names import CONFIG_KEY, PROJECT
+from rollout.vocabulary.problems import first_problem, more_problems
 
 
 def read_config() -> StackConfigFile:
@@ -26,11 +27,9 @@ def read_config() -> StackConfigFile:
     try:
         return parse_stack(raw)
     except ValidationError as exc:
-        location, message = describe_problem(exc)
+        location, message = first_problem(exc)
         field = ".".join([f"{PROJECT}:{CONFIG_KEY}", *(str(part) for part in location)])
-        more = len(exc.errors()) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise pulumi.RunError(f"{field}: {message}{suffix}") from None
+        raise pulumi.RunError(f"{field}: {message}{more_problems(exc)}") from None
 
 
 def declare(config: StackConfigFile, region: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rollout.configcopy.setting import Setting, value_differs
+from rollout.configcopy.setting import Setting, holds_secret, tenant_of, value_differs
 
 
 class Difference(StrEnum):
@@ -50,11 +50,11 @@ class Comparison:
 
     @property
     def tenant(self) -> str:
-        return self.key.split("/", 1)[0]
+        return tenant_of(self.key)
 
     @property
     def secret(self) -> bool:
-        return any(s is not None and s.secret for s in (self.wanted, self.current))
+        return holds_secret(self.wanted, self.current)
 
 
 def classify(key: str, wanted: Setting, current: Setting | None,

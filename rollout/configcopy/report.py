@@ -15,6 +15,7 @@ from rollout.configcopy.diff import Comparison, Difference
 from rollout.configcopy.setting import Setting, StoreName, value_differs
 from rollout.configcopy.writes import WriteKind
 from rollout.errors import Blocked
+from rollout.vocabulary.counts import plural
 
 SECRET_EQUAL: Literal["(secret, equal)"] = "(secret, equal)"
 SECRET_DIFFERS: Literal["(secret, differs)"] = "(secret, differs)"
@@ -224,7 +225,7 @@ class ConflictsLeftAlone(Blocked):
                else f"changed on {report.target} since the toolkit last synced it")
         count = len(conflicts)
         super().__init__(
-            f"{count} conflict{'s' if count != 1 else ''} left alone on {report.target} "
+            f"{plural(count, 'conflict')} left alone on {report.target} "
             f"({shown_keys(conflicts)}): {why}; review with `rollout config diff {scope}`, "
             f"then `rollout config {report.operation} {scope} --force` to overwrite")
         self.report = report

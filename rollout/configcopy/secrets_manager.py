@@ -18,17 +18,10 @@ import base64
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from rollout.aws_clients import AwsClients
-from rollout.configcopy.parallel import Parallel
 from rollout.configcopy.sealed import Sealed
 from rollout.configcopy.setting import Kind, Setting, SettingMeta, StoreName, tags_from
-from rollout.configcopy.ssm import stamp_time
-from rollout.configcopy.store import ReadFailed, WriteRefused, safe_reason
-from rollout.configcopy.wire_log import watch_calls
+from rollout.configcopy.store import CohortStore, stamp_time
 from rollout.configcopy.writes import Write, WriteKind
-from rollout.discovery import CohortResources
 from rollout.vocabulary import resource_names
 
 BATCH_GET_LIMIT = 20
@@ -38,55 +31,41 @@ delete leaves for its recovery window)."""
 NOT_RETURNED = "not returned by BatchGetSecretValue"
 
 
-class SecretsManagerSecrets:
+class SecretsManagerSecrets(CohortStore):
     """One cohort's tenant secrets, read and written through one Secrets Manager client."""
 
     name = StoreName.SECRETS_MANAGER
-
-    def __init__(self, clients: AwsClients, cohort: CohortResources, runner: Parallel) -> None:
-        self._sm = clients.client("secretsmanager")
-        watch_calls(self._sm)
-        self._cohort = cohort
-        self._runner = runner
+    service = "secretsmanager"
+    only_secrets = True
 
     def location(self, colour: str) -> str:
         return resource_names.colour_secrets(self._cohort.param_prefix, colour)
 
-    def _name(self, colour: str, key: str) -> str:
-        return f"{self.location(colour)}/{key}"
-
     # reading -----------------------------------------------------------
     def read(self, colour: str, tenant: str | None) -> dict[str, Setting]:
         prefix = self.location(colour) + "/" + (f"{tenant}/" if tenant else "")
-        pages = self._sm.get_paginator("list_secrets").paginate(
+        pages = self._client.get_paginator("list_secrets").paginate(
             Filters=[{"Key": "name", "Values": [prefix]}])
         listed = {s["Name"]: s for page in pages for s in page.get("SecretList", [])
                   if s["Name"].startswith(prefix)}
         values, errors = self._values(sorted(listed), "reading secrets")
-        start = len(self.location(colour)) + 1
-        unreadable = {name[start:]: errors.get(name, NOT_RETURNED)
-                      for name in listed if name not in values}
-        if unreadable:
-            raise ReadFailed(self.name, self.location(colour), unreadable,
-                             self._cohort.cohort)
-        return {name[start:]: self._setting(name[start:], raw, listed[name])
-                for name, raw in values.items()}
+        unreadable = {name: errors.get(name, NOT_RETURNED) for name in listed
+                      if name not in values}
+        return self._by_key(colour, values, unreadable,
+                            lambda key, name, raw: self._setting(key, raw, listed[name]))
 
     def _values(self, names: Sequence[str],
                 stage: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         """Values of ``names`` by name, and the error code of each one AWS would not return."""
-        batches = [list(names[i:i + BATCH_GET_LIMIT])
-                   for i in range(0, len(names), BATCH_GET_LIMIT)]
 
         def fetch(batch: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            found = self._sm.batch_get_secret_value(SecretIdList=batch)
+            found = self._client.batch_get_secret_value(SecretIdList=batch)
             return list(found.get("SecretValues", [])), list(found.get("Errors", []))
 
-        pages = self._runner.map(stage, fetch, batches)
+        pages = self._in_batches(stage, BATCH_GET_LIMIT, fetch, names)
         return ({raw["Name"]: raw for page, _ in pages for raw in page},
                 {str(error.get("SecretId")): str(error.get("ErrorCode") or "error")
                  for _, errors in pages for error in errors})
-
 
     @staticmethod
     def _setting(key: str, raw: dict[str, Any], listed: dict[str, Any]) -> Setting:
@@ -105,31 +84,21 @@ class SecretsManagerSecrets:
         return dict(settings)
 
     def reread(self, colour: str, keys: Sequence[str]) -> dict[str, Setting]:
-        start = len(self.location(colour)) + 1
         names = [self._name(colour, key) for key in keys]
         values, errors = self._values(names, "verifying")
-        unreadable = {name[start:]: errors.get(name, NOT_RETURNED) for name in names
+        unreadable = {name: errors.get(name, NOT_RETURNED) for name in names
                       if name not in values and errors.get(name) not in GONE}
-        if unreadable:
-            raise ReadFailed(self.name, self.location(colour), unreadable,
-                             self._cohort.cohort)
-        return {name[start:]: self._setting(name[start:], raw, {})
-                for name, raw in values.items()}
+        return self._by_key(colour, values, unreadable,
+                            lambda key, name, raw: self._setting(key, raw, {}))
 
     # writing -----------------------------------------------------------
-    def apply(self, colour: str, write: Write) -> None:
-        try:
-            self._apply(self._name(colour, write.key), write)
-        except (BotoCoreError, ClientError) as exc:
-            raise WriteRefused(write.key, safe_reason(exc, secret=True)) from None
-
     def _apply(self, name: str, write: Write) -> None:
         """One write; a changed KMS key applies to new versions only, so the value is put again.
 
         A deleted secret keeps Secrets Manager's recovery window: it can be restored.
         """
         if write.action == WriteKind.DELETE:
-            self._sm.delete_secret(SecretId=name)
+            self._client.delete_secret(SecretId=name)
             return
         wanted = write.wanted
         assert wanted is not None
@@ -142,7 +111,7 @@ class SecretsManagerSecrets:
                 arguments["KmsKeyId"] = wanted.meta.key_id
             if wanted.meta.tags:
                 arguments["Tags"] = [{"Key": k, "Value": v} for k, v in wanted.meta.tags]
-            self._sm.create_secret(**arguments)
+            self._client.create_secret(**arguments)
             return
         current = write.current
         assert current is not None
@@ -152,14 +121,14 @@ class SecretsManagerSecrets:
                                       "Description": wanted.meta.description or ""}
             if wanted.meta.key_id:
                 update["KmsKeyId"] = wanted.meta.key_id
-            self._sm.update_secret(**update)
+            self._client.update_secret(**update)
         if {"value", "type", "kms key"} & set(differs):
-            self._sm.put_secret_value(SecretId=name, **value)
+            self._client.put_secret_value(SecretId=name, **value)
         if write.tags_to_set:
-            self._sm.tag_resource(SecretId=name, Tags=[{"Key": k, "Value": v}
-                                                       for k, v in write.tags_to_set])
+            self._client.tag_resource(SecretId=name, Tags=[{"Key": k, "Value": v}
+                                                           for k, v in write.tags_to_set])
         if write.tags_to_remove:
-            self._sm.untag_resource(SecretId=name, TagKeys=list(write.tags_to_remove))
+            self._client.untag_resource(SecretId=name, TagKeys=list(write.tags_to_remove))
 
 
 def _value_argument(setting: Setting) -> dict[str, Any]:

@@ -43,6 +43,11 @@ def tags_from(pairs: Mapping[str, str]) -> Tags:
     return tuple(sorted(pairs.items()))
 
 
+def tenant_of(key: str) -> str:
+    """The tenant a key (``<tenant>/<key>``) belongs to."""
+    return key.split("/", 1)[0]
+
+
 @dataclass(frozen=True)
 class SettingMeta:
     """Everything about a setting except its value and type that the copy preserves."""
@@ -88,7 +93,7 @@ class Setting:
 
     @property
     def tenant(self) -> str:
-        return self.key.split("/", 1)[0]
+        return tenant_of(self.key)
 
     @property
     def stamp(self) -> str:
@@ -113,6 +118,12 @@ class Setting:
         if key_id is None or key_id not in key_map:
             return self
         return replace(self, meta=replace(self.meta, key_id=key_map[key_id]))
+
+
+def holds_secret(wanted: Setting | None, current: Setting | None) -> bool:
+    """Whether a change between two versions of a setting touches a secret: its values
+    are then never shown, nor AWS's messages about it."""
+    return any(s is not None and s.secret for s in (wanted, current))
 
 
 VALUE_FIELDS = ("type", "value")

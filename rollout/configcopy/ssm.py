@@ -19,13 +19,10 @@ as absent only once ``DescribeParameters`` no longer lists it either.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from rollout.aws_clients import AwsClients
-from rollout.configcopy.parallel import Parallel
 from rollout.configcopy.sealed import Sealed
 from rollout.configcopy.setting import (
     Kind,
@@ -35,12 +32,9 @@ from rollout.configcopy.setting import (
     tags_from,
     value_differs,
 )
-from rollout.configcopy.store import ReadFailed, WriteRefused, safe_reason
-from rollout.configcopy.wire_log import watch_calls
+from rollout.configcopy.store import CohortStore, stamp_time
 from rollout.configcopy.writes import Write, WriteKind
-from rollout.discovery import CohortResources
 from rollout.vocabulary import resource_names
-from rollout.vocabulary.clock import as_utc
 
 GET_PARAMETERS_BATCH = 10
 DESCRIBE_PAGE = 50
@@ -51,44 +45,27 @@ NON_TAG_FIELDS_WRITTEN_BY_PUT = ("type", "value", "description", "tier", "allowe
                                  "data type", "kms key")
 
 
-def stamp_time(value: datetime | None) -> str:
-    """A modification time in one canonical form, whatever the local time zone."""
-    return as_utc(value).isoformat() if value else ""
-
-
-class SsmParameters:
+class SsmParameters(CohortStore):
     """One cohort's parameters, read and written through one SSM client."""
 
     name = StoreName.SSM
-
-    def __init__(self, clients: AwsClients, cohort: CohortResources, runner: Parallel) -> None:
-        self._ssm = clients.client("ssm")
-        watch_calls(self._ssm)
-        self._cohort = cohort
-        self._runner = runner
+    service = "ssm"
 
     def location(self, colour: str) -> str:
         return resource_names.colour_parameters(self._cohort.param_prefix, colour)
-
-    def _name(self, colour: str, key: str) -> str:
-        return f"{self.location(colour)}/{key}"
 
     # reading -----------------------------------------------------------
     def read(self, colour: str, tenant: str | None) -> dict[str, Setting]:
         path = self.location(colour) + (f"/{tenant}" if tenant else "")
         described = self._described(path)
-        start = len(self.location(colour)) + 1
         values, invalid = self._values(sorted(described), "reading values")
-        unreadable = {name[start:]: INVALID if name in invalid else NOT_RETURNED
+        unreadable = {name: INVALID if name in invalid else NOT_RETURNED
                       for name in described if name not in values}
-        if unreadable:
-            raise ReadFailed(self.name, self.location(colour), unreadable,
-                             self._cohort.cohort)
-        return {name[start:]: self._setting(name[start:], raw, described[name])
-                for name, raw in values.items()}
+        return self._by_key(colour, values, unreadable,
+                            lambda key, name, raw: self._setting(key, raw, described[name]))
 
     def _described(self, path: str) -> dict[str, dict[str, Any]]:
-        pages = self._ssm.get_paginator("describe_parameters").paginate(
+        pages = self._client.get_paginator("describe_parameters").paginate(
             ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [path]}],
             PaginationConfig={"PageSize": DESCRIBE_PAGE})
         return {p["Name"]: p for page in pages for p in page.get("Parameters", [])
@@ -100,29 +77,25 @@ class SsmParameters:
 
         Also the names SSM listed in ``InvalidParameters``.
         """
-        batches = [list(names[i:i + GET_PARAMETERS_BATCH])
-                   for i in range(0, len(names), GET_PARAMETERS_BATCH)]
 
         def fetch(batch: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
-            found = self._ssm.get_parameters(Names=batch, WithDecryption=True)
+            found = self._client.get_parameters(Names=batch, WithDecryption=True)
             return list(found.get("Parameters", [])), list(found.get("InvalidParameters", []))
 
-        pages = self._runner.map(stage, fetch, batches)
+        pages = self._in_batches(stage, GET_PARAMETERS_BATCH, fetch, names)
         return ({raw["Name"]: raw for page, _ in pages for raw in page},
                 {name for _, invalid in pages for name in invalid})
 
     def _still_listed(self, names: Sequence[str]) -> set[str]:
         """Which of ``names`` ``DescribeParameters`` lists: they exist, readable or not."""
-        batches = [list(names[i:i + DESCRIBE_NAMES])
-                   for i in range(0, len(names), DESCRIBE_NAMES)]
 
         def listed(batch: list[str]) -> list[str]:
-            pages = self._ssm.get_paginator("describe_parameters").paginate(
+            pages = self._client.get_paginator("describe_parameters").paginate(
                 ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": batch}],
                 PaginationConfig={"PageSize": DESCRIBE_PAGE})
             return [p["Name"] for page in pages for p in page.get("Parameters", [])]
 
-        return {name for found in self._runner.map("verifying", listed, batches)
+        return {name for found in self._in_batches("verifying", DESCRIBE_NAMES, listed, names)
                 for name in found}
 
     @staticmethod
@@ -142,7 +115,7 @@ class SsmParameters:
         wanted = sorted(k for k in keys if k in settings)
 
         def tags_of(key: str) -> dict[str, str]:
-            found = self._ssm.list_tags_for_resource(
+            found = self._client.list_tags_for_resource(
                 ResourceType="Parameter", ResourceId=self._name(colour, key))
             return {t["Key"]: t["Value"] for t in found.get("TagList", [])}
 
@@ -153,29 +126,18 @@ class SsmParameters:
         return tagged
 
     def reread(self, colour: str, keys: Sequence[str]) -> dict[str, Setting]:
-        start = len(self.location(colour)) + 1
         names = [self._name(colour, key) for key in keys]
         values, invalid = self._values(names, "verifying")
         missing = [name for name in names if name not in values]
-        unreadable = {name[start:]: INVALID if name in invalid else NOT_RETURNED
+        unreadable = {name: INVALID if name in invalid else NOT_RETURNED
                       for name in sorted(self._still_listed(missing))} if missing else {}
-        if unreadable:
-            raise ReadFailed(self.name, self.location(colour), unreadable,
-                             self._cohort.cohort)
-        return {name[start:]: self._setting(name[start:], raw, {})
-                for name, raw in values.items()}
+        return self._by_key(colour, values, unreadable,
+                            lambda key, name, raw: self._setting(key, raw, {}))
 
     # writing -----------------------------------------------------------
-    def apply(self, colour: str, write: Write) -> None:
-        secret = any(s is not None and s.secret for s in (write.wanted, write.current))
-        try:
-            self._apply(self._name(colour, write.key), write)
-        except (BotoCoreError, ClientError) as exc:
-            raise WriteRefused(write.key, safe_reason(exc, secret)) from None
-
     def _apply(self, name: str, write: Write) -> None:
         if write.action == WriteKind.DELETE:
-            self._ssm.delete_parameter(Name=name)
+            self._client.delete_parameter(Name=name)
             return
         wanted = write.wanted
         assert wanted is not None
@@ -186,13 +148,13 @@ class SsmParameters:
         assert current is not None
         if write.action == WriteKind.OVERWRITE and any(
                 d in NON_TAG_FIELDS_WRITTEN_BY_PUT for d in wanted.differences(current)):
-            self._ssm.put_parameter(**self._put_arguments(name, wanted, current), Overwrite=True)
+            self._client.put_parameter(**self._put_arguments(name, wanted, current), Overwrite=True)
         if write.tags_to_set:
-            self._ssm.add_tags_to_resource(
+            self._client.add_tags_to_resource(
                 ResourceType="Parameter", ResourceId=name,
                 Tags=[{"Key": k, "Value": v} for k, v in write.tags_to_set])
         if write.tags_to_remove:
-            self._ssm.remove_tags_from_resource(
+            self._client.remove_tags_from_resource(
                 ResourceType="Parameter", ResourceId=name, TagKeys=list(write.tags_to_remove))
 
     def _create(self, name: str, wanted: Setting) -> None:
@@ -205,18 +167,18 @@ class SsmParameters:
         """
         tags = [{"Key": k, "Value": v} for k, v in wanted.meta.tags]
         try:
-            self._ssm.put_parameter(**self._put_arguments(name, wanted, None),
-                                    **({"Tags": tags} if tags else {}))
+            self._client.put_parameter(**self._put_arguments(name, wanted, None),
+                                       **({"Tags": tags} if tags else {}))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ParameterAlreadyExists":
                 raise
-            found = self._ssm.get_parameters(Names=[name], WithDecryption=True)["Parameters"]
+            found = self._client.get_parameters(Names=[name], WithDecryption=True)["Parameters"]
             if not found or value_differs(
                     wanted.differences(self._setting(wanted.key, found[0], {}))):
                 raise
             if tags:
-                self._ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name,
-                                               Tags=tags)
+                self._client.add_tags_to_resource(ResourceType="Parameter", ResourceId=name,
+                                                  Tags=tags)
 
     @staticmethod
     def _put_arguments(name: str, wanted: Setting, current: Setting | None) -> dict[str, Any]:

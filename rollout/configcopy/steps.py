@@ -13,8 +13,10 @@ The steps share one :class:`CopyRun`, which holds what they need from each other
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rollout import plans
 from rollout.configcopy.diff import Comparison, Difference
@@ -26,12 +28,13 @@ from rollout.configcopy.report import (
     item_from,
     shown_keys,
 )
-from rollout.configcopy.setting import Setting
+from rollout.configcopy.setting import Setting, tenant_of
 from rollout.configcopy.snapshot import SnapshotBook, SnapshotEntry, entry_for
 from rollout.configcopy.store import STORE_LABELS, ConfigStore, ReadFailed, WriteRefused
 from rollout.configcopy.wire_log import withheld_wire_bodies
 from rollout.configcopy.writes import Write, WriteKind, action_for
 from rollout.errors import RolloutFailed
+from rollout.vocabulary.counts import plural
 
 
 class CopyInterrupted(RolloutFailed):
@@ -44,10 +47,6 @@ class VerificationFailed(RolloutFailed):
     def __init__(self, message: str, report: CopyReport) -> None:
         super().__init__(message)
         self.report = report
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -207,7 +206,7 @@ class CopyRun:
         new, old = self.report.source, self.report.target
         by_tenant: dict[str, dict[str, SnapshotEntry]] = {}
         for key, entry in part.recorded.items():
-            by_tenant.setdefault(key.split("/", 1)[0], {})[key] = entry
+            by_tenant.setdefault(tenant_of(key), {})[key] = entry
         for c in part.comparisons:
             entries = by_tenant.setdefault(c.tenant, {})
             if not self._synced(c):
@@ -231,19 +230,14 @@ class WriteSettings:
 
     run: CopyRun
     part: StorePart
-
-    @property
-    def kind(self) -> str:
-        return "write-settings"
+    kind: ClassVar[str] = "write-settings"
 
     def describe(self) -> str:
         writes = self.part.writes
-        counts: dict[str, int] = {}
-        for write in writes:
-            counts[write.action.value] = counts.get(write.action.value, 0) + 1
+        counts = Counter(write.action.value for write in writes)
         done = ", ".join(f"{count} {action}" for action, count in sorted(counts.items()))
         store = self.part.store
-        return (f"write {_plural(len(writes), 'setting')} to {STORE_LABELS[store.name]} under "
+        return (f"write {plural(len(writes), 'setting')} to {STORE_LABELS[store.name]} under "
                 f"{store.location(self.run.report.target)} ({done}): "
                 f"{shown_keys([write.key for write in writes])}")
 
@@ -251,9 +245,7 @@ class WriteSettings:
         store = self.part.store
         return {"store": store.name.value, "location": store.location(self.run.report.target),
                 "writes": [{"key": write.key, "action": write.action.value,
-                            "secret": any(s is not None and s.secret
-                                          for s in (write.wanted, write.current))}
-                           for write in self.part.writes]}
+                            "secret": write.secret} for write in self.part.writes]}
 
     def apply(self) -> None:
         with withheld_wire_bodies():
@@ -265,13 +257,10 @@ class VerifySettings:
     """Read back every key that should now match the source, and compare by hash."""
 
     run: CopyRun
-
-    @property
-    def kind(self) -> str:
-        return "verify-settings"
+    kind: ClassVar[str] = "verify-settings"
 
     def describe(self) -> str:
-        return (f"verify {_plural(self.run.checked(), 'setting')} on "
+        return (f"verify {plural(self.run.checked(), 'setting')} on "
                 f"{self.run.report.target} by reading them back")
 
     def facts(self) -> Mapping[str, object]:
@@ -287,10 +276,7 @@ class RecordSnapshot:
     """Record in the ledger what is now in sync: names, versions and hashes of plain values."""
 
     run: CopyRun
-
-    @property
-    def kind(self) -> str:
-        return "record-snapshot"
+    kind: ClassVar[str] = "record-snapshot"
 
     def describe(self) -> str:
         report = self.run.report

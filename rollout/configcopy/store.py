@@ -13,17 +13,33 @@ colour, a verification would count an unproven delete as done.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rollout.configcopy.setting import Setting, StoreName
+from rollout.configcopy.wire_log import watch_calls
 from rollout.configcopy.writes import Write
 from rollout.errors import RolloutFailed
+from rollout.vocabulary.clock import as_utc
+from rollout.vocabulary.counts import plural
+
+if TYPE_CHECKING:
+    from rollout.aws_clients import AwsClients
+    from rollout.configcopy.parallel import Parallel
+    from rollout.discovery import CohortResources
+
+R = TypeVar("R")
 
 SHOWN_UNREADABLE = 5
 STORE_LABELS = {StoreName.SSM: "SSM Parameter Store", StoreName.SECRETS_MANAGER: "Secrets Manager"}
+
+
+def stamp_time(value: datetime | None) -> str:
+    """A modification time in one canonical form, whatever the local time zone."""
+    return as_utc(value).isoformat() if value else ""
 
 
 class WriteRefused(Exception):
@@ -50,8 +66,7 @@ class ReadFailed(RolloutFailed):
         self.unreadable = dict(sorted(unreadable.items()))
         self.cohort = cohort
         super().__init__(
-            f"cannot read {len(self.unreadable)} setting"
-            f"{'s' if len(self.unreadable) != 1 else ''} in {STORE_LABELS[store]} under "
+            f"cannot read {plural(len(self.unreadable), 'setting')} in {STORE_LABELS[store]} under "
             f"{location} ({self.shown()}), "
             "so the run stopped and nothing was written: a setting that cannot be read is "
             "never taken for a deleted one. Make sure the rollout role may read and decrypt "
@@ -110,3 +125,55 @@ class ConfigStore(Protocol):
     def apply(self, colour: str, write: Write) -> None:
         """Carry out one write; :class:`WriteRefused` when the store says no."""
         ...
+
+
+class CohortStore:
+    """What both stores share: one watched client a cohort, settings named
+    ``<location>/<key>``, reads in parallel batches, and the rule that a read hands
+    over every setting it was asked for or raises :class:`ReadFailed`."""
+
+    name: StoreName
+    service: ClassVar[str]
+    """The boto3 client the store talks through."""
+    only_secrets: ClassVar[bool] = False
+    """Whether every value is a secret, whatever its kind says (AWS's messages withheld)."""
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources, runner: Parallel) -> None:
+        self._client: Any = clients.client(self.service)
+        watch_calls(self._client)
+        self._cohort = cohort
+        self._runner = runner
+
+    def location(self, colour: str) -> str:
+        raise NotImplementedError
+
+    def _name(self, colour: str, key: str) -> str:
+        return f"{self.location(colour)}/{key}"
+
+    def _in_batches(self, stage: str, size: int, call: Callable[[list[str]], R],
+                    names: Sequence[str]) -> list[R]:
+        """``call`` on ``names`` cut into batches of ``size``, every batch in flight at once."""
+        batches = [list(names[i:i + size]) for i in range(0, len(names), size)]
+        return self._runner.map(stage, call, batches)
+
+    def _by_key(self, colour: str, values: Mapping[str, dict[str, Any]],
+                unreadable: Mapping[str, str],
+                setting: Callable[[str, str, dict[str, Any]], Setting]) -> dict[str, Setting]:
+        """``values`` (by full name) as settings by key, built by ``setting(key, name, raw)``;
+        :class:`ReadFailed` naming each key in ``unreadable`` (full name → AWS's code)."""
+        start = len(self.location(colour)) + 1
+        if unreadable:
+            raise ReadFailed(self.name, self.location(colour),
+                             {name[start:]: code for name, code in unreadable.items()},
+                             self._cohort.cohort)
+        return {name[start:]: setting(name[start:], name, raw) for name, raw in values.items()}
+
+    def apply(self, colour: str, write: Write) -> None:
+        try:
+            self._apply(self._name(colour, write.key), write)
+        except (BotoCoreError, ClientError) as exc:
+            secret = self.only_secrets or write.secret
+            raise WriteRefused(write.key, safe_reason(exc, secret)) from None
+
+    def _apply(self, name: str, write: Write) -> None:
+        raise NotImplementedError

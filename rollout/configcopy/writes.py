@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rollout.configcopy.diff import Comparison, Difference
-from rollout.configcopy.setting import Setting, Tags
+from rollout.configcopy.setting import Setting, Tags, holds_secret
 
 _NEVER_WRITTEN = (Difference.EQUAL, Difference.EXTRA, Difference.UNCHANGED)
 
@@ -36,18 +36,24 @@ class Write:
     current: Setting | None
 
     @property
+    def secret(self) -> bool:
+        return holds_secret(self.wanted, self.current)
+
+    @property
     def tags_to_set(self) -> Tags:
         """Tags the target lacks or holds with another value."""
-        wanted = dict(self.wanted.meta.tags) if self.wanted else {}
-        current = dict(self.current.meta.tags) if self.current else {}
+        wanted, current = self._tags()
         return tuple((k, v) for k, v in sorted(wanted.items()) if current.get(k) != v)
 
     @property
     def tags_to_remove(self) -> tuple[str, ...]:
         """Tag keys the target has and the source does not."""
-        wanted = dict(self.wanted.meta.tags) if self.wanted else {}
-        current = dict(self.current.meta.tags) if self.current else {}
+        wanted, current = self._tags()
         return tuple(sorted(k for k in current if k not in wanted))
+
+    def _tags(self) -> tuple[dict[str, str], dict[str, str]]:
+        return (dict(self.wanted.meta.tags) if self.wanted else {},
+                dict(self.current.meta.tags) if self.current else {})
 
 
 def action_for(comparison: Comparison, force: bool) -> WriteKind:

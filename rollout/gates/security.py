@@ -37,6 +37,7 @@ from rollout.vocabulary import resource_names
 from rollout.vocabulary import security_rules as rules
 from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour
+from rollout.vocabulary.counts import and_more
 
 GATE = "security"
 COMMAND = "security-command"
@@ -457,8 +458,7 @@ def summarise(results: list[GateResult]) -> GateResult:
     for verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
         bad = [r for r in results if r.verdict == verdict]
         if bad:
-            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            return bad[0].model_copy(update={"reason": bad[0].reason + more})
+            return bad[0].model_copy(update={"reason": bad[0].reason + and_more(len(bad) - 1)})
     checked = ", ".join(r.metric or r.gate for r in results)
     return GateResult(gate=GATE, verdict=Verdict.PASS, reason=f"security checks passed: {checked}")
 

@@ -59,8 +59,8 @@ def _local_outputs(clients: AwsClients, app_name: str, project_dir: Path) -> Out
     return local_record_outputs(clients, app_name)
 
 
-DEPLOYERS.register(LOCAL, _local_deployer)
-OUTPUTS_SOURCES.register(LOCAL, _local_outputs)
+DEPLOYERS.register(LOCAL)(_local_deployer)
+OUTPUTS_SOURCES.register(LOCAL)(_local_outputs)
 
 
 @local_app.command("server")

@@ -22,37 +22,38 @@ from rollout.local.record import local_discovery
 from rollout.local.server import FAKE_CREDENTIALS
 
 
+def _stack_file(role: str, app: str, body: str = "") -> str:
+    """A ``Pulumi.<stack>.yaml`` in eu-west-1 whose stack config starts with its role and app;
+    ``body`` (the config's other keys, unindented) goes on below ``app``."""
+    return textwrap.dedent(f"""\
+        config:
+          aws:region: eu-west-1
+          tenant-rollout:stack:
+            role: {role}
+            app: {app}
+        """) + textwrap.indent(body, " " * 4)
+
+
 def stack_yaml(app: str, cohort: str, tenants: list[str], *, blue: str = "1.4.2",
                green: str = "1.4.2", cidr_octet: int = 20) -> str:
     """``Pulumi.<cohort>.yaml`` of a cohort in eu-west-1, tenants at ``<id>.<app>.example``."""
     tenant_lines = "".join(
-        f"\n      - id: {t}\n        host: {t}.{app}.example" for t in tenants) or " []"
-    return textwrap.dedent(f"""\
-        config:
-          aws:region: eu-west-1
-          tenant-rollout:stack:
-            role: cohort
-            app: {app}
-            cohort: {cohort}
-            sharedStack: organization/tenant-rollout/shared
-            liveColour: blue
-            versions:
-              blue: {blue}
-              green: {green}
-            network:
-              cidr: 10.{cidr_octet}.0.0/16
-            tenants:""") + tenant_lines + "\n"
+        f"\n  - id: {t}\n    host: {t}.{app}.example" for t in tenants) or " []"
+    return _stack_file("cohort", app, textwrap.dedent(f"""\
+        cohort: {cohort}
+        sharedStack: organization/tenant-rollout/shared
+        liveColour: blue
+        versions:
+          blue: {blue}
+          green: {green}
+        network:
+          cidr: 10.{cidr_octet}.0.0/16
+        tenants:""") + tenant_lines + "\n")
 
 
 def shared_yaml(app: str) -> str:
     """``Pulumi.shared.yaml`` of ``app`` in eu-west-1."""
-    return textwrap.dedent(f"""\
-        config:
-          aws:region: eu-west-1
-          tenant-rollout:stack:
-            role: shared
-            app: {app}
-        """)
+    return _stack_file("shared", app)
 
 
 @dataclass
@@ -102,8 +103,13 @@ def deploy_fleet(base: Path, cohorts: dict[str, list[str]], app: str | None = No
 
 
 def listener_weights(cohort: CohortResources) -> dict[str, int]:
-    """What the cohort's ALB really routes by, read with plain boto3 in its own region."""
-    listener = boto3.client("elbv2", region_name=cohort.region).describe_listeners(
+    """What the cohort's ALB really routes by, read with plain boto3 in its own region.
+
+    A session of its own, made now: boto3's default session keeps the first credentials
+    it ever resolved, which may be another user's.
+    """
+    elbv2 = boto3.session.Session(region_name=cohort.region).client("elbv2")
+    listener = elbv2.describe_listeners(
         ListenerArns=[cohort.listener_arn])["Listeners"][0]
     groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
     colour = {arn: c for c, arn in cohort.target_group_arns.items()}

@@ -84,6 +84,15 @@ def pointed_at(endpoint: str) -> Iterator[None]:
 
 
 @contextmanager
+def _pointed_at_listening(port: int) -> Iterator[str]:
+    """Once the server on ``port`` answers, this process's AWS settings point at it."""
+    wait_until_listening(port)
+    endpoint = f"http://{LOOPBACK}:{port}"
+    with pointed_at(endpoint):
+        yield endpoint
+
+
+@contextmanager
 def embedded_moto(port: int | None = None) -> Iterator[str]:
     """Run a moto server in a thread and point this process's AWS settings at it.
 
@@ -96,10 +105,8 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
-    wait_until_listening(port)
-    endpoint = f"http://{LOOPBACK}:{port}"
     try:
-        with pointed_at(endpoint):
+        with _pointed_at_listening(port) as endpoint:
             yield endpoint
     finally:
         server.stop()
@@ -126,10 +133,8 @@ def moto_in_child_process() -> Iterator[str]:
     child.start()
     if not ready.wait(timeout=60):
         raise RuntimeError("the moto server did not start")
-    wait_until_listening(port)
-    endpoint = f"http://{LOOPBACK}:{port}"
     try:
-        with pointed_at(endpoint):
+        with _pointed_at_listening(port) as endpoint:
             yield endpoint
     finally:
         stop.set()

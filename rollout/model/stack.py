@@ -238,8 +238,3 @@ def _without_union_tags(exc: ValidationError) -> ValidationError:
     return ValidationError.from_exception_data(exc.title, errors)  # type: ignore[arg-type]
 
 
-def describe_problem(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
-    """Where (a path below ``tenant-rollout:stack``) and what the first problem is."""
-    first = exc.errors()[0]
-    location = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
-    return location, first["msg"].removeprefix("Value error, ")

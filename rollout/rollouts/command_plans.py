@@ -39,10 +39,25 @@ class RolloutRun:
     stopped_elsewhere: bool = False
     """Another stop made the one write before ours: nothing left for us to write."""
 
+    @property
+    def cohort(self) -> str:
+        return self.rollout.cohort.cohort
+
     def current(self) -> RolloutState:
         if self.state is None:
             raise RuntimeError("a plan step ran before the rollout had a state")
         return self.state
+
+
+@dataclass(frozen=True)
+class RolloutStep:
+    """A step of a rollout command: it reads, and moves on, the run the command's steps share."""
+
+    run: RolloutRun = field(compare=False)
+    kind: ClassVar[str]
+
+    def facts(self) -> Mapping[str, object]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -72,10 +87,9 @@ def _shares(weights: Mapping[Colour, int]) -> str:
 
 # ----------------------------------------------------------------------- start
 @dataclass(frozen=True)
-class RecordStart:
+class RecordStart(RolloutStep):
     """The rollout's first state (preparing) and its ``started`` event."""
 
-    run: RolloutRun = field(compare=False)
     draft: StartDraft
     kind: ClassVar[str] = "record-state"
 
@@ -96,10 +110,9 @@ class RecordStart:
 
 
 @dataclass(frozen=True)
-class RunPreflight:
+class RunPreflight(RolloutStep):
     """One preflight check (the notice, the config copy, the security gate)."""
 
-    run: RolloutRun = field(compare=False)
     check: Preflight = field(compare=False)
     line: str
     kind: ClassVar[str] = "preflight"
@@ -115,10 +128,9 @@ class RunPreflight:
 
 
 @dataclass(frozen=True)
-class PinAtStart:
+class PinAtStart(RolloutStep):
     """The tenants that stay on the old colour, in one router write."""
 
-    run: RolloutRun = field(compare=False)
     colour: Colour
     version: str
     pins: tuple[tuple[str, str], ...]
@@ -137,10 +149,9 @@ class PinAtStart:
 
 
 @dataclass(frozen=True)
-class FirstStep:
+class FirstStep(RolloutStep):
     """Preparation done: step 1's weights, once no gate fails."""
 
-    run: RolloutRun = field(compare=False)
     cohort: str
     weights: dict[Colour, int]
     steps: int
@@ -158,10 +169,9 @@ class FirstStep:
 
 
 @dataclass(frozen=True)
-class Drive:
+class Drive(RolloutStep):
     """Bake, check, advance, until promoted (or rolled back, or paused)."""
 
-    run: RolloutRun = field(compare=False)
     new_colour: Colour
     old_colour: Colour
     weights: tuple[int, ...]
@@ -226,10 +236,9 @@ def preparation_plan(rollout: CohortRollout, state: RolloutState,
 
 # ------------------------------------------------------------------ step, promote
 @dataclass(frozen=True)
-class RecordFreezeOverride:
+class RecordFreezeOverride(RolloutStep):
     """An operator's reason for moving traffic although a company freeze is on."""
 
-    run: RolloutRun = field(compare=False)
     freeze: str
     reason: str
     kind: ClassVar[str] = "record-override"
@@ -258,10 +267,9 @@ def _next_move(state: RolloutState) -> str:
 
 
 @dataclass(frozen=True)
-class CheckGates:
+class CheckGates(RolloutStep):
     """One tick: the gates checked once, and the verdict acted on."""
 
-    run: RolloutRun = field(compare=False)
     cohort: str
     move: str
     old_colour: Colour
@@ -285,11 +293,17 @@ def _freeze_override(run: RolloutRun, state: RolloutState,
     return [RecordFreezeOverride(run, freeze, reason)] if freeze is not None and reason else []
 
 
-def step_plan(rollout: CohortRollout, freeze_override: str | None = None) -> CommandPlan:
-    """``rollout step``: a freeze override first, if one is given and due; then one tick."""
+def _in_progress(rollout: CohortRollout, purpose: str = "") -> RolloutState:
+    """The cohort's rollout, if one is in progress; :class:`Blocked` otherwise."""
     state = rollout.state()
     if state is None or not state.status.active:
-        raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout in progress")
+        raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout in progress{purpose}")
+    return state
+
+
+def step_plan(rollout: CohortRollout, freeze_override: str | None = None) -> CommandPlan:
+    """``rollout step``: a freeze override first, if one is given and due; then one tick."""
+    state = _in_progress(rollout)
     run = RolloutRun(rollout, state)
     return _plan("step", run, [*_freeze_override(run, state, freeze_override),
                                CheckGates(run, state.cohort, _next_move(state),
@@ -297,10 +311,9 @@ def step_plan(rollout: CohortRollout, freeze_override: str | None = None) -> Com
 
 
 @dataclass(frozen=True)
-class Approve:
+class Approve(RolloutStep):
     """The current step approved, as ``rollout promote --cohort`` does."""
 
-    run: RolloutRun = field(compare=False)
     cohort: str
     step: int
     steps: int
@@ -333,20 +346,18 @@ def promote_plan(rollout: CohortRollout, freeze_override: str | None = None) -> 
 
 # --------------------------------------------------------------- rollback, abort
 @dataclass(frozen=True)
-class RequestStop:
+class RequestStop(RolloutStep):
     """An operator's stop request: it fences every forward save of the rollout."""
 
-    run: RolloutRun = field(compare=False)
     stop: StopKind
     reason: str
     release: str
     kind: ClassVar[str] = "request-stop"
 
     def describe(self) -> str:
-        rollout = self.run.rollout
-        return (f"record a {self.stop} request by {rollout.actor} ({self.reason}): from then "
-                f"on no process moves the rollout of {self.release} to "
-                f"{rollout.cohort.cohort} forward")
+        return (f"record a {self.stop} request by {self.run.rollout.actor} ({self.reason}): "
+                f"from then on no process moves the rollout of {self.release} to "
+                f"{self.run.cohort} forward")
 
     def facts(self) -> Mapping[str, object]:
         return {"stop": self.stop, "reason": self.reason, "actor": self.run.rollout.actor}
@@ -357,10 +368,9 @@ class RequestStop:
 
 
 @dataclass(frozen=True)
-class RouteBack:
+class RouteBack(RolloutStep):
     """A stop's one write: the final state saved, then all traffic on the old colour."""
 
-    run: RolloutRun = field(compare=False)
     stop: StopKind
     reason: str
     weights: dict[Colour, int]
@@ -372,7 +382,7 @@ class RouteBack:
     def describe(self) -> str:
         colour = next(c for c, w in self.weights.items() if w)
         status = "aborted" if self.stop == "abort" else "rolled back"
-        return (f"all traffic of {self.run.rollout.cohort.cohort} to {colour} "
+        return (f"all traffic of {self.run.cohort} to {colour} "
                 f"({self.old_version}) in one write ({_shares(self.weights)}), saved as "
                 f"{status} in the ledger first")
 
@@ -393,18 +403,14 @@ class RouteBack:
 
 
 @dataclass(frozen=True)
-class RecordStopped:
+class RecordStopped(RolloutStep):
     """The stop's event in the cohort's history."""
 
-    run: RolloutRun = field(compare=False)
     stop: StopKind
     kind: ClassVar[str] = "record-event"
 
     def describe(self) -> str:
-        return f"record the {self.stop} in {self.run.rollout.cohort.cohort}'s history"
-
-    def facts(self) -> Mapping[str, object]:
-        return {}
+        return f"record the {self.stop} in {self.run.cohort}'s history"
 
     def apply(self) -> None:
         if not self.run.stopped_elsewhere:
@@ -412,18 +418,14 @@ class RecordStopped:
 
 
 @dataclass(frozen=True)
-class CarryBackConfig:
+class CarryBackConfig(RolloutStep):
     """Tenant configuration edited on the new colour carried back to the old one."""
 
-    run: RolloutRun = field(compare=False)
     line: str
     kind: ClassVar[str] = "carry-back"
 
     def describe(self) -> str:
         return self.line
-
-    def facts(self) -> Mapping[str, object]:
-        return {}
 
     def apply(self) -> None:
         run = self.run
@@ -456,10 +458,9 @@ def _stop_steps(run: RolloutRun, state: RolloutState, stop: StopKind, reason: st
 
 
 @dataclass(frozen=True)
-class BlindRouteBack:
+class BlindRouteBack(RolloutStep):
     """All traffic to the colour the operator named, without the ledger."""
 
-    run: RolloutRun = field(compare=False)
     colour: Colour
     gone: LedgerUnreadable = field(compare=False)
     kind: ClassVar[str] = "set-weights"
@@ -505,19 +506,16 @@ def rollback_plan(rollout: CohortRollout, reason: str, *, failure: GateResult | 
 
 def abort_plan(rollout: CohortRollout, reason: str) -> CommandPlan:
     """``rollout abort``: like a rollback, for a rollout still in progress."""
-    state = rollout.state()
-    if state is None or not state.status.active:
-        raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout in progress to abort")
+    state = _in_progress(rollout, " to abort")
     run = RolloutRun(rollout, state)
     return _plan("abort", run, _stop_steps(run, state, "abort", reason))
 
 
 # ------------------------------------------------------------------------ pin
 @dataclass(frozen=True)
-class PinTenant:
+class PinTenant(RolloutStep):
     """One tenant kept on one colour by the cohort's router, recorded in the ledger."""
 
-    run: RolloutRun = field(compare=False)
     tenant: TenantRef
     colour: Colour
     reason: str
@@ -525,7 +523,7 @@ class PinTenant:
 
     def describe(self) -> str:
         host = f" ({self.tenant.host})" if self.tenant.host else ""
-        return (f"pin tenant {self.tenant.id}{host} of {self.run.rollout.cohort.cohort} to "
+        return (f"pin tenant {self.tenant.id}{host} of {self.run.cohort} to "
                 f"{self.colour}: its requests go there whatever the weights ({self.reason})")
 
     def facts(self) -> Mapping[str, object]:

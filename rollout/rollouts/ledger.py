@@ -49,10 +49,6 @@ EVENT_ATTEMPTS = 5
 LEGACY_RVN = "legacy-expiry:"
 TRANSACTION_ATTEMPTS = 4
 
-now_utc = utc_now
-"""Kept for the modules that still import the clock from here; use :func:`utc_now`."""
-
-
 def default_actor() -> str:
     """Who is acting: the CI job when there is one, else user@host."""
     ci = os.environ.get("GITHUB_ACTIONS") and os.environ.get("GITHUB_RUN_ID")

@@ -19,6 +19,7 @@ from rollout.model.tenants import TenantsFile
 from rollout.rollouts.ledger import RolloutLedger
 from rollout.rollouts.state import RolloutState
 from rollout.schedule.notice import NoticeRecord, missing_notices
+from rollout.vocabulary.counts import and_more
 from rollout.vocabulary.ledger_keys import NOTICE_TENANT_PREFIX, notice_pk
 
 
@@ -49,9 +50,9 @@ class NoticeCheck:
             return (f"notice overridden for {len(missing)} tenant(s) "
                     f"({', '.join(m.tenant for m in missing)}): {self._override}")
         first = missing[0]
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise Blocked(f"{first.tenant} has not had its full notice for {state.release}: "
-                      f"{first.reason}{more}; wait, or pass --override-notice REASON")
+                      f"{first.reason}{and_more(len(missing) - 1)}; wait, or pass "
+                      "--override-notice REASON")
 
 
 class SecurityCheck:
@@ -81,5 +82,5 @@ class SecurityCheck:
         failed = [r for r in results if r.verdict != Verdict.PASS]
         if failed:
             raise Blocked(f"security gate: {failed[0].gate}: {failed[0].reason}"
-                          + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""))
+                          f"{and_more(len(failed) - 1)}")
         return f"{len(results)} security checks passed"

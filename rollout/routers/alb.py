@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,8 +26,9 @@ from rollout.model.stack import TenantRef
 from rollout.routers.base import (
     ROUTERS,
     IamStatement,
-    WeightReader,
+    ServiceRouter,
     Weights,
+    checked_settings,
     validate_weights,
 )
 from rollout.routers.pin_rules import (
@@ -45,7 +45,6 @@ from rollout.routers.pin_rules import (
     pins_of,
     plan_pin_rules,
 )
-from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour
 from rollout.vocabulary.tags import TAG_APP, TAG_COHORT
 
@@ -88,28 +87,26 @@ def listener_rule_arns(listener_arn: str) -> str:
     return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"
 
 
-class AlbRouter(WeightReader):
+class AlbRouter(ServiceRouter[AlbSettings]):
     """Weights and pins of one cohort's listener."""
 
     can_pin = True
+    service = "elbv2"
 
     def __init__(self, clients: AwsClients, cohort: CohortResources,
                  settings: AlbSettings | None = None) -> None:
-        self._clients = clients
-        self._cohort = cohort
-        self._settings = settings or AlbSettings()
-        self._errors = AwsErrors(
+        super().__init__(clients, cohort, settings or AlbSettings())
+
+    def _refusals(self) -> AwsErrors:
+        cohort = self._cohort
+        return AwsErrors(
             "Elastic Load Balancing", f"the listener of cohort {cohort.cohort} "
             f"({cohort.listener_arn}) or one of its target groups",
             lambda code: code.endswith("NotFound"), "redeploy the cohort stack")
 
-    @cached_property
-    def _elbv2(self) -> Any:
-        return self._clients.client("elbv2")
-
     def read_weights(self) -> Weights:
         with self._errors.mapped("reading the listener"):
-            listener = self._elbv2.describe_listeners(
+            listener = self._client.describe_listeners(
                 ListenerArns=[self._cohort.listener_arn])["Listeners"][0]
         weights: Weights = dict.fromkeys(COLOURS, 0)
         for action in listener["DefaultActions"]:
@@ -127,7 +124,7 @@ class AlbRouter(WeightReader):
             forward["TargetGroupStickinessConfig"] = {
                 "Enabled": True, "DurationSeconds": self._settings.stickiness_seconds}
         with self._errors.mapped("setting weights"):
-            self._elbv2.modify_listener(
+            self._client.modify_listener(
                 ListenerArn=self._cohort.listener_arn,
                 DefaultActions=[{"Type": "forward", "ForwardConfig": forward}])
 
@@ -177,7 +174,7 @@ class AlbRouter(WeightReader):
 
     def _listener_rules(self) -> ListenerRules:
         with self._errors.mapped("reading the listener rules"):
-            pages = self._elbv2.get_paginator("describe_rules").paginate(
+            pages = self._client.get_paginator("describe_rules").paginate(
                 ListenerArn=self._cohort.listener_arn, PaginationConfig={
                     "PageSize": DESCRIBE_RULES_PAGE})
             described = [rule for page in pages for rule in page["Rules"]
@@ -185,7 +182,7 @@ class AlbRouter(WeightReader):
             tags: dict[str, dict[str, str]] = {}
             arns = [rule["RuleArn"] for rule in described]
             for start in range(0, len(arns), DESCRIBE_TAGS_BATCH):
-                batch = self._elbv2.describe_tags(
+                batch = self._client.describe_tags(
                     ResourceArns=arns[start:start + DESCRIBE_TAGS_BATCH])
                 for item in batch["TagDescriptions"]:
                     tags[item["ResourceArn"]] = {t["Key"]: t["Value"] for t in item["Tags"]}
@@ -245,7 +242,7 @@ class AlbRouter(WeightReader):
             if plan.delete_first:
                 self._delete(plan)
             for rule in plan.create:
-                self._elbv2.create_rule(
+                self._client.create_rule(
                     ListenerArn=self._cohort.listener_arn, Priority=rule.priority,
                     Conditions=self._conditions(rule), Actions=self._actions(rule),
                     Tags=[{"Key": k, "Value": v} for k, v in self._tags(rule).items()])
@@ -256,18 +253,18 @@ class AlbRouter(WeightReader):
 
     def _delete(self, plan: PinRulePlan) -> None:
         for rule in plan.delete:
-            self._elbv2.delete_rule(RuleArn=rule.arn)
+            self._client.delete_rule(RuleArn=rule.arn)
 
     def _modify(self, rule: PinRule, actual_tags: dict[str, str]) -> None:
-        self._elbv2.modify_rule(RuleArn=rule.arn, Conditions=self._conditions(rule),
-                                Actions=self._actions(rule))
+        self._client.modify_rule(RuleArn=rule.arn, Conditions=self._conditions(rule),
+                                 Actions=self._actions(rule))
         wanted = self._tags(rule)
         add = [{"Key": k, "Value": v} for k, v in wanted.items() if actual_tags.get(k) != v]
         stale = [k for k in actual_tags if k.startswith(PIN_TENANT_TAG) and k not in wanted]
         if add:
-            self._elbv2.add_tags(ResourceArns=[rule.arn], Tags=add)
+            self._client.add_tags(ResourceArns=[rule.arn], Tags=add)
         if stale:
-            self._elbv2.remove_tags(ResourceArns=[rule.arn], TagKeys=stale)
+            self._client.remove_tags(ResourceArns=[rule.arn], TagKeys=stale)
 
     def _conditions(self, rule: PinRule) -> list[dict[str, Any]]:
         if rule.field == HOST_HEADER:
@@ -311,5 +308,4 @@ def _condition(condition: dict[str, Any], header_name: str) -> tuple[MatchField,
 def alb_router(clients: AwsClients, cohort: CohortResources,
                settings: Mapping[str, Any]) -> AlbRouter:
     """The ``alb`` router of ``cohort``; ``settings`` are checked against :class:`AlbSettings`."""
-    return AlbRouter(clients, cohort, validate(AlbSettings, dict(settings), "alb router settings",
-                                               {}))
+    return AlbRouter(clients, cohort, checked_settings(AlbSettings, "alb", settings))

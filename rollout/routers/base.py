@@ -17,18 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from rollout.aws_clients import AwsClients
+from rollout.aws_errors import AwsErrors
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, RolloutError
 from rollout.model.stack import TenantRef
 from rollout.plugins import Registry
+from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour
 
 Weights = dict[Colour, int]
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 MAX_WEIGHT = 999
 DEFAULT_ROUTER = "alb"
 """The router of a cohort whose ``tenants.yaml`` entry names none."""
@@ -157,6 +161,36 @@ class WeightReader:
         except RolloutError as exc:
             return WeightCheck(dict(expected), problem=str(exc))
         return WeightCheck(dict(expected), actual)
+
+
+class ServiceRouter(WeightReader, Generic[SettingsT]):
+    """What every router shares: one cohort, its checked settings, one AWS service's
+    client (made on first use), and how that service's refusals read."""
+
+    service: ClassVar[str]
+    """The boto3 client the router talks through."""
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources,
+                 settings: SettingsT) -> None:
+        self._clients = clients
+        self._cohort = cohort
+        self._settings = settings
+        self._errors = self._refusals()
+
+    def _refusals(self) -> AwsErrors:
+        """Which of the service's error codes mean the settings are wrong, and the fix."""
+        raise NotImplementedError
+
+    @cached_property
+    def _client(self) -> Any:
+        return self._clients.client(self.service)
+
+
+def checked_settings(model: type[SettingsT], kind: str,
+                     settings: Mapping[str, Any]) -> SettingsT:
+    """A router's settings as ``tenants.yaml`` gives them, checked by ``model``;
+    :class:`BadInput` names the field."""
+    return validate(model, dict(settings), f"{kind} router settings", {})
 
 
 class CannotPin(WeightReader):

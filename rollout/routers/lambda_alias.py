@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,11 +23,12 @@ from rollout.routers.base import (
     ROUTERS,
     CannotPin,
     IamStatement,
+    ServiceRouter,
     Weights,
+    checked_settings,
     partition_and_region,
     validate_weights,
 )
-from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour, other_colour
 
 PUBLISHED_VERSION = re.compile(r"^[1-9][0-9]*$")
@@ -72,29 +72,24 @@ class LambdaAliasSettings(BaseModel):
         return self
 
 
-class LambdaAliasRouter(CannotPin):
+class LambdaAliasRouter(CannotPin, ServiceRouter[LambdaAliasSettings]):
     """Weights of one alias between the versions of the two colours."""
 
     kind = "lambda-alias"
+    service = "lambda"
 
-    def __init__(self, clients: AwsClients, cohort: CohortResources,
-                 settings: LambdaAliasSettings) -> None:
-        self._clients = clients
-        self._cohort = cohort
-        self._settings = settings
-        self._errors = AwsErrors.with_codes(
+    def _refusals(self) -> AwsErrors:
+        settings = self._settings
+        return AwsErrors.with_codes(
             "Lambda", f"alias {settings.alias} of {settings.function_name} (cohort "
-            f"{cohort.cohort})", ("ResourceNotFoundException", "InvalidParameterValueException"),
+            f"{self._cohort.cohort})", ("ResourceNotFoundException",
+                                        "InvalidParameterValueException"),
             "check the lambda-alias router's settings in tenants.yaml")
-
-    @cached_property
-    def _lambda(self) -> Any:
-        return self._clients.client("lambda")
 
     def read_weights(self) -> Weights:
         """Whole percentages per colour (Lambda keeps fractions, not weights)."""
         with self._errors.mapped("reading the alias"):
-            alias = self._lambda.get_alias(FunctionName=self._settings.function_name,
+            alias = self._client.get_alias(FunctionName=self._settings.function_name,
                                            Name=self._settings.alias)
         extra: dict[str, float] = (alias.get("RoutingConfig") or {}).get(
             "AdditionalVersionWeights") or {}
@@ -112,7 +107,7 @@ class LambdaAliasRouter(CannotPin):
         fraction = checked[secondary] / sum(checked.values())
         extra = {self._settings.versions[secondary]: round(fraction, 6)} if fraction else {}
         with self._errors.mapped("setting weights"):
-            self._lambda.update_alias(
+            self._client.update_alias(
                 FunctionName=self._settings.function_name, Name=self._settings.alias,
                 FunctionVersion=self._settings.versions[primary],
                 RoutingConfig={"AdditionalVersionWeights": extra})
@@ -144,5 +139,5 @@ class LambdaAliasRouter(CannotPin):
 def lambda_alias_router(clients: AwsClients, cohort: CohortResources,
                         settings: Mapping[str, Any]) -> LambdaAliasRouter:
     """The ``lambda-alias`` router; ``settings`` checked by :class:`LambdaAliasSettings`."""
-    return LambdaAliasRouter(clients, cohort, validate(
-        LambdaAliasSettings, dict(settings), "lambda-alias router settings", {}))
+    return LambdaAliasRouter(clients, cohort,
+                             checked_settings(LambdaAliasSettings, "lambda-alias", settings))

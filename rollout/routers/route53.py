@@ -11,7 +11,6 @@ apart, so this router cannot pin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,11 +23,12 @@ from rollout.routers.base import (
     ROUTERS,
     CannotPin,
     IamStatement,
+    ServiceRouter,
     Weights,
+    checked_settings,
     partition_and_region,
     validate_weights,
 )
-from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour
 
 MAX_ROUTE53_WEIGHT = 255
@@ -74,29 +74,22 @@ class Route53Settings(BaseModel):
         return self
 
 
-class Route53Router(CannotPin):
+class Route53Router(CannotPin, ServiceRouter[Route53Settings]):
     """Weights of one name's two weighted record sets."""
 
     kind = "route53"
+    service = "route53"
 
-    def __init__(self, clients: AwsClients, cohort: CohortResources,
-                 settings: Route53Settings) -> None:
-        self._clients = clients
-        self._cohort = cohort
-        self._settings = settings
-        self._errors = AwsErrors.with_codes(
-            "Route 53", f"the weighted records of cohort {cohort.cohort}",
+    def _refusals(self) -> AwsErrors:
+        return AwsErrors.with_codes(
+            "Route 53", f"the weighted records of cohort {self._cohort.cohort}",
             ("NoSuchHostedZone", "InvalidInput", "InvalidChangeBatch"),
             "check the route53 router's settings in tenants.yaml")
-
-    @cached_property
-    def _route53(self) -> Any:
-        return self._clients.client("route53")
 
     def read_weights(self) -> Weights:
         found: dict[str, int] = {}
         with self._errors.mapped("reading the weighted records"):
-            pages = self._route53.get_paginator("list_resource_record_sets").paginate(
+            pages = self._client.get_paginator("list_resource_record_sets").paginate(
                 HostedZoneId=self._settings.hosted_zone_id,
                 StartRecordName=self._settings.record_name,
                 StartRecordType=self._settings.record_type)
@@ -125,7 +118,7 @@ class Route53Router(CannotPin):
             "ResourceRecords": [{"Value": v} for v in self._settings.targets[colour]],
         }} for colour in COLOURS]
         with self._errors.mapped("setting weights"):
-            self._route53.change_resource_record_sets(
+            self._client.change_resource_record_sets(
                 HostedZoneId=self._settings.hosted_zone_id,
                 ChangeBatch={"Comment": f"rollout: cohort {self._cohort.cohort} weights",
                              "Changes": changes})
@@ -153,5 +146,4 @@ class Route53Router(CannotPin):
 def route53_router(clients: AwsClients, cohort: CohortResources,
                    settings: Mapping[str, Any]) -> Route53Router:
     """The ``route53`` router; ``settings`` are checked against :class:`Route53Settings`."""
-    return Route53Router(clients, cohort, validate(
-        Route53Settings, dict(settings), "route53 router settings", {}))
+    return Route53Router(clients, cohort, checked_settings(Route53Settings, "route53", settings))

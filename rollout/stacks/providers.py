@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final
 
-from rollout.errors import BadInput
+from rollout.plugins import Registry
 
 if TYPE_CHECKING:  # kept out of the import: the CLI loads this module at start
     from rollout.aws_clients import AwsClients
@@ -32,8 +32,6 @@ LOCAL: Final = "local"
 PULUMI: Final = "pulumi"
 LOCAL_EXTRA_MISSING = ("the local stand-ins need the [local] extra: "
                        "pip install 'tenant-rollout[local]'")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,33 +61,10 @@ def load_plugins() -> None:
         importlib.import_module(module)
 
 
-class Named(Generic[T]):
-    """Factories of one kind by name; a name not registered yet loads the plugins first."""
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._factories: dict[str, T] = {}
-
-    def register(self, name: str, factory: T) -> None:
-        self._factories[name] = factory
-
-    def find(self, name: str) -> T | None:
-        if name not in self._factories:
-            load_plugins()
-        return self._factories.get(name)
-
-    def get(self, name: str) -> T:
-        found = self.find(name)
-        if found is not None:
-            return found
-        if name == LOCAL:
-            raise BadInput(LOCAL_EXTRA_MISSING)
-        known = ", ".join(sorted(self._factories))
-        raise BadInput(f"unknown {self._what} {name!r} (known: {known})")
-
-
-DEPLOYERS: Named[DeployerFactory] = Named("deployer")
-OUTPUTS_SOURCES: Named[OutputsFactory] = Named("stack outputs source")
+DEPLOYERS: Registry[DeployerFactory] = Registry(
+    "deployer", load_plugins, {LOCAL: LOCAL_EXTRA_MISSING})
+OUTPUTS_SOURCES: Registry[OutputsFactory] = Registry(
+    "stack outputs source", load_plugins, {LOCAL: LOCAL_EXTRA_MISSING})
 
 
 def stack_deployer(kind: DeployerKind, setup: DeployerSetup) -> StackDeployer:
@@ -121,5 +96,5 @@ def _pulumi_outputs(clients: AwsClients, app: str, project_dir: Path) -> Outputs
     return PulumiStackOutputs(project_dir)
 
 
-DEPLOYERS.register(PULUMI, _pulumi_deployer)
-OUTPUTS_SOURCES.register(PULUMI, _pulumi_outputs)
+DEPLOYERS.register(PULUMI)(_pulumi_deployer)
+OUTPUTS_SOURCES.register(PULUMI)(_pulumi_outputs)

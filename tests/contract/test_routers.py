@@ -26,8 +26,7 @@ from rollout.errors import BadInput, RolloutError, RolloutFailed
 from rollout.model.stack import TenantRef
 from rollout.routers.base import ROUTERS, TrafficRouter, Weights
 from tests.conftest import deploy_fleet
-from tests.integration.test_router_lambda import two_published_versions
-from tests.integration.test_router_route53 import COHORT
+from tests.router_checks import stand_in_cohort, two_published_versions
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +77,7 @@ def alb_setup(tmp: pytest.TempPathFactory) -> Setup:
                  cohort_missing=cohort.model_copy(update={"listener_arn": gone}))
 
 
-STAND_IN = COHORT
+STAND_IN = stand_in_cohort("dns")
 """A cohort for routers that never look at its listener."""
 
 

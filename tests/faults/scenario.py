@@ -14,21 +14,19 @@ Runs happen the way users run them: ``start`` in a subprocess through
 
 from __future__ import annotations
 
-import contextlib
-import io
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rollout.cli import run
 from rollout.discovery import CohortResources
 from rollout.rollouts.executor import load_state
 from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import Status
+from tests import tenant_files
+from tests.cli_runner import Finished, app_options, rollout_output
 from tests.conftest import Fleet, deploy_fleet
 from tests.faults.crashing_cli import (
     AUDIT_ENV,
@@ -39,10 +37,10 @@ from tests.faults.crashing_cli import (
     REPO,
     SCRIPT,
 )
+from tests.releases import EXAMPLE_NOTES
 
 RELEASE = "1.5.0"
 OLD_VERSION = "1.4.2"
-NOTES = REPO / "examples" / "release.yaml"
 STRATEGY = "canary:50:0.3s"
 CHECK_EVERY = "0.1s"
 LEASE = "0.4s"
@@ -64,15 +62,6 @@ def seed_values(tenants: Sequence[str], marker: str) -> Seeded:
 
 
 @dataclass
-class Finished:
-    """A command run: its exit code and output."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
 class Scenario:
     """A deployed cohort with a release announced and tenant settings on the live colour."""
 
@@ -80,6 +69,7 @@ class Scenario:
     cohort: str
     tenants_file: Path
     seeded: Seeded
+    tenant_ids: tuple[str, ...] = ()
     strategy: str = STRATEGY
     generation: int = 0
 
@@ -92,7 +82,7 @@ class Scenario:
         return Ledger(self.fleet.clients, self.resources.ledger_table)
 
     def globals(self) -> list[str]:
-        return ["--app", self.fleet.app, "--project-dir", str(self.fleet.project_dir)]
+        return app_options(self.fleet)
 
     def start_args(self, *, strategy: str | None = None, wait: bool = True,
                    lease: str = LEASE) -> list[str]:
@@ -103,7 +93,7 @@ class Scenario:
 
     def notify_args(self) -> list[str]:
         return ["notify", "--release", RELEASE, "--tenants", str(self.tenants_file), "--notes",
-                str(NOTES), "--json"]
+                str(EXAMPLE_NOTES), "--json"]
 
     def command_args(self, command: str, *extra: str) -> list[str]:
         return [command, "--cohort", self.cohort, "--tenants", str(self.tenants_file), *extra,
@@ -112,10 +102,7 @@ class Scenario:
     # running -------------------------------------------------------------
     def run_here(self, args: list[str]) -> Finished:
         """``rollout ARGS`` in this process (fast; exceptions other than exits propagate)."""
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run([*self.globals(), *args])
-        return Finished(code, out.getvalue(), err.getvalue())
+        return rollout_output(*args, fleet=self.fleet)
 
     def environment(self, *, crash: str | None = None, faults: str | None = None,
                     fault_log: Path | None = None, audit: Path | None = None,
@@ -144,6 +131,19 @@ class Scenario:
         return Finished(done.returncode, done.stdout, done.stderr)
 
     # between runs --------------------------------------------------------
+    def write_tenants(self, *, strategy: str = STRATEGY, security_command: str | None = None,
+                      freezes: Sequence[Mapping[str, str]] | None = None,
+                      more_cohorts: Sequence[tenant_files.Entry] = (),
+                      more_tenants: Sequence[tenant_files.Entry] = ()) -> None:
+        """The cohort's ``tenants.yaml``: its tenants, any time, no notice period, no
+        company freeze; a test names what it changes."""
+        self.tenants_file.write_text(tenant_files.tenants_yaml(
+            [tenant_files.cohort_entry(self.cohort, strategy, security_command=security_command),
+             *more_cohorts],
+            [*(tenant_files.tenant_entry(name, self.cohort) for name in self.tenant_ids),
+             *more_tenants],
+            freezes=freezes))
+
     def wait_for_lease(self, limit: float = 10.0) -> None:
         """Until the cohort's lock is free or its (crashed) holder's lease has lapsed."""
         deadline = time.monotonic() + limit
@@ -200,18 +200,6 @@ class Scenario:
                               Description=f"{key} (seeded)", **extra)
 
 
-def tenants_yaml(cohort: str, tenants: Sequence[str], strategy: str = STRATEGY) -> str:
-    lines = "".join(f"  - {{id: {tenant}, cohort: {cohort}}}\n" for tenant in tenants)
-    return textwrap.dedent(f"""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - {{name: {cohort}, order: 1, strategy: "{strategy}"}}
-        tenants:
-        """) + lines
-
-
 def build_scenario(base: Path, cohort: str, tenants: Sequence[str], *, marker: str = "fault",
                    announce: bool = True, app: str | None = None) -> Scenario:
     """Deploy, announce (unless told not to) and seed; moto must be up (AWS_ENDPOINT_URL).
@@ -220,9 +208,9 @@ def build_scenario(base: Path, cohort: str, tenants: Sequence[str], *, marker: s
     """
     fleet = deploy_fleet(base, {cohort: list(tenants)}, app=app,
                          versions={"blue": OLD_VERSION, "green": RELEASE})
-    tenants_file = fleet.project_dir / f"tenants-{cohort}.yaml"
-    tenants_file.write_text(tenants_yaml(cohort, tenants))
-    scenario = Scenario(fleet, cohort, tenants_file, seed_values(tenants, marker))
+    scenario = Scenario(fleet, cohort, fleet.project_dir / f"tenants-{cohort}.yaml",
+                        seed_values(tenants, marker), tuple(tenants))
+    scenario.write_tenants()
     if announce:
         notified = scenario.run_here(scenario.notify_args())
         if notified.code != 0:

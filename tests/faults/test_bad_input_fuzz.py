@@ -12,8 +12,6 @@ second witness for writes made outside this process.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import tempfile
@@ -30,11 +28,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rollout.cli import run
+from tests.cli_runner import rollout_output
 from tests.conftest import listener_weights, stack_yaml
 from tests.faults.client_hooks import WriteCounter
 from tests.faults.conftest import SharedApp
-from tests.faults.scenario import NOTES, RELEASE, Scenario, build_scenario
+from tests.faults.scenario import RELEASE, Scenario
+from tests.releases import EXAMPLE_NOTES
 
 pytestmark = pytest.mark.integration
 
@@ -72,13 +71,11 @@ class Stage:
 
     def ask(self, argv: list[str], *, global_options: bool = True) -> Answer:
         """Run a command in-process, counting the AWS writes it makes."""
-        out, err = io.StringIO(), io.StringIO()
         counter = WriteCounter()
         prefix = self.scenario.globals() if global_options else []
-        with counter.counting() as writes, contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
-            code = run([*prefix, *argv])
-        return Answer(code, out.getvalue(), err.getvalue(), list(writes))
+        with counter.counting() as writes:
+            done = rollout_output(*prefix, *argv)
+        return Answer(done.code, done.stdout, done.stderr, list(writes))
 
     def inventory(self) -> dict[str, Any]:
         """What the fleet holds, read with plain boto3: any write changes it."""
@@ -106,8 +103,7 @@ class Stage:
 
 @pytest.fixture(scope="module")
 def stage(shared_app: SharedApp, tmp_path_factory: pytest.TempPathFactory) -> Stage:
-    scenario = build_scenario(shared_app.base, COHORT, TENANTS, marker="fuzz",
-                              app=shared_app.name)
+    scenario = shared_app.scenario(COHORT, TENANTS, marker="fuzz")
     files = tmp_path_factory.mktemp("fuzz-files")
     empty = files / "no-tenants.yaml"
     empty.write_text(yaml.safe_dump({**valid_tenants(), "tenants": []}))
@@ -151,7 +147,7 @@ def valid_tenants() -> dict[str, Any]:
 
 
 def valid_notes() -> dict[str, Any]:
-    return yaml.safe_load(NOTES.read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load(EXAMPLE_NOTES.read_text())  # type: ignore[no-any-return]
 
 
 def valid_stack(app: str) -> dict[str, Any]:
@@ -260,7 +256,7 @@ def test_fuzzed_tenants_files_exit_0_or_2_and_exit_2_writes_nothing(
         assert set(started.writes) <= LOCK_WRITES, started.writes
     if planned.code == 2:
         notified = stage.ask(["notify", "--release", RELEASE, "--tenants", str(tenants),
-                              "--notes", str(NOTES), "--json"])
+                              "--notes", str(EXAMPLE_NOTES), "--json"])
         assert_answered(notified, (2,))
         assert_wrote_nothing(notified)
 
@@ -375,7 +371,7 @@ def good_values(stage: Stage) -> dict[str, st.SearchStrategy[str]]:
         "version": st.just(RELEASE),
         "strategy": st.sampled_from(["canary:10:5m", "linear:25:1m", "all-at-once"]),
         "tenants": st.just(str(stage.scenario.tenants_file)),
-        "notes": st.just(str(NOTES)),
+        "notes": st.just(str(EXAMPLE_NOTES)),
         "duration": st.sampled_from(["30s", "5m"]),
         "colour": st.sampled_from(["blue", "green"]),
         "source": st.just("blue"),

@@ -17,7 +17,6 @@ import itertools
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from tests.faults.conftest import SharedApp
 from tests.faults.convergence import check
 from tests.faults.crashes import CRASH_EXIT
 from tests.faults.lock_audit import AuditEntry, LockAudit, as_json, audit_lines, read_audit
-from tests.faults.scenario import CHECK_EVERY, Scenario, build_scenario
+from tests.faults.scenario import CHECK_EVERY, Scenario
 
 pytestmark = pytest.mark.integration
 
@@ -184,14 +183,7 @@ def assert_history_whole(scenario: Scenario) -> list[Event]:
 
 @pytest.fixture(scope="module")
 def scenario(shared_app: SharedApp) -> Scenario:
-    return build_scenario(shared_app.base, "race", ["rook", "rhea"], marker="race",
-                          app=shared_app.name)
-
-
-@pytest.fixture
-def fresh(scenario: Scenario) -> Iterator[Scenario]:
-    scenario.reset()
-    yield scenario
+    return shared_app.scenario("race", ["rook", "rhea"], marker="race")
 
 
 def test_eight_jobs_on_one_cohort_take_turns_and_write_weights_only_under_the_lock(

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +18,8 @@ from rollout.rollouts.executor import load_state
 from rollout.rollouts.state import Status
 from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
-from tests.faults.scenario import Scenario, build_scenario, tenants_yaml
+from tests.faults.scenario import Scenario
+from tests.tenant_files import cohort_entry, tenant_entry
 
 pytestmark = pytest.mark.integration
 
@@ -28,25 +28,15 @@ TENANTS = ["fjord", "fennel"]
 
 @pytest.fixture(scope="module")
 def scenario(shared_app: SharedApp) -> Scenario:
-    return build_scenario(shared_app.base, "promise", TENANTS, marker="promise",
-                          app=shared_app.name)
-
-
-@pytest.fixture
-def fresh(scenario: Scenario) -> Iterator[Scenario]:
-    scenario.tenants_file.write_text(tenants_yaml(scenario.cohort, TENANTS))
-    scenario.reset()
-    yield scenario
+    return shared_app.scenario("promise", TENANTS, marker="promise")
 
 
 def with_freeze_on_now(scenario: Scenario, strategy: str) -> None:
     """The tenants file, with a company freeze that covers today."""
     today = datetime.now(UTC).date()
     first, last = today - timedelta(days=1), today + timedelta(days=10)
-    text = tenants_yaml(scenario.cohort, TENANTS, strategy).replace(
-        "  windows:", f'  freezes: [{{name: winter-freeze, from: "{first:%m-%d}", '
-                     f'to: "{last:%m-%d}"}}]\n  windows:')
-    scenario.tenants_file.write_text(text)
+    scenario.write_tenants(strategy=strategy, freezes=[
+        {"name": "winter-freeze", "from": f"{first:%m-%d}", "to": f"{last:%m-%d}"}])
 
 
 def error_of(out: str) -> str:
@@ -110,9 +100,7 @@ def test_status_names_every_pin_and_prints_markup_in_reasons_as_text(
     pinned = scenario.run_here(["pin", "--cohort", scenario.cohort, "--tenant", "fjord",
                                 "--colour", "blue", "--tenants", str(scenario.tenants_file)])
     assert pinned.code == 0, pinned.stdout + pinned.stderr
-    scenario.tenants_file.write_text(tenants_yaml(scenario.cohort, TENANTS).replace(
-        'strategy: "', """security: {command: "sh -c 'echo [/] [link=http://x]boom; exit 1'"}, """
-                       'strategy: "'))
+    scenario.write_tenants(security_command="sh -c 'echo [/] [link=http://x]boom; exit 1'")
     refused = scenario.run_here(scenario.start_args(wait=False))
     assert refused.code == 3, refused.stdout
 
@@ -147,10 +135,9 @@ def test_a_rollback_names_each_tenant_edit_it_did_not_carry_back(fresh: Scenario
 
 def test_pin_refuses_a_tenant_of_another_cohort(fresh: Scenario) -> None:
     scenario = fresh
-    text = tenants_yaml(scenario.cohort, TENANTS).replace(
-        "tenants:\n", "  - {name: elsewhere, order: 2}\ntenants:\n  - {id: evil-co, cohort: "
-        "elsewhere, host: evil-co.example}\n")
-    scenario.tenants_file.write_text(text)
+    scenario.write_tenants(
+        more_cohorts=[cohort_entry("elsewhere")],
+        more_tenants=[tenant_entry("evil-co", "elsewhere", host="evil-co.example")])
     elbv2 = scenario.fleet.clients.client("elbv2")
     before = elbv2.describe_rules(ListenerArn=scenario.resources.listener_arn)["Rules"]
     refused = scenario.run_here(["pin", "--cohort", scenario.cohort, "--tenant", "evil-co",

@@ -12,7 +12,6 @@ gap between a router write and its ledger writes, each kind of AWS fault).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,14 @@ from tests.faults.conftest import SharedApp
 from tests.faults.convergence import check
 from tests.faults.crashes import CRASH_EXIT
 from tests.faults.injector import FaultInjector, compressed_backoff, parse_rules
-from tests.faults.scenario import CHECK_EVERY, LEASE, Scenario, build_scenario
+from tests.faults.scenario import CHECK_EVERY, LEASE, Scenario
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def scenario(shared_app: SharedApp) -> Scenario:
-    return build_scenario(shared_app.base, "crashy", ["alder", "beech", "cedar"],
-                          app=shared_app.name)
-
-
-@pytest.fixture
-def fresh(scenario: Scenario) -> Iterator[Scenario]:
-    scenario.reset()
-    yield scenario
+    return shared_app.scenario("crashy", ["alder", "beech", "cedar"])
 
 
 def resume(scenario: Scenario) -> dict[str, object]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -20,7 +20,7 @@ from rollout.rollouts.executor import load_state
 from rollout.rollouts.state import Status
 from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
-from tests.faults.scenario import Scenario, build_scenario, tenants_yaml
+from tests.faults.scenario import Scenario
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +29,7 @@ OLD_ONLY = {"blue": 100, "green": 0}
 
 @pytest.fixture(scope="module")
 def scenario(shared_app: SharedApp) -> Scenario:
-    return build_scenario(shared_app.base, "stop", ["sable", "sorrel"], marker="stop",
-                          app=shared_app.name)
-
-
-@pytest.fixture
-def fresh(scenario: Scenario) -> Iterator[Scenario]:
-    scenario.tenants_file.write_text(tenants_yaml(scenario.cohort, ["sable", "sorrel"]))
-    scenario.reset()
-    yield scenario
+    return shared_app.scenario("stop", ["sable", "sorrel"], marker="stop")
 
 
 def launch(scenario: Scenario, args: list[str]) -> subprocess.Popen[str]:
@@ -89,9 +81,7 @@ def test_rollback_from_another_terminal_wins_while_a_job_bakes(fresh: Scenario) 
 def test_an_abort_during_a_long_preflight_is_never_undone(fresh: Scenario) -> None:
     """The repro of the audit: the holder's preflight outlives its lease."""
     scenario = fresh
-    scenario.tenants_file.write_text(tenants_yaml(scenario.cohort, ["sable", "sorrel"])
-                                     .replace('strategy: "', 'security: {command: "sleep 3"}, '
-                                              'strategy: "'))
+    scenario.write_tenants(security_command="sleep 3")
     starting = launch(scenario, scenario.start_args(wait=False, lease="1s"))
     try:
         wait_until("the rollout in preflight", lambda: status_of(scenario) == Status.PREPARING)

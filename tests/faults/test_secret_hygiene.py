@@ -22,8 +22,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.cli_runner import Finished
 from tests.faults.conftest import SharedApp
-from tests.faults.scenario import CHECK_EVERY, NOTES, RELEASE, Finished, Scenario, build_scenario
+from tests.faults.scenario import CHECK_EVERY, RELEASE, Scenario
+from tests.releases import EXAMPLE_NOTES
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +77,7 @@ class Vault:
 
 @pytest.fixture(scope="module")
 def vault(shared_app: SharedApp, tmp_path_factory: pytest.TempPathFactory) -> Vault:
-    scenario = build_scenario(shared_app.base, "vault", ["onyx", "opal"], marker="vault",
-                              announce=False, app=shared_app.name)
+    scenario = shared_app.scenario("vault", ["onyx", "opal"], marker="vault", announce=False)
     cohort = scenario.resources
     assert cohort.kms_key_arn is not None
     secrets = [f"ssm-{uuid.uuid4().hex}", f"sm-{uuid.uuid4().hex}"]
@@ -107,9 +108,10 @@ def story(vault: Vault) -> None:
     vault.both("plan", "--release", RELEASE, "--tenants", tenants)
     vault.run(*scenario.notify_args()[:-1])
     vault.run(*scenario.notify_args())
-    vault.run("release", "publish", "--version", RELEASE, "--notes", str(NOTES), str(artefact))
-    vault.run("release", "publish", "--version", RELEASE, "--notes", str(NOTES), str(artefact),
-              "--json", expect=2)  # releases are immutable
+    publish = ["release", "publish", "--version", RELEASE, "--notes", str(EXAMPLE_NOTES),
+               str(artefact)]
+    vault.run(*publish)
+    vault.run(*publish, "--json", expect=2)  # releases are immutable
     vault.run("release", "list", "--json")
     vault.run("release", "verify", "--version", RELEASE)
     vault.run("stacks", "preview", "--local", "--cohort", cohort, "--version", RELEASE, "--json")

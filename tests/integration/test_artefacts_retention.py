@@ -25,11 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from rollout.artefacts.notes import load_notes
 from rollout.artefacts.restore import Deploy, restore_version
-from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
-from rollout.cli import run
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.local.deployer import LocalDeployer
@@ -40,12 +37,13 @@ from rollout.routers import for_cohort
 from rollout.routers.alb import AlbRouter
 from rollout.vocabulary.colours import Colour, other_colour
 from rollout.vocabulary.ledger_keys import cohort_pk
-from rollout.vocabulary.tags import TAG_VERSION
+from tests.cli_runner import rollout
 from tests.conftest import Fleet, shared_yaml, stack_yaml
+from tests.fleet_reads import target_group_version
+from tests.releases import publish, store_of
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE_NOTES = Path(__file__).parents[2] / "examples" / "release.yaml"
 PUBLISHED = ["1.2.0", "1.3.0", "1.4.0", "1.4.2", "1.5.0", "1.6.0"]
 COHORTS = {
     "canary": (["aurora", "birch"], "1.6.0", "1.5.0"),
@@ -110,24 +108,6 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
     return fleet
 
 
-def publish(fleet: Fleet, folder: Path, version: str) -> None:
-    notes = folder / f"release-{version}.yaml"
-    notes.write_text(EXAMPLE_NOTES.read_text().replace("version: 1.5.0",
-                                                       f"version: {version}", 1))
-    bundle = folder / version / "app.tar.gz"
-    bundle.parent.mkdir()
-    bundle.write_bytes(os.urandom(20_000))
-    ArtefactStore.of(fleet.clients, fleet.shared).publish(load_notes(notes, version), [bundle])
-
-
-def cli(fleet: Fleet, *args: str) -> int:
-    return run(["--app", fleet.app, "--project-dir", str(fleet.project_dir), *args])
-
-
-def store_of(fleet: Fleet) -> ArtefactStore:
-    return ArtefactStore.of(fleet.clients, fleet.shared)
-
-
 def deploy_with_local_deployer(fleet: Fleet) -> Deploy:
     """The deploy function a rollback passes: the local deployer with one colour's version set."""
 
@@ -138,15 +118,9 @@ def deploy_with_local_deployer(fleet: Fleet) -> Deploy:
     return deploy
 
 
-def version_tag(fleet: Fleet, target_group_arn: str) -> str:
-    described = fleet.clients.client("elbv2").describe_tags(ResourceArns=[target_group_arn])
-    tags = {t["Key"]: t["Value"] for t in described["TagDescriptions"][0]["Tags"]}
-    return str(tags[TAG_VERSION])
-
-
 def test_list_shows_pins_and_rollback_targets(
         fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(fleet, "release", "list", "--json") == 0
+    assert rollout("release", "list", "--json", fleet=fleet) == 0
 
     listing = {e["version"]: e["in_use"] for e in json.loads(capsys.readouterr().out)}
     assert listing["1.6.0"][:2] == ["canary/blue runs it", "last known-good of canary"]
@@ -155,7 +129,7 @@ def test_list_shows_pins_and_rollback_targets(
     assert "tenant fern pinned to wave2/green" in listing["1.4.2"]
     assert "rollback target of wave1" in listing["1.3.0"]
     assert set(listing["1.4.2"]) >= {"wave1/blue runs it", "wave2/green runs it"}
-    assert cli(fleet, "release", "list") == 0
+    assert rollout("release", "list", fleet=fleet) == 0
     human = capsys.readouterr().out
     assert "tenant gorse pinned to wave2/blue" in human
     assert "1.6.0  published" in human
@@ -166,13 +140,13 @@ def test_prune_keep_1_spares_versions_in_use_pinned_and_rollback_targets(
     store = store_of(fleet)
     before = store.versions()
 
-    assert cli(fleet, "release", "prune", "--keep", "1", "--dry-run") == 0
+    assert rollout("release", "prune", "--keep", "1", "--dry-run", fleet=fleet) == 0
     dry = capsys.readouterr().out
     assert store.versions() == before
     if "1.2.0" in before:
         assert "would delete 1.2.0: older than the newest 1 and not in use" in dry
 
-    assert cli(fleet, "release", "prune", "--keep", "1", "--json") == 0
+    assert rollout("release", "prune", "--keep", "1", "--json", fleet=fleet) == 0
 
     result = json.loads(capsys.readouterr().out)
     assert store.versions() == ["1.6.0", "1.5.0", "1.4.2", "1.4.0", "1.3.0"]
@@ -187,7 +161,7 @@ def test_prune_keep_1_spares_versions_in_use_pinned_and_rollback_targets(
 
 
 def test_restore_a_retained_version_into_the_idle_colour(fleet: Fleet) -> None:
-    assert cli(fleet, "release", "prune", "--keep", "1") == 0
+    assert rollout("release", "prune", "--keep", "1", fleet=fleet) == 0
     store = store_of(fleet)
     wave1 = fleet.refresh("wave1")
     assert "1.3.0" in store.versions() and "1.2.0" not in store.versions()
@@ -198,8 +172,8 @@ def test_restore_a_retained_version_into_the_idle_colour(fleet: Fleet) -> None:
 
     assert (report.colour, report.replaced_version, report.version) == ("green", "1.4.2",
                                                                         "1.3.0")
-    assert version_tag(fleet, wave1.target_group_arns["green"]) == "1.3.0"
-    assert version_tag(fleet, wave1.target_group_arns["blue"]) == "1.4.2"
+    assert target_group_version(fleet.clients, wave1.target_group_arns["green"]) == "1.3.0"
+    assert target_group_version(fleet.clients, wave1.target_group_arns["blue"]) == "1.4.2"
     assert AlbRouter(fleet.clients, wave1).read_weights() == weights_before
     assert report.verified_files == ["app.tar.gz"]
     with pytest.raises(BadInput, match=r"release 1\.2\.0 .* is not in the artefact store"):
@@ -222,7 +196,7 @@ def test_restore_refuses_a_tampered_release_and_deploys_nothing(fleet: Fleet) ->
         restore_version(store, canary, "1.4.0", deploy, router=for_cohort(fleet.clients, canary))
 
     assert deployed == []
-    assert version_tag(fleet, canary.target_group_arns["green"]) == "1.5.0"
+    assert target_group_version(fleet.clients, canary.target_group_arns["green"]) == "1.5.0"
 
 
 def test_restore_is_blocked_while_both_colours_carry_traffic(fleet: Fleet) -> None:
@@ -258,7 +232,7 @@ def test_restore_is_blocked_while_tenants_are_pinned_to_the_idle_colour(fleet: F
         router.unpin(["aurora"])
 
     assert deployed == []
-    assert version_tag(fleet, canary.target_group_arns["green"]) == "1.5.0"
+    assert target_group_version(fleet.clients, canary.target_group_arns["green"]) == "1.5.0"
 
 
 def test_prune_dry_run_prints_the_steps_the_real_run_then_takes(
@@ -268,10 +242,10 @@ def test_prune_dry_run_prints_the_steps_the_real_run_then_takes(
     store = store_of(fleet)
     doomed = [v for v in store.versions() if v in ("1.2.0", "1.1.0", "1.0.0")]
 
-    assert cli(fleet, "release", "prune", "--keep", "1", "--dry-run") == 0
+    assert rollout("release", "prune", "--keep", "1", "--dry-run", fleet=fleet) == 0
     dry = capsys.readouterr().out.splitlines()
     assert store_of(fleet).versions() == store.versions()
-    assert cli(fleet, "release", "prune", "--keep", "1") == 0
+    assert rollout("release", "prune", "--keep", "1", fleet=fleet) == 0
     real = capsys.readouterr().out.splitlines()
 
     assert dry[0] == "dry run of `release prune --keep 1`: nothing was changed"

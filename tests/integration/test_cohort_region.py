@@ -9,7 +9,6 @@ wrong region.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -29,7 +28,8 @@ from rollout.local.state import STATE_BUCKET, LocalStateStore, StackState
 from rollout.rollouts.executor import load_state
 from rollout.rollouts.ledger import Ledger
 from rollout.stacks.outputs_record import recorded_outputs
-from tests.conftest import shared_yaml, stack_yaml
+from tests.cli_runner import rollout_output
+from tests.conftest import listener_weights, shared_yaml, stack_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +57,12 @@ def elsewhere(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> E
     directory = tmp_path_factory.mktemp("region")
     (directory / "Pulumi.shared.yaml").write_text(shared_yaml(app))
     (directory / "Pulumi.canary.yaml").write_text(stack_yaml(app, "canary", ["aurora"]))
-    errors = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(errors):
+    with pytest.MonkeyPatch.context() as patch:
         _environment_in_us_east_1(patch)
-        code = run(["--project-dir", str(directory), "local", "up", "--cohort", "canary",
-                    "--json"])
-    assert code == 0, errors.getvalue()
-    return Elsewhere(app, directory, errors.getvalue())
+        done = rollout_output("--project-dir", str(directory), "local", "up", "--cohort",
+                              "canary", "--json")
+    assert done.code == 0, done.stderr
+    return Elsewhere(app, directory, done.stderr)
 
 
 @pytest.fixture
@@ -72,18 +70,10 @@ def in_us_east_1(monkeypatch: pytest.MonkeyPatch) -> None:
     _environment_in_us_east_1(monkeypatch)
 
 
-def listener_weights(listener_arn: str, region: str) -> dict[str, int]:
-    (listener,) = boto3.client("elbv2", region_name=region).describe_listeners(
-        ListenerArns=[listener_arn])["Listeners"]
-    return {group["TargetGroupArn"]: group["Weight"]
-            for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]}
-
-
 def test_local_up_deploys_into_the_stack_region_and_says_so_once(elsewhere: Elsewhere) -> None:
     resources = RolloutContext(elsewhere.directory).cohort("canary")
-    assert ":eu-west-1:" in resources.listener_arn
-    assert listener_weights(resources.listener_arn, "eu-west-1") == {
-        resources.target_group_arns["blue"]: 100, resources.target_group_arns["green"]: 0}
+    assert ":eu-west-1:" in resources.listener_arn and resources.region == "eu-west-1"
+    assert listener_weights(resources) == {"blue": 100, "green": 0}
     assert elsewhere.up_stderr.strip().splitlines() == [NOTICE]
 
 

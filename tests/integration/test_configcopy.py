@@ -82,13 +82,6 @@ def ssm(aws: AwsClients) -> Any:
     return aws.client("ssm")
 
 
-@pytest.fixture
-def cli_env(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> Fleet:
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-    return fleet
-
-
 def test_copy_preserves_types_descriptions_tiers_patterns_tags_and_key(
         fleet: Fleet, ssm: Any, adaptive: AwsClients) -> None:
     cohort = namespace(fleet)

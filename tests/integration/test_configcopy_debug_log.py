@@ -25,6 +25,7 @@ from botocore.awsrequest import AWSResponse
 import rollout.cli as rollout_cli
 from rollout.aws_clients import AwsClients
 from rollout.configcopy.wire_log import WITHHELD, watch_calls, withheld_wire_bodies
+from tests.cli_runner import address
 from tests.conftest import Fleet
 from tests.faults.client_hooks import client_hook
 
@@ -101,8 +102,7 @@ def debug_log(*quiet: str) -> Iterator[Everything]:
 
 def test_a_refused_write_whose_error_quotes_the_value_leaves_no_value_in_the_debug_log(
         fleet: Fleet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
+    address(monkeypatch, fleet)
     canary = fleet.cohorts["canary"]
     blue = canary.colour_prefix("blue")
     secure, plain, secret = (f"{kind}-{uuid.uuid4().hex}" for kind in ("secure", "plain", "sm"))
@@ -134,8 +134,7 @@ def test_a_refused_write_whose_error_quotes_the_value_leaves_no_value_in_the_deb
 def test_during_a_copy_the_ledgers_dynamodb_bodies_are_still_logged(
         fleet: Fleet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The guard is for SSM and Secrets Manager: the ledger's bodies (no values) stay readable."""
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
+    address(monkeypatch, fleet)
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name=f"{fleet.cohorts['wave1'].colour_prefix('blue')}/cedar/seats",
                       Value="40", Type="String")

@@ -38,13 +38,6 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
     return deploy_fleet(tmp_path_factory.mktemp("read-failures"), {"canary": TENANTS})
 
 
-@pytest.fixture
-def cli_env(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> Fleet:
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-    return fleet
-
-
 @dataclass
 class Unreadable:
     """Makes the toolkit's reads of ``names`` come back the way AWS reports an unreadable one.

@@ -29,13 +29,6 @@ def fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Fleet
                         {"canary": ["aurora", "birch", "cedar"]})
 
 
-@pytest.fixture
-def cli_env(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> Fleet:
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-    return fleet
-
-
 def rollout(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     """Run the command line in this process: its exit code and everything it printed."""
     code = rollout_cli.run(list(args))

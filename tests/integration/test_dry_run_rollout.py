@@ -10,9 +10,7 @@ the text output, then through JSON.
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,11 +19,13 @@ import pytest
 from rollout.cli import run
 from rollout.cli.rollout_cmds import STEP_MARK
 from rollout.discovery import CohortResources
+from tests.cli_runner import address
 from tests.conftest import Fleet, deploy_fleet, listener_weights
+from tests.releases import EXAMPLE_NOTES
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
 
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +33,13 @@ def dry_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     """One cohort, one tenant opted out (so ``start`` pins it), noticed for 1.5.0."""
     fleet = deploy_fleet(tmp_path_factory.mktemp("dry-run"), {"canary": ["aurora", "birch"]},
                          versions={"blue": "1.4.2", "green": "1.5.0"})
-    tenants = fleet.project_dir / "tenants.yaml"
-    opted = "{until: 2099-01-01, reason: month-end close}"
-    tenants.write_text(textwrap.dedent(f"""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - {{name: canary, order: 1, strategy: "canary:50:1h"}}
-        tenants:
-          - {{id: aurora, cohort: canary}}
-          - {{id: birch, cohort: canary, opt_out: {opted}}}
-        """))
+    tenants = write_tenants(
+        fleet.project_dir / "tenants.yaml", [cohort_entry("canary", "canary:50:1h")],
+        [tenant_entry("aurora", "canary"),
+         tenant_entry("birch", "canary", opted_out="month-end close")])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ROLLOUT_APP", fleet.app)
-        patch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-        patch.setenv("ROLLOUT_TENANTS", str(tenants))
-        assert run(["notify", "--release", "1.5.0", "--notes", str(NOTES), "--tenants",
+        address(patch, fleet, tenants)
+        assert run(["notify", "--release", "1.5.0", "--notes", str(EXAMPLE_NOTES), "--tenants",
                     str(tenants), "--json"]) == 0
         yield fleet
 

@@ -3,41 +3,30 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-from rollout.cli import run
+from tests.alarms import firing, put_5xx_alarm
+from tests.cli_runner import address, rollout
 from tests.conftest import Fleet, deploy_fleet, listener_weights
+from tests.releases import EXAMPLE_NOTES
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 
-def tenants_yaml(path: Path, alarm: str) -> Path:
+def tenants_file(path: Path, alarm: str) -> Path:
     """Three cohorts; gale (wave2) opted out, so it must stay on the old version."""
-    opted = "    opt_out: {until: 2099-01-01, reason: month-end close}\n"
-    path.write_text(textwrap.dedent(f"""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - {{name: canary, order: 1, strategy: "linear:25:1s",
-              gates: [{{kind: alarm, alarms: [{alarm}]}}]}}
-          - {{name: wave1, order: 2, strategy: "linear:25:1s",
-              gates: [{{kind: alarm, alarms: [{alarm}]}}]}}
-          - {{name: wave2, order: 3, strategy: "canary:50:1s"}}
-        tenants:
-          - {{id: aurora, cohort: canary}}
-          - {{id: birch, cohort: canary}}
-          - {{id: cedar, cohort: wave1}}
-          - {{id: dune, cohort: wave1}}
-          - {{id: ember, cohort: wave1}}
-          - {{id: fern, cohort: wave2}}
-          - id: gale
-            cohort: wave2
-        """) + opted)
-    return path
+    return write_tenants(path, [
+        cohort_entry("canary", "linear:25:1s", alarm=alarm),
+        cohort_entry("wave1", "linear:25:1s", alarm=alarm),
+        cohort_entry("wave2", "canary:50:1s"),
+    ], [
+        *(tenant_entry(name, "canary") for name in ("aurora", "birch")),
+        *(tenant_entry(name, "wave1") for name in ("cedar", "dune", "ember")),
+        tenant_entry("fern", "wave2"), tenant_entry("gale", "wave2", opted_out="month-end close"),
+    ])
 
 
 @pytest.fixture(scope="module")
@@ -47,35 +36,21 @@ def rollout_fleet(moto_endpoint: str,
         "canary": ["aurora", "birch"], "wave1": ["cedar", "dune", "ember"],
         "wave2": ["fern", "gale"]},
         versions={"blue": "1.4.2", "green": "1.5.0"})
-    cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=f"{fleet.app}-5xx", MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB", Statistic="Sum", Period=60, EvaluationPeriods=1,
-        Threshold=10, ComparisonOperator="GreaterThanThreshold")
-    cloudwatch.set_alarm_state(AlarmName=f"{fleet.app}-5xx", StateValue="OK",
-                               StateReason="healthy")
+    put_5xx_alarm(boto3.client("cloudwatch"), f"{fleet.app}-5xx")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ROLLOUT_APP", fleet.app)
-        patch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
+        address(patch, fleet)
         yield fleet
-
-
-def cli(*args: str) -> int:
-    return run(list(args))
-
-
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
 
 
 def notify(tenants: Path) -> None:
     """Tell every tenant about 1.5.0 (a zero-day notice period lets the rollout start now)."""
-    assert cli("notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
-               str(NOTES), "--json") == 0
+    assert rollout("notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
+                   str(EXAMPLE_NOTES), "--json") == 0
 
 
 def test_weights_move_through_every_step_and_promote(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tenants = tenants_yaml(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
+    tenants = tenants_file(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
     notify(tenants)
     capsys.readouterr()
     cohort = rollout_fleet.cohorts["canary"]
@@ -90,9 +65,9 @@ def test_weights_move_through_every_step_and_promote(
 
     CohortRollout._route = spy  # type: ignore[method-assign]
     try:
-        code = cli("start", "--cohort", "canary", "--release", "1.5.0", "--strategy",
-                   "linear:25:1s", "--tenants", str(tenants), "--wait", "--check-every",
-                   "0.2s", "--json")
+        code = rollout("start", "--cohort", "canary", "--release", "1.5.0", "--strategy",
+                       "linear:25:1s", "--tenants", str(tenants), "--wait", "--check-every",
+                       "0.2s", "--json")
     finally:
         CohortRollout._route = original  # type: ignore[method-assign]
     out = json.loads(capsys.readouterr().out)
@@ -105,14 +80,14 @@ def test_weights_move_through_every_step_and_promote(
 
 def test_a_stage_promotion_waits_until_the_source_cohort_has_baked(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tenants = tenants_yaml(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
+    tenants = tenants_file(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
     capsys.readouterr()
-    code = cli("promote", "--from", "canary", "--to", "wave1", "--release", "1.5.0",
-               "--tenants", str(tenants), "--json")
+    code = rollout("promote", "--from", "canary", "--to", "wave1", "--release", "1.5.0",
+                   "--tenants", str(tenants), "--json")
     assert code == 3
     assert "bake" in json.loads(capsys.readouterr().out)["error"]
-    code = cli("promote", "--from", "wave1", "--to", "wave2", "--release", "1.5.0",
-               "--tenants", str(tenants), "--json")
+    code = rollout("promote", "--from", "wave1", "--to", "wave2", "--release", "1.5.0",
+                   "--tenants", str(tenants), "--json")
     assert code == 3
     assert "wave1" in json.loads(capsys.readouterr().out)["error"]
 
@@ -120,27 +95,22 @@ def test_a_stage_promotion_waits_until_the_source_cohort_has_baked(
 def test_alarm_mid_bake_rolls_back_in_one_write_and_keeps_tenant_edits(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     alarm = f"{rollout_fleet.app}-5xx"
-    tenants = tenants_yaml(tmp_path / "tenants.yaml", alarm)
+    tenants = tenants_file(tmp_path / "tenants.yaml", alarm)
     notify(tenants)
     capsys.readouterr()
     cohort = rollout_fleet.cohorts["wave1"]
     ssm = boto3.client("ssm")
     ssm.put_parameter(Name=f"{cohort.colour_prefix('blue')}/cedar/theme", Value="light",
                       Type="String")
-    assert cli("start", "--cohort", "wave1", "--release", "1.5.0", "--strategy",
-               "linear:25:30s", "--tenants", str(tenants), "--json") == 0
+    assert rollout("start", "--cohort", "wave1", "--release", "1.5.0", "--strategy",
+                   "linear:25:30s", "--tenants", str(tenants), "--json") == 0
     capsys.readouterr()
     assert listener_weights(cohort) == {"blue": 75, "green": 25}
     green_theme = f"{cohort.colour_prefix('green')}/cedar/theme"
     assert ssm.get_parameter(Name=green_theme)["Parameter"]["Value"] == "light"
     ssm.put_parameter(Name=green_theme, Value="midnight", Type="String", Overwrite=True)
-    boto3.client("cloudwatch").set_alarm_state(
-        AlarmName=alarm, StateValue="ALARM", StateReason="5xx spike on green")
-    try:
-        code = cli("step", "--cohort", "wave1", "--tenants", str(tenants), "--json")
-    finally:
-        boto3.client("cloudwatch").set_alarm_state(AlarmName=alarm, StateValue="OK",
-                                                   StateReason="healthy")
+    with firing(boto3.client("cloudwatch"), alarm, "5xx spike on green"):
+        code = rollout("step", "--cohort", "wave1", "--tenants", str(tenants), "--json")
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert listener_weights(cohort) == {"blue": 100, "green": 0}
@@ -148,7 +118,7 @@ def test_alarm_mid_bake_rolls_back_in_one_write_and_keeps_tenant_edits(
     assert alarm in out["reason"]
     blue_theme = ssm.get_parameter(Name=f"{cohort.colour_prefix('blue')}/cedar/theme")
     assert blue_theme["Parameter"]["Value"] == "midnight"  # the edit made on green survived
-    assert cli("status", "--cohort", "wave1", "--json") == 0
+    assert rollout("status", "--cohort", "wave1", "--json") == 0
     status = json.loads(capsys.readouterr().out)
     assert status[0]["status"] == "rolled_back"
     assert alarm in status[0]["reason"]
@@ -156,11 +126,11 @@ def test_alarm_mid_bake_rolls_back_in_one_write_and_keeps_tenant_edits(
 
 def test_an_opted_out_tenant_stays_on_the_old_colour_after_promotion(
         rollout_fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tenants = tenants_yaml(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
+    tenants = tenants_file(tmp_path / "tenants.yaml", f"{rollout_fleet.app}-5xx")
     notify(tenants)
     cohort = rollout_fleet.cohorts["wave2"]
-    assert cli("start", "--cohort", "wave2", "--release", "1.5.0", "--tenants", str(tenants),
-               "--wait", "--check-every", "0.2s") == 0
+    assert rollout("start", "--cohort", "wave2", "--release", "1.5.0", "--tenants", str(tenants),
+                   "--wait", "--check-every", "0.2s") == 0
     assert listener_weights(cohort) == {"blue": 0, "green": 100}
     rules = boto3.client("elbv2").describe_rules(ListenerArn=cohort.listener_arn)["Rules"]
     pinned = [r for r in rules if not r["IsDefault"]]
@@ -172,7 +142,7 @@ def test_an_opted_out_tenant_stays_on_the_old_colour_after_promotion(
     assert [(g["TargetGroupArn"], g.get("Weight", 1)) for g in forward if g.get("Weight", 1)] \
         == [(cohort.target_group_arns["blue"], forward[0].get("Weight", 1))]
     capsys.readouterr()
-    assert cli("status", "--cohort", "wave2", "--json") == 0
+    assert rollout("status", "--cohort", "wave2", "--json") == 0
     status = json.loads(capsys.readouterr().out)[0]
     assert status["tenant_versions"] == {"fern": "1.5.0", "gale": "1.4.2"}
     assert status["pins"] == {"gale": "blue"}

@@ -6,21 +6,25 @@ import json
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import boto3
 import pytest
 
-from rollout.cli import run
 from rollout.rollouts.executor import load_state
-from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import Status
+from tests.cli_runner import address, rollout
 from tests.conftest import Fleet, deploy_fleet, listener_weights
-from tests.integration.test_engine import NOTES
+from tests.fleet_reads import fleet_ledger
+from tests.releases import EXAMPLE_NOTES, notes_for
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 ROLLOUT = [sys.executable, "-m", "rollout.cli"]
+COHORTS = [cohort_entry("race", "linear:50:1s"), cohort_entry("crash", "linear:25:1s"),
+           cohort_entry("guarded", "linear:50:1s")]
+TENANTS = [tenant_entry("rook", "race"), tenant_entry("cole", "crash"),
+           tenant_entry("gus", "guarded")]
 
 
 @pytest.fixture(scope="module")
@@ -28,29 +32,12 @@ def contested(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> F
     base = tmp_path_factory.mktemp("contested")
     fleet = deploy_fleet(base, {"race": ["rook"], "crash": ["cole"], "guarded": ["gus"]},
                          versions={"blue": "1.4.2", "green": "1.5.0"})
-    tenants = fleet.project_dir / "tenants.yaml"
-    tenants.write_text(textwrap.dedent("""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - {name: race, order: 1, strategy: "linear:50:1s"}
-          - {name: crash, order: 2, strategy: "linear:25:1s"}
-          - {name: guarded, order: 3, strategy: "linear:50:1s"}
-        tenants:
-          - {id: rook, cohort: race}
-          - {id: cole, cohort: crash}
-          - {id: gus, cohort: guarded}
-        """))
+    tenants = write_tenants(fleet.project_dir / "tenants.yaml", COHORTS, TENANTS)
     done = subprocess.run([*ROLLOUT, "notify", "--release", "1.5.0", "--tenants", str(tenants),
-                           "--notes", str(NOTES), "--json"], env=fleet.env(),
+                           "--notes", str(EXAMPLE_NOTES), "--json"], env=fleet.env(),
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return fleet
-
-
-def ledger(fleet: Fleet) -> Ledger:
-    return Ledger(fleet.clients, fleet.shared.ledger_table)
 
 
 def test_two_concurrent_starts_one_proceeds_the_other_exits_3(contested: Fleet) -> None:
@@ -67,7 +54,7 @@ def test_two_concurrent_starts_one_proceeds_the_other_exits_3(contested: Fleet) 
     error = json.loads(blocked_out)["error"]
     assert "locked by" in error or "already has a rollout" in error
     assert listener_weights(contested.cohorts["race"]) == {"blue": 0, "green": 100}
-    starts = [e for e in ledger(contested).events("race") if e.kind == "started"]
+    starts = [e for e in fleet_ledger(contested).events("race") if e.kind == "started"]
     assert len(starts) == 1
 
 
@@ -77,7 +64,7 @@ def test_resume_after_a_kill_between_steps_finishes_the_rollout(contested: Fleet
         [*ROLLOUT, "start", "--cohort", "crash", "--release", "1.5.0", "--wait",
          "--strategy", "linear:25:2s", "--check-every", "0.2s", "--lease", "2s", "--json"],
         env=contested.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    book = ledger(contested)
+    book = fleet_ledger(contested)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         state = load_state(book, "crash")
@@ -116,27 +103,25 @@ def test_resume_after_a_kill_between_steps_finishes_the_rollout(contested: Fleet
 def test_bad_start_input_exits_2_and_changes_nothing(
         contested: Fleet, args: list[str], message: str,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROLLOUT_APP", contested.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(contested.project_dir))
+    address(monkeypatch, contested)
     before = listener_weights(contested.cohorts["race"])
-    events_before = len(ledger(contested).events("race"))
+    events_before = len(fleet_ledger(contested).events("race"))
     options = {"--cohort": "race", "--release": "1.5.0", "--strategy": "linear:20:1s"}
     given = dict(zip(args[::2], args[1::2], strict=True))
     argv = ["start", *[part for key, value in {**options, **given}.items()
                        for part in (key, value)], "--json"]
-    assert run(argv) == 2
+    assert rollout(*argv) == 2
     assert message in json.loads(capsys.readouterr().out)["error"]
     assert listener_weights(contested.cohorts["race"]) == before
-    assert len(ledger(contested).events("race")) == events_before
+    assert len(fleet_ledger(contested).events("race")) == events_before
 
 
 def test_pinning_to_an_unknown_colour_exits_2_and_writes_nothing(
         contested: Fleet, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROLLOUT_APP", contested.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(contested.project_dir))
-    assert run(["pin", "--cohort", "race", "--tenant", "rook", "--colour", "purple",
-                "--json"]) == 2
+    address(monkeypatch, contested)
+    assert rollout("pin", "--cohort", "race", "--tenant", "rook", "--colour", "purple",
+                   "--json") == 2
     assert "unknown colour 'purple'" in json.loads(capsys.readouterr().out)["error"]
     rules = boto3.client("elbv2").describe_rules(
         ListenerArn=contested.cohorts["race"].listener_arn)["Rules"]
@@ -151,9 +136,8 @@ def cli_json(fleet: Fleet, *args: str) -> tuple[int, dict[str, object]]:
 
 
 def test_start_before_the_notice_period_is_over_exits_3(contested: Fleet) -> None:
-    strict = contested.project_dir / "strict-tenants.yaml"
-    strict.write_text((contested.project_dir / "tenants.yaml").read_text()
-                      .replace("notice_days: 0", "notice_days: 14"))
+    strict = write_tenants(contested.project_dir / "strict-tenants.yaml", COHORTS, TENANTS,
+                           notice_days=14)
     before = listener_weights(contested.cohorts["guarded"])
     code, out = cli_json(contested, "start", "--cohort", "guarded", "--release", "1.5.0",
                          "--tenants", str(strict))
@@ -183,8 +167,7 @@ def test_an_insecure_colour_blocks_start_naming_the_rule(contested: Fleet) -> No
 def test_rollback_to_a_version_redeploys_it_from_the_store(contested: Fleet,
                                                             tmp_path: Path) -> None:
     """race was promoted by the first test; its old colour is treated as scaled down."""
-    notes = tmp_path / "release-1.4.1.yaml"
-    notes.write_text(NOTES.read_text().replace("version: 1.5.0", "version: 1.4.1"))
+    notes = notes_for(tmp_path, "1.4.1")
     artefact = tmp_path / "app-1.4.1.tar.gz"
     artefact.write_bytes(b"the 1.4.1 build")
     code, _ = cli_json(contested, "release", "publish", "--version", "1.4.1", "--notes",

@@ -19,6 +19,7 @@ from rollout.gates.cloudwatch_stats import elb_dimensions
 from rollout.gates.load import load_gate
 from rollout.local.metrics_feed import feed_requests
 from rollout.vocabulary.colours import Colour
+from tests.alarms import put_5xx_alarm
 from tests.conftest import Fleet
 
 pytestmark = pytest.mark.integration
@@ -79,15 +80,9 @@ def test_dimensions_are_the_ones_alb_publishes_under(fleet: Fleet) -> None:
 
 def make_alarm(fleet: Fleet, suffix: str, state: str = "OK", threshold: float = 5.0,
                reason_data: str = "{}") -> str:
-    name = f"{fleet.app}-{suffix}"
-    cloudwatch = fleet.clients.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=threshold,
-        ComparisonOperator="GreaterThanThreshold")
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"set to {state}",
-                               StateReasonData=reason_data)
-    return name
+    return put_5xx_alarm(fleet.clients.client("cloudwatch"), f"{fleet.app}-{suffix}",
+                         threshold=threshold, state=state, reason=f"set to {state}",
+                         reason_data=reason_data)
 
 
 def test_alarm_gate_passes_while_ok_and_fails_naming_the_alarm(fleet: Fleet, slot: Slot) -> None:

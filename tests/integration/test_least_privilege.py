@@ -19,7 +19,6 @@ import fnmatch
 import json
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,6 @@ from botocore.exceptions import ClientError
 from rollout.artefacts.manifest import MANIFEST_NAME
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
-from rollout.cli import run
 from rollout.discovery import CohortResources
 from rollout.local.record import local_record_policy
 from rollout.local.state import STATE_BUCKET
@@ -40,13 +38,16 @@ from rollout.rollouts.state import RolloutState
 from rollout.stacks.role_policy import release_role_policy
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.ledger_keys import cohort_pk, notice_pk, notice_sk
-from tests.conftest import deploy_fleet
+from tests.alarms import put_5xx_alarm
+from tests.cli_runner import rollout
+from tests.conftest import deploy_fleet, listener_weights
 from tests.iam_moto import AccessKey, EnforcingMoto, as_moto_enforces, enforcing_moto
+from tests.releases import EXAMPLE_NOTES, notes_for
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
 
 ROLLOUT = [sys.executable, "-m", "rollout.cli"]
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
 RELEASE = "1.5.0"
 SECRET = "s3cr3t-api-key-9f81"
 VAULTED = "s3cr3t-licence-5d27"
@@ -72,8 +73,7 @@ class Scene:
         if cohort not in self.printed:
             capsys.readouterr()
             with self.moto.acting_as(self.admin):
-                code = run(["--app", self.app, "--project-dir", str(self.project_dir),
-                            "iam-policy", "--cohort", cohort, "--json"])
+                code = rollout("iam-policy", "--cohort", cohort, "--json", fleet=self)
             out = capsys.readouterr().out
             assert code == 0, out
             self.printed[cohort] = out
@@ -111,11 +111,8 @@ class Scene:
 
     def weights(self, cohort: str) -> dict[str, int]:
         """What the listener really routes by, read by the administrator."""
-        resources = self.cohorts[cohort]
-        listener = self.moto.client("elbv2").describe_listeners(
-            ListenerArns=[resources.listener_arn])["Listeners"][0]
-        groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-        return {resources.colour_of(g["TargetGroupArn"]): g["Weight"] for g in groups}
+        with self.moto.acting_as(self.admin):
+            return listener_weights(self.cohorts[cohort])
 
     def ledger(self) -> Ledger:
         with self.moto.acting_as(self.admin):
@@ -146,27 +143,17 @@ class Scene:
                 "config": self.parameters(self.cohorts[cohort].param_prefix)}
 
 
-def tenants_yaml(path: Path, app: str, alarm: str) -> Path:
+def tenants_file(path: Path, app: str, alarm: str) -> Path:
     """canary (birch opted out, so it is pinned to the old colour) and wave1."""
-    path.write_text(textwrap.dedent(f"""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - name: canary
-            order: 1
-            strategy: "linear:50:1s"
-            gates: [{{kind: alarm, alarms: [{alarm}]}}]
-          - {{name: wave1, order: 2, strategy: "linear:50:1s"}}
-        tenants:
-          - {{id: aurora, cohort: canary, host: aurora.{app}.example}}
-          - id: birch
-            cohort: canary
-            host: birch.{app}.example
-            opt_out: {{until: 2099-01-01, reason: month-end close}}
-          - {{id: cedar, cohort: wave1, host: cedar.{app}.example}}
-        """))
-    return path
+    return write_tenants(path, [
+        cohort_entry("canary", "linear:50:1s", alarm=alarm),
+        cohort_entry("wave1", "linear:50:1s"),
+    ], [
+        tenant_entry("aurora", "canary", host=f"aurora.{app}.example"),
+        tenant_entry("birch", "canary", host=f"birch.{app}.example",
+                     opted_out="month-end close"),
+        tenant_entry("cedar", "wave1", host=f"cedar.{app}.example"),
+    ])
 
 
 def seed_tenant_config(moto: EnforcingMoto, cohort: CohortResources, tenant: str) -> None:
@@ -196,17 +183,11 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         cohorts = dict(fleet.cohorts)
         for name, tenants in COHORTS.items():
             seed_tenant_config(moto, cohorts[name], tenants[0])
-        alarm = f"{fleet.app}-5xx"
-        cloudwatch = moto.client("cloudwatch")
-        cloudwatch.put_metric_alarm(
-            AlarmName=alarm, MetricName="HTTPCode_Target_5XX_Count",
-            Namespace="AWS/ApplicationELB", Statistic="Sum", Period=60, EvaluationPeriods=1,
-            Threshold=10, ComparisonOperator="GreaterThanThreshold")
-        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+        alarm = put_5xx_alarm(moto.client("cloudwatch"), f"{fleet.app}-5xx")
         forget_local_engine_state(moto, fleet.app)
         admin = moto.enforce()
         yield Scene(moto, admin, fleet.app, fleet.project_dir, cohorts,
-                    tenants_yaml(base / "tenants.yaml", fleet.app, alarm), alarm)
+                    tenants_file(base / "tenants.yaml", fleet.app, alarm), alarm)
 
 
 def without(action: str, policy: dict[str, Any]) -> dict[str, Any]:
@@ -369,14 +350,12 @@ def test_a_cohort_role_reads_but_never_writes_another_cohort_s_ledger_items(
 def test_a_cohort_role_can_neither_delete_nor_overwrite_a_published_release(
         scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     version = "1.4.9"
-    notes = tmp_path / "release.yaml"
-    notes.write_text(NOTES.read_text().replace(f"version: {RELEASE}", f"version: {version}"))
+    notes = notes_for(tmp_path, version)
     artefact = tmp_path / "service.tar.gz"
     artefact.write_bytes(b"release 1.4.9 of the service\n")
     with scene.moto.acting_as(scene.admin):
-        assert run(["--app", scene.app, "--project-dir", str(scene.project_dir), "release",
-                    "publish", "--version", version, "--notes", str(notes), str(artefact),
-                    "--json"]) == 0
+        assert rollout("release", "publish", "--version", version, "--notes", str(notes),
+                       str(artefact), "--json", fleet=scene) == 0
     capsys.readouterr()
     role = scene.cohort_role("canary", capsys)
     bucket = scene.cohorts["canary"].artefact_bucket
@@ -466,10 +445,10 @@ def test_a_whole_rollout_runs_as_a_user_holding_only_the_printed_policy(
         parsed: dict[str, Any] | list[Any] = json.loads(done.stdout)
         return parsed
 
-    step("release", "publish", "--version", RELEASE, "--notes", str(NOTES), str(artefact),
-         "--json", key=releaser)
-    step("notify", "--release", RELEASE, "--tenants", str(scene.tenants), "--notes", str(NOTES),
-         "--json", key=releaser)
+    step("release", "publish", "--version", RELEASE, "--notes", str(EXAMPLE_NOTES),
+         str(artefact), "--json", key=releaser)
+    step("notify", "--release", RELEASE, "--tenants", str(scene.tenants), "--notes",
+         str(EXAMPLE_NOTES), "--json", key=releaser)
     started = scene.start(role, "canary")
     outputs.append(started)
     assert started.returncode == 0, started.stderr
@@ -526,9 +505,8 @@ def test_without_modify_listener_the_rollout_stops_at_its_first_step_and_resume_
 
     capsys.readouterr()
     with scene.moto.acting_as(scene.admin):
-        code = run(["--app", scene.app, "--project-dir", str(scene.project_dir), "resume",
-                    "--cohort", "wave1", "--tenants", str(scene.tenants), "--check-every",
-                    "0.2s", "--json"])
+        code = rollout("resume", "--cohort", "wave1", "--tenants", str(scene.tenants),
+                       "--check-every", "0.2s", "--json", fleet=scene)
     resumed = capsys.readouterr()
     assert code == 0, resumed.err
     assert json.loads(resumed.out)["status"] == "promoted"

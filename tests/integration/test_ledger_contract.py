@@ -9,7 +9,6 @@ both, the DynamoDB one on moto.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -21,6 +20,7 @@ from rollout.errors import Blocked
 from rollout.rollouts.ledger import Event, Lease, Ledger, StoppedByOperator, StopRequest
 from rollout.rollouts.memory_ledger import MemoryLedger
 from rollout.vocabulary.ledger_keys import STATE_SK, cohort_pk, stop_sk
+from tests.ledger_tables import fresh_ledger
 from tests.rollout_doubles import FakeClock
 
 pytestmark = pytest.mark.integration
@@ -52,15 +52,7 @@ def memory() -> Contract:
 
 
 def dynamodb() -> Contract:
-    clients = AwsClients()
-    table = f"contract-{uuid.uuid4().hex[:8]}"
-    clients.client("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}])
-    return Contract(Ledger(clients, table), FakeClock())
+    return Contract(fresh_ledger(AwsClients(), "contract"), FakeClock())
 
 
 @pytest.fixture(params=[memory, dynamodb], ids=["memory", "dynamodb"])

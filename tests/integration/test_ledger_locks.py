@@ -8,7 +8,6 @@ toolkit wrote (no record version): such a lock must not hang every later command
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
@@ -16,33 +15,15 @@ from rollout.aws_clients import AwsClients
 from rollout.errors import Blocked
 from rollout.rollouts.ledger import Ledger
 from rollout.vocabulary.ledger_keys import LOCK_SK, cohort_pk
+from tests.ledger_tables import fresh_ledger
+from tests.rollout_doubles import FakeClock
 
 pytestmark = pytest.mark.integration
 
 
-class FakeClock:
-    """Monotonic time that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def ledger(aws: AwsClients) -> Ledger:
-    table = f"ledger-{uuid.uuid4().hex[:8]}"
-    aws.client("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}])
-    return Ledger(aws, table)
+    return fresh_ledger(aws, "ledger")
 
 
 def test_a_lock_written_before_record_versions_is_taken_over_after_one_lease(
@@ -52,7 +33,7 @@ def test_a_lock_written_before_record_versions_is_taken_over_after_one_lease(
         "token": {"S": "old"}, "expires_at": {"N": repr(time.time() + 3600)}})
     clock = FakeClock()
     lease = ledger.acquire("canary", "new-ci", 5, monotonic=clock.monotonic, sleep=clock.sleep)
-    assert clock.now - 1000.0 >= 60, "taken before a whole (default) lease of watching"
+    assert clock.ticks - 1000.0 >= 60, "taken before a whole (default) lease of watching"
     holder = ledger.lock_holder("canary")
     assert holder is not None and holder.token == lease.token
 
@@ -67,4 +48,4 @@ def test_a_holder_that_renews_is_alive_and_the_waiter_stops(ledger: Ledger) -> N
 
     with pytest.raises(Blocked, match=r"locked by first \(alive"):
         ledger.acquire("canary", "second", 5, monotonic=clock.monotonic, sleep=renewing_sleep)
-    assert clock.now - 1000.0 < 5, "a live holder is seen within one lease"
+    assert clock.ticks - 1000.0 < 5, "a live holder is seen within one lease"

@@ -9,18 +9,18 @@ gone (exit 1); ``status`` shows the real weights and that the ledger cannot be r
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import boto3
 import pytest
 
 from rollout.cli import run
+from tests.cli_runner import address
 from tests.conftest import deploy_fleet, listener_weights
+from tests.releases import EXAMPLE_NOTES
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
-
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
 
 
 def test_rollback_without_a_ledger_moves_traffic_back(
@@ -28,16 +28,11 @@ def test_rollback_without_a_ledger_moves_traffic_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     fleet = deploy_fleet(tmp_path, {"canary": ["aurora"]},
                          versions={"blue": "1.4.2", "green": "1.5.0"})
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-    tenants = tmp_path / "tenants.yaml"
-    tenants.write_text(textwrap.dedent("""\
-        defaults: {notice_days: 0, windows: ["daily 00:00-24:00"]}
-        cohorts: [{name: canary, order: 1, strategy: "canary:50:1h"}]
-        tenants: [{id: aurora, cohort: canary}]
-        """))
+    address(monkeypatch, fleet)
+    tenants = write_tenants(tmp_path / "tenants.yaml", [cohort_entry("canary", "canary:50:1h")],
+                            [tenant_entry("aurora", "canary")])
     assert run(["notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
-                str(NOTES), "--json"]) == 0
+                str(EXAMPLE_NOTES), "--json"]) == 0
     assert run(["start", "--cohort", "canary", "--release", "1.5.0", "--tenants",
                 str(tenants), "--json"]) == 0
     cohort = fleet.cohorts["canary"]

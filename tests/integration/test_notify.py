@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from rollout.cli import run
 from rollout.model.tenants import load_tenants
 from rollout.notify.records import check_notice
-from rollout.rollouts.ledger import Ledger
 from rollout.schedule.notice import NoticeRecord
 from rollout.schedule.planner import plan_release
+from tests.cli_runner import rollout
 from tests.conftest import Fleet
+from tests.fleet_reads import fleet_ledger
+from tests.releases import short_notes_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -41,24 +42,12 @@ TENANTS = textwrap.dedent("""\
     """)
 
 
-def notes_yaml(version: str) -> str:
-    return textwrap.dedent(f"""\
-        version: {version}
-        title: Faster exports
-        changes: [CSV exports run in the background]
-        benefits: [Exports of any size finish]
-        risks: [Export links change format]
-        timeframe: Each upgrade takes under an hour, with no downtime.
-        rollbackPlan: Traffic returns to the previous version in one step.
-        """)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("notify")
     (base / "tenants.yaml").write_text(TENANTS)
     for version in ("1.5.0", "1.6.0", "1.7.0"):
-        (base / f"release-{version}.yaml").write_text(notes_yaml(version))
+        (base / f"release-{version}.yaml").write_text(short_notes_yaml(version))
     return base
 
 
@@ -68,9 +57,8 @@ def plan_from() -> str:
 
 
 def notify(fleet: Fleet, files: Path, version: str, *extra: str) -> int:
-    return run(["--app", fleet.app, "--project-dir", str(fleet.project_dir), "notify",
-                "--release", version, "--tenants", str(files / "tenants.yaml"),
-                "--notes", str(files / f"release-{version}.yaml"), *extra])
+    return rollout("notify", "--release", version, "--tenants", str(files / "tenants.yaml"),
+                   "--notes", str(files / f"release-{version}.yaml"), *extra, fleet=fleet)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +109,7 @@ def test_notify_sends_each_tenant_its_notice_once(
     assert messages["aurora"]["Subject"].startswith("Upgrade to 1.5.0 for aurora")
     assert "opted out until 2099-01-01: frozen platform" in messages["cedar"]["Message"]
 
-    ledger = Ledger(fleet.clients, fleet.shared.ledger_table)
+    ledger = fleet_ledger(fleet)
     records = {r.tenant: r for r in ledger.query("NOTICE#1.5.0", "TENANT#", NoticeRecord)}
     assert sorted(records) == ["aurora", "birch", "cedar"]
     assert {t: r.message_id for t, r in records.items()} == \
@@ -139,7 +127,7 @@ def test_notify_sends_each_tenant_its_notice_once(
 def test_start_is_blocked_until_the_notice_period_has_passed(
         fleet: Fleet, files: Path, queue_url: str) -> None:
     tenants = load_tenants(files / "tenants.yaml")
-    ledger = Ledger(fleet.clients, fleet.shared.ledger_table)
+    ledger = fleet_ledger(fleet)
     now = datetime.now(UTC)
     never = check_notice(ledger, "1.6.0", tenants, "canary", now)
     assert [(m.tenant, m.complete_at) for m in never] == [("aurora", None), ("birch", None)]
@@ -156,15 +144,15 @@ def test_start_is_blocked_until_the_notice_period_has_passed(
 
 def test_bad_notes_exit_2_and_send_nothing(fleet: Fleet, files: Path, queue_url: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    (files / "release-2.0.0.yaml").write_text(notes_yaml("2.0.0").replace(
+    (files / "release-2.0.0.yaml").write_text(short_notes_yaml("2.0.0").replace(
         "risks: [Export links change format]\n", ""))
     assert notify(fleet, files, "2.0.0") == 2
     assert "release-2.0.0.yaml" in capsys.readouterr().err.replace("\n", "")
-    (files / "release-2.0.1.yaml").write_text(notes_yaml("2.0.0"))
+    (files / "release-2.0.1.yaml").write_text(short_notes_yaml("2.0.0"))
     assert notify(fleet, files, "2.0.1") == 2
     assert "release-2.0.1.yaml:1: version: the notes are for 2.0.0, but --release is 2.0.1" \
         in capsys.readouterr().err.replace("\n", "")
-    ledger = Ledger(fleet.clients, fleet.shared.ledger_table)
+    ledger = fleet_ledger(fleet)
     assert ledger.query("NOTICE#2.0.0", "TENANT#", NoticeRecord) == []
     assert ledger.query("NOTICE#2.0.1", "TENANT#", NoticeRecord) == []
     assert drain(fleet, queue_url) == []
@@ -207,7 +195,7 @@ def test_notices_can_go_to_a_webhook(fleet: Fleet, files: Path, webhook: str,
     assert notify(fleet, files, "1.7.0", *args) == 0
     assert sorted(p["tenant"] for p in _Hook.received) == ["aurora", "birch", "cedar"]
     assert all(p["release"] == "1.7.0" and "What changes" in p["body"] for p in _Hook.received)
-    ledger = Ledger(fleet.clients, fleet.shared.ledger_table)
+    ledger = fleet_ledger(fleet)
     records = ledger.query("NOTICE#1.7.0", "TENANT#", NoticeRecord)
     assert sorted(r.message_id or "" for r in records) == ["hook-1", "hook-2", "hook-3"]
     assert {r.channel for r in records} == {"webhook"}
@@ -242,7 +230,7 @@ def test_a_webhook_redirect_is_not_followed_and_nothing_is_recorded(
     server = HTTPServer(("127.0.0.1", 0), _Redirect)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    (files / "release-1.8.0.yaml").write_text(notes_yaml("1.8.0"))
+    (files / "release-1.8.0.yaml").write_text(short_notes_yaml("1.8.0"))
     token = "tok-3a1f-never-shown"
     monkeypatch.setenv("ROLLOUT_WEBHOOK_URL",
                        f"http://127.0.0.1:{server.server_address[1]}/hook?token={token}")
@@ -257,5 +245,5 @@ def test_a_webhook_redirect_is_not_followed_and_nothing_is_recorded(
     [line] = printed.err.strip().splitlines()
     assert "answered 307, a redirect, which is not followed" in line
     assert _Hook.received == []
-    ledger = Ledger(fleet.clients, fleet.shared.ledger_table)
+    ledger = fleet_ledger(fleet)
     assert ledger.query("NOTICE#1.8.0", "TENANT#", NoticeRecord) == []

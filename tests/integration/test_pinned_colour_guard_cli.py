@@ -18,65 +18,35 @@ moving      elm pinned to blue, later moved to green as the refusal advises
 from __future__ import annotations
 
 import json
-import os
-import textwrap
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from rollout.artefacts.notes import load_notes
-from rollout.artefacts.store import ArtefactStore
-from rollout.cli import run
 from rollout.local.state import LocalStateStore
 from rollout.rollouts.executor import load_state
-from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import Status
 from rollout.routers.alb import AlbRouter
 from rollout.stacks.outputs_record import recorded_outputs
 from rollout.vocabulary.colours import COLOURS, Colour
-from rollout.vocabulary.tags import TAG_VERSION
-from tests.conftest import Fleet, deploy_fleet
+from tests.cli_runner import address, rollout
+from tests.conftest import Fleet, deploy_fleet, listener_weights
+from tests.fleet_reads import fleet_ledger, target_group_version
+from tests.releases import EXAMPLE_NOTES, publish, store_of
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
 
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
 COHORTS = {"optout": ["acme", "bolt"], "moving": ["elm", "fir"]}
 OPTED_OUT = {"optout": "acme", "moving": "elm"}
 PUBLISHED = ["1.2.0", "1.4.2", "1.6.0"]
 
 
-def cli(*args: str) -> int:
-    return run(list(args))
-
-
-def tenants_yaml(path: Path) -> Path:
-    opted = "{until: 2099-01-01, reason: month-end close}"
-    lines = [f"  - {{name: {cohort}, order: {order}, strategy: all-at-once}}"
-             for order, cohort in enumerate(COHORTS, start=1)]
-    people = [f"  - {{id: {tenant}, cohort: {cohort}"
-              + (f", opt_out: {opted}}}" if OPTED_OUT[cohort] == tenant else "}")
-              for cohort, tenants in COHORTS.items() for tenant in tenants]
-    path.write_text(textwrap.dedent("""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-        """) + "\n".join(lines) + "\ntenants:\n" + "\n".join(people) + "\n")
-    return path
-
-
-def publish(fleet: Fleet, base: Path) -> None:
-    store = ArtefactStore.of(fleet.clients, fleet.shared)
-    for version in PUBLISHED:
-        notes = base / f"release-{version}.yaml"
-        notes.write_text(NOTES.read_text().replace("version: 1.5.0", f"version: {version}", 1))
-        bundle = base / version / "app.tar.gz"
-        bundle.parent.mkdir()
-        bundle.write_bytes(os.urandom(2_000))
-        store.publish(load_notes(notes, version), [bundle])
+OPTED_OUT_REASON = "month-end close"
+COHORT_ENTRIES = [cohort_entry(name, "all-at-once") for name in COHORTS]
+TENANT_ENTRIES = [
+    tenant_entry(name, group, opted_out=OPTED_OUT_REASON if OPTED_OUT[group] == name else None)
+    for group, names in COHORTS.items() for name in names]
 
 
 @pytest.fixture(scope="module")
@@ -84,17 +54,16 @@ def promoted(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> It
     """Every cohort promoted to green 1.5.0 with its opted-out tenant pinned to blue 1.4.2."""
     base = tmp_path_factory.mktemp("pinned")
     fleet = deploy_fleet(base, COHORTS, versions={"blue": "1.4.2", "green": "1.5.0"})
-    tenants = tenants_yaml(fleet.project_dir / "tenants.yaml")
+    tenants = write_tenants(fleet.project_dir / "tenants.yaml", COHORT_ENTRIES, TENANT_ENTRIES)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ROLLOUT_APP", fleet.app)
-        patch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-        patch.setenv("ROLLOUT_TENANTS", str(tenants))
-        assert cli("notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
-                   str(NOTES), "--json") == 0
-        for cohort in COHORTS:
-            assert cli("start", "--cohort", cohort, "--release", "1.5.0", "--wait",
-                       "--check-every", "0.1s", "--json") == 0
-        publish(fleet, base)
+        address(patch, fleet, tenants)
+        assert rollout("notify", "--release", "1.5.0", "--tenants", str(tenants), "--notes",
+                       str(EXAMPLE_NOTES), "--json") == 0
+        for name in COHORTS:
+            assert rollout("start", "--cohort", name, "--release", "1.5.0", "--wait",
+                           "--check-every", "0.1s", "--json") == 0
+        for version in PUBLISHED:
+            publish(fleet, base, version, size=2_000)
         yield fleet
 
 
@@ -110,26 +79,12 @@ def listener_rule_lost(promoted: Fleet) -> Iterator[None]:
 
 
 def version_tag(fleet: Fleet, cohort: str, colour: Colour) -> str:
-    arn = fleet.cohorts[cohort].target_group_arns[colour]
-    tags = boto3.client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
-    return str(next(t["Value"] for t in tags if t["Key"] == TAG_VERSION))
-
-
-def listener_weights(fleet: Fleet, cohort: str) -> dict[str, int]:
-    resources = fleet.cohorts[cohort]
-    listener = boto3.client("elbv2").describe_listeners(
-        ListenerArns=[resources.listener_arn])["Listeners"][0]
-    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    return {resources.colour_of(g["TargetGroupArn"]): g["Weight"] for g in groups}
-
-
-def ledger(fleet: Fleet) -> Ledger:
-    return Ledger(fleet.clients, fleet.shared.ledger_table)
+    return target_group_version(fleet.clients, fleet.cohorts[cohort].target_group_arns[colour])
 
 
 def snapshot(fleet: Fleet, cohort: str) -> dict[str, Any]:
     """Everything a redeploy would change: tags, stack outputs, weights, pins, ledger."""
-    book = ledger(fleet)
+    book = fleet_ledger(fleet)
     stack = LocalStateStore(fleet.clients, fleet.app).load(cohort)
     assert stack is not None
     state = load_state(book, cohort)
@@ -137,7 +92,7 @@ def snapshot(fleet: Fleet, cohort: str) -> dict[str, Any]:
     return {
         "tags": {colour: version_tag(fleet, cohort, colour) for colour in COLOURS},
         "outputs": stack.outputs,
-        "weights": listener_weights(fleet, cohort),
+        "weights": listener_weights(fleet.cohorts[cohort]),
         "pins": AlbRouter(fleet.clients, fleet.cohorts[cohort]).pins(),
         "state": state.model_dump(mode="json") if state else None,
         "recorded": record.model_dump(mode="json") if record else None,
@@ -147,10 +102,10 @@ def snapshot(fleet: Fleet, cohort: str) -> dict[str, Any]:
 
 def test_the_fixture_is_the_issue_s_scenario(promoted: Fleet) -> None:
     for cohort, tenant in OPTED_OUT.items():
-        state = load_state(ledger(promoted), cohort)
+        state = load_state(fleet_ledger(promoted), cohort)
         assert state is not None and state.status == Status.PROMOTED
         assert state.pinned == {tenant: "blue"}
-        assert listener_weights(promoted, cohort) == {"blue": 0, "green": 100}
+        assert listener_weights(promoted.cohorts[cohort]) == {"blue": 0, "green": 100}
         assert version_tag(promoted, cohort, "blue") == "1.4.2"
     assert AlbRouter(promoted.clients, promoted.cohorts["optout"]).pins() == {"acme": "blue"}
 
@@ -164,7 +119,7 @@ def test_stacks_up_refuses_the_colour_an_opted_out_tenant_is_pinned_to(
         promoted: Fleet, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(promoted, "optout")
 
-    assert cli(*argv) == 3
+    assert rollout(*argv) == 3
 
     err = " ".join(capsys.readouterr().err.split())
     assert "tenants acme are pinned to optout/blue, which runs 1.4.2" in err
@@ -175,8 +130,8 @@ def test_stacks_up_refuses_the_colour_an_opted_out_tenant_is_pinned_to(
 
 def test_stacks_up_in_json_names_the_tenant_and_its_pin(
         promoted: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "up", "--cohort", "optout", "--version", "1.6.0", "--local",
-               "--json") == 3
+    assert rollout("stacks", "up", "--cohort", "optout", "--version", "1.6.0", "--local",
+                   "--json") == 3
     error = json.loads(capsys.readouterr().out)
     assert error["exit_code"] == 3
     assert "acme" in error["error"] and "optout/blue" in error["error"]
@@ -187,7 +142,7 @@ def test_a_pin_only_the_ledger_records_blocks_stacks_up_too(
     before = snapshot(promoted, "optout")
     assert before["pins"] == {}
 
-    assert cli("stacks", "up", "--cohort", "optout", "--version", "1.6.0", "--local") == 3
+    assert rollout("stacks", "up", "--cohort", "optout", "--version", "1.6.0", "--local") == 3
 
     err = " ".join(capsys.readouterr().err.split())
     assert "tenants acme are pinned to optout/blue, which runs 1.4.2" in err
@@ -199,7 +154,7 @@ def test_a_pin_only_the_ledger_records_blocks_stacks_up_too(
 def rollback_is_refused(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(fleet, "optout")
 
-    assert cli("rollback", "--cohort", "optout", "--to-version", "1.6.0", "--local") == 3
+    assert rollout("rollback", "--cohort", "optout", "--to-version", "1.6.0", "--local") == 3
 
     err = " ".join(capsys.readouterr().err.split())
     assert ("tenants acme are pinned to optout/blue, which runs 1.4.2" in err
@@ -222,15 +177,15 @@ def test_rollback_to_version_refuses_a_colour_the_ledger_pins_a_tenant_to(
 
 def test_prune_keeps_the_version_pinned_tenants_run_and_says_why(
         promoted: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    store = ArtefactStore.of(promoted.clients, promoted.shared)
+    store = store_of(promoted)
 
-    assert cli("release", "prune", "--keep", "1", "--dry-run") == 0
+    assert rollout("release", "prune", "--keep", "1", "--dry-run") == 0
     dry = capsys.readouterr().out
     [kept] = [line for line in dry.splitlines() if line.startswith("keep    1.4.2")]
     assert "tenant acme pinned to optout/blue" in kept
     assert store.versions() == ["1.6.0", "1.4.2", "1.2.0"]
 
-    assert cli("release", "prune", "--keep", "1", "--json") == 0
+    assert rollout("release", "prune", "--keep", "1", "--json") == 0
     result = json.loads(capsys.readouterr().out)
     assert result["deleted"] == ["1.2.0"]
     assert store.versions() == ["1.6.0", "1.4.2"]
@@ -239,16 +194,16 @@ def test_prune_keeps_the_version_pinned_tenants_run_and_says_why(
 
 def test_moving_the_pin_as_advised_lets_stacks_up_deploy_into_the_freed_colour(
         promoted: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "up", "--cohort", "moving", "--version", "1.6.0", "--local") == 3
-    assert cli("pin", "--cohort", "moving", "--tenant", "elm", "--colour", "green") == 0
+    assert rollout("stacks", "up", "--cohort", "moving", "--version", "1.6.0", "--local") == 3
+    assert rollout("pin", "--cohort", "moving", "--tenant", "elm", "--colour", "green") == 0
     capsys.readouterr()
 
-    assert cli("stacks", "up", "--cohort", "moving", "--version", "1.6.0", "--local",
-               "--json") == 0
+    assert rollout("stacks", "up", "--cohort", "moving", "--version", "1.6.0", "--local",
+                   "--json") == 0
 
     shown = json.loads(capsys.readouterr().out)
     assert (shown["colour"], shown["version"]) == ("blue", "1.6.0")
     assert version_tag(promoted, "moving", "blue") == "1.6.0"
     assert version_tag(promoted, "moving", "green") == "1.5.0"
     assert AlbRouter(promoted.clients, promoted.cohorts["moving"]).pins() == {"elm": "green"}
-    assert listener_weights(promoted, "moving") == {"blue": 0, "green": 100}
+    assert listener_weights(promoted.cohorts["moving"]) == {"blue": 0, "green": 100}

@@ -20,11 +20,19 @@ from botocore.exceptions import ClientError
 
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import MB, ArtefactStore
-from rollout.cli import run
 from rollout.discovery import SharedResources
 from rollout.errors import Blocked
 from rollout.stacks.role_policy import release_role_policy
-from tests.conftest import Fleet, notes_for
+from tests.cli_runner import rollout
+from tests.conftest import Fleet
+from tests.releases import (
+    QuietProgress,
+    artefact,
+    manifest_in_s3,
+    notes_for,
+    object_versions,
+    release_prefix,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,40 +44,10 @@ def fleet(shared_only: Fleet) -> Fleet:
     return shared_only
 
 
-def artefact(folder: Path, name: str, size: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_bytes(os.urandom(size))
-    return path
-
-
-def cli(fleet: Fleet, *args: str) -> int:
-    return run(["--app", fleet.app, "--project-dir", str(fleet.project_dir), *args])
-
-
-def prefix_of(fleet: Fleet, version: str) -> str:
-    return f"releases/{fleet.app}/{version}/"
-
-
-def object_versions(fleet: Fleet, prefix: str) -> list[tuple[str, str, bool]]:
-    """Every S3 version under ``prefix``: (key, version id, is latest)."""
-    listed = fleet.clients.client("s3").list_object_versions(
-        Bucket=fleet.shared.artefact_bucket, Prefix=prefix)
-    return sorted((v["Key"], v["VersionId"], v["IsLatest"]) for v in listed.get("Versions", []))
-
-
 def open_uploads(fleet: Fleet, prefix: str) -> list[str]:
     listed = fleet.clients.client("s3").list_multipart_uploads(
         Bucket=fleet.shared.artefact_bucket, Prefix=prefix)
     return [upload["Key"] for upload in listed.get("Uploads", [])]
-
-
-def manifest_in_s3(fleet: Fleet, version: str) -> dict[str, Any]:
-    body = fleet.clients.client("s3").get_object(
-        Bucket=fleet.shared.artefact_bucket,
-        Key=f"{prefix_of(fleet, version)}manifest.json")["Body"].read()
-    parsed: dict[str, Any] = json.loads(body)
-    return parsed
 
 
 def error_lines(err: str) -> list[str]:
@@ -79,7 +57,7 @@ def error_lines(err: str) -> list[str]:
 def test_moto_refuses_conditional_writes_over_an_existing_key(fleet: Fleet) -> None:
     """What the tests below rely on: the server enforces If-None-Match like S3 does."""
     s3 = fleet.clients.client("s3")
-    bucket, key = fleet.shared.artefact_bucket, f"{prefix_of(fleet, '0.0.1')}probe.bin"
+    bucket, key = fleet.shared.artefact_bucket, f"{release_prefix(fleet, '0.0.1')}probe.bin"
     s3.put_object(Bucket=bucket, Key=key, Body=b"first", IfNoneMatch="*")
     before = object_versions(fleet, key)
 
@@ -105,15 +83,15 @@ def test_publishing_1_5_0_again_with_other_bytes_is_refused_in_one_line(
         fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     notes = notes_for(tmp_path, "1.5.0")
     first = artefact(tmp_path / "first", "app.tar.gz", 50_000)
-    assert cli(fleet, "release", "publish", "--version", "1.5.0", "--notes", str(notes),
-               str(first)) == 0
-    prefix = prefix_of(fleet, "1.5.0")
+    assert rollout("release", "publish", "--version", "1.5.0", "--notes", str(notes),
+                   str(first), fleet=fleet) == 0
+    prefix = release_prefix(fleet, "1.5.0")
     before = object_versions(fleet, prefix)
     capsys.readouterr()
 
     again = artefact(tmp_path / "again", "app.tar.gz", 60_000)
-    code = cli(fleet, "release", "publish", "--version", "1.5.0", "--notes", str(notes),
-               str(again))
+    code = rollout("release", "publish", "--version", "1.5.0", "--notes", str(notes),
+                   str(again), fleet=fleet)
 
     assert code == 2
     (line,) = error_lines(capsys.readouterr().err)
@@ -121,7 +99,7 @@ def test_publishing_1_5_0_again_with_other_bytes_is_refused_in_one_line(
     assert f"s3://{fleet.shared.artefact_bucket}/{prefix}manifest.json" in line
     assert "write-once" in line
     assert object_versions(fleet, prefix) == before
-    assert cli(fleet, "release", "verify", "--version", "1.5.0") == 0
+    assert rollout("release", "verify", "--version", "1.5.0", fleet=fleet) == 0
 
 
 @pytest.mark.parametrize("size", [20_000, 6 * MB], ids=["single-request", "multipart"])
@@ -130,23 +108,17 @@ def test_a_racing_publisher_cannot_overwrite_the_release_published_meanwhile(
     """Our publisher checks, then another one publishes the same version, then we upload."""
     version = "1.5.1" if size < MB else "1.5.2"
     notes = notes_for(tmp_path, version)
-    prefix = prefix_of(fleet, version)
+    prefix = release_prefix(fleet, version)
     theirs = artefact(tmp_path / "theirs", "app.tar.gz", size)
     ours = artefact(tmp_path / "ours", "app.tar.gz", size)
     meanwhile: dict[str, Any] = {}
 
-    class TheOtherPublisherGoesFirst:
+    class TheOtherPublisherGoesFirst(QuietProgress):
         def started(self, name: str, size: int) -> None:
             if not meanwhile:
-                meanwhile["code"] = cli(fleet, "release", "publish", "--version", version,
-                                        "--notes", str(notes), str(theirs))
+                meanwhile["code"] = rollout("release", "publish", "--version", version,
+                                            "--notes", str(notes), str(theirs), fleet=fleet)
                 meanwhile["versions"] = object_versions(fleet, prefix)
-
-        def advanced(self, name: str, amount: int) -> None:
-            pass
-
-        def finished(self, name: str) -> None:
-            pass
 
     store = ArtefactStore.of(fleet.clients, fleet.shared, SMALL_PARTS)
     with pytest.raises(Blocked) as refused:
@@ -156,7 +128,7 @@ def test_a_racing_publisher_cannot_overwrite_the_release_published_meanwhile(
     assert object_versions(fleet, prefix) == meanwhile["versions"]
     assert open_uploads(fleet, prefix) == []
     capsys.readouterr()
-    assert cli(fleet, "release", "verify", "--version", version) == 0
+    assert rollout("release", "verify", "--version", version, fleet=fleet) == 0
     assert "all 1 files match the manifest" in capsys.readouterr().out
     message = str(refused.value)
     assert "\n" not in message
@@ -168,23 +140,17 @@ def test_leftovers_of_an_interrupted_publish_are_never_overwritten(
         fleet: Fleet, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     version = "1.6.0"
     notes = notes_for(tmp_path, version)
-    prefix = prefix_of(fleet, version)
+    prefix = release_prefix(fleet, version)
     bundle = artefact(tmp_path / "build", "app.tar.gz", 30_000)
     schema = artefact(tmp_path / "build", "schema.sql", 1_000)
 
     class Interrupted(Exception):
         pass
 
-    class InterruptedBeforeTheSecondFile:
+    class InterruptedBeforeTheSecondFile(QuietProgress):
         def started(self, name: str, size: int) -> None:
             if name == schema.name:
                 raise Interrupted
-
-        def advanced(self, name: str, amount: int) -> None:
-            pass
-
-        def finished(self, name: str) -> None:
-            pass
 
     with pytest.raises(Interrupted):
         ArtefactStore.of(fleet.clients, fleet.shared).publish(
@@ -194,8 +160,8 @@ def test_leftovers_of_an_interrupted_publish_are_never_overwritten(
     rebuilt = artefact(tmp_path / "rebuilt", "app.tar.gz", 30_000)
     capsys.readouterr()
 
-    code = cli(fleet, "release", "publish", "--version", version, "--notes", str(notes),
-               str(rebuilt), str(schema))
+    code = rollout("release", "publish", "--version", version, "--notes", str(notes),
+                   str(rebuilt), str(schema), fleet=fleet)
 
     assert code == 2
     (line,) = error_lines(capsys.readouterr().err)
@@ -203,12 +169,12 @@ def test_leftovers_of_an_interrupted_publish_are_never_overwritten(
     assert "write-once" in line
     assert object_versions(fleet, prefix) == left
 
-    assert cli(fleet, "release", "publish", "--version", version, "--notes", str(notes),
-               str(bundle), str(schema)) == 0
+    assert rollout("release", "publish", "--version", version, "--notes", str(notes),
+                   str(bundle), str(schema), fleet=fleet) == 0
     files = {f["name"]: f for f in manifest_in_s3(fleet, version)["files"]}
     assert files["app.tar.gz"]["version_id"] == left[0][1]
     assert len(object_versions(fleet, f"{prefix}app.tar.gz")) == 1
-    assert cli(fleet, "release", "verify", "--version", version) == 0
+    assert rollout("release", "verify", "--version", version, fleet=fleet) == 0
 
 
 def test_the_release_role_may_create_release_objects_but_never_replace_them() -> None:

@@ -6,10 +6,7 @@ the page must then load offline without errors and chart one series per cohort.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,42 +14,28 @@ from typing import Any
 import boto3
 import pytest
 
-from rollout.cli import run
+from tests.alarms import firing, put_5xx_alarm
 from tests.chromium_page import chromium_page, require_chromium
+from tests.cli_runner import rollout, rollout_output
 from tests.conftest import Fleet, deploy_fleet
+from tests.releases import short_notes_yaml
+from tests.tenant_files import cohort_entry, tenant_entry, tenants_yaml
 
 pytestmark = pytest.mark.integration
 
 SECRET = "pa55-report-never-shows"
-NOTES = textwrap.dedent("""\
-    version: 1.5.0
-    title: Faster exports
-    changes: [CSV exports run in the background]
-    benefits: [Exports of any size finish]
-    risks: [Export links change format]
-    timeframe: Each upgrade takes under an hour, with no downtime.
-    rollbackPlan: Traffic returns to the previous version in one step.
-    """)
 
 
-def tenants_yaml(alarm: str) -> str:
-    gates = f"gates: [{{kind: alarm, alarms: [{alarm}]}}]"
-    return textwrap.dedent(f"""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - {{name: canary, order: 1, strategy: "canary:25:1s", {gates}}}
-          - {{name: wave1, order: 2, strategy: "linear:25:30s", {gates}}}
-        tenants:
-          - {{id: aurora, cohort: canary}}
-          - {{id: birch, cohort: canary}}
-          - {{id: cedar, cohort: wave1}}
-          - {{id: dune, cohort: wave1}}
-          - id: ember
-            cohort: wave1
-            opt_out: {{until: 2099-01-01, reason: quarter-end freeze}}
-        """)
+def report_tenants_yaml(alarm: str) -> str:
+    """Both cohorts gated on ``alarm``; ember opted out, so it stays on 1.4.2."""
+    return tenants_yaml([
+        cohort_entry("canary", "canary:25:1s", alarm=alarm),
+        cohort_entry("wave1", "linear:25:30s", alarm=alarm),
+    ], [
+        *(tenant_entry(name, "canary") for name in ("aurora", "birch")),
+        *(tenant_entry(name, "wave1") for name in ("cedar", "dune")),
+        tenant_entry("ember", "wave1", opted_out="quarter-end freeze"),
+    ])
 
 
 @dataclass
@@ -62,10 +45,6 @@ class RolledOut:
     fleet: Fleet
     files: Path
 
-    def cli(self, *args: str) -> int:
-        return run(["--app", self.fleet.app, "--project-dir", str(self.fleet.project_dir),
-                    *args])
-
 
 @pytest.fixture(scope="module")
 def rolled_out(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> RolledOut:
@@ -73,13 +52,8 @@ def rolled_out(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
     fleet = deploy_fleet(base, {"canary": ["aurora", "birch"],
                                 "wave1": ["cedar", "dune", "ember"]},
                          versions={"blue": "1.4.2", "green": "1.5.0"})
-    alarm = f"{fleet.app}-5xx"
     cloudwatch = boto3.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm, MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
-        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=10,
-        ComparisonOperator="GreaterThanThreshold")
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+    alarm = put_5xx_alarm(cloudwatch, f"{fleet.app}-5xx")
     for cohort, tenant in (("canary", "aurora"), ("wave1", "cedar")):
         resources = fleet.cohorts[cohort]
         boto3.client("ssm").put_parameter(
@@ -87,23 +61,20 @@ def rolled_out(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
             Type="SecureString", KeyId=resources.kms_key_arn or "alias/aws/ssm")
     files = base / "files"
     files.mkdir()
-    (files / "tenants.yaml").write_text(tenants_yaml(alarm))
-    (files / "release.yaml").write_text(NOTES)
+    (files / "tenants.yaml").write_text(report_tenants_yaml(alarm))
+    (files / "release.yaml").write_text(short_notes_yaml("1.5.0"))
     done = RolledOut(fleet, files)
     tenants = str(files / "tenants.yaml")
-    assert done.cli("notify", "--release", "1.5.0", "--tenants", tenants,
-                    "--notes", str(files / "release.yaml"), "--json") == 0
-    assert done.cli("start", "--cohort", "canary", "--release", "1.5.0", "--tenants", tenants,
-                    "--strategy", "canary:25:1s", "--wait", "--check-every", "1s",
-                    "--json") == 0
-    assert done.cli("start", "--cohort", "wave1", "--release", "1.5.0", "--tenants", tenants,
-                    "--json") == 0
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM",
-                               StateReason="5xx spike on green")
-    try:
-        assert done.cli("step", "--cohort", "wave1", "--tenants", tenants, "--json") == 0
-    finally:
-        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+    assert rollout("notify", "--release", "1.5.0", "--tenants", tenants,
+                   "--notes", str(files / "release.yaml"), "--json", fleet=fleet) == 0
+    assert rollout("start", "--cohort", "canary", "--release", "1.5.0", "--tenants", tenants,
+                   "--strategy", "canary:25:1s", "--wait", "--check-every", "1s",
+                   "--json", fleet=fleet) == 0
+    assert rollout("start", "--cohort", "wave1", "--release", "1.5.0", "--tenants", tenants,
+                   "--json", fleet=fleet) == 0
+    with firing(cloudwatch, alarm, "5xx spike on green"):
+        assert rollout("step", "--cohort", "wave1", "--tenants", tenants, "--json",
+                       fleet=fleet) == 0
     return done
 
 
@@ -119,10 +90,9 @@ class Written:
 @pytest.fixture(scope="module")
 def written(rolled_out: RolledOut, tmp_path_factory: pytest.TempPathFactory) -> Written:
     target = tmp_path_factory.mktemp("written") / "report.html"
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        assert rolled_out.cli("report", "--html", str(target), "--json") == 0
-    return Written(target, json.loads(out.getvalue()), out.getvalue() + err.getvalue())
+    done = rollout_output("report", "--html", str(target), "--json", fleet=rolled_out.fleet)
+    assert done.code == 0
+    return Written(target, json.loads(done.stdout), done.stdout + done.stderr)
 
 
 def test_report_writes_the_page_and_summarises_the_fleet(
@@ -146,7 +116,8 @@ def test_report_for_one_cohort_and_human_output(
         rolled_out: RolledOut, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     target = tmp_path / "canary.html"
-    assert rolled_out.cli("report", "--html", str(target), "--cohort", "canary") == 0
+    assert rollout("report", "--html", str(target), "--cohort", "canary",
+                   fleet=rolled_out.fleet) == 0
     out = capsys.readouterr().out
     assert f"report written to {target.resolve()}" in out.replace("\n", "")
     assert "canary: promoted 1.5.0" in out
@@ -158,11 +129,12 @@ def test_report_for_one_cohort_and_human_output(
 def test_report_refuses_bad_input_with_exit_2_and_writes_nothing(
         rolled_out: RolledOut, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing_dir = tmp_path / "nowhere" / "report.html"
-    assert rolled_out.cli("report", "--html", str(missing_dir)) == 2
+    assert rollout("report", "--html", str(missing_dir), fleet=rolled_out.fleet) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not missing_dir.parent.exists()
     target = tmp_path / "report.html"
-    assert rolled_out.cli("report", "--html", str(target), "--cohort", "nosuch") == 2
+    assert rollout("report", "--html", str(target), "--cohort", "nosuch",
+                   fleet=rolled_out.fleet) == 2
     assert "unknown cohort 'nosuch'" in capsys.readouterr().err.replace("\n", " ")
     assert not target.exists()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -15,38 +14,16 @@ from rollout.errors import BadInput
 from rollout.model.stack import TenantRef
 from rollout.routers.alb import AlbRouter, AlbSettings
 from rollout.routers.base import ROUTERS
-from tests.conftest import Fleet
+from tests.conftest import Fleet, listener_weights
+from tests.router_checks import INVALID_WEIGHTS, refusal_and_writes, writes_of
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def elbv2_writes(clients: AwsClients) -> Iterator[list[str]]:
-    """Names of the ELBv2 calls that change something, made through ``clients`` meanwhile."""
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        if not model.name.startswith("Describe"):
-            calls.append(model.name)
-
-    events = clients.client("elbv2").meta.events
-    events.register("before-call.elastic-load-balancing-v2.*", record)
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.elastic-load-balancing-v2.*", record)
 
 
 @pytest.fixture
 def elbv2(moto_endpoint: str) -> Any:
     """A plain boto3 client, to check what the router wrote without going through it."""
     return boto3.client("elbv2")
-
-
-def listener_weights(elbv2: Any, cohort: CohortResources) -> dict[str, int]:
-    listener = elbv2.describe_listeners(ListenerArns=[cohort.listener_arn])["Listeners"][0]
-    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    return {cohort.colour_of(g["TargetGroupArn"]): g["Weight"] for g in groups}
 
 
 def pin_rules(elbv2: Any, cohort: CohortResources) -> list[dict[str, Any]]:
@@ -82,37 +59,30 @@ def wave1(fleet: Fleet, aws: AwsClients) -> Iterator[AlbRouter]:
 
 @pytest.mark.parametrize("green", [25, 50, 75, 100])
 def test_every_step_lands_on_the_listener_in_one_write(
-        fleet: Fleet, aws: AwsClients, elbv2: Any, green: int) -> None:
+        fleet: Fleet, aws: AwsClients, green: int) -> None:
     cohort = fleet.cohorts["canary"]
     router = ROUTERS.get("alb")(aws, cohort, {})
 
-    with elbv2_writes(aws) as writes:
+    with writes_of(aws, "elbv2") as writes:
         router.set_weights({"blue": 100 - green, "green": green})
 
     assert writes == ["ModifyListener"]
-    assert listener_weights(elbv2, cohort) == {"blue": 100 - green, "green": green}
+    assert listener_weights(cohort) == {"blue": 100 - green, "green": green}
     assert router.read_weights() == {"blue": 100 - green, "green": green}
 
 
-@pytest.mark.parametrize(("weights", "complaint"), [
-    ({"blue": -1, "green": 101}, "weight of blue must be between 0 and 999, got -1"),
-    ({"blue": 0, "green": 1000}, "weight of green must be between 0 and 999, got 1000"),
-    ({"blue": 0, "green": 0}, "at least one colour needs a non-zero weight"),
-    ({"blue": 50, "red": 50}, "unknown colour 'red'"),
-])
+@pytest.mark.parametrize(("weights", "complaint"), INVALID_WEIGHTS)
 def test_invalid_weights_are_refused_before_any_write(
-        fleet: Fleet, aws: AwsClients, elbv2: Any, weights: dict[str, int],
-        complaint: str) -> None:
+        fleet: Fleet, aws: AwsClients, weights: dict[str, int], complaint: str) -> None:
     cohort = fleet.cohorts["canary"]
     router = AlbRouter(aws, cohort)
     router.set_weights({"blue": 70, "green": 30})
 
-    with elbv2_writes(aws) as writes, pytest.raises(BadInput) as raised:
-        router.set_weights(weights)  # type: ignore[arg-type]
+    message, writes = refusal_and_writes(router, aws, "elbv2", weights)
 
-    assert complaint in str(raised.value)
+    assert complaint in message
     assert writes == []
-    assert listener_weights(elbv2, cohort) == {"blue": 70, "green": 30}
+    assert listener_weights(cohort) == {"blue": 70, "green": 30}
 
 
 def test_twelve_pins_take_three_rules_and_read_back(
@@ -120,7 +90,7 @@ def test_twelve_pins_take_three_rules_and_read_back(
     cohort = fleet.cohorts["wave1"]
     twelve = tenants(fleet, 12)
 
-    with elbv2_writes(aws) as writes:
+    with writes_of(aws, "elbv2") as writes:
         wave1.pin(twelve, "blue")
 
     assert writes == ["CreateRule"] * 3
@@ -131,7 +101,7 @@ def test_twelve_pins_take_three_rules_and_read_back(
     assert all(forwards_to(rule) == [(cohort.target_group_arns["blue"], 1)] for rule in rules)
     assert AlbRouter(aws, cohort).pins() == {t.id: "blue" for t in twelve}
 
-    with elbv2_writes(aws) as again:
+    with writes_of(aws, "elbv2") as again:
         wave1.pin(twelve[:4], "blue")
     assert again == []
 
@@ -143,7 +113,7 @@ def test_a_pinned_tenant_keeps_the_old_colour_after_a_full_shift(
 
     wave1.set_weights({"blue": 0, "green": 100})
 
-    assert listener_weights(elbv2, cohort) == {"blue": 0, "green": 100}
+    assert listener_weights(cohort) == {"blue": 0, "green": 100}
     [rule] = pin_rules(elbv2, cohort)
     assert rule_values(rule) == [f"cedar.{fleet.app}.example"]
     assert forwards_to(rule) == [(cohort.target_group_arns["blue"], 1)]
@@ -165,7 +135,7 @@ def test_pins_move_between_colours_and_unpin_without_duplicates(
     assert by_colour == {"green": [three[0].host], "blue": [three[1].host, three[2].host]}
 
     wave1.unpin(["m00", "m01"])
-    with elbv2_writes(aws) as writes:
+    with writes_of(aws, "elbv2") as writes:
         wave1.unpin(["m00", "nobody"])
 
     assert wave1.pins() == {"m02": "blue"}
@@ -190,7 +160,7 @@ def test_more_pins_than_the_rule_quota_is_bad_input_and_writes_nothing(
     cohort = fleet.cohorts["wave1"]
     router = ROUTERS.get("alb")(aws, cohort, {"max_rules": 2})
 
-    with elbv2_writes(aws) as writes, pytest.raises(BadInput) as raised:
+    with writes_of(aws, "elbv2") as writes, pytest.raises(BadInput) as raised:
         router.pin(tenants(fleet, 11, prefix="q"), "blue")
 
     assert str(raised.value).startswith(
@@ -217,7 +187,7 @@ def test_a_hand_edited_pin_rule_is_put_back(
 
 def test_unknown_colour_and_bad_settings_are_bad_input(
         fleet: Fleet, aws: AwsClients, wave1: AlbRouter) -> None:
-    with elbv2_writes(aws) as writes, pytest.raises(BadInput, match="unknown colour 'red'"):
+    with writes_of(aws, "elbv2") as writes, pytest.raises(BadInput, match="unknown colour 'red'"):
         wave1.pin([TenantRef(id="cedar")], "red")  # type: ignore[arg-type]
     assert writes == []
     with pytest.raises(BadInput, match=r"^alb router settings: max_rules: "):

@@ -6,80 +6,27 @@ moto never needs Docker.
 
 from __future__ import annotations
 
-import io
-import json
 import uuid
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
 from rollout.aws_clients import AwsClients
-from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.routers.base import ROUTERS, TrafficRouter
+from tests.router_checks import (
+    INVALID_WEIGHTS,
+    Function,
+    refusal_and_writes,
+    stand_in_cohort,
+    two_published_versions,
+    writes_of,
+)
 
 pytestmark = pytest.mark.integration
 
-COHORT = CohortResources(
-    app="fn", cohort="canary", artefact_bucket="unused", ledger_table="unused",
-    notices_topic_arn="arn:aws:sns:eu-west-1:123456789012:unused",
-    listener_arn="arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/u/1/2",
-    load_balancer_arn="arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/u/1",
-    target_group_arns={"blue": "tg-blue", "green": "tg-green"},
-    versions={"blue": "1.4.2", "green": "1.5.0"}, param_prefix="/fn/canary")
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    blue: str
-    green: str
-
-
-@contextmanager
-def lambda_writes(clients: AwsClients) -> Iterator[list[str]]:
-    """Names of the Lambda calls that change something, made through ``clients`` meanwhile."""
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        if not model.name.startswith(("Get", "List")):
-            calls.append(model.name)
-
-    events = clients.client("lambda").meta.events
-    events.register("before-call.lambda.*", record)
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.lambda.*", record)
-
-
-def handler_zip(body: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", f"def handler(event, context):\n    return {body!r}\n")
-    return buffer.getvalue()
-
-
-def two_published_versions(prefix: str) -> Function:
-    """A new function with two published versions (blue = 1.4.2, green = 1.5.0)."""
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    role = boto3.client("iam").create_role(
-        RoleName=name, AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
-    client = boto3.client("lambda")
-    client.create_function(FunctionName=name, Runtime="python3.11", Role=role,
-                           Handler="index.handler", Code={"ZipFile": handler_zip("1.4.2")})
-    blue = client.publish_version(FunctionName=name)["Version"]
-    client.update_function_code(FunctionName=name, ZipFile=handler_zip("1.5.0"))
-    green = client.publish_version(FunctionName=name)["Version"]
-    return Function(name, blue, green)
+COHORT = stand_in_cohort("fn")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +68,7 @@ def test_every_step_is_one_update_of_the_alias(
     }
 
     for green, (primary, extra) in expected.items():
-        with lambda_writes(aws) as writes:
+        with writes_of(aws, "lambda") as writes:
             router.set_weights({"blue": 100 - green, "green": green})
 
         assert writes == ["UpdateAlias"]
@@ -134,7 +81,7 @@ def test_rolling_back_clears_the_split_in_one_write(
     router = router_for(aws, function, alias)
     router.set_weights({"blue": 25, "green": 75})
 
-    with lambda_writes(aws) as writes:
+    with writes_of(aws, "lambda") as writes:
         router.set_weights({"blue": 100, "green": 0})
 
     assert writes == ["UpdateAlias"]
@@ -142,22 +89,16 @@ def test_rolling_back_clears_the_split_in_one_write(
     assert router.read_weights() == {"blue": 100, "green": 0}
 
 
-@pytest.mark.parametrize(("weights", "complaint"), [
-    ({"blue": -1, "green": 101}, "weight of blue must be between 0 and 999, got -1"),
-    ({"blue": 0, "green": 1000}, "weight of green must be between 0 and 999, got 1000"),
-    ({"blue": 0, "green": 0}, "at least one colour needs a non-zero weight"),
-    ({"blue": 50, "red": 50}, "unknown colour 'red'"),
-])
+@pytest.mark.parametrize(("weights", "complaint"), INVALID_WEIGHTS)
 def test_invalid_weights_are_refused_before_any_write(
         aws: AwsClients, function: Function, alias: str, weights: dict[str, int],
         complaint: str) -> None:
     router = router_for(aws, function, alias)
     router.set_weights({"blue": 90, "green": 10})
 
-    with lambda_writes(aws) as writes, pytest.raises(BadInput) as raised:
-        router.set_weights(weights)  # type: ignore[arg-type]
+    message, writes = refusal_and_writes(router, aws, "lambda", weights)
 
-    assert complaint in str(raised.value)
+    assert complaint in message
     assert writes == []
     assert routing(function, alias) == (function.blue, {function.green: 0.1})
 

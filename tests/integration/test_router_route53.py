@@ -3,44 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
 
 from rollout.aws_clients import AwsClients
-from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.routers.base import ROUTERS, TrafficRouter
+from tests.router_checks import INVALID_WEIGHTS, refusal_and_writes, stand_in_cohort, writes_of
 
 pytestmark = pytest.mark.integration
 
-COHORT = CohortResources(
-    app="dns", cohort="canary", artefact_bucket="unused", ledger_table="unused",
-    notices_topic_arn="arn:aws:sns:eu-west-1:123456789012:unused",
-    listener_arn="arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/u/1/2",
-    load_balancer_arn="arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/u/1",
-    target_group_arns={"blue": "tg-blue", "green": "tg-green"},
-    versions={"blue": "1.4.2", "green": "1.5.0"}, param_prefix="/dns/canary")
-
-
-@contextmanager
-def route53_writes(clients: AwsClients) -> Iterator[list[str]]:
-    """Names of the Route 53 calls that change something, made through ``clients`` meanwhile."""
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        if not model.name.startswith(("List", "Get")):
-            calls.append(model.name)
-
-    events = clients.client("route53").meta.events
-    events.register("before-call.route-53.*", record)
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.route-53.*", record)
+COHORT = stand_in_cohort("dns")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +50,7 @@ def test_every_step_moves_both_records_in_one_change_batch(
     router = router_for(aws, zone_id, name, ttl=30)
 
     for green in (25, 50, 75, 100):
-        with route53_writes(aws) as writes:
+        with writes_of(aws, "route53") as writes:
             router.set_weights({"blue": 100 - green, "green": green})
 
         assert writes == ["ChangeResourceRecordSets"]
@@ -85,11 +60,9 @@ def test_every_step_moves_both_records_in_one_change_batch(
 
 
 @pytest.mark.parametrize(("weights", "complaint"), [
-    ({"blue": -1, "green": 101}, "weight of blue must be between 0 and 999, got -1"),
-    ({"blue": 0, "green": 1000}, "weight of green must be between 0 and 999, got 1000"),
+    *INVALID_WEIGHTS[:2],
     ({"blue": 0, "green": 256}, "weight of green must be between 0 and 255 for Route 53"),
-    ({"blue": 0, "green": 0}, "at least one colour needs a non-zero weight"),
-    ({"blue": 50, "red": 50}, "unknown colour 'red'"),
+    *INVALID_WEIGHTS[2:],
 ])
 def test_invalid_weights_are_refused_before_any_write(
         aws: AwsClients, zone_id: str, weights: dict[str, int], complaint: str) -> None:
@@ -97,10 +70,9 @@ def test_invalid_weights_are_refused_before_any_write(
     router = router_for(aws, zone_id, name)
     router.set_weights({"blue": 90, "green": 10})
 
-    with route53_writes(aws) as writes, pytest.raises(BadInput) as raised:
-        router.set_weights(weights)  # type: ignore[arg-type]
+    message, writes = refusal_and_writes(router, aws, "route53", weights)
 
-    assert complaint in str(raised.value)
+    assert complaint in message
     assert writes == []
     assert {k: w for k, (w, _) in weighted(zone_id, name).items()} == {"blue": 90, "green": 10}
 

@@ -9,8 +9,6 @@ short tail with anything secret-looking redacted.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import stat
@@ -25,11 +23,13 @@ import boto3
 import pytest
 
 from rollout.aws_clients import AwsClients
-from rollout.cli import run
 from rollout.errors import BadInput
 from rollout.gates.base import GATES
 from rollout.gates.security import COMMAND, command_environment, redact, run_checks
+from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, deploy_fleet
+from tests.releases import EXAMPLE_NOTES
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
 
@@ -56,26 +56,6 @@ SCANNER = textwrap.dedent(f"""\
     """)
 
 
-def tenants_yaml(command: str) -> str:
-    return textwrap.dedent(f"""\
-        defaults:
-          notice_days: 0
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - name: canary
-            order: 1
-            strategy: "canary:50:1s"
-            security:
-              command: {json.dumps(command)}
-        tenants:
-          - {{id: aurora, cohort: canary}}
-          - {{id: birch, cohort: canary}}
-        """)
-
-
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
-
-
 @dataclass
 class Blocked:
     """A cohort whose scanner printed its environment and failed, then the report."""
@@ -96,8 +76,10 @@ def blocked(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory,
                          versions={"blue": "1.4.2", "green": "1.5.0"})
     scanner = base / "scanner.py"
     scanner.write_text(SCANNER)
-    tenants = base / "tenants.yaml"
-    tenants.write_text(tenants_yaml(f"{sys.executable} {scanner}"))
+    tenants = write_tenants(
+        base / "tenants.yaml",
+        [cohort_entry("canary", "canary:50:1s", security_command=f"{sys.executable} {scanner}")],
+        [tenant_entry("aurora", "canary"), tenant_entry("birch", "canary")])
     state_home = base / "state"
     report = base / "report.html"
     with pytest.MonkeyPatch.context() as patch:
@@ -105,16 +87,13 @@ def blocked(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory,
         patch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
         patch.setenv("GITHUB_TOKEN", CI_TOKEN)
         patch.setenv("XDG_STATE_HOME", str(state_home))
-        patch.setenv("ROLLOUT_APP", fleet.app)
-        patch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-        assert run(["notify", "--release", "1.5.0", "--tenants", str(tenants),
-                    "--notes", str(NOTES), "--json"]) == 0
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            start_code = run(["start", "--cohort", "canary", "--release", "1.5.0",
-                              "--tenants", str(tenants)])
-        report_code = run(["report", "--html", str(report)])
-        yield Blocked(fleet, state_home, start_code, err.getvalue(), report, report_code)
+        address(patch, fleet)
+        assert rollout("notify", "--release", "1.5.0", "--tenants", str(tenants),
+                       "--notes", str(EXAMPLE_NOTES), "--json") == 0
+        started = rollout_output("start", "--cohort", "canary", "--release", "1.5.0",
+                                 "--tenants", str(tenants))
+        report_code = rollout("report", "--html", str(report))
+        yield Blocked(fleet, state_home, started.code, started.stderr, report, report_code)
 
 
 def leaked(text: str) -> list[str]:

@@ -14,15 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi_policy import (
-    PolicyCustomTimeouts,
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import PolicyResource
 
 from rollout.aws_clients import AwsClients
 from rollout.components.policies import POLICIES
@@ -33,6 +25,7 @@ from rollout.gates.security import run_checks
 from rollout.local.state import LocalStateStore
 from rollout.vocabulary import security_rules as rules
 from tests.conftest import Fleet
+from tests.policy_pack_run import policy_resource, violations
 
 pytestmark = pytest.mark.integration
 
@@ -224,9 +217,6 @@ class TestUserCommand:
 
 # --- the policy pack on what the local engine deployed ----------------------------------------
 
-OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
-
-
 def deployed_resources(clients: AwsClients, app: str, stack: str) -> list[PolicyResource]:
     """The stack's resources as the policy engine would see them after an update."""
     state = LocalStateStore(clients, app).load(stack)
@@ -235,26 +225,12 @@ def deployed_resources(clients: AwsClients, app: str, stack: str) -> list[Policy
     for key, record in state.resources.items():
         typ, name = key.split("::", 1)
         props: dict[str, Any] = {**record.inputs, **record.outputs, "id": record.id}
-        found.append(PolicyResource(typ, props, f"urn:pulumi:{stack}::p::{typ}::{name}", name,
-                                    OPTIONS, None, None, [], {}))
+        found.append(policy_resource(typ, name, props, stack=stack, project="p"))
     return found
 
 
 def pack_violations(resources: list[PolicyResource]) -> list[str]:
-    found: list[str] = []
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    for policy in POLICIES:
-        if isinstance(policy, StackValidationPolicy):
-            policy.validate(StackValidationArgs(resources), report)
-        else:
-            assert isinstance(policy, ResourceValidationPolicy)
-            for item in resources:
-                policy.validate(ResourceValidationArgs(item.resource_type, item.props, item.urn,
-                                                       item.name, OPTIONS, None), report)
-    return found
+    return violations(POLICIES, resources)
 
 
 def test_the_infra_program_passes_its_own_policy_pack(fleet: Fleet, aws: AwsClients) -> None:

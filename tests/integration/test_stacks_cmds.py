@@ -21,17 +21,16 @@ from typing import Any
 import pytest
 
 from rollout.aws_clients import AwsClients
-from rollout.cli import run
 from rollout.discovery import Discovery
 from rollout.local.state import LocalStateStore
-from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import parse_strategy
 from rollout.stacks.outputs_record import recorded_outputs
 from rollout.stacks.pulumi_outputs import PulumiStackOutputs
 from rollout.vocabulary.ledger_keys import cohort_pk
-from rollout.vocabulary.tags import TAG_VERSION
-from tests.conftest import Fleet
+from tests.cli_runner import rollout
+from tests.conftest import Fleet, listener_weights
+from tests.fleet_reads import fleet_ledger, target_group_version
 
 pytestmark = pytest.mark.integration
 
@@ -75,17 +74,6 @@ FAKE_PULUMI = textwrap.dedent('''\
     ''')
 
 
-def cli(*argv: str) -> int:
-    return run(list(argv))
-
-
-@pytest.fixture
-def fleet_env(fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> Fleet:
-    monkeypatch.setenv("ROLLOUT_APP", fleet.app)
-    monkeypatch.setenv("ROLLOUT_PROJECT_DIR", str(fleet.project_dir))
-    return fleet
-
-
 @pytest.fixture
 def no_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A PATH of one empty directory: certainly no ``pulumi`` on it."""
@@ -94,29 +82,12 @@ def no_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(empty))
 
 
-def target_group_version(aws: AwsClients, arn: str) -> str:
-    tags = aws.client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
-    return str(next(t["Value"] for t in tags if t["Key"] == TAG_VERSION))
-
-
-def listener_weights(aws: AwsClients, fleet: Fleet, cohort: str) -> dict[str, int]:
-    resources = fleet.cohorts[cohort]
-    listener = aws.client("elbv2").describe_listeners(
-        ListenerArns=[resources.listener_arn])["Listeners"][0]
-    groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    return {resources.colour_of(g["TargetGroupArn"]): g["Weight"] for g in groups}
-
-
-def ledger(fleet: Fleet) -> Ledger:
-    return Ledger(fleet.clients, fleet.shared.ledger_table)
-
-
 # --- without the Pulumi CLI -----------------------------------------------------------------
 
 def test_up_without_the_pulumi_cli_exits_2_with_one_line_naming_the_fix(fleet: Fleet,
                                                                        tmp_path: Path) -> None:
     env = {**fleet.env(), "PATH": str(tmp_path)}
-    events_before = len(ledger(fleet).events("canary"))
+    events_before = len(fleet_ledger(fleet).events("canary"))
     done = subprocess.run(
         [sys.executable, "-c", "from rollout.cli import main; main()", "stacks", "up",
          "--cohort", "canary", "--version", "1.5.0"],
@@ -126,12 +97,12 @@ def test_up_without_the_pulumi_cli_exits_2_with_one_line_naming_the_fix(fleet: F
     [line] = done.stderr.strip().splitlines()
     assert line == ("error: the Pulumi CLI is not installed (no `pulumi` on PATH): install it "
                     f"from {INSTALL_HINT}, or rehearse against moto with --local")
-    assert len(ledger(fleet).events("canary")) == events_before
+    assert len(fleet_ledger(fleet).events("canary")) == events_before
 
 
 def test_preview_without_the_cli_in_json_says_so_on_stdout(
-        fleet_env: Fleet, no_pulumi: None, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "preview", "--cohort", "canary", "--version", "1.5.0", "--json") == 2
+        cli_env: Fleet, no_pulumi: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("stacks", "preview", "--cohort", "canary", "--version", "1.5.0", "--json") == 2
     error = json.loads(capsys.readouterr().out)
     assert error["exit_code"] == 2
     assert INSTALL_HINT in error["error"]
@@ -140,12 +111,12 @@ def test_preview_without_the_cli_in_json_says_so_on_stdout(
 # --- --local: the local deployer ------------------------------------------------------------
 
 def test_up_local_deploys_into_the_idle_colour_and_records_the_outputs(
-        fleet_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
-    canary = fleet_env.cohorts["canary"]
+        cli_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
+    canary = cli_env.cohorts["canary"]
     assert target_group_version(aws, canary.target_group_arns["green"]) == "1.4.2"
 
-    assert cli("stacks", "up", "--cohort", "canary", "--version", "1.5.0", "--local",
-               "--json") == 0
+    assert rollout("stacks", "up", "--cohort", "canary", "--version", "1.5.0", "--local",
+                   "--json") == 0
 
     shown = json.loads(capsys.readouterr().out)
     assert (shown["colour"], shown["liveColour"], shown["engine"]) == ("green", "blue", "local")
@@ -153,14 +124,14 @@ def test_up_local_deploys_into_the_idle_colour_and_records_the_outputs(
     assert [step["kind"] for step in shown["steps"]] == ["deploy-version", "record-outputs"]
     assert target_group_version(aws, canary.target_group_arns["green"]) == "1.5.0"
     assert target_group_version(aws, canary.target_group_arns["blue"]) == "1.4.2"
-    assert listener_weights(aws, fleet_env, "canary") == {"blue": 100, "green": 0}
-    assert fleet_env.refresh("canary").versions == {"blue": "1.4.2", "green": "1.5.0"}
-    record = recorded_outputs(ledger(fleet_env), "canary")
+    assert listener_weights(cli_env.cohorts["canary"]) == {"blue": 100, "green": 0}
+    assert cli_env.refresh("canary").versions == {"blue": "1.4.2", "green": "1.5.0"}
+    record = recorded_outputs(fleet_ledger(cli_env), "canary")
     assert record is not None
     assert (record.colour, record.version, record.engine) == ("green", "1.5.0", "local")
     assert record.outputs["versions"]["green"] == "1.5.0"
     assert record.outputs["listenerArn"] == canary.listener_arn
-    last = ledger(fleet_env).events("canary")[-1]
+    last = fleet_ledger(cli_env).events("canary")[-1]
     assert (last.kind, last.message) == ("stack-deployed",
                                          "deployed 1.5.0 into green of canary (local)")
 
@@ -172,36 +143,36 @@ def what_moto_holds(fleet: Fleet, aws: AwsClients, cohort: str) -> dict[str, Any
     assert state is not None
     return {"tags": {c: target_group_version(aws, arn)
                      for c, arn in resources.target_group_arns.items()},
-            "record": state.model_dump(), "events": len(ledger(fleet).events(cohort)),
-            "outputs": recorded_outputs(ledger(fleet), cohort),
-            "weights": listener_weights(aws, fleet, cohort)}
+            "record": state.model_dump(), "events": len(fleet_ledger(fleet).events(cohort)),
+            "outputs": recorded_outputs(fleet_ledger(fleet), cohort),
+            "weights": listener_weights(fleet.cohorts[cohort])}
 
 
 def test_up_dry_run_writes_nothing_and_shows_the_steps_the_real_run_then_takes(
-        fleet_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
-    before = what_moto_holds(fleet_env, aws, "canary")
-    assert cli("stacks", "up", "--cohort", "canary", "--version", "1.5.1", "--local",
-               "--dry-run") == 0
+        cli_env: Fleet, aws: AwsClients, capsys: pytest.CaptureFixture[str]) -> None:
+    before = what_moto_holds(cli_env, aws, "canary")
+    assert rollout("stacks", "up", "--cohort", "canary", "--version", "1.5.1", "--local",
+                   "--dry-run") == 0
     dry = capsys.readouterr().out.splitlines()
-    assert what_moto_holds(fleet_env, aws, "canary") == before
+    assert what_moto_holds(cli_env, aws, "canary") == before
     assert dry[0] == "dry run of `stacks up`: nothing was changed"
     assert dry[1:] == ["would deploy 1.5.1 into green of canary (local)",
                        "would record the outputs of canary in the ledger"]
 
-    assert cli("stacks", "up", "--cohort", "canary", "--version", "1.5.1", "--local") == 0
+    assert rollout("stacks", "up", "--cohort", "canary", "--version", "1.5.1", "--local") == 0
     real = capsys.readouterr().out.splitlines()
     assert real[:2] == [line.removeprefix("would ") for line in dry[1:]]
-    assert target_group_version(aws, fleet_env.cohorts["canary"].target_group_arns["green"]) \
+    assert target_group_version(aws, cli_env.cohorts["canary"].target_group_arns["green"]) \
         == "1.5.1"
-    record = recorded_outputs(ledger(fleet_env), "canary")
+    record = recorded_outputs(fleet_ledger(cli_env), "canary")
     assert record is not None and record.version == "1.5.1"
 
 
-def test_up_dry_run_in_json_is_the_plan(fleet_env: Fleet, aws: AwsClients,
+def test_up_dry_run_in_json_is_the_plan(cli_env: Fleet, aws: AwsClients,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    before = what_moto_holds(fleet_env, aws, "wave1")
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--local",
-               "--dry-run", "--json") == 0
+    before = what_moto_holds(cli_env, aws, "wave1")
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--local",
+                   "--dry-run", "--json") == 0
     plan = json.loads(capsys.readouterr().out)
     assert (plan["command"], plan["dry_run"]) == ("stacks up", True)
     assert plan["steps"] == [
@@ -209,21 +180,21 @@ def test_up_dry_run_in_json_is_the_plan(fleet_env: Fleet, aws: AwsClients,
          "cohort": "wave1", "colour": "green", "version": "1.6.0", "deployer": "local"},
         {"kind": "record-outputs", "summary": "record the outputs of wave1 in the ledger",
          "cohort": "wave1", "record": "STACK#wave1"}]
-    assert what_moto_holds(fleet_env, aws, "wave1") == before
+    assert what_moto_holds(cli_env, aws, "wave1") == before
 
 
 def test_up_dry_run_is_refused_like_the_real_run(
-        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--colour", "blue",
-               "--local", "--dry-run") == 3
+        cli_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--colour", "blue",
+                   "--local", "--dry-run") == 3
     assert "blue is the live colour of cohort wave1" in capsys.readouterr().err
 
 
-def test_preview_local_changes_nothing(fleet_env: Fleet, aws: AwsClients,
+def test_preview_local_changes_nothing(cli_env: Fleet, aws: AwsClients,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    wave1 = fleet_env.cohorts["wave1"]
-    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local",
-               "--json") == 0
+    wave1 = cli_env.cohorts["wave1"]
+    assert rollout("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local",
+                   "--json") == 0
     preview = json.loads(capsys.readouterr().out)
     assert preview["colour"] == "green"
     assert (preview["current_version"], preview["version"]) == ("1.4.2", "1.6.0")
@@ -232,16 +203,16 @@ def test_preview_local_changes_nothing(fleet_env: Fleet, aws: AwsClients,
 
 
 def test_preview_in_human_form_says_the_live_colour_is_untouched(
-        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local") == 0
+        cli_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local") == 0
     out = capsys.readouterr().out
     assert "green would go from 1.4.2 to 1.6.0; the live colour blue is not touched" in out
 
 
 @pytest.fixture
-def wave1_state(fleet_env: Fleet) -> Iterator[Any]:
+def wave1_state(cli_env: Fleet) -> Iterator[Any]:
     """Write a rollout state for wave1 into the ledger; removed afterwards."""
-    book = ledger(fleet_env)
+    book = fleet_ledger(cli_env)
 
     def write(status: Status, new_colour: str = "green") -> None:
         now = datetime.now(UTC)
@@ -261,26 +232,26 @@ def wave1_state(fleet_env: Fleet) -> Iterator[Any]:
 def test_a_promoted_green_makes_blue_the_idle_colour(
         wave1_state: Any, capsys: pytest.CaptureFixture[str]) -> None:
     wave1_state(Status.PROMOTED, "green")
-    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local",
-               "--json") == 0
+    assert rollout("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--local",
+                   "--json") == 0
     assert json.loads(capsys.readouterr().out)["colour"] == "blue"
 
 
 def test_an_active_rollout_blocks_a_deploy_with_exit_3(
         wave1_state: Any, capsys: pytest.CaptureFixture[str]) -> None:
     wave1_state(Status.SHIFTING)
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--local") == 3
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--local") == 3
     assert ("cohort wave1 has an active rollout of 1.5.0 (shifting); both colours carry "
             "traffic") in capsys.readouterr().err
 
 
-def test_deploying_into_the_live_colour_is_blocked(fleet_env: Fleet, aws: AwsClients,
+def test_deploying_into_the_live_colour_is_blocked(cli_env: Fleet, aws: AwsClients,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--colour", "blue",
-               "--local") == 3
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--colour", "blue",
+                   "--local") == 3
     assert ("blue is the live colour of cohort wave1; deploy into the idle colour green"
             in capsys.readouterr().err)
-    assert target_group_version(aws, fleet_env.cohorts["wave1"].target_group_arns["blue"]) \
+    assert target_group_version(aws, cli_env.cohorts["wave1"].target_group_arns["blue"]) \
         == "1.4.2"
 
 
@@ -292,25 +263,25 @@ def test_deploying_into_the_live_colour_is_blocked(fleet_env: Fleet, aws: AwsCli
     (["--cohort", "shared", "--version", "1.6.0"], "is the shared stack, not a cohort"),
     (["--cohort", "wave9", "--version", "1.6.0"], "unknown stack 'wave9'"),
 ])
-def test_bad_input_exits_2_and_writes_nothing(fleet_env: Fleet, argv: list[str], message: str,
+def test_bad_input_exits_2_and_writes_nothing(cli_env: Fleet, argv: list[str], message: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    before = len(ledger(fleet_env).events("wave1"))
-    assert cli("stacks", "up", *argv, "--local") == 2
+    before = len(fleet_ledger(cli_env).events("wave1"))
+    assert rollout("stacks", "up", *argv, "--local") == 2
     assert message in capsys.readouterr().err
-    assert len(ledger(fleet_env).events("wave1")) == before
+    assert len(fleet_ledger(cli_env).events("wave1")) == before
 
 
 # --- the Automation API path, against a stand-in pulumi -------------------------------------
 
 @pytest.fixture
-def fake_pulumi(fleet_env: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_pulumi(cli_env: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A ``pulumi`` on PATH that reports wave1's real outputs plus a secret one."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "pulumi"
     script.write_text(FAKE_PULUMI.format(python=sys.executable))
     script.chmod(0o755)
-    state = LocalStateStore(fleet_env.clients, fleet_env.app).load("wave1")
+    state = LocalStateStore(cli_env.clients, cli_env.app).load("wave1")
     assert state is not None
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(state.outputs))
@@ -320,7 +291,7 @@ def fake_pulumi(fleet_env: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
     monkeypatch.setenv("FAKE_PULUMI_OUTPUTS", str(outputs))
     monkeypatch.setenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
-    pack = fleet_env.project_dir / "infra" / "policy"
+    pack = cli_env.project_dir / "infra" / "policy"
     pack.mkdir(parents=True, exist_ok=True)
     (pack / "PulumiPolicy.yaml").write_text("name: tenant-rollout-security\n")
     return log
@@ -336,15 +307,15 @@ def pulumi_commands(log: Path) -> list[list[str]]:
 
 
 def test_up_sets_the_idle_version_by_config_path_runs_up_and_records_outputs(
-        fleet_env: Fleet, fake_pulumi: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
+        cli_env: Fleet, fake_pulumi: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
 
     calls = pulumi_calls(fake_pulumi)
     [config_set] = [c for c in calls if c[:2] == ["config", "set"]]
     assert config_set[2:4] == ["--path", "tenant-rollout:stack.versions.green"]
     assert config_set[-1] == "1.6.0" and "--stack" in config_set and "wave1" in config_set
     [up] = [c for c in calls if "up" in c]
-    assert up[up.index("--policy-pack") + 1] == str(fleet_env.project_dir / "infra" / "policy")
+    assert up[up.index("--policy-pack") + 1] == str(cli_env.project_dir / "infra" / "policy")
     assert calls.index(config_set) < calls.index(up)
 
     captured = capsys.readouterr()
@@ -352,39 +323,39 @@ def test_up_sets_the_idle_version_by_config_path_runs_up_and_records_outputs(
     assert (shown["colour"], shown["engine"], shown["version"]) == ("green", "pulumi", "1.6.0")
     assert shown["outputs"]["dbPassword"] == "[secret]"
     assert "Resources: 1 updated, 30 unchanged" in captured.err
-    record = recorded_outputs(ledger(fleet_env), "wave1")
+    record = recorded_outputs(fleet_ledger(cli_env), "wave1")
     assert record is not None and record.engine == "pulumi"
-    assert record.outputs["listenerArn"] == fleet_env.cohorts["wave1"].listener_arn
+    assert record.outputs["listenerArn"] == cli_env.cohorts["wave1"].listener_arn
     assert "pl41n-s3cret" not in captured.out + captured.err + record.model_dump_json()
 
 
-def test_up_dry_run_sends_pulumi_nothing(fleet_env: Fleet, fake_pulumi: Path,
+def test_up_dry_run_sends_pulumi_nothing(cli_env: Fleet, fake_pulumi: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    before = recorded_outputs(ledger(fleet_env), "wave1")
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--dry-run") == 0
+    before = recorded_outputs(fleet_ledger(cli_env), "wave1")
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0", "--dry-run") == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
         "would deploy 1.6.0 into green of wave1 (pulumi)",
         "would record the outputs of wave1 in the ledger"]
     commands = pulumi_commands(fake_pulumi)
     assert not [c for c in commands if c[:1] == ["up"] or c[:2] == ["config", "set"]], commands
-    assert recorded_outputs(ledger(fleet_env), "wave1") == before
+    assert recorded_outputs(fleet_ledger(cli_env), "wave1") == before
 
 
 def test_pulumi_stack_outputs_find_the_cohort_as_pulumi_recorded_it(
-        fleet_env: Fleet, fake_pulumi: Path, aws: AwsClients) -> None:
-    source = PulumiStackOutputs(fleet_env.project_dir)
+        cli_env: Fleet, fake_pulumi: Path, aws: AwsClients) -> None:
+    source = PulumiStackOutputs(cli_env.project_dir)
     outputs = source.stack_outputs("wave1")
     assert outputs is not None and outputs["dbPassword"] == "[secret]"
     assert source.stack_outputs("wave9") is None, "no Pulumi.wave9.yaml: no such stack"
-    found = Discovery(aws, fleet_env.app, sources=[source]).cohort("wave1")
-    expected = fleet_env.cohorts["wave1"]
+    found = Discovery(aws, cli_env.app, sources=[source]).cohort("wave1")
+    expected = cli_env.cohorts["wave1"]
     assert (found.listener_arn, found.target_group_arns, found.tenants) == (
         expected.listener_arn, expected.target_group_arns, expected.tenants)
     assert ["stack", "output", "wave1"] in pulumi_commands(fake_pulumi)
 
 
 def test_preview_sets_the_version_then_puts_the_old_one_back(
-        fleet_env: Fleet, fake_pulumi: Path, tmp_path: Path,
+        cli_env: Fleet, fake_pulumi: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     script = tmp_path / "bin" / "pulumi"
     script.write_text(script.read_text() + textwrap.dedent('''\
@@ -398,14 +369,14 @@ def test_preview_sets_the_version_then_puts_the_old_one_back(
                 events.write(json.dumps({"sequence": 2, "timestamp": 2, "cancelEvent": {}})
                              + "\\n")
         '''))
-    before = recorded_outputs(ledger(fleet_env), "wave1")
-    assert cli("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
+    before = recorded_outputs(fleet_ledger(cli_env), "wave1")
+    assert rollout("stacks", "preview", "--cohort", "wave1", "--version", "1.6.0", "--json") == 0
     preview = json.loads(capsys.readouterr().out)
     assert preview["changes"] == {"update": 1, "same": 30}
     assert preview["current_version"] == "1.4.2"
     values = [c[-1] for c in pulumi_calls(fake_pulumi) if c[:2] == ["config", "set"]]
     assert values == ["1.6.0", "1.4.2"]
-    assert recorded_outputs(ledger(fleet_env), "wave1") == before
+    assert recorded_outputs(fleet_ledger(cli_env), "wave1") == before
 
 
 @pytest.mark.parametrize(("mode", "code", "message"), [
@@ -416,22 +387,22 @@ def test_preview_sets_the_version_then_puts_the_old_one_back(
                   "(aws:s3/bucket:Bucket: shared-artefacts)"),
 ])
 def test_a_failed_or_refused_up_says_why_and_records_nothing(
-        fleet_env: Fleet, fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
+        cli_env: Fleet, fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch, mode: str,
         code: int, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("FAKE_PULUMI_UP", mode)
-    before = recorded_outputs(ledger(fleet_env), "wave1")
-    assert cli("stacks", "up", "--cohort", "wave1", "--version", "1.6.0") == code
+    before = recorded_outputs(fleet_ledger(cli_env), "wave1")
+    assert rollout("stacks", "up", "--cohort", "wave1", "--version", "1.6.0") == code
     assert message in capsys.readouterr().err
-    assert recorded_outputs(ledger(fleet_env), "wave1") == before
+    assert recorded_outputs(fleet_ledger(cli_env), "wave1") == before
 
 
 # --- iam-policy -------------------------------------------------------------------------------
 
 def test_iam_policy_names_every_action_and_the_cohort_s_own_resources(
-        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("iam-policy", "--cohort", "canary", "--json") == 0
+        cli_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("iam-policy", "--cohort", "canary", "--json") == 0
     policy = json.loads(capsys.readouterr().out)
-    canary = fleet_env.cohorts["canary"]
+    canary = cli_env.cohorts["canary"]
     statements = {s["Sid"]: s for s in policy["Statement"]}
     actions = [a for s in policy["Statement"] for a in s["Action"]]
     assert policy["Version"] == "2012-10-17"
@@ -439,8 +410,8 @@ def test_iam_policy_names_every_action_and_the_cohort_s_own_resources(
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     assert statements["ShiftTrafficOnTheCohortListener"]["Resource"] == [canary.listener_arn]
     assert statements["TenantConfiguration"]["Resource"] == [
-        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{fleet_env.app}/canary/blue/*",
-        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{fleet_env.app}/canary/green/*"]
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{cli_env.app}/canary/blue/*",
+        f"arn:aws:ssm:eu-west-1:123456789012:parameter/{cli_env.app}/canary/green/*"]
     assert statements["TenantConfigurationKey"]["Resource"] == [canary.kms_key_arn]
     assert statements["RolloutLedger"]["Resource"] == [
         f"arn:aws:dynamodb:eu-west-1:123456789012:table/{canary.ledger_table}"]
@@ -454,18 +425,18 @@ def test_iam_policy_names_every_action_and_the_cohort_s_own_resources(
 
 
 def test_iam_policy_for_another_cohort_names_only_its_resources(
-        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("iam-policy", "--cohort", "wave1") == 0
+        cli_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("iam-policy", "--cohort", "wave1") == 0
     captured = capsys.readouterr()
     policy = json.loads(captured.out)
     text = json.dumps(policy)
-    assert fleet_env.cohorts["wave1"].listener_arn in text
-    assert fleet_env.cohorts["canary"].listener_arn not in text
-    assert f"parameter/{fleet_env.app}/canary/" not in text
+    assert cli_env.cohorts["wave1"].listener_arn in text
+    assert cli_env.cohorts["canary"].listener_arn not in text
+    assert f"parameter/{cli_env.app}/canary/" not in text
     assert "aws iam put-role-policy" in captured.err
 
 
-def test_iam_policy_actions_are_real_api_operations(fleet_env: Fleet,
+def test_iam_policy_actions_are_real_api_operations(cli_env: Fleet,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """A misspelt action would grant nothing; botocore's service models know every operation.
 
@@ -479,7 +450,7 @@ def test_iam_policy_actions_are_real_api_operations(fleet_env: Fleet,
                 "sns": "sns", "iam": "iam", "kms": "kms", "cloudwatch": "cloudwatch",
                 "tag": "resourcegroupstaggingapi", "secretsmanager": "secretsmanager"}
     iam_only = {"dynamodb:ConditionCheckItem"}
-    assert cli("iam-policy", "--cohort", "canary", "--json") == 0
+    assert rollout("iam-policy", "--cohort", "canary", "--json") == 0
     policy = json.loads(capsys.readouterr().out)
     checked = 0
     for action in (a for s in policy["Statement"] for a in s["Action"]):
@@ -492,14 +463,14 @@ def test_iam_policy_actions_are_real_api_operations(fleet_env: Fleet,
 
 
 def test_iam_policy_release_is_the_release_role_s(
-        fleet_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("iam-policy", "--release", "--json") == 0
+        cli_env: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rollout("iam-policy", "--release", "--json") == 0
     policy = json.loads(capsys.readouterr().out)
-    shared = fleet_env.shared
+    shared = cli_env.shared
     granted = {(action, resource) for s in policy["Statement"] for action in s["Action"]
                for resource in s["Resource"]}
     bucket = f"arn:aws:s3:::{shared.artefact_bucket}"
-    assert ("s3:PutObject", f"{bucket}/releases/{fleet_env.app}/*") in granted
+    assert ("s3:PutObject", f"{bucket}/releases/{cli_env.app}/*") in granted
     assert ("sns:Publish", shared.notices_topic_arn) in granted
     assert not any(action.startswith("elasticloadbalancing:Modify") for action, _ in granted)
 
@@ -507,8 +478,8 @@ def test_iam_policy_release_is_the_release_role_s(
 @pytest.mark.parametrize("argv", [["--release", "--cohort", "canary"], []],
                          ids=["both", "neither"])
 def test_iam_policy_wants_exactly_one_of_cohort_and_release(
-        fleet_env: Fleet, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    assert cli("iam-policy", *argv) == 2
+        cli_env: Fleet, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert rollout("iam-policy", *argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     (line,) = captured.err.strip().splitlines()

@@ -10,16 +10,16 @@ had, so a status that reads the wrong router cannot pass.
 from __future__ import annotations
 
 import json
-import textwrap
 import uuid
 from dataclasses import dataclass
 
 import boto3
 import pytest
 
-from rollout.cli import run
+from tests.cli_runner import rollout
 from tests.conftest import Fleet, deploy_fleet, listener_weights
-from tests.integration.test_router_lambda import Function, two_published_versions
+from tests.router_checks import Function, two_published_versions
+from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +30,6 @@ class Scene:
     zone: str
     record: str
     function: Function
-
-    def cli(self, *args: str) -> int:
-        return run(["--app", self.fleet.app, "--project-dir", str(self.fleet.project_dir),
-                    *args])
 
 
 def lambda_function() -> Function:
@@ -64,28 +60,14 @@ def scene(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Scene
     record = f"{fleet.app}.status.example"
     weighted_records(zone, record)
     function = lambda_function()
-    (fleet.project_dir / "tenants.yaml").write_text(textwrap.dedent(f"""\
-        defaults:
-          windows: ["daily 00:00-24:00"]
-        cohorts:
-          - name: dns
-            order: 1
-            router:
-              kind: route53
-              hosted_zone_id: {zone}
-              record_name: {record}
-              targets: {{blue: blue.{record}, green: green.{record}}}
-          - name: fn
-            order: 2
-            router:
-              kind: lambda-alias
-              function_name: {function.name}
-              alias: live
-              versions: {{blue: {function.blue}, green: {function.green}}}
-        tenants:
-          - {{id: aurora, cohort: dns}}
-          - {{id: birch, cohort: fn}}
-        """))
+    write_tenants(fleet.project_dir / "tenants.yaml", [
+        cohort_entry("dns", router={
+            "kind": "route53", "hosted_zone_id": zone, "record_name": record,
+            "targets": {"blue": f"blue.{record}", "green": f"green.{record}"}}),
+        cohort_entry("fn", router={
+            "kind": "lambda-alias", "function_name": function.name, "alias": "live",
+            "versions": {"blue": int(function.blue), "green": int(function.green)}}),
+    ], [tenant_entry("aurora", "dns"), tenant_entry("birch", "fn")], notice_days=None)
     return Scene(fleet, zone.removeprefix("/hostedzone/"), record, function)
 
 
@@ -99,7 +81,7 @@ def test_status_json_reports_the_weighted_records_and_the_alias_split(
     for cohort in ("dns", "fn"):
         assert listener_weights(scene.fleet.cohorts[cohort]) == {"blue": 100, "green": 0}
 
-    assert scene.cli("status", "--json") == 0
+    assert rollout("status", "--json", fleet=scene.fleet) == 0
 
     rows = {row["cohort"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["dns"]["weights"] == {"blue": 30, "green": 70}
@@ -111,7 +93,7 @@ def test_status_json_reports_the_weighted_records_and_the_alias_split(
 
 def test_status_table_shows_the_router_s_own_shares(
         scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
-    assert scene.cli("status", "--cohort", "fn") == 0
+    assert rollout("status", "--cohort", "fn", fleet=scene.fleet) == 0
 
     [row] = [line for line in capsys.readouterr().out.splitlines() if "fn" in line]
     assert "75% / 25%" in row
@@ -119,7 +101,7 @@ def test_status_table_shows_the_router_s_own_shares(
 
 def test_iam_policy_of_a_dns_cohort_grants_its_records_not_the_listener(
         scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
-    assert scene.cli("iam-policy", "--cohort", "dns", "--json") == 0
+    assert rollout("iam-policy", "--cohort", "dns", "--json", fleet=scene.fleet) == 0
 
     policy = json.loads(capsys.readouterr().out)
     granted = {action: statement for statement in policy["Statement"]
@@ -140,7 +122,7 @@ def test_iam_policy_of_a_dns_cohort_grants_its_records_not_the_listener(
 
 def test_iam_policy_of_a_lambda_cohort_grants_its_alias(
         scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
-    assert scene.cli("iam-policy", "--cohort", "fn", "--json") == 0
+    assert rollout("iam-policy", "--cohort", "fn", "--json", fleet=scene.fleet) == 0
 
     policy = json.loads(capsys.readouterr().out)
     [alias] = [s for s in policy["Statement"] if "lambda:UpdateAlias" in s["Action"]]

@@ -33,30 +33,16 @@ RELEASE = "1.5.0"
 STRATEGY = "linear:25:1m"
 
 
-def started(bench: Bench, actor: str = "ci@runner", **options: str) -> None:
-    """``rollout start`` as one process: under the lease, through step 1."""
-    rollout = bench.rollout(actor)
-    with rollout.lease():
-        rollout.start(RELEASE, STRATEGY, THREE_STEPS, **options)
-
-
-def tick(bench: Bench, actor: str = "ci@runner") -> object:
-    """``rollout step`` as one process."""
-    rollout = bench.rollout(actor)
-    with rollout.lease():
-        return rollout.tick()
-
-
 def test_each_step_advances_after_its_bake_and_the_last_one_promotes() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    started(bench)
+    bench.start()
     assert bench.router.writes == [{"blue": 75, "green": 25}]
     for expected in ({"blue": 50, "green": 50}, {"blue": 0, "green": 100}):
         bench.clock.advance(BAKE)
-        assert isinstance(tick(bench), Advance)
+        assert isinstance(bench.tick(), Advance)
         assert bench.router.weights == expected
     bench.clock.advance(BAKE)
-    assert isinstance(tick(bench), Promote)
+    assert isinstance(bench.tick(), Promote)
     state = bench.state()
     assert state.status == Status.PROMOTED and state.last_known_good == RELEASE
     assert state.warm_until == bench.clock.now() + RolloutSettings().warm_for
@@ -79,9 +65,9 @@ def test_drive_sleeps_out_each_bake_and_promotes() -> None:
 
 def test_a_step_holds_while_it_bakes_and_writes_nothing() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    started(bench)
+    bench.start()
     bench.clock.advance(BAKE / 2)
-    action = tick(bench)
+    action = bench.tick()
     assert isinstance(action, Hold) and action.bake_left == pytest.approx(BAKE / 2)
     assert bench.router.writes == [{"blue": 75, "green": 25}]
     assert bench.state().step_index == 0
@@ -91,18 +77,18 @@ def test_a_step_holds_while_it_bakes_and_writes_nothing() -> None:
 def test_an_inconclusive_gate_holds_then_pauses_after_the_limit() -> None:
     gate = ScriptedGate("latency", Verdict.INCONCLUSIVE)
     bench = Bench(gates=[gate], max_inconclusive=3)
-    started(bench)
+    bench.start()
     bench.clock.advance(BAKE)
-    assert isinstance(tick(bench), Hold)
-    assert isinstance(tick(bench), Hold)
+    assert isinstance(bench.tick(), Hold)
+    assert isinstance(bench.tick(), Hold)
     assert bench.state().inconclusive_checks == 2
-    assert isinstance(tick(bench), Pause)
+    assert isinstance(bench.tick(), Pause)
     state = bench.state()
     assert state.status == Status.PAUSED
     assert "3 inconclusive checks in a row" in (state.reason or "")
     assert bench.router.writes == [{"blue": 75, "green": 25}], "a pause moves no traffic"
     with pytest.raises(Blocked, match="is paused"):
-        tick(bench)
+        bench.tick()
     gate.then(Verdict.PASS)
     rollout = bench.rollout("release-manager@laptop")
     with rollout.lease():
@@ -114,12 +100,12 @@ def test_an_inconclusive_gate_holds_then_pauses_after_the_limit() -> None:
 def test_a_failed_gate_rolls_back_in_one_write_and_carries_config_back() -> None:
     gate = ScriptedGate("alarm")
     bench = Bench(gates=[gate])
-    started(bench)
+    bench.start()
     bench.clock.advance(BAKE)
-    tick(bench)
+    bench.tick()
     gate.then(Verdict.FAIL)
     bench.clock.advance(BAKE / 2)
-    tick(bench)
+    bench.tick()
     assert bench.router.writes == [{"blue": 75, "green": 25}, {"blue": 50, "green": 50},
                                    OLD_ONLY], "one write back, never walking back the steps"
     state = bench.state()
@@ -166,9 +152,9 @@ def test_manual_approval_waits_then_approve_continues() -> None:
 
 def test_resume_after_a_crash_restores_the_weights_the_ledger_holds() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    started(bench)
+    bench.start()
     bench.clock.advance(BAKE)
-    tick(bench)
+    bench.tick()
     bench.router.weights = {"blue": 75, "green": 25}  # the crash: ledger saved, write lost
     step_events = [e for e in bench.ledger.events("canary") if e.kind == "step"]
     bench.ledger.delete(cohort_pk("canary"), event_sk(step_events[-1].seq))  # and its event
@@ -201,7 +187,7 @@ def test_resume_of_a_start_that_crashed_in_preflight_repeats_it_then_shifts() ->
 def test_a_failing_preflight_aborts_before_any_traffic_moves() -> None:
     bench = Bench(preflight=[ScriptedPreflight("security", failure=Blocked("port 22 open"))])
     with pytest.raises(Blocked, match="port 22 open"):
-        started(bench)
+        bench.start()
     state = bench.state()
     assert state.status == Status.ABORTED and state.reason == "port 22 open"
     assert bench.router.writes == []
@@ -210,7 +196,7 @@ def test_a_failing_preflight_aborts_before_any_traffic_moves() -> None:
 
 def test_pins_planned_at_start_keep_tenants_on_the_old_colour() -> None:
     bench = Bench(pins=[(TenantRef(id="gale", host="gale.shop.example"), "opted out")])
-    started(bench)
+    bench.start()
     assert bench.router.pinned == {"gale": "blue"}
     assert bench.state().pinned == {"gale": "blue"}
     pinned = [e for e in bench.ledger.events("canary") if e.kind == "pinned"]
@@ -234,12 +220,12 @@ def test_an_abort_from_another_terminal_wins_and_the_holder_carries_config_back(
     assert state.reason == "not today" and state.config_carried_back
     assert bench.carry_back.calls == ["canary"], "carried back once, by the lease holder"
     with pytest.raises(Blocked, match="no rollout in progress"):
-        tick(bench)
+        bench.tick()
 
 
 def test_a_rollback_from_another_terminal_keeps_the_operator_s_reason() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    started(bench)
+    bench.start()
     operator = bench.rollout("ops@laptop")
     final = operator.rollback("bad build")
     assert final.status == Status.ROLLED_BACK and final.reason == "bad build"
@@ -269,14 +255,14 @@ def test_the_operator_s_reason_stands_when_the_holder_makes_the_stop_s_write() -
 
 def test_a_holder_finishes_a_stop_whose_command_died_before_its_write() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    started(bench)
+    bench.start()
     state = bench.state()
     bench.ledger.request_stop("canary", StopRequest(
         kind="rollback", reason="bad build", actor="ops@laptop", at=bench.clock.now(),
         rollout_started_at=state.started_at))
     bench.clock.advance(BAKE)
     with pytest.raises(StoppedByOperator):
-        tick(bench)
+        bench.tick()
     final = bench.state()
     assert final.status == Status.ROLLED_BACK
     assert final.reason == "bad build"
@@ -302,7 +288,7 @@ def test_a_company_freeze_refuses_a_start_and_writes_nothing() -> None:
     bench = Bench()
     bench.freeze.reason = "year-end freeze until 2026-03-09"
     with pytest.raises(Blocked, match="year-end freeze") as refused:
-        started(bench)
+        bench.start()
     assert refused.value.exit_code == 3
     assert bench.ledger.keys() == [] and bench.router.writes == []
 
@@ -310,16 +296,16 @@ def test_a_company_freeze_refuses_a_start_and_writes_nothing() -> None:
 def test_a_recorded_override_starts_through_the_freeze_it_names() -> None:
     bench = Bench()
     bench.freeze.reason = "year-end freeze"
-    started(bench, freeze_override="hotfix for a data leak")
+    bench.start(freeze_override="hotfix for a data leak")
     state = bench.state()
     assert state.freeze_override == "hotfix for a data leak"
     assert state.freeze_overridden == "year-end freeze"
     bench.clock.advance(BAKE)
-    assert isinstance(tick(bench), Advance), "the overridden freeze holds nothing back"
+    assert isinstance(bench.tick(), Advance), "the overridden freeze holds nothing back"
     bench.freeze.reason = "another freeze"
     bench.clock.advance(BAKE)
     with pytest.raises(Blocked, match="holds: another freeze"):
-        tick(bench)
+        bench.tick()
     assert bench.state().status == Status.PAUSED
     approver = bench.rollout("ops@laptop")
     with approver.lease():

@@ -156,3 +156,42 @@ def test_without_moto_every_other_command_runs(
     code, out, err = without_moto["--help"]
     assert code == 0, err
     assert "demo" in out and "stacks" in out
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The top-level names ``path`` imports when it runs (not those only for type checks)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    type_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                 and ast.unparse(node.test) in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+                 for statement in node.body for inner in ast.walk(statement)}
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def test_every_library_product_code_imports_comes_with_the_core_install() -> None:
+    """A plain ``pip install`` must bring what the product imports, not a test double's
+    dependency that happens to provide it (click came only through Flask once)."""
+    from importlib.metadata import packages_distributions
+
+    core, _ = closure(DISTRIBUTION)
+    provided_by = packages_distributions()
+    product = [path for path in sorted((REPOSITORY / "rollout").rglob("*.py"))
+               if "local" not in path.relative_to(REPOSITORY / "rollout").parts[:1]]
+    unprovided: dict[str, set[str]] = {}
+    for path in product:
+        for name in _top_level_imports(path) - set(sys.stdlib_module_names) - {"rollout"}:
+            sources = {canonicalize_name(d) for d in provided_by.get(name, [])}
+            if not sources & core:
+                unprovided.setdefault(name, set()).add(str(path.relative_to(REPOSITORY)))
+    assert not unprovided, ("imported by product code but not brought by a plain install: "
+                            + "; ".join(f"{name} ({', '.join(sorted(files))})"
+                                        for name, files in sorted(unprovided.items())))

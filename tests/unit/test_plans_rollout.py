@@ -62,12 +62,6 @@ def dry_then_real(bench: Bench, build: Build, *, locked: bool = True) -> list[st
     return lines
 
 
-def begun(bench: Bench) -> None:
-    rollout = bench.rollout()
-    with rollout.lease():
-        rollout.start("1.5.0", "linear", THREE_STEPS)
-
-
 def test_start_plans_the_record_each_preflight_the_pins_and_the_first_weights() -> None:
     bench = Bench(preflight=[ScriptedPreflight("notice"), ScriptedPreflight("config copy")],
                   pins=[(TenantRef(id="gale"), "opted out until 2099-01-01")])
@@ -98,7 +92,7 @@ def test_a_start_the_freeze_forbids_is_refused_by_the_dry_run_too() -> None:
 
 def test_step_plans_one_check_of_the_gates() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    begun(bench)
+    bench.start(strategy="linear")
     bench.clock.advance(BAKE)
     lines = dry_then_real(bench, step_plan)
     assert lines == ["check the gates of canary once and act: advance to step 2/3 (50% to "
@@ -109,7 +103,7 @@ def test_step_plans_one_check_of_the_gates() -> None:
 
 def test_step_with_a_freeze_override_plans_the_override_first() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
-    begun(bench)
+    bench.start(strategy="linear")
     bench.freeze.reason = "spring freeze"
     lines = dry_then_real(bench, lambda r: step_plan(r, "security fix"))
     assert lines[0] == "record that ci@runner overrides the freeze (spring freeze): security fix"
@@ -118,7 +112,7 @@ def test_step_with_a_freeze_override_plans_the_override_first() -> None:
 
 def test_promote_plans_the_approval_and_the_rest_of_the_rollout() -> None:
     bench = Bench(gates=[ScriptedGate("manual", Verdict.INCONCLUSIVE, waits_for_human=True)])
-    begun(bench)
+    bench.start(strategy="linear")
     bench.clock.advance(BAKE)
     with pytest.raises(Blocked):
         rollout = bench.rollout()
@@ -135,7 +129,7 @@ def test_promote_plans_the_approval_and_the_rest_of_the_rollout() -> None:
 
 def test_rollback_plans_the_stop_request_one_write_its_record_and_the_carry_back() -> None:
     bench = Bench()
-    begun(bench)
+    bench.start(strategy="linear")
     lines = dry_then_real(bench, lambda r: rollback_plan(r, "bad build"), locked=False)
     assert lines == [
         "record a rollback request by ci@runner (bad build): from then on no process moves "
@@ -150,7 +144,7 @@ def test_rollback_plans_the_stop_request_one_write_its_record_and_the_carry_back
 
 def test_abort_plans_like_a_rollback() -> None:
     bench = Bench()
-    begun(bench)
+    bench.start(strategy="linear")
     lines = dry_then_real(bench, lambda r: abort_plan(r, "not today"), locked=False)
     assert [line.split(" ")[0] for line in lines] == ["record", "all", "record", "carry"]
     assert "saved as aborted" in lines[1]
@@ -159,7 +153,7 @@ def test_abort_plans_like_a_rollback() -> None:
 
 def test_a_rollback_of_a_rollout_already_rolled_back_only_finishes_the_carry_back() -> None:
     bench = Bench()
-    begun(bench)
+    bench.start(strategy="linear")
     bench.rollout("ops@laptop").rollback("first")
     lines = dry_then_real(bench, lambda r: rollback_plan(r, "second"), locked=False)
     assert len(lines) == 1 and lines[0].startswith("finish the stopped rollout of 1.5.0")
@@ -167,7 +161,7 @@ def test_a_rollback_of_a_rollout_already_rolled_back_only_finishes_the_carry_bac
 
 def test_a_rollback_without_a_ledger_plans_one_blind_write() -> None:
     bench = Bench()
-    begun(bench)
+    bench.start(strategy="linear")
     bench.ledger.lost = True
     rollout = bench.rollout()
     with pytest.raises(RolloutFailed, match="last known-good colour is unknown"):

@@ -7,30 +7,20 @@ under ``pulumi preview --policy-pack infra/policy``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pulumi_policy import (
-    Policy,
-    PolicyCustomTimeouts,
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+from pulumi_policy import Policy, PolicyResource
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from rollout.components.policies import PACK_NAME, POLICIES
 from rollout.vocabulary import security_rules as rules
+from tests import policy_pack_run
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "infra" / "policy"
-OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/k-1"
 LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/acme-canary/1"
 COHORT_TAGS = {"rollout:app": "acme", "rollout:cohort": "canary", "rollout:colour": "shared",
@@ -46,29 +36,14 @@ def policy(name: str) -> Policy:
 
 def resource(typ: str, name: str, props: dict[str, Any],
              depends: dict[str, list[PolicyResource]] | None = None) -> PolicyResource:
-    return PolicyResource(typ, unknown_checking_proxy(props),
-                          f"urn:pulumi:canary::tenant-rollout::{typ}::{name}", name, OPTIONS,
-                          None, None, [], depends or {})
+    return policy_pack_run.policy_resource(typ, name, unknown_checking_proxy(props),
+                                           stack="canary", project="tenant-rollout",
+                                           depends=depends)
 
 
 def violations(rule: str, resources: list[PolicyResource]) -> list[str]:
     """What the pack's policy for ``rule`` reports, as the engine would collect it."""
-    found: list[str] = []
-    checked = policy(rule)
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append(message)
-
-    if isinstance(checked, StackValidationPolicy):
-        checked.validate(StackValidationArgs(resources), report)
-    else:
-        assert isinstance(checked, ResourceValidationPolicy)
-        for item in resources:
-            args = ResourceValidationArgs(item.resource_type, item.props, item.urn, item.name,
-                                          OPTIONS, None)
-            with contextlib.suppress(UnknownValueError):  # the engine skips these, too
-                checked.validate(args, report)
-    return found
+    return policy_pack_run.violations([policy(rule)], resources, skip_unknown=True)
 
 
 def shared_stack(*, versioning: str | None = "Enabled", block: bool | None = True,

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from rollout.aws_clients import AwsClients
 from rollout.cli import run
 from rollout.local.state import STATE_BUCKET
-from rollout.model.stack import describe_problem, parse_stack
+from rollout.model.stack import parse_stack
+from rollout.vocabulary.problems import first_problem
 
 ROLLOUT = Path(sys.executable).with_name("rollout")
 
@@ -82,7 +83,7 @@ def malformed(app: str, name: str) -> str:
 def problem_of(raw: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
     with pytest.raises(ValidationError) as caught:
         parse_stack(raw)
-    return describe_problem(caught.value)
+    return first_problem(caught.value)
 
 
 def test_parse_stack_names_plain_paths_below_the_stack_key() -> None:

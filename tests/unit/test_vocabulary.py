@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from rollout.cli import run
-from rollout.configcopy.ssm import stamp_time
+from rollout.configcopy.store import stamp_time
 from rollout.errors import BadInput
 from rollout.model.release import ReleaseNotes
 from rollout.model.stack import CohortStackConfig, parse_stack

@@ -8,7 +8,6 @@ the ledger.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import socket
 import textwrap
@@ -22,10 +21,11 @@ from typing import Any, cast
 import pytest
 
 from rollout.aws_clients import AwsClients
-from rollout.cli import run
 from rollout.errors import BadInput, RolloutFailed
 from rollout.notify.base import Notice, Notifier
 from rollout.notify.webhook import webhook_notifier
+from tests.cli_runner import Finished, rollout_output
+from tests.releases import EXAMPLE_NOTES
 
 TOKEN = "T0KEN-5ecret-never-printed"
 NOTICE = Notice(tenant="aurora", release="1.5.0", contact=None, subject="Upgrade",
@@ -182,14 +182,6 @@ TENANTS = textwrap.dedent("""\
     tenants:
       - {id: aurora, cohort: canary, timezone: Europe/Berlin}
     """)
-NOTES = Path(__file__).resolve().parents[2] / "examples" / "release.yaml"
-
-
-@dataclass
-class Printed:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(autouse=True)
@@ -202,22 +194,20 @@ def nowhere_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
-def notify(tmp_path: Path, *extra: str) -> Printed:
+def notify(tmp_path: Path, *extra: str) -> Finished:
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(TENANTS)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run(["--app", "no-such-app", "notify", "--release", "1.5.0", "--tenants",
-                    str(tenants), "--notes", str(NOTES), "--channel", "webhook", *extra])
-    return Printed(code, out.getvalue(), err.getvalue())
+    return rollout_output("--app", "no-such-app", "notify", "--release", "1.5.0", "--tenants",
+                          str(tenants), "--notes", str(EXAMPLE_NOTES), "--channel", "webhook",
+                          *extra)
 
 
-def one_line_error(printed: Printed) -> str:
+def one_line_error(printed: Finished) -> str:
     assert printed.code == 2, printed
-    assert TOKEN not in printed.out + printed.err
-    assert printed.out == ""
-    lines = printed.err.strip().splitlines()
-    assert len(lines) == 1, printed.err
+    assert TOKEN not in printed.stdout + printed.stderr
+    assert printed.stdout == ""
+    lines = printed.stderr.strip().splitlines()
+    assert len(lines) == 1, printed.stderr
     return lines[0]
 
 

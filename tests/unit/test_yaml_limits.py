@@ -24,6 +24,7 @@ from rollout.local.deployer import LocalDeployer
 from rollout.model.tenants import load_tenants
 from rollout.rollouts.strategy import parse_strategy
 from rollout.userfile import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
+from tests.conftest import stack_yaml
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SAFETY_BOUND = 5.0
@@ -76,16 +77,7 @@ NOTES = textwrap.dedent("""\
     rollbackPlan: Traffic returns to 1.4.2 in one step
     """)
 
-STACK = textwrap.dedent("""\
-    config:
-      aws:region: eu-west-1
-      tenant-rollout:stack:
-        role: cohort
-        app: acme
-        cohort: canary
-        sharedStack: organization/tenant-rollout/shared
-        versions: {blue: 1.4.2, green: 1.4.2}
-    """)
+STACK = stack_yaml("acme", "canary", [])
 
 STEPS = "steps:\n  - {weight: 10, bake: 1s}\n  - {weight: 100, bake: 1s}\n"
 
