@@ -40,14 +40,16 @@ from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.campaign import send_notices
 from rollout.notify.records import NoticeBook
 from rollout.notify.sns import SnsNotifier
+from rollout.plans import display
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
 from rollout.rollouts.assembly import CohortSetup, RolloutOptions, build_rollout
+from rollout.rollouts.command_plans import start_plan
 from rollout.rollouts.executor import CohortRollout, RolloutSettings, TickReport
 from rollout.rollouts.fleet_status import CohortStatus, fleet_status
 from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.progression import Advance, Promote
-from rollout.rollouts.state import Status
+from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import StepPlan, parse_strategy
 from rollout.schedule.plan import ReleasePlan
 from rollout.schedule.planner import plan_release
@@ -336,6 +338,19 @@ def announce_pins(story: Story, rollout: CohortRollout, strategy: str, steps: St
         story.pin_reasons[pin["id"]] = pin["reason"]
 
 
+def start_as_planned(story: Story, rollout: CohortRollout, strategy: str, steps: StepPlan,
+                     show: bool) -> RolloutState:
+    """Start the rollout from its plan; with ``show``, say the plan first, as
+    ``rollout start --dry-run`` prints it: the steps the start then executes, exactly."""
+    command = start_plan(rollout, RELEASE, strategy, steps)
+    if show:
+        story.say("  the plan of `rollout start` (what `--dry-run` prints; it then runs as is):")
+        for line in display(command.plan):
+            story.say(f"    - {line}")
+    command.execute()
+    return command.final
+
+
 def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) -> None:
     slot = slot_of(plan, name)
     story.chapter(f"7{'abc'[COHORTS.index(name)]}. {name}: the calendar jumps to its slot, "
@@ -349,7 +364,8 @@ def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) ->
     announce_pins(story, rollout, DEMO_STRATEGY[name], steps)
     try:
         with rollout.lease():
-            state = rollout.start(RELEASE, DEMO_STRATEGY[name], steps)
+            state = start_as_planned(story, rollout, DEMO_STRATEGY[name], steps,
+                                     show=name == "canary")
             if name == "canary":
                 show_copied_config(story, fleet.ledger, resources)
             state = drive_with_approvals(story, rollout)
