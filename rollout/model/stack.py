@@ -122,6 +122,63 @@ class SharedStackConfig(_Strict):
     noncurrent_version_days: int = Field(default=365, alias="noncurrentVersionDays", ge=1)
 
 
+IMAGE_DIGEST_PATTERN = r"^[a-z0-9][a-z0-9._/-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*@sha256:[0-9a-f]{64}$"
+"""An image pinned by digest (``repo@sha256:<64 hex>``): a tag could move under a colour."""
+
+
+class ZipArtefact(_Strict):
+    """A release's zip as a colour deploys it: the exact S3 object version, and its sha256."""
+
+    key: str = Field(min_length=1)
+    object_version: str = Field(alias="objectVersion", min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ColourArtefact(_Strict):
+    """What one colour runs, resolved from the release manifest by ``rollout stacks up``.
+
+    Written into the stack's config by the deployer, never by hand: the program deploys
+    exactly this object version or image digest, so no later upload changes a colour.
+    """
+
+    version: Version
+    zip: ZipArtefact | None = None
+    image: str | None = Field(default=None, pattern=IMAGE_DIGEST_PATTERN)
+
+
+class ExternalCompute(_Strict):
+    """Your own compute registers targets in each colour's target group (port 8080, /health)."""
+
+    kind: Literal["external"] = "external"
+
+
+class LambdaCompute(_Strict):
+    """One function per colour from the release zip, behind a target group of type lambda."""
+
+    kind: Literal["lambda"]
+    handler: str = "app.handler"
+    runtime: str = "python3.11"
+    memory: int = Field(default=256, ge=128, le=10240)
+    timeout: int = Field(default=10, ge=1, le=900)
+    architecture: Literal["x86_64", "arm64"] = "arm64"
+    environment: dict[str, str] = Field(default_factory=dict)
+    provisioned_concurrency: int = Field(default=0, alias="provisionedConcurrency", ge=0)
+
+
+class EcsCompute(_Strict):
+    """One Fargate service per colour from the release image, in the colour's IP target group."""
+
+    kind: Literal["ecs"]
+    cpu: int = Field(default=256, ge=256)
+    memory: int = Field(default=512, ge=512)
+    desired_count: int = Field(default=2, alias="desiredCount", ge=0)
+    container_port: int = Field(default=8080, alias="containerPort", ge=1, le=65535)
+    environment: dict[str, str] = Field(default_factory=dict)
+
+
+Compute = Annotated[ExternalCompute | LambdaCompute | EcsCompute, Field(discriminator="kind")]
+
+
 class CohortStackConfig(_Strict):
     """One cohort: a load balancer splitting traffic between its blue and green slots."""
 
@@ -134,6 +191,8 @@ class CohortStackConfig(_Strict):
     tenants: list[TenantRef] = Field(default_factory=list)
     network: Network = Field(default_factory=NewNetwork)
     listener: Listener = Field(default_factory=Listener)
+    compute: Compute = Field(default_factory=ExternalCompute)
+    artefacts: dict[Colour, ColourArtefact] = Field(default_factory=dict)
 
     @field_validator("cohort")
     @classmethod
@@ -159,6 +218,14 @@ class CohortStackConfig(_Strict):
                 raise ValueError(f"tenant {tenant.id!r} is listed twice")
             seen.add(tenant.id)
         return value
+
+    @model_validator(mode="after")
+    def _artefacts_match_versions(self) -> CohortStackConfig:
+        for colour, artefact in self.artefacts.items():
+            if artefact.version != self.versions[colour]:
+                raise ValueError(f"artefacts.{colour} is of {artefact.version}, but "
+                                 f"versions.{colour} is {self.versions[colour]}")
+        return self
 
     @model_validator(mode="after")
     def _names_fit_aws(self) -> CohortStackConfig:
