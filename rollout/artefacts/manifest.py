@@ -14,6 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.model.release import ReleaseNotes
+from rollout.model.stack import IMAGE_DIGEST_PATTERN
 from rollout.vocabulary.clock import utc_now
 
 MANIFEST_NAME = "manifest.json"
@@ -59,6 +60,8 @@ class Manifest(BaseModel):
     version: str
     files: list[ArtefactFile]
     notes: ReleaseNotes
+    image: str | None = Field(default=None, pattern=IMAGE_DIGEST_PATTERN)
+    """The container image an ecs colour runs, pinned by digest; None in older manifests."""
     created_at: datetime = Field(default_factory=utc_now)
     publisher: Publisher
 

@@ -35,6 +35,7 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import SharedResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.model.release import ReleaseNotes
+from rollout.model.stack import ZipArtefact
 from rollout.vocabulary.counts import and_more
 from rollout.vocabulary.versions import is_semver, newest_first
 
@@ -229,8 +230,10 @@ class ArtefactStore:
                          user_id=identity["UserId"])
 
     def publish(self, notes: ReleaseNotes, files: Sequence[Path],
-                progress: UploadProgress | None = None) -> Manifest:
+                progress: UploadProgress | None = None, image: str | None = None) -> Manifest:
         """Upload ``files`` and the manifest of release ``notes.version``, replacing no object.
+
+        ``image`` (pinned by digest) is recorded in the manifest: what an ecs colour runs.
 
         Refuses (:class:`BadInput`, nothing written) when the release exists, or
         when one of its keys holds other bytes (left by an interrupted publish):
@@ -257,7 +260,7 @@ class ArtefactStore:
             uploaded = [kept.get(source.name) or self._upload_once(version, source, key, progress)
                         for source, key in zip(sources, keys, strict=True)]
             manifest = Manifest(app=self.app, version=version, files=uploaded, notes=notes,
-                                publisher=publisher)
+                                image=image, publisher=publisher)
             try:
                 self._s3.put_object(
                     Bucket=self.bucket, Key=manifest_key,
@@ -372,8 +375,10 @@ class ArtefactStore:
         return self._s3.head_object(Bucket=self.bucket, Key=key)
 
     # verifying ---------------------------------------------------------
-    def _stream_sha256(self, key: str) -> Served:
-        found: Any = self._s3.get_object(Bucket=self.bucket, Key=key)
+    def _stream_sha256(self, key: str, version_id: str | None = None) -> Served:
+        """Stream the object (the current one, or ``version_id``) and hash it as it comes."""
+        found: Any = (self._s3.get_object(Bucket=self.bucket, Key=key) if version_id is None
+                      else self._s3.get_object(Bucket=self.bucket, Key=key, VersionId=version_id))
         digest = hashlib.sha256()
         size = 0
         for chunk in found["Body"].iter_chunks(READ_CHUNK):
@@ -403,6 +408,27 @@ class ArtefactStore:
                             f"replaced the published version {artefact.version_id}")
         return FileCheck(**base, actual_sha256=actual, current_version_id=current,
                          problem=problem)
+
+    def check_zip(self, zipped: ZipArtefact) -> None:
+        """:class:`RolloutFailed` unless the zip's object version still hashes to its sha256.
+
+        The object version's bytes cannot change in S3, but the manifest that names
+        them can be rewritten by an identity with more rights than the release role:
+        a colour deploys only bytes that match the manifest it was resolved from.
+        """
+        where = f"{self.url(zipped.key)} (object version {zipped.object_version})"
+        try:
+            served = self._stream_sha256(zipped.key, zipped.object_version)
+        except ClientError as exc:
+            if _error_code(exc) not in ("NoSuchKey", "NoSuchVersion", "404"):
+                raise
+            raise RolloutFailed(f"{where} is gone from the artefact store; nothing was "
+                                "deployed: publish the release as a new version") from None
+        if served.sha256 != zipped.sha256:
+            raise RolloutFailed(
+                f"{where} has sha256 {served.sha256}, but the manifest says {zipped.sha256}; "
+                "nothing was deployed: run `rollout release verify` and publish the fix as "
+                "a new version")
 
     def verify(self, version: str) -> VerifyReport:
         """Check every file of release ``version``; :class:`BadInput` if it is not published."""

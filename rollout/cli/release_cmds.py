@@ -79,6 +79,9 @@ def publish(
     notes: Annotated[Path, typer.Option("--notes", help="The release notes (release.yaml).")],
     artefacts: Annotated[list[Path], typer.Argument(
         help="Files to publish.", metavar="ARTEFACT...")],
+    image: Annotated[str | None, typer.Option(
+        "--image", help="The container image an ecs colour runs, pinned by digest: "
+                        "repo@sha256:<64 hex>. A tag is refused.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Upload artefacts and a manifest (sha256 of each file) under releases/<app>/<version>/.
@@ -86,17 +89,20 @@ def publish(
     Published releases are write-once: every object is written with If-None-Match, so
     S3 refuses to replace one. Publishing a version that exists, or over files an
     interrupted publish left with other bytes, is refused (exit 2); losing a race to
-    another publisher of the same version exits 3.
+    another publisher of the same version exits 3. A lambda colour runs the one .zip
+    among the artefacts; an ecs colour runs --image.
     """
+    from rollout.artefacts.colour_artefacts import checked_image
     from rollout.artefacts.notes import load_notes
     from rollout.artefacts.progress import RichUploadProgress
     from rollout.artefacts.store import artefact_sources
 
+    pinned = checked_image(image)
     release_notes = load_notes(notes, version)
     artefact_sources(artefacts)
     store = _store()
     with RichUploadProgress(err_console) as progress:
-        manifest = store.publish(release_notes, artefacts, progress)
+        manifest = store.publish(release_notes, artefacts, progress, image=pinned)
     emit(manifest, as_json, lambda _: _show_manifest(store, manifest))
 
 
@@ -113,6 +119,8 @@ def _show_manifest(store: ArtefactStore, manifest: Manifest) -> None:
         table.add_row(artefact.name, _size(artefact.size), f"{artefact.sha256[:16]}…",
                       f"multipart, {parts} parts" if parts else "single request")
     console.print(table)
+    if manifest.image is not None:
+        console.print(f"image (what an ecs colour runs): {manifest.image}")
 
 
 @release_app.command("list")

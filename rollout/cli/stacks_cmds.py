@@ -84,7 +84,9 @@ def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None
     """Deploy VERSION into the idle colour of COHORT's stack and record the outputs.
 
     Needs the Pulumi CLI unless --local is given. Traffic does not move. Refused
-    (exit 3) while tenants are pinned to that colour.
+    (exit 3) while tenants are pinned to that colour. A lambda or ecs cohort deploys
+    the release's zip (at its manifest's S3 object version) or image digest: exit 2
+    when the release has none, exit 1 when the zip no longer matches its manifest.
     """
     from rollout.plans import display, execute
     from rollout.stacks.deploy import deploy_plan

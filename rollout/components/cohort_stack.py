@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from rollout.components.colour_slot import ColourSlot, ColourSlotConfig
+from rollout.components.compute import CohortPlatform, ComputeFactory, compute_for
 from rollout.model.stack import CohortStackConfig, ExistingNetwork, NewNetwork
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS, Colour, other_colour
@@ -26,29 +27,44 @@ class CohortStack(pulumi.ComponentResource):
     The listener starts with 100% on the live colour. After that the rollout
     module owns the weights: the listener ignores changes to ``defaultActions``,
     so a later ``pulumi up`` never snaps traffic back.
+
+    Each colour runs what the cohort's ``compute`` kind declares for it (see
+    :mod:`rollout.components.compute`); ``compute_factory`` replaces that kind with
+    your own (a callable building your ECS service, say), for every colour.
     """
 
     outputs: dict[str, pulumi.Input[object]]
 
     def __init__(self, name: str, config: CohortStackConfig, region: str,
-                 shared: pulumi.StackReference,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 shared: pulumi.StackReference, opts: pulumi.ResourceOptions | None = None,
+                 compute_factory: ComputeFactory | None = None) -> None:
         super().__init__("tenant-rollout:index:CohortStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = rollout_tags(config.app, config.cohort)
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         vpc_id, subnet_ids = self._network(name, config, region, tags, child)
         balancer = self._load_balancer(name, config, vpc_id, subnet_ids, tags, child)
+        key, config_policy = self._config_access(name, config, region, account_id, tags, child)
+        platform = CohortPlatform(
+            app=config.app, cohort=config.cohort, region=region, account_id=account_id,
+            vpc_id=vpc_id, subnet_ids=subnet_ids,
+            artefact_bucket=shared.get_output("artefactBucket"), key_arn=key.arn)
+        compute = (compute_factory or compute_for)(config.compute, platform, name, child)
         slots = {
             colour: ColourSlot(
                 f"{name}-{colour}",
                 ColourSlotConfig(app=config.app, cohort=config.cohort, colour=colour,
-                                 version=config.versions[colour]),
+                                 version=config.versions[colour],
+                                 artefact=config.artefacts.get(colour),
+                                 target_type=compute.target_type),
                 vpc_id, opts=child)
             for colour in COLOURS
         }
         listener = self._listeners(name, config, balancer, slots, tags)
-        key, config_policy = self._config_access(name, config, region, tags, child)
+        running = {colour: slot.run(compute, platform, serving=[listener])
+                   for colour, slot in slots.items()}
 
         self.outputs = {
             "app": config.app,
@@ -66,6 +82,8 @@ class CohortStack(pulumi.ComponentResource):
             "artefactBucket": shared.get_output("artefactBucket"),
             "ledgerTable": shared.get_output("ledgerTable"),
             "noticesTopicArn": shared.get_output("noticesTopicArn"),
+            "computeKind": config.compute.kind,
+            "compute": running,
         }
         self.register_outputs(self.outputs)
 
@@ -137,9 +155,10 @@ class CohortStack(pulumi.ComponentResource):
             )
         return listener
 
-    def _config_access(self, name: str, config: CohortStackConfig, region: str,
-                       tags: dict[str, str], opts: pulumi.ResourceOptions,
-                       ) -> tuple[aws.kms.Key, aws.iam.Policy]:
+    @staticmethod
+    def _config_access(name: str, config: CohortStackConfig, region: str,
+                       account_id: pulumi.Output[str], tags: dict[str, str],
+                       opts: pulumi.ResourceOptions) -> tuple[aws.kms.Key, aws.iam.Policy]:
         """The tenant configuration's key (and its alias) and the policy that may use it."""
         key = aws.kms.Key(
             f"{name}-config-key",
@@ -155,8 +174,7 @@ class CohortStack(pulumi.ComponentResource):
             target_key_id=key.key_id,
             opts=opts,
         )
-        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        namespace_arn = caller.account_id.apply(
+        namespace_arn = account_id.apply(
             lambda account: f"arn:aws:ssm:{region}:{account}:parameter{config.param_prefix}"
         )
         tenants = [tenant.id for tenant in config.tenants]

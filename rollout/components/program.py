@@ -12,6 +12,7 @@ import pulumi
 from pydantic import ValidationError
 
 from rollout.components.cohort_stack import CohortStack
+from rollout.components.compute import ComputeFactory
 from rollout.components.shared_stack import SharedStack
 from rollout.model.stack import CohortStackConfig, StackConfigFile, parse_stack
 from rollout.vocabulary.names import CONFIG_KEY, PROJECT
@@ -32,12 +33,18 @@ def read_config() -> StackConfigFile:
         raise pulumi.RunError(f"{field}: {message}{more_problems(exc)}") from None
 
 
-def declare(config: StackConfigFile, region: str) -> dict[str, Any]:
-    """Declare the stack's resources and return its outputs."""
+def declare(config: StackConfigFile, region: str,
+            compute_factory: ComputeFactory | None = None) -> dict[str, Any]:
+    """Declare the stack's resources and return its outputs.
+
+    ``compute_factory`` replaces the compute kind a cohort's config names (see
+    :class:`~rollout.components.cohort_stack.CohortStack`).
+    """
     stack = config.stack
     if isinstance(stack, CohortStackConfig):
         shared = pulumi.StackReference(stack.shared_stack)
-        cohort = CohortStack(stack.cohort, stack, region, shared)
+        cohort = CohortStack(stack.cohort, stack, region, shared,
+                             compute_factory=compute_factory)
         return cohort.outputs
     component = SharedStack("shared", stack)
     return {

@@ -28,7 +28,7 @@ from rollout.local.child_process import StartMethod, run_stack
 from rollout.local.endpoint import check_local, local_deployer_clients
 from rollout.local.messages import StackRequest
 from rollout.local.state import LocalStateStore
-from rollout.model.stack import CohortStackConfig
+from rollout.model.stack import CohortStackConfig, ColourArtefact
 from rollout.stacks.base import DeployerKind, StackPreview
 from rollout.stacks.stack_file import StackFile, known_stacks, parse_stack_config, read_stack_file
 from rollout.vocabulary.colours import Colour
@@ -45,14 +45,29 @@ class DeployResult:
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``extra`` laid over it, nested mappings merged key by key."""
+    """``base`` with ``extra`` laid over it, nested mappings merged key by key.
+
+    A ``None`` in ``extra`` removes the key: a colour deployed without an artefact
+    must not keep the artefact of the version it ran before.
+    """
     merged = dict(base)
     for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            below = merged.get(key)
+            merged[key] = deep_merge(below if isinstance(below, dict) else {}, value)
         else:
             merged[key] = value
     return merged
+
+
+def colour_overrides(colour: Colour, version: str,
+                     artefact: ColourArtefact | None) -> dict[str, Any]:
+    """The stack config changes that put ``version`` and its artefact into ``colour``."""
+    dumped = (None if artefact is None
+              else artefact.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return {"versions": {colour: version}, "artefacts": {colour: dumped}}
 
 
 class LocalDeployer:
@@ -111,13 +126,18 @@ class LocalDeployer:
         results.append(self._deploy(stack, raw, stack_file.region, overrides))
         return results
 
-    def deploy_version(self, cohort: str, colour: Colour, version: str) -> dict[str, Any]:
-        """:meth:`up` with ``colour``'s version set; the cohort stack's outputs."""
-        results = self.up(cohort, overrides={"versions": {colour: version}})
+    def deploy_version(self, cohort: str, colour: Colour, version: str, *,
+                       artefact: ColourArtefact | None = None) -> dict[str, Any]:
+        """:meth:`up` with ``colour``'s version (and its artefact, or none) set; the outputs."""
+        results = self.up(cohort, overrides=colour_overrides(colour, version, artefact))
         return dict(results[-1].outputs)
 
-    def preview(self, cohort: str, colour: Colour, version: str) -> StackPreview:
-        """From the local record: a version change retags that colour's target group only."""
+    def preview(self, cohort: str, colour: Colour, version: str, *,
+                artefact: ColourArtefact | None = None) -> StackPreview:
+        """From the local record: a version change retags that colour's target group only.
+
+        ``artefact`` is accepted for the protocol's sake; the count is of target groups.
+        """
         stack_file = self.stack_file(cohort)
         state = self.store(stack_file.config.stack.app).load(cohort)
         if state is None or not state.outputs:

@@ -38,7 +38,7 @@ ALLOW_HOSTS_VARIABLE = "ROLLOUT_LOCAL_ALLOW_HOSTS"
 """Comma-separated host names the user trusts to be local although they do not resolve to
 loopback addresses (say, a moto container's name); compared exactly, without wildcards."""
 
-DEPLOYER_SERVICES = ("s3", "sts", "dynamodb", "sns", "ec2", "elbv2", "iam", "kms")
+DEPLOYER_SERVICES = ("s3", "sts", "dynamodb", "sns", "ec2", "elbv2", "iam", "kms", "lambda", "ecs")
 """What the local deployer and its resource handlers talk to: all checked before the first
 request. A client for any other service is checked when it is created."""
 

@@ -101,9 +101,12 @@ class MotoMocks(pulumi.runtime.Mocks):
                 self.created.append(key)
                 self._store.save(self._stack, self._state)
             else:
-                record = self._reconcile(key, kind, record, inputs)
-                self._state.resources[key] = record
+                updated = self._reconcile(key, kind, record, inputs)
+                self._state.resources[key] = updated
                 self.reused.append(key)
+                if (updated.id, updated.outputs) != (record.id, record.outputs):
+                    self._store.save(self._stack, self._state)
+                record = updated
         return record.id, {**inputs, **record.outputs}
 
     def _reconcile(self, key: str, kind: ResourceType, record: ResourceRecord,
@@ -113,13 +116,17 @@ class MotoMocks(pulumi.runtime.Mocks):
                    if inputs.get(name) != record.inputs.get(name)}
         changed -= kind.ignored_changes
         kept = {name: record.inputs[name] for name in kind.ignored_changes if name in record.inputs}
+        existing = Created(record.id, record.outputs)
         if changed - {"tags"}:
-            raise LocalDeployError(
-                f"{key}: the local deployer cannot change {', '.join(sorted(changed - {'tags'}))} "
-                "in place; restart the moto server to start from scratch")
+            if kind.update is None:
+                raise LocalDeployError(
+                    f"{key}: the local deployer cannot change "
+                    f"{', '.join(sorted(changed - {'tags'}))} in place; restart the moto "
+                    "server to start from scratch")
+            existing = kind.update(self._clients, existing, record.inputs, inputs)
         if "tags" in changed and kind.retag is not None:
-            kind.retag(self._clients, Created(record.id, record.outputs), inputs.get("tags") or {})
-        return ResourceRecord(id=record.id, inputs={**inputs, **kept}, outputs=record.outputs)
+            kind.retag(self._clients, existing, inputs.get("tags") or {})
+        return ResourceRecord(id=existing.id, inputs={**inputs, **kept}, outputs=existing.outputs)
 
     def _stack_reference(self, name: str) -> dict[str, Any]:
         referenced = name.rsplit("/", 1)[-1]

@@ -11,6 +11,7 @@ takes a few hundred milliseconds), into the loader every session shares.
 from __future__ import annotations
 
 import importlib
+import keyword
 from typing import Any, cast
 
 import rollout.local.program_run  # noqa: F401 - pulumi, the infra program, the mocks
@@ -24,7 +25,10 @@ def load_resource_classes() -> int:
     loaded = 0
     for token in load_all():
         package, module_path, class_name = token.split(":")
-        module = importlib.import_module(f"pulumi_{package}.{module_path.split('/')[0]}")
+        service = module_path.split("/")[0]
+        # Python keywords get a trailing underscore as module names: pulumi_aws.lambda_.
+        module = importlib.import_module(
+            f"pulumi_{package}.{service}{'_' if keyword.iskeyword(service) else ''}")
         getattr(module, class_name)
         loaded += 1
     return loaded

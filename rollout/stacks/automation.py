@@ -4,17 +4,20 @@ The Automation API drives the Pulumi CLI, so the CLI must be installed; without
 it this module refuses up front with one line saying how to install it, rather
 than failing half-way or pretending. The version goes into the stack's
 structured config by path (``tenant-rollout:stack.versions.<colour>``), exactly
-as ``pulumi config set --path`` would, so ``Pulumi.<cohort>.yaml`` shows what runs.
+as ``pulumi config set --path`` would, so ``Pulumi.<cohort>.yaml`` shows what runs;
+the release's artefact goes next to it (``artefacts.<colour>``), replacing the one
+the colour ran before.
 When ``infra/policy`` holds the CrossGuard policy pack, ``up`` and ``preview``
 run with it, so an insecure plan is refused before anything is created.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pulumi import automation as auto
 from pulumi.automation.errors import CommandError, ConcurrentUpdateError, InvalidVersionError
@@ -23,6 +26,9 @@ from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.stacks.base import DeployerKind, StackPreview
 from rollout.vocabulary.colours import Colour
 from rollout.vocabulary.names import CONFIG_KEY, PROJECT
+
+if TYPE_CHECKING:
+    from rollout.model.stack import ColourArtefact
 
 INSTALL_URL = "https://www.pulumi.com/docs/install/"
 MISSING_CLI = (f"the Pulumi CLI is not installed (no `pulumi` on PATH): install it from "
@@ -45,6 +51,33 @@ def require_pulumi_cli() -> str:
 def version_key(colour: Colour) -> str:
     """The config path of one colour's version inside the structured stack config."""
     return f"{PROJECT}:{CONFIG_KEY}.versions.{colour}"
+
+
+def artefact_key(colour: Colour) -> str:
+    """The config path of one colour's artefact inside the structured stack config."""
+    return f"{PROJECT}:{CONFIG_KEY}.artefacts.{colour}"
+
+
+def artefact_values(colour: Colour, artefact: dict[str, Any]) -> dict[str, auto.ConfigValue]:
+    """``artefact`` as the leaf paths ``pulumi config set --path`` writes one by one."""
+    leaves: dict[str, auto.ConfigValue] = {}
+
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, below in value.items():
+                walk(f"{path}.{key}", below)
+        else:
+            leaves[path] = auto.ConfigValue(value=str(value))
+
+    walk(artefact_key(colour), artefact)
+    return leaves
+
+
+def dumped(artefact: ColourArtefact | None) -> dict[str, Any] | None:
+    """The artefact as the stack config holds it (camelCase, no empty fields)."""
+    if artefact is None:
+        return None
+    return artefact.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def plain_outputs(outputs: auto.OutputMap) -> dict[str, Any]:
@@ -112,25 +145,50 @@ class AutomationDeployer:
                     lambda: stack.set_config(version_key(colour), auto.ConfigValue(value=version),
                                              path=True))
 
-    def deploy_version(self, cohort: str, colour: Colour, version: str) -> dict[str, Any]:
+    def _artefact(self, stack: auto.Stack, colour: Colour) -> dict[str, Any] | None:
+        """The artefact ``colour`` runs now, from the stack's structured config."""
+        config = pulumi_call(f"reading the config of stack {stack.name}", stack.get_all_config)
+        raw = config.get(f"{PROJECT}:{CONFIG_KEY}")
+        structured = json.loads(raw.value) if raw is not None else {}
+        found = (structured.get("artefacts") or {}).get(colour)
+        return found if isinstance(found, dict) else None
+
+    def _set_artefact(self, stack: auto.Stack, colour: Colour, artefact: dict[str, Any] | None,
+                      current: dict[str, Any] | None) -> None:
+        """Replace ``current`` (the colour's artefact now) with ``artefact``, or with none."""
+        key = artefact_key(colour)
+        if current is not None:
+            pulumi_call(f"removing {key} of stack {stack.name}",
+                        lambda: stack.remove_config(key, path=True))
+        if artefact is not None:
+            pulumi_call(f"setting {key} of stack {stack.name}", lambda: stack.set_all_config(
+                artefact_values(colour, artefact), path=True))
+
+    def deploy_version(self, cohort: str, colour: Colour, version: str, *,
+                       artefact: ColourArtefact | None = None) -> dict[str, Any]:
         stack = self._stack(cohort)
         self._set_version(stack, colour, version)
+        self._set_artefact(stack, colour, dumped(artefact), self._artefact(stack, colour))
         result = pulumi_call(f"pulumi up of stack {cohort}", lambda: stack.up(
             on_output=self._on_output, policy_packs=self._policy_packs))
         return plain_outputs(result.outputs)
 
-    def preview(self, cohort: str, colour: Colour, version: str) -> StackPreview:
-        """Preview with the new version set, then put the old value back: nothing persists."""
+    def preview(self, cohort: str, colour: Colour, version: str, *,
+                artefact: ColourArtefact | None = None) -> StackPreview:
+        """Preview with the new version and artefact set, then put the old ones back."""
         stack = self._stack(cohort)
         key = version_key(colour)
         current = pulumi_call(f"reading {key} of stack {cohort}",
                               lambda: stack.get_config(key, path=True)).value
+        current_artefact = self._artefact(stack, colour)
         self._set_version(stack, colour, version)
+        self._set_artefact(stack, colour, dumped(artefact), current_artefact)
         try:
             result = pulumi_call(f"pulumi preview of stack {cohort}", lambda: stack.preview(
                 on_output=self._on_output, policy_packs=self._policy_packs))
         finally:
             self._set_version(stack, colour, current)
+            self._set_artefact(stack, colour, current_artefact, dumped(artefact))
         changes = {str(getattr(op, "value", op)): int(count)
                    for op, count in result.change_summary.items()}
         return StackPreview(cohort=cohort, colour=colour, version=version,

@@ -9,11 +9,14 @@ the product, ``local`` (into moto) with the local stand-ins.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.vocabulary.colours import Colour
+
+if TYPE_CHECKING:
+    from rollout.model.stack import ColourArtefact
 
 DeployerKind = Literal["pulumi", "local"]
 
@@ -40,10 +43,17 @@ class StackDeployer(Protocol):
 
     kind: DeployerKind
 
-    def deploy_version(self, cohort: str, colour: Colour, version: str) -> dict[str, Any]:
-        """Deploy and return the stack outputs (secret outputs masked)."""
+    def deploy_version(self, cohort: str, colour: Colour, version: str, *,
+                       artefact: ColourArtefact | None = None) -> dict[str, Any]:
+        """Deploy and return the stack outputs (secret outputs masked).
+
+        ``artefact`` (the release's zip and/or image, from its manifest) goes into the
+        stack config as ``artefacts.<colour>`` next to ``versions.<colour>``: the
+        program deploys exactly that. Without it the colour keeps no artefact.
+        """
         ...
 
-    def preview(self, cohort: str, colour: Colour, version: str) -> StackPreview:
+    def preview(self, cohort: str, colour: Colour, version: str, *,
+                artefact: ColourArtefact | None = None) -> StackPreview:
         """Say what :meth:`deploy_version` would change, changing nothing."""
         ...

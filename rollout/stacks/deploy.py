@@ -6,6 +6,10 @@ the same way for every deployer: the cohort's stack config (validated, with
 stack config never heard of), never the live colour, never during an active
 rollout, and never a colour that still serves pinned tenants, whatever its weight
 (deploying into it would change their version unannounced: :class:`Blocked`).
+It also settles *what* goes there: for a lambda or ecs cohort, the release's zip (at
+the S3 object version its manifest recorded, its sha256 checked against the bytes
+S3 serves for that version) or image digest; an external cohort's own compute needs
+no artefact, so it deploys the version alone, as it always has.
 
 :func:`deploy_plan` is what ``stacks up`` then does, as a :class:`~rollout.plans.Plan`
 of two steps: deploy the version into the colour, record the stack outputs in the
@@ -20,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rollout.artefacts.colour_artefacts import colour_artefact
+from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources, Discovery, SharedResources
 from rollout.errors import BadInput
-from rollout.model.stack import CohortStackConfig
+from rollout.model.stack import CohortStackConfig, ColourArtefact
 from rollout.plans import Plan
 from rollout.rollouts.executor import load_state
 from rollout.rollouts.ledger import Ledger
@@ -54,7 +60,8 @@ def checked_colour(colour: str | None) -> Colour | None:
 class DeployTarget:
     """Where a version goes, settled before the stack is touched.
 
-    ``shared`` is None before the shared stack (and its ledger) exists.
+    ``shared`` is None before the shared stack (and its ledger) exists; ``artefact``
+    is None for an external cohort (its own compute registers targets).
     """
 
     cohort: str
@@ -63,6 +70,7 @@ class DeployTarget:
     colour: Colour
     live: Colour
     shared: SharedResources | None
+    artefact: ColourArtefact | None = None
 
 
 @dataclass
@@ -117,9 +125,35 @@ def _refuse_if_pinned(clients: AwsClients, routers: CohortRouters,
                               doing=f"deploying {version} into {colour}")
 
 
+def _release_artefact(clients: AwsClients, shared: SharedResources | None,
+                      config: CohortStackConfig, version: str) -> ColourArtefact | None:
+    """What a colour of ``config``'s cohort runs of release ``version``, its zip checked.
+
+    None for an external cohort. :class:`BadInput` when the release is not published
+    or lacks the artefact of the cohort's compute kind; :class:`RolloutFailed` when
+    the zip's bytes no longer match the manifest.
+    """
+    kind = config.compute.kind
+    if kind == "external":
+        return None
+    if shared is None:
+        raise BadInput(f"cohort {config.cohort} runs {kind} compute from the artefact store, "
+                       f"but the shared stack of {config.app} is not deployed: deploy it, "
+                       f"then publish {version} with `rollout release publish`")
+    store = ArtefactStore.of(clients.for_region(shared.shared_region), shared)
+    artefact = colour_artefact(store.require(version), kind)
+    if artefact.zip is not None:
+        store.check_zip(artefact.zip)
+    return artefact
+
+
 def settle_target(context: DeployContext, cohort: str, version: str,
                   colour: str | None) -> DeployTarget:
-    """Where ``version`` goes in ``cohort``: :class:`BadInput` or :class:`Blocked` when nowhere."""
+    """Where ``version`` goes in ``cohort``, and what it deploys there.
+
+    :class:`BadInput` or :class:`Blocked` when nowhere, :class:`RolloutFailed` when the
+    release's zip no longer matches its manifest; nothing is deployed either way.
+    """
     checked = checked_version(version, "--version")
     requested = checked_colour(colour)
     config = cohort_stack_config(context.project_dir, cohort, context.clients.region)
@@ -131,7 +165,32 @@ def settle_target(context: DeployContext, cohort: str, version: str,
                       _deployed_cohort(discovery, cohort), config, state,
                       target, checked)
     return DeployTarget(cohort=cohort, app=config.app, version=checked, colour=target,
-                        live=live_colour(state, config.live_colour), shared=shared)
+                        live=live_colour(state, config.live_colour), shared=shared,
+                        artefact=_release_artefact(context.clients, shared, config, checked))
+
+
+def what_runs(version: str, artefact: ColourArtefact | None) -> str:
+    """The version, and the zip object version or image a colour deploys of it."""
+    if artefact is not None and artefact.zip is not None:
+        zipped = artefact.zip
+        name = zipped.key.rpartition("/")[2]
+        return (f"{version} ({name} object version {zipped.object_version}, "
+                f"sha256 {zipped.sha256[:12]}…)")
+    if artefact is not None and artefact.image is not None:
+        return f"{version} (image {artefact.image})"
+    return version
+
+
+def artefact_facts(artefact: ColourArtefact | None) -> dict[str, object]:
+    """The zip (key, object version, sha256) or image a deploy step deploys, for ``--json``."""
+    if artefact is None:
+        return {}
+    facts: dict[str, object] = {}
+    if artefact.zip is not None:
+        facts["zip"] = artefact.zip.model_dump(mode="json", by_alias=True)
+    if artefact.image is not None:
+        facts["image"] = artefact.image
+    return facts
 
 
 @dataclass
@@ -155,17 +214,18 @@ class DeployVersion:
 
     def describe(self) -> str:
         target = self.target
-        return (f"deploy {target.version} into {target.colour} of {target.cohort} "
-                f"({self.deployer.kind})")
+        return (f"deploy {what_runs(target.version, target.artefact)} into {target.colour} "
+                f"of {target.cohort} ({self.deployer.kind})")
 
     def facts(self) -> Mapping[str, object]:
         return {"cohort": self.target.cohort, "colour": self.target.colour,
-                "version": self.target.version, "deployer": self.deployer.kind}
+                "version": self.target.version, "deployer": self.deployer.kind,
+                **artefact_facts(self.target.artefact)}
 
     def apply(self) -> None:
         target = self.target
-        self.outcome.outputs = self.deployer.deploy_version(target.cohort, target.colour,
-                                                            target.version)
+        self.outcome.outputs = self.deployer.deploy_version(
+            target.cohort, target.colour, target.version, artefact=target.artefact)
 
 
 @dataclass(frozen=True)
@@ -214,4 +274,5 @@ def deploy_plan(context: DeployContext, deployer: StackDeployer,
 
 def preview_deploy(deployer: StackDeployer, target: DeployTarget) -> StackPreview:
     """What ``stacks up`` would change in the stack, changing nothing."""
-    return deployer.preview(target.cohort, target.colour, target.version)
+    return deployer.preview(target.cohort, target.colour, target.version,
+                            artefact=target.artefact)

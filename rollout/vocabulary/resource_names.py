@@ -73,3 +73,13 @@ def colour_parameters(namespace: str, colour: str) -> str:
 def colour_secrets(namespace: str, colour: str) -> str:
     """The Secrets Manager name prefix of one colour's secrets: ``<app>/<cohort>/<colour>``."""
     return f"{namespace.strip('/')}/{colour}"
+
+
+def colour_compute(app: str, cohort: str, colour: str) -> str:
+    """The name of one colour's compute: its Lambda function, or its ECS service and task family."""
+    return f"{app}-{cohort}-{colour}"
+
+
+def compute_cluster(app: str, cohort: str) -> str:
+    """The ECS cluster both colours of a cohort run in."""
+    return f"{app}-{cohort}"

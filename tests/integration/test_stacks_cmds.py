@@ -53,6 +53,13 @@ FAKE_PULUMI = textwrap.dedent('''\
         else:
             outputs["dbPassword"] = "[secret]"
         print(json.dumps(outputs))
+    elif words[:1] == ["config"] and "--show-secrets" in args:
+        import yaml
+        stack = args[args.index("--stack") + 1]
+        path = os.path.join(os.environ["FAKE_PULUMI_PROJECT"], "Pulumi." + stack + ".yaml")
+        config = yaml.safe_load(open(path))["config"]
+        print(json.dumps({{key: {{"value": value if isinstance(value, str) else json.dumps(value),
+                                 "secret": False}} for key, value in config.items()}}))
     elif words[:2] == ["stack", "history"]:
         print(json.dumps([{{"kind": "update", "startTime": "2026-01-01T00:00:00.000Z",
                            "message": "", "environment": {{}}, "config": {{}},
@@ -275,7 +282,8 @@ def test_bad_input_exits_2_and_writes_nothing(cli_env: Fleet, argv: list[str], m
 
 @pytest.fixture
 def fake_pulumi(cli_env: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A ``pulumi`` on PATH that reports wave1's real outputs plus a secret one."""
+    """A ``pulumi`` on PATH that reports wave1's real outputs plus a secret one, and the
+    stack's config as its ``Pulumi.<stack>.yaml`` holds it."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "pulumi"
@@ -290,6 +298,7 @@ def fake_pulumi(cli_env: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_PULUMI_LOG", str(log))
     monkeypatch.setenv("FAKE_PULUMI_OUTPUTS", str(outputs))
+    monkeypatch.setenv("FAKE_PULUMI_PROJECT", str(cli_env.project_dir))
     monkeypatch.setenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", "true")
     pack = cli_env.project_dir / "infra" / "policy"
     pack.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import keyword
 import subprocess
 import sys
 from functools import partial
@@ -57,6 +58,13 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "many-tenants": cohort_config(tenants=[{"id": f"tenant-{n:03d}"} for n in range(60)]),
     "longest-names": cohort_config(app="acme-payments", cohort="eu-west-wave"),
     "names-too-long": cohort_config(app="acme-payments", cohort="eu-west-waves"),
+    # Compute kinds with an artefact for green, so the local engine's types cover theirs
+    # (provisioned concurrency stays off: moto has no such API, the local engine refuses it).
+    "lambda-compute": cohort_config(compute={"kind": "lambda"}, artefacts={"green": {
+        "version": "1.5.0", "zip": {"key": "releases/1.5.0/app.zip", "objectVersion": "v1",
+                                    "sha256": "ab" * 32}}}),
+    "ecs-compute": cohort_config(compute={"kind": "ecs"}, artefacts={"green": {
+        "version": "1.5.0", "image": "registry.example/acme/web@sha256:" + "cd" * 32}}),
 }
 
 
@@ -121,6 +129,8 @@ def record_program(raw_config: dict[str, Any]) -> dict[str, Any]:
         module, class_name = resource["type"].split(":")[1].split("/")[0], \
             resource["type"].split(":")[2]
         if resource["custom"]:
+            # A Python keyword names its module with a trailing underscore: pulumi_aws.lambda_.
+            module += "_" if keyword.iskeyword(module) else ""
             cls = getattr(getattr(pulumi_aws, module), class_name)
             resource["taggable"] = isinstance(getattr(cls, "tags", None), property)
     return {"resources": resources, "exports": resolved, "error": None}
@@ -459,3 +469,19 @@ def test_the_local_engine_handles_exactly_the_types_the_program_declares(
     declared = {r["type"] for run in runs.values() for r in run.get("resources", [])
                 if r["custom"]}
     assert declared == set(load_all())
+
+
+@pytest.mark.parametrize("scenario", ["lambda-compute", "ecs-compute"])
+def test_compute_resources_are_tagged_and_children_of_the_colour_slot_or_stack(
+        runs: dict[str, Any], scenario: str) -> None:
+    run = runs[scenario]
+    assert run["error"] is None
+    taggable = [r for r in run["resources"] if r.get("taggable")]
+    assert [r["name"] for r in taggable
+            if not set(r["inputs"].get("tags", {})) >= ROLLOUT_TAGS] == []
+    custom = [r for r in run["resources"] if r["custom"]]
+    assert all(any(owner in r["parent"] for owner in ("CohortStack", "ColourSlot",
+                                                      "LambdaFunction", "EcsService"))
+               for r in custom)
+    compute = [r for r in custom if r["type"].startswith(("aws:lambda/", "aws:ecs/service"))]
+    assert compute and all("green" in r["parent"] for r in compute)

@@ -1,7 +1,9 @@
 """How the local deployer creates each resource type of the infra program in moto.
 
 One small function per Pulumi type token, registered with :func:`handles`. A type
-with no function here is refused with a clear error naming it.
+with no function here is refused with a clear error naming it. A type whose inputs
+may change between deploys (a function's code, a service's task definition) also
+registers how to apply a change (``update``); any other change is refused.
 """
 
 from __future__ import annotations
@@ -27,26 +29,29 @@ class Created:
 
 Create = Callable[[AwsClients, str, Inputs], Created]
 Retag = Callable[[AwsClients, Created, dict[str, str]], None]
+Update = Callable[[AwsClients, Created, Inputs, Inputs], Created]
+"""``update(clients, existing, old inputs, new inputs)``: the resource as it is afterwards."""
 
 
 @dataclass(frozen=True)
 class ResourceType:
-    """The create function of one type, how to retag it, and input changes it ignores."""
+    """The create function of one type, how to retag and update it, and changes it ignores."""
 
     create: Create
     retag: Retag | None = None
     ignored_changes: frozenset[str] = frozenset()
+    update: Update | None = None
 
 
 REGISTRY: dict[str, ResourceType] = {}
 
 
-def handles(token: str, *, retag: Retag | None = None,
-            ignore: tuple[str, ...] = ()) -> Callable[[Create], Create]:
+def handles(token: str, *, retag: Retag | None = None, ignore: tuple[str, ...] = (),
+            update: Update | None = None) -> Callable[[Create], Create]:
     """Register ``create`` as the way to make resources of type ``token``."""
 
     def register(create: Create) -> Create:
-        REGISTRY[token] = ResourceType(create, retag, frozenset(ignore))
+        REGISTRY[token] = ResourceType(create, retag, frozenset(ignore), update)
         return create
 
     return register
@@ -65,8 +70,10 @@ def tag_list(inputs: Inputs) -> list[dict[str, str]]:
 def load_all() -> dict[str, ResourceType]:
     """Import every service module so their handlers register, then return the registry."""
     from rollout.local.resources import (  # noqa: F401
+        awslambda,
         dynamodb,
         ec2,
+        ecs,
         elbv2,
         iam,
         kms,

@@ -32,17 +32,45 @@ def load_balancer(clients: AwsClients, name: str, inputs: Inputs) -> Created:
 
 @handles("aws:lb/targetGroup:TargetGroup", retag=_retag)
 def target_group(clients: AwsClients, name: str, inputs: Inputs) -> Created:
-    check = inputs.get("healthCheck") or {}
-    made = clients.client("elbv2").create_target_group(
-        Name=inputs["name"], Protocol=inputs["protocol"], Port=int(inputs["port"]),
-        VpcId=inputs["vpcId"], TargetType=inputs.get("targetType", "ip"),
-        HealthCheckPath=check.get("path", "/"),
-        HealthCheckIntervalSeconds=int(check.get("interval", 30)),
-        HealthyThresholdCount=int(check.get("healthyThreshold", 5)),
-        Tags=tag_list(inputs),
-    )["TargetGroups"][0]
+    """An ``ip`` group (port, protocol, VPC, health check) or a ``lambda`` one (none of them)."""
+    target_type = inputs.get("targetType", "ip")
+    request: dict[str, Any] = {"Name": inputs["name"], "TargetType": target_type,
+                               "Tags": tag_list(inputs)}
+    if target_type != "lambda":
+        check = inputs.get("healthCheck") or {}
+        request.update(Protocol=inputs["protocol"], Port=int(inputs["port"]),
+                       VpcId=inputs["vpcId"], HealthCheckPath=check.get("path", "/"),
+                       HealthCheckIntervalSeconds=int(check.get("interval", 30)),
+                       HealthyThresholdCount=int(check.get("healthyThreshold", 5)))
+    made = clients.client("elbv2").create_target_group(**request)["TargetGroups"][0]
     arn = made["TargetGroupArn"]
     return Created(arn, {"arn": arn, "arnSuffix": arn.split(":")[-1]})
+
+
+def _target(inputs: Inputs) -> dict[str, Any]:
+    target: dict[str, Any] = {"Id": inputs["targetId"]}
+    if inputs.get("port"):
+        target["Port"] = int(inputs["port"])
+    return target
+
+
+def _register(clients: AwsClients, inputs: Inputs) -> Created:
+    clients.client("elbv2").register_targets(TargetGroupArn=inputs["targetGroupArn"],
+                                             Targets=[_target(inputs)])
+    return Created(f"{inputs['targetGroupArn']}-{inputs['targetId']}")
+
+
+def _reregister(clients: AwsClients, created: Created, old: Inputs, inputs: Inputs) -> Created:
+    """Register the new target (a new published version), then deregister the old one."""
+    replacement = _register(clients, inputs)
+    clients.client("elbv2").deregister_targets(TargetGroupArn=old["targetGroupArn"],
+                                               Targets=[_target(old)])
+    return replacement
+
+
+@handles("aws:lb/targetGroupAttachment:TargetGroupAttachment", update=_reregister)
+def target_group_attachment(clients: AwsClients, name: str, inputs: Inputs) -> Created:
+    return _register(clients, inputs)
 
 
 def listener_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
