@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-BUCKET = "acme-artefacts-mock"
-SHARED_OUTPUTS = {"artefactBucket": BUCKET, "ledgerTable": "acme-rollout-ledger",
-                  "noticesTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:acme-rollout-notices"}
+from tests.pulumi_recording import ACCOUNT, REGION, SHARED_OUTPUTS, of_type, one, record, run_each
+
+ROOT = Path(__file__).resolve().parents[2]
+BUCKET = SHARED_OUTPUTS["artefactBucket"]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pulumi_program" / "__main__.py"
 SHA = "ab" * 32
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme/web@sha256:{'cd' * 32}"
@@ -59,65 +58,22 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
 
 # --- the script side: runs in a child process, never inside pytest -------------------------
 
-def record(entry: str, raw_config: dict[str, Any]) -> dict[str, Any]:
-    """Run the program (or the example) under recording mocks; what it registered."""
-    import pulumi
-
+def run_scenario(entry: str, raw_config: dict[str, Any]) -> dict[str, Any]:
+    """The program's ``main`` (or the example program) under recording mocks."""
     import rollout.components.program
-    from rollout.local.program_run import run_under_mocks, stack_config_values
 
-    resources: list[dict[str, Any]] = []
+    def example() -> None:
+        runpy.run_path(str(EXAMPLE), run_name="__main__")
 
-    class RecordingMocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            if args.typ == "pulumi:pulumi:StackReference":
-                return args.name, {"name": args.name, "outputs": SHARED_OUTPUTS,
-                                   "secretOutputNames": []}
-            resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs,
-                              "custom": bool(args.custom)})
-            fake = f"{args.name}-mock"
-            arn = f"arn:aws:mock:{REGION}:{ACCOUNT}:{fake}"
-            return fake, {**args.inputs, "arn": arn, "name": args.inputs.get("name", fake),
-                          "keyId": fake, "version": "7", "qualifiedArn": f"{arn}:7"}
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
-                    "userId": "ci", "id": ACCOUNT}
-
-    exports: dict[str, Any] = {}
-
-    def program() -> dict[str, Any]:
-        real_export = pulumi.export
-        pulumi.export = exports.__setitem__  # type: ignore[assignment]
-        try:
-            if entry == "example":
-                runpy.run_path(str(EXAMPLE), run_name="__main__")
-            else:
-                rollout.components.program.main()
-        finally:
-            pulumi.export = real_export
-        return exports
-
-    try:
-        resolved = run_under_mocks(RecordingMocks(), stack="test",
-                                   config=stack_config_values(raw_config, REGION),
-                                   program=program)
-    except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}", "resources": resources}
-    return {"resources": resources, "exports": resolved, "error": None}
+    return record(example if entry == "example" else rollout.components.program.main,
+                  raw_config)
 
 
 if __name__ == "__main__":
     import rollout.local.warm_imports  # noqa: F401 - once here, not once per forked child
-    from rollout.local.fork_server import run_forked
-    from rollout.local.messages import ChildFailure
 
-    results = {}
-    for scenario in sys.argv[1:]:
-        outcome = run_forked(partial(record, *SCENARIOS[scenario]))
-        results[scenario] = ({"crash": outcome.message} if isinstance(outcome, ChildFailure)
-                             else outcome)
-    json.dump(results, sys.stdout)
+    json.dump(run_each({name: partial(run_scenario, *SCENARIOS[name])
+                        for name in sys.argv[1:]}), sys.stdout)
     sys.exit(0)
 
 
@@ -125,23 +81,14 @@ if __name__ == "__main__":
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, Any]:
-    done = subprocess.run([sys.executable, str(Path(__file__)), *SCENARIOS],
-                          capture_output=True, text=True, check=False, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "tests.unit.test_compute_components",
+                           *SCENARIOS], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     results: dict[str, Any] = json.loads(done.stdout)
     for name, result in results.items():
         assert "crash" not in result, f"{name}: {result}"
     return results
-
-
-def of_type(run: dict[str, Any], token: str) -> list[dict[str, Any]]:
-    return [r for r in run["resources"] if r["type"] == token]
-
-
-def one(run: dict[str, Any], token: str) -> dict[str, Any]:
-    found = of_type(run, token)
-    assert len(found) == 1, f"expected one {token}, found {len(found)}"
-    return found[0]
 
 
 def groups_by_colour(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -239,7 +186,7 @@ def test_the_lambda_outputs_say_what_green_runs(runs: dict[str, Any]) -> None:
 def test_a_lambda_colour_whose_artefact_has_no_zip_fails_naming_it(runs: dict[str, Any]) -> None:
     run = runs["lambda-without-zip"]
     assert run["error"] is not None
-    assert "artefacts.green of 1.5.0 has no zip" in run["error"]
+    assert "artefacts.green of 1.5.0 has no zip" in run["error"]["message"]
     assert of_type(run, "aws:lambda/function:Function") == []
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import keyword
 import subprocess
 import sys
 from functools import partial
@@ -21,13 +20,10 @@ from typing import Any
 
 import pytest
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-SHARED_OUTPUTS = {
-    "artefactBucket": "acme-artefacts-mock",
-    "ledgerTable": "acme-rollout-ledger",
-    "noticesTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:acme-rollout-notices",
-}
+from tests.pulumi_recording import ACCOUNT, REGION, SHARED_OUTPUTS, of_type, one, record, run_each
+
+ROOT = Path(__file__).resolve().parents[2]
+
 ROLLOUT_TAGS = {"rollout:app", "rollout:cohort", "rollout:colour", "rollout:version"}
 CERTIFICATE = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/abc"
 
@@ -70,83 +66,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 # --- the script side: runs in a child process, never inside pytest -------------------------
 
-def record_program(raw_config: dict[str, Any]) -> dict[str, Any]:
-    """Run the program's ``main`` under recording mocks; what it registered and exported."""
-    import pulumi
-    import pulumi_aws
-    from pulumi.runtime.mocks import MockMonitor
-
-    import rollout.components.program
-    from rollout.local.program_run import run_under_mocks, stack_config_values
-
-    resources: list[dict[str, Any]] = []
-    options: dict[tuple[str, str], dict[str, Any]] = {}
-
-    class RecordingMonitor(MockMonitor):  # type: ignore[misc]
-        def RegisterResource(self, request: Any) -> Any:
-            options[(request.type, request.name)] = {
-                "ignoreChanges": list(request.ignoreChanges), "parent": request.parent,
-                "protect": bool(request.protect)}
-            return super().RegisterResource(request)
-
-    class RecordingMocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            if args.typ == "pulumi:pulumi:StackReference":
-                return args.name, {"name": args.name, "outputs": SHARED_OUTPUTS,
-                                   "secretOutputNames": []}
-            resources.append({"type": args.typ, "name": args.name, "inputs": args.inputs,
-                              "custom": bool(args.custom)})
-            fake = f"{args.name}-mock"
-            return fake, {**args.inputs, "arn": f"arn:aws:mock:{REGION}:{ACCOUNT}:{fake}",
-                          "bucket": args.inputs.get("bucket", fake), "keyId": fake,
-                          "name": args.inputs.get("name", fake), "dnsName": f"{fake}.elb"}
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-            assert args.token == "aws:index/getCallerIdentity:getCallerIdentity", args.token
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci",
-                    "userId": "ci", "id": ACCOUNT}
-
-    exports: dict[str, Any] = {}
-
-    def program() -> dict[str, Any]:
-        real_export = pulumi.export
-        pulumi.export = exports.__setitem__
-        try:
-            rollout.components.program.main()
-        finally:
-            pulumi.export = real_export
-        return exports
-
-    try:
-        resolved = run_under_mocks(
-            RecordingMocks(), stack="test", config=stack_config_values(raw_config, REGION),
-            program=program, monitor=RecordingMonitor(RecordingMocks()))
-    except pulumi.RunError as exc:
-        return {"error": {"type": "RunError", "message": str(exc)}}
-
-    for resource in resources:
-        resource.update(options.get((resource["type"], resource["name"]), {}))
-        module, class_name = resource["type"].split(":")[1].split("/")[0], \
-            resource["type"].split(":")[2]
-        if resource["custom"]:
-            # A Python keyword names its module with a trailing underscore: pulumi_aws.lambda_.
-            module += "_" if keyword.iskeyword(module) else ""
-            cls = getattr(getattr(pulumi_aws, module), class_name)
-            resource["taggable"] = isinstance(getattr(cls, "tags", None), property)
-    return {"resources": resources, "exports": resolved, "error": None}
-
-
 def run_scenarios(names: list[str]) -> dict[str, Any]:
-    """Each scenario in a forked child of this process, so mocks never leak between them."""
-    from rollout.local.fork_server import run_forked
-    from rollout.local.messages import ChildFailure
+    """Each named scenario through the program's ``main``, under recording mocks."""
+    import rollout.components.program
 
-    results: dict[str, Any] = {}
-    for name in names:
-        outcome = run_forked(partial(record_program, SCENARIOS[name]))
-        results[name] = ({"crash": outcome.message} if isinstance(outcome, ChildFailure)
-                         else outcome)
-    return results
+    return run_each({name: partial(record, rollout.components.program.main, SCENARIOS[name])
+                     for name in names})
 
 
 if __name__ == "__main__":
@@ -169,24 +94,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, 
     with (session_dir / "infra-program-runs.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not cache.exists():
-            done = subprocess.run([sys.executable, str(Path(__file__)), *SCENARIOS],
-                                  capture_output=True, text=True, check=False, timeout=120)
+            done = subprocess.run([sys.executable, "-m", "tests.unit.test_infra_program",
+                                   *SCENARIOS], cwd=ROOT, capture_output=True, text=True,
+                                  check=False, timeout=120)
             assert done.returncode == 0, done.stderr
             cache.write_text(done.stdout)
     results: dict[str, Any] = json.loads(cache.read_text())
     for name, result in results.items():
         assert "crash" not in result, f"{name}: {result}"
     return results
-
-
-def of_type(run: dict[str, Any], token: str) -> list[dict[str, Any]]:
-    return [r for r in run["resources"] if r["type"] == token]
-
-
-def one(run: dict[str, Any], token: str) -> dict[str, Any]:
-    found = of_type(run, token)
-    assert len(found) == 1, f"expected one {token}, found {len(found)}"
-    return found[0]
 
 
 def forward_weights(listener: dict[str, Any]) -> dict[str, int]:
@@ -433,7 +349,7 @@ def test_bad_config_stops_pulumi_up_with_one_line_naming_the_field(
     assert error["message"].startswith(f"{field}: ")
     assert says in error["message"]
     assert "\n" not in error["message"]
-    assert "resources" not in runs[scenario]
+    assert runs[scenario]["resources"] == [], "a bad config declared resources"
 
 
 def test_the_names_the_program_gives_are_the_names_the_stack_config_checks(
