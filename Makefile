@@ -15,7 +15,7 @@ LOCK := requirements/lock.txt
 # venv is enough; upgrading it from the index would be the one unpinned install.
 PIP_LOCKED = -m pip install --quiet --require-hashes --only-binary :all: -r
 
-.PHONY: demo test lint typecheck check bench clean lock
+.PHONY: demo test lint typecheck check bench clean lock app-zip
 
 $(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,15 +28,22 @@ demo: $(STAMP)
 	$(BIN)/rollout demo
 
 test: $(STAMP)
-	$(BIN)/ruff check infra rollout tests bench
+	$(BIN)/ruff check infra rollout tests bench examples
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadfile -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check infra rollout tests bench
+	$(BIN)/ruff check infra rollout tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The example app's Lambda zip (examples/app and its pure-Python dependencies, copied from
+# the venv): `make app-zip APP_VERSION=1.5.0` writes dist/tenant-app-1.5.0.zip, the same
+# bytes every time for the same version.
+APP_VERSION ?= 1.5.0
+app-zip: $(STAMP)
+	$(BIN)/python -m rollout.local.app_bundle --version $(APP_VERSION) --out dist
 
 # The aws CLI (the baseline of bench/config_copy.py) pins its own botocore: it gets a
 # venv of its own so it never changes the toolkit's.
@@ -73,4 +80,4 @@ lock: $(LOCK_TOOL)/bin/uv
 	echo 'uv' | $(UV_COMPILE) -o requirements/uv.txt -
 
 clean:
-	rm -rf $(VENV) $(AWSCLI) $(LOCK_TOOL) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AWSCLI) $(LOCK_TOOL) dist .pytest_cache .mypy_cache .ruff_cache

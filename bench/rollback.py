@@ -1,4 +1,5 @@
-"""Rollback: one router write, as fast as a single plain ``modify_listener`` call.
+"""Rollback: one router write, as fast as a single plain ``modify_listener`` call; and
+what a rollback costs once the old colour's warm period is over and it was reaped.
 
 Against one embedded moto server, alternating in each round:
 
@@ -6,10 +7,19 @@ Against one embedded moto server, alternating in each round:
 * ours, traffic: the router write inside ``rollout rollback`` (``AlbRouter.set_weights``);
 * ours, whole command: ``CohortRollout.rollback`` with its ledger bookkeeping.
 
-Prints median wall times, their ratio (target: the traffic write within 1.5x of
-the baseline) and the AWS write calls each made, per service.
+Then, side by side on one ``ecs`` cohort (blue 1.4.2 and green 1.5.0 at 3 tasks each),
+each round promoting green and rolling it back as an operator does (no lease):
 
-    .venv/bin/python bench/rollback.py [ROUNDS]
+* (a) within the warm period: blue still runs its 3 tasks, so the rollback is the one
+  listener write and its ledger bookkeeping;
+* (b) after the warm period, blue reaped to 0 tasks (``rollout reap``): the rollback
+  scales blue back up (``UpdateService``), waits until its targets are healthy, then
+  makes the same one listener write.
+
+Each rollback runs its plan step by step, timed by step kind with ``time.perf_counter``,
+and every AWS call it makes is counted (``BaseClient._make_api_call`` patched).
+
+    .venv/bin/python -m bench.rollback [ROUNDS] [ECS_ROUNDS]
 """
 
 from __future__ import annotations
@@ -18,21 +28,39 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from botocore.client import BaseClient
+from rich.console import Console
+from rich.table import Table
+
 from rollout.aws_clients import AwsClients
+from rollout.capacity import for_cohort as capacity_for
 from rollout.local.deployer import LocalDeployer
+from rollout.local.fleets import Fleet, deploy_fleet, listener_weights
 from rollout.local.record import local_discovery
 from rollout.local.server import embedded_moto
-from rollout.rollouts.executor import CohortRollout
+from rollout.model.stack import ColourArtefact
+from rollout.rollouts.capacity_plans import reap_plan
+from rollout.rollouts.command_plans import rollback_plan
+from rollout.rollouts.executor import CohortRollout, RolloutHooks, RolloutSettings
 from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.strategy import parse_strategy
 from rollout.routers.alb import AlbRouter
+from rollout.vocabulary.colours import Colour
 
 WRITE_PREFIXES = ("Create", "Modify", "Put", "Update", "Delete", "Set", "Add", "Remove")
+OLD, NEW = "1.4.2", "1.5.0"
+TASKS = 3
+IMAGES = {version: f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:{digit * 64}"
+          for version, digit in ((OLD, "a"), (NEW, "b"))}
+WARM, REAPED = "(a) within warm period", "(b) after warm period, reaped"
 
 
 class WriteCounter:
@@ -66,8 +94,9 @@ def timed(action: Callable[[], Any], counter: WriteCounter) -> tuple[float, Coun
     return time.perf_counter() - started, Counter(counter.calls)
 
 
-def main(rounds: int) -> None:
-    with embedded_moto(), tempfile.TemporaryDirectory() as tmp:
+def write_only(rounds: int) -> float:
+    """The first table: the one router write against a plain call; the baseline's median."""
+    with tempfile.TemporaryDirectory() as tmp:
         clients = AwsClients()
         LocalDeployer(project(Path(tmp)), clients).up("canary")
         cohort = local_discovery(clients, "bench").cohort("canary")
@@ -79,7 +108,7 @@ def main(rounds: int) -> None:
                                ledger=Ledger(clients, cohort.ledger_table),
                                router=router, gates=[])
         plan = parse_strategy("linear:50:1h")
-        back = {"blue": 100, "green": 0}
+        back: dict[Colour, int] = {"blue": 100, "green": 0}
         plain = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": cohort.target_group_arns[c], "Weight": w}
             for c, w in back.items()]}}]
@@ -99,22 +128,239 @@ def main(rounds: int) -> None:
                 took, writes["command"] = timed(lambda: engine.rollback("bench"), counter)
             samples["command"].append(took)
             assert router.read_weights() == back
-        base = statistics.median(samples["baseline"])
-        print(f"rollback against moto, {rounds} rounds, median wall time")
-        print(f"{'what':<44}{'ms':>8}{'x baseline':>12}  writes")
-        rows = [("plain elbv2.modify_listener (baseline)", "baseline"),
-                ("rollout rollback: the traffic write", "traffic"),
-                ("rollout rollback: whole command + ledger", "command")]
-        for label, key in rows:
-            median = statistics.median(samples[key])
-            calls = ", ".join(f"{n} {name}" for name, n in sorted(writes[key].items()))
-            print(f"{label:<44}{median * 1000:>8.1f}{median / base:>12.2f}  {calls}")
-        traffic_writes = sum(n for name, n in writes["command"].items()
-                             if name.startswith("elbv2:"))
-        ratio = statistics.median(samples["traffic"]) / base
-        print(f"traffic writes per rollback: {traffic_writes} (target 1); "
-              f"traffic write vs baseline: {ratio:.2f}x (target <= 1.5x)")
+    return report_write_only(rounds, samples, writes)
+
+
+def report_write_only(rounds: int, samples: dict[str, list[float]],
+                      writes: dict[str, Counter[str]]) -> float:
+    base = statistics.median(samples["baseline"])
+    print(f"rollback against moto, {rounds} rounds, median wall time")
+    print(f"{'what':<44}{'ms':>8}{'x baseline':>12}  writes")
+    rows = [("plain elbv2.modify_listener (baseline)", "baseline"),
+            ("rollout rollback: the traffic write", "traffic"),
+            ("rollout rollback: whole command + ledger", "command")]
+    for label, key in rows:
+        median = statistics.median(samples[key])
+        calls = ", ".join(f"{n} {name}" for name, n in sorted(writes[key].items()))
+        print(f"{label:<44}{median * 1000:>8.1f}{median / base:>12.2f}  {calls}")
+    traffic_writes = sum(n for name, n in writes["command"].items()
+                         if name.startswith("elbv2:"))
+    ratio = statistics.median(samples["traffic"]) / base
+    print(f"traffic writes per rollback: {traffic_writes} (target 1); "
+          f"traffic write vs baseline: {ratio:.2f}x (target <= 1.5x)")
+    return base
+
+
+# ------------------------------------------------- after the warm period (ecs)
+@dataclass(frozen=True)
+class Call:
+    """One AWS call a rollback made, and how long it took."""
+
+    operation: str
+    params: dict[str, Any]
+    seconds: float
+
+
+@contextmanager
+def recorded_calls() -> Iterator[list[Call]]:
+    """Every AWS call this process makes meanwhile, whichever client makes it."""
+    calls: list[Call] = []
+    original = BaseClient._make_api_call
+
+    def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(client, operation, params)
+        finally:
+            calls.append(Call(operation, params, time.perf_counter() - started))
+
+    setattr(BaseClient, "_make_api_call", record)
+    try:
+        yield calls
+    finally:
+        setattr(BaseClient, "_make_api_call", original)
+
+
+@dataclass(frozen=True)
+class TimedRollback:
+    """One rollback: seconds per phase (plan steps by kind, ``plan`` for building it)."""
+
+    phases: dict[str, float]
+    total: float
+    calls: list[Call]
+
+    def count(self, operation: str) -> int:
+        return sum(1 for call in self.calls if call.operation == operation)
+
+    def call_seconds(self, operation: str) -> float:
+        return sum(call.seconds for call in self.calls if call.operation == operation)
+
+
+def timed_rollback(engine: CohortRollout) -> TimedRollback:
+    """``rollout rollback`` as an operator runs it (no lease), one plan step at a time."""
+    phases: dict[str, float] = defaultdict(float)
+    with recorded_calls() as calls:
+        started = time.perf_counter()
+        command = rollback_plan(engine, "bench")
+        phases["plan"] = time.perf_counter() - started
+        for step in command.plan.steps:
+            began = time.perf_counter()
+            step.apply()
+            phases[step.kind] += time.perf_counter() - began
+        total = time.perf_counter() - started
+    return TimedRollback(dict(phases), total, list(calls))
+
+
+def ecs_fleet(base: Path) -> Fleet:
+    """One ecs cohort, blue on 1.4.2 and green on 1.5.0, 3 tasks each (not measured)."""
+    fleet = deploy_fleet(base, {"svc": ["aurora"]},
+                         compute={"kind": "ecs", "desiredCount": TASKS})
+    for colour, version in (("blue", OLD), ("green", NEW)):
+        fleet.deployer.deploy_version("svc", colour, version, artefact=ColourArtefact(
+            version=version, image=IMAGES[version]))
+    fleet.refresh("svc")
+    return fleet
+
+
+def ecs_rollout(fleet: Fleet, warm_for: timedelta) -> CohortRollout:
+    """The cohort's executor as the CLI assembles it, minus preflight and gates."""
+    resources = fleet.cohorts["svc"]
+    clients = fleet.clients.for_region(resources.region)
+    return CohortRollout(
+        clients=clients, cohort=resources, ledger=Ledger(clients, resources.ledger_table),
+        router=AlbRouter(clients, resources), gates=[],
+        hooks=RolloutHooks(capacity=capacity_for(clients, resources)),
+        settings=RolloutSettings(check_interval=0.2, warm_for=warm_for, ready_within=30.0,
+                                 actor="bench"))
+
+
+def promote(engine: CohortRollout) -> None:
+    with engine.lease():
+        engine.start(NEW, "all-at-once", parse_strategy("all-at-once"))
+        engine.drive()
+
+
+def desired_count(fleet: Fleet, colour: Colour) -> int:
+    (service,) = fleet.clients.client("ecs").describe_services(
+        cluster=f"{fleet.app}-svc", services=[f"{fleet.app}-svc-{colour}"])["services"]
+    return int(service["desiredCount"])
+
+
+def healthy_targets(fleet: Fleet, colour: Colour) -> int:
+    found = fleet.clients.client("elbv2").describe_target_health(
+        TargetGroupArn=fleet.cohorts["svc"].target_group_arns[colour])
+    return sum(1 for t in found["TargetHealthDescriptions"]
+               if t["TargetHealth"]["State"] == "healthy")
+
+
+def check_reaped_rollback(fleet: Fleet, done: TimedRollback) -> None:
+    """What the bench claims: scaled up, then checked healthy, then exactly one write."""
+    order = [c.operation for c in done.calls
+             if c.operation in ("UpdateService", "DescribeTargetHealth", "ModifyListener")]
+    assert order.count("ModifyListener") == 1, order
+    resized = [c.params.get("desiredCount") for c in done.calls
+               if c.operation == "UpdateService"]
+    assert resized == [TASKS], resized
+    assert order.index("UpdateService") < order.index("DescribeTargetHealth") \
+        < order.index("ModifyListener"), order
+    assert listener_weights(fleet.cohorts["svc"]) == {"blue": 100, "green": 0}
+    assert desired_count(fleet, "blue") == TASKS == healthy_targets(fleet, "blue")
+
+
+def after_warm_period(rounds: int) -> dict[str, list[TimedRollback]]:
+    """Each round: promote and roll back within the warm period, then promote, reap and
+    roll back after it; both rollbacks timed."""
+    runs: dict[str, list[TimedRollback]] = {WARM: [], REAPED: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = ecs_fleet(Path(tmp))
+        warm = ecs_rollout(fleet, timedelta(hours=1))
+        cold = ecs_rollout(fleet, timedelta(0))
+        for _ in range(rounds):
+            promote(warm)
+            done = timed_rollback(warm)
+            assert done.count("ModifyListener") == 1 and not done.count("UpdateService")
+            assert listener_weights(fleet.cohorts["svc"]) == {"blue": 100, "green": 0}
+            runs[WARM].append(done)
+            promote(cold)
+            with cold.lease():
+                reap_plan(cold).execute()
+            assert desired_count(fleet, "blue") == 0 == healthy_targets(fleet, "blue")
+            done = timed_rollback(cold)
+            check_reaped_rollback(fleet, done)
+            runs[REAPED].append(done)
+    return runs
+
+
+PHASES = (
+    ("build the plan (reads the state)", ("plan",)),
+    ("scale-up: Resize (ecs UpdateService, 0 → 3 tasks)", ("resize",)),
+    ("health wait: WaitServing (DescribeTargetHealth)", ("wait-healthy",)),
+    ("stop request (ledger)", ("request-stop",)),
+    ("the one write: RouteBack (state saved, then listener)", ("set-weights",)),
+    ("history event + carry-back", ("record-event", "carry-back")),
+)
+CALLS = (("listener writes (ModifyListener)", "ModifyListener"),
+         ("UpdateService calls", "UpdateService"),
+         ("DescribeTargetHealth calls", "DescribeTargetHealth"))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def counts(runs: list[TimedRollback], operation: str | None) -> str:
+    seen = sorted({run.count(operation) if operation else len(run.calls) for run in runs})
+    return str(seen[0]) if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
+
+
+def side_by_side(runs: dict[str, list[TimedRollback]], baseline: float) -> Table:
+    rounds = len(runs[WARM])
+    table = Table(title=f"rollout rollback of an ecs cohort, {rounds} rounds each, "
+                        "median ms (moto)", title_justify="left")
+    table.add_column("phase (plan step kind)")
+    for case in runs:
+        table.add_column(case, justify="right")
+
+    def row(label: str, value: Callable[[list[TimedRollback]], str]) -> None:
+        table.add_row(label, *(value(done) for done in runs.values()))
+
+    for label, kinds in PHASES:
+        row(label, lambda done, kinds=kinds: ms(statistics.median(
+            sum(run.phases.get(kind, 0.0) for kind in kinds) for run in done)))
+    row("  of which the ModifyListener call", lambda done: ms(statistics.median(
+        run.call_seconds("ModifyListener") for run in done)))
+    row("[bold]total", lambda done: "[bold]" + ms(statistics.median(r.total for r in done)))
+    warm_total = statistics.median(run.total for run in runs[WARM])
+    row("x case (a)", lambda done: f"{statistics.median(r.total for r in done) / warm_total:.2f}")
+    row("x plain modify_listener", lambda done: f"{statistics.median(r.total for r in done) / baseline:.1f}")
+    table.add_section()
+    for label, operation in CALLS:
+        row(label, lambda done, operation=operation: counts(done, operation))
+    row("AWS calls, all", lambda done: counts(done, None))
+    return table
+
+
+NOTE = ("moto registers an ECS service's tasks as healthy targets the moment UpdateService "
+        "returns (rollout/local/ecs_tasks.py), so the health wait above is the cost of the "
+        "checks (DescribeServices for the size needed, DescribeTargetHealth), not of tasks "
+        "starting. On AWS it is the new tasks' start-up plus the target group's health checks "
+        "(tens of seconds to minutes), bounded by --ready-within (default 10m); within the "
+        "warm period the rollback skips both and stays one listener write.")
+
+
+def main(rounds: int, ecs_rounds: int) -> None:
+    with embedded_moto():
+        baseline = write_only(rounds)
+        runs = after_warm_period(ecs_rounds)
+    console = Console(width=110)
+    console.print()
+    console.print(side_by_side(runs, baseline))
+    console.print(f"listener writes per rollback: (a) {counts(runs[WARM], 'ModifyListener')}, "
+                  f"(b) {counts(runs[REAPED], 'ModifyListener')} (target 1 each); (b) scaled "
+                  "up and saw its targets healthy before that write, every round.")
+    console.print(f"note: {NOTE}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30,
+         int(sys.argv[2]) if len(sys.argv) > 2 else 10)

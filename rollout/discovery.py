@@ -79,6 +79,25 @@ class SharedResources(BaseModel):
         return data
 
 
+class RunningCompute(BaseModel):
+    """What a cohort's stack deployed into one colour (its ``compute`` output), by kind.
+
+    Every field is optional: an ``external`` colour, or one with no version deployed
+    yet, runs nothing of ours; a user's own compute may output other keys (ignored).
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    function: str | None = None
+    function_version: str | None = Field(default=None, alias="functionVersion")
+    provisioned_concurrency: int = Field(default=0, alias="provisionedConcurrency")
+    code_object_version: str | None = Field(default=None, alias="codeObjectVersion")
+    sha256: str | None = None
+    cluster: str | None = None
+    service: str | None = None
+    image: str | None = None
+
+
 class CohortResources(SharedResources):
     """One cohort's resources, as the rollout module needs them.
 
@@ -96,6 +115,8 @@ class CohortResources(SharedResources):
     kms_key_arn: str | None = None
     tenants: list[TenantRef] = Field(default_factory=list)
     region: str | None = None
+    compute_kind: str = "external"
+    compute: dict[Colour, RunningCompute] = Field(default_factory=dict)
 
     def colour_of(self, target_group_arn: str) -> Colour:
         """The colour whose target group is ``target_group_arn``."""
@@ -138,6 +159,9 @@ def cohort_from_outputs(outputs: dict[str, Any]) -> CohortResources:
             target_group_arns=outputs["targetGroupArns"], versions=outputs["versions"],
             param_prefix=outputs["paramPrefix"], kms_key_arn=outputs.get("kmsKeyArn"),
             tenants=outputs.get("tenants", []),
+            compute_kind=outputs.get("computeKind", "external"),
+            compute={colour: running for colour, running in (outputs.get("compute") or {}).items()
+                     if running},
         )
     except ValidationError as exc:
         cohort = outputs.get("cohort", "?")

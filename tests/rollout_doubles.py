@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollout.aws_clients import AwsClients
+from rollout.capacity.base import TargetState, TargetStates
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked
 from rollout.gates.base import GateContext, GateResult, Verdict
@@ -70,9 +71,12 @@ class MemoryRouter(WeightReader):
 
     can_pin = True
 
-    def __init__(self, weights: Weights | None = None) -> None:
+    def __init__(self, weights: Weights | None = None,
+                 journal: list[str] | None = None) -> None:
         self.weights: Weights = dict(weights or OLD_ONLY)
         self.writes: list[Weights] = []
+        self.journal = journal if journal is not None else []
+        """Every write, as one line, in a journal a test may share with other doubles."""
         self.pinned: dict[str, Colour] = {}
         self.pin_writes: list[dict[str, Colour]] = []
 
@@ -82,6 +86,7 @@ class MemoryRouter(WeightReader):
     def set_weights(self, weights: Weights) -> None:
         self.weights = validate_weights(dict(weights))
         self.writes.append(dict(self.weights))
+        self.journal.append("write " + " ".join(f"{c} {w}" for c, w in self.weights.items()))
 
     def pin(self, tenants: list[TenantRef], colour: Colour) -> None:
         self.pinned.update({tenant.id: colour for tenant in tenants})
@@ -115,6 +120,41 @@ class ScriptedGate:
     def then(self, *verdicts: Verdict) -> None:
         """From the next check on, answer with ``verdicts``."""
         self.script = list(verdicts)
+
+
+class MemoryCapacity:
+    """Each colour's size in a dict: a colour serves once it has a size, ``warm_up`` health
+    checks after its last resize (tasks starting); every call goes into ``journal``."""
+
+    kind = "memory"
+    unit = "tasks"
+
+    def __init__(self, journal: list[str], sizes: dict[Colour, int] | None = None, *,
+                 warm_up: int = 0) -> None:
+        self.journal = journal
+        self.sizes: dict[Colour, int] = dict(sizes or {"blue": 3, "green": 3})
+        self.warm_up = warm_up
+        self._checks_left: dict[Colour, int] = {}
+
+    def size(self, colour: Colour) -> int | None:
+        return self.sizes[colour]
+
+    def resize(self, colour: Colour, size: int) -> None:
+        self.journal.append(f"resize {colour} {size}")
+        self.sizes[colour] = size
+        self._checks_left[colour] = self.warm_up
+
+    def health(self, colour: Colour) -> TargetStates:
+        self.journal.append(f"health {colour}")
+        starting = self._checks_left.get(colour, 0)
+        self._checks_left[colour] = max(0, starting - 1)
+        state = "initial" if starting else "healthy"
+        return TargetStates(colour, tuple(TargetState(f"10.0.0.{n}", state)
+                                          for n in range(self.sizes[colour])),
+                            self.sizes[colour])
+
+    def iam_statements(self, account: str) -> list[IamStatement]:
+        return []
 
 
 @dataclass
@@ -197,6 +237,7 @@ class Bench:
     ledger: MemoryLedger = field(init=False)
     resources: CohortResources = field(default_factory=cohort_resources)
     clients: AwsClients = field(default_factory=no_clients)
+    capacity: MemoryCapacity | None = None
 
     def __post_init__(self) -> None:
         self.ledger = MemoryLedger(monotonic=self.clock.monotonic, sleep=self.clock.sleep)
@@ -205,7 +246,8 @@ class Bench:
         """An executor as one process (one ``actor``) builds it."""
         hooks = RolloutHooks(preflight=list(self.preflight), blockers=[self.freeze],
                              on_rollback=[self.carry_back], on_progress=self.reports.append,
-                             pins=lambda _moment, _length: list(self.pins))
+                             pins=lambda _moment, _length: list(self.pins),
+                             capacity=self.capacity)
         settings = RolloutSettings(check_interval=15, lease_seconds=60, actor=actor,
                                    progression=ProgressionSettings(max_inconclusive=self.max_inconclusive))
         return CohortRollout(clients=self.clients, cohort=self.resources, ledger=self.ledger,

@@ -13,9 +13,10 @@ from rich.text import Text
 from rollout.cli.output import console
 from rollout.gates.base import Verdict
 from rollout.rollouts.state import Status
-from rollout.vocabulary.durations import format_duration
+from rollout.vocabulary.durations import format_duration, human_duration
 
 if TYPE_CHECKING:
+    from rollout.capacity.base import TargetStates
     from rollout.rollouts.executor import TickReport
 
 VERDICT_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red",
@@ -70,3 +71,9 @@ class LiveProgress:
     def update(self, progress: TickReport) -> None:
         if self._live is not None:
             self._live.update(render(progress))
+
+    def waiting(self, states: TargetStates, waited: float) -> None:
+        """The executor's ``on_waiting`` hook: a colour's targets while it is awaited."""
+        if self._live is not None:
+            self._live.update(Text(f"waiting {human_duration(waited)} for {states.describe()}",
+                                   style="green" if states.serves else "yellow"))

@@ -1,4 +1,4 @@
-"""The rollout commands: start, step, status, promote, rollback, abort, resume, pin.
+"""The rollout commands: start, step, status, promote, rollback, abort, resume, pin, reap.
 
 They only parse, call and render: the rules live in :mod:`rollout.rollouts`. Every
 command that changes something builds its plan (:mod:`rollout.rollouts.command_plans`)
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from rollout.cli.live_progress import LiveProgress
     from rollout.plans import PlanStep
     from rollout.rollouts.assembly import CohortSetup
-    from rollout.rollouts.command_plans import CommandPlan
     from rollout.rollouts.executor import CohortRollout, RolloutSettings
+    from rollout.rollouts.plan_run import CommandPlan
     from rollout.rollouts.state import RolloutState
 
 CohortOpt = Annotated[str, typer.Option("--cohort", help="The cohort to act on.")]
@@ -44,6 +44,9 @@ WarmForOpt = Annotated[str, typer.Option(
 FreezeOverrideOpt = Annotated[str | None, typer.Option(
     "--override-freeze", help="Move traffic although a company freeze is on; the reason is "
     "recorded in the ledger.")]
+ReadyWithinOpt = Annotated[str, typer.Option(
+    "--ready-within", help="How long a colour being scaled up may take until its targets "
+    "are healthy; then the command stops (exit 3) with no traffic moved.")]
 LeaseOpt = Annotated[str, typer.Option(
     "--lease", help="How long the cohort's lock outlives a crashed holder (renewed while "
     "running).")]
@@ -61,6 +64,7 @@ class Timing:
     check_every: CheckEveryOpt = "15s"
     warm_for: WarmForOpt = "24h"
     lease: LeaseOpt = "60s"
+    ready_within: ReadyWithinOpt = "10m"
 
     def settings(self) -> RolloutSettings:
         from rollout.rollouts.executor import RolloutSettings
@@ -69,7 +73,8 @@ class Timing:
         return RolloutSettings(
             check_interval=parse_duration(self.check_every, "--check-every"),
             warm_for=timedelta(seconds=parse_duration(self.warm_for, "--warm-for")),
-            lease_seconds=parse_duration(self.lease, "--lease"))
+            lease_seconds=parse_duration(self.lease, "--lease"),
+            ready_within=parse_duration(self.ready_within, "--ready-within"))
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,8 @@ def _rollout(setup: CohortSetup, timing: Timing | None = None, *,
     ctx = context.current()
     return build_rollout(setup, ctx.clients_for(setup.resources), ctx.ledger, RolloutOptions(
         settings=(timing or Timing()).settings(), notice_override=notice_override,
-        on_progress=live.update if live else None))
+        on_progress=live.update if live else None,
+        on_waiting=live.waiting if live else None))
 
 
 def _print_step(step: PlanStep) -> None:
@@ -242,11 +248,20 @@ def start(
 def step(cohort: CohortOpt, tenants: TenantsOpt = None,
          override_freeze: FreezeOverrideOpt = None,
          output: Output = Output()) -> None:
-    """Check the gates once and advance if the current step has baked (for cron or CI)."""
+    """Check the gates once and advance if the current step has baked (for cron or CI).
+
+    After a promotion whose warm period is over, it scales the old colour down instead
+    (as ``rollout reap`` does).
+    """
+    from rollout.rollouts.capacity_plans import due_reap
     from rollout.rollouts.command_plans import step_plan
 
     rollout = _rollout(_setup(cohort, tenants))
-    command = _carry_out(rollout, lambda: step_plan(rollout, override_freeze), output)
+
+    def plan() -> CommandPlan:
+        return due_reap(rollout) or step_plan(rollout, override_freeze)
+
+    command = _carry_out(rollout, plan, output)
     if command is not None:
         _finish(rollout, command.final, output.as_json, command)
 
@@ -334,13 +349,17 @@ def rollback(
     to_colour: Annotated[str | None, typer.Option(
         "--to-colour", help="Only when the ledger cannot be read: the colour to send all "
         "traffic to (the ledger alone knows the last known-good one).")] = None,
+    ready_within: ReadyWithinOpt = "10m",
     tenants: TenantsOpt = None,
     output: Output = Output(),
 ) -> None:
     """All traffic back to the old colour, in one write; config edits carried back.
 
-    It needs no lock: a process still driving the rollout is stopped (it exits 1).
+    It needs no lock: a process still driving the rollout is stopped (it exits 1). After
+    the old colour's warm period it is first scaled back up, and the write waits until
+    its targets are healthy.
     """
+    from rollout.cli.live_progress import LiveProgress
     from rollout.rollouts.command_plans import rollback_plan
 
     if to_version is not None:
@@ -348,11 +367,13 @@ def rollback(
         return
     if to_colour is not None and to_colour not in COLOURS:
         raise BadInput(f"--to-colour {to_colour!r}: the colours are blue and green")
-    rollout = _rollout(_setup(cohort, tenants))
     blind: Colour | None = "blue" if to_colour == "blue" else "green" if to_colour else None
-    command = _carry_out(rollout, lambda: rollback_plan(rollout, reason,
-                                                        without_ledger_to=blind),
-                         output, locked=False)
+    with LiveProgress(enabled=not (output.as_json or output.dry_run)) as live:
+        rollout = _rollout(_setup(cohort, tenants), Timing(ready_within=ready_within),
+                           live=live)
+        command = _carry_out(rollout, lambda: rollback_plan(rollout, reason,
+                                                            without_ledger_to=blind),
+                             output, locked=False)
     if command is not None:
         _finish(rollout, command.final, output.as_json, command)
 
@@ -423,6 +444,47 @@ def pin(
 
 
 @app.command()
+@option_groups
+def reap(cohort: CohortOpt, tenants: TenantsOpt = None, output: Output = Output()) -> None:
+    """Scale the old colour down once its warm period is over (never while it serves).
+
+    What it runs and its artefact stay deployed: a later rollback scales it back up and
+    waits until its targets are healthy before its one listener write.
+    """
+    from rollout.rollouts.capacity_plans import reap_plan
+
+    rollout = _rollout(_setup(cohort, tenants))
+    command = _carry_out(rollout, lambda: reap_plan(rollout), output)
+    if command is None:
+        return
+    if not command.plan.steps and not output.as_json:
+        state = command.final
+        console.print(f"nothing to do: {state.old_colour} ({state.old_version}) of {cohort} "
+                      f"was scaled down at {state.scaled_down_at:%Y-%m-%d %H:%M} UTC")
+    _finish(rollout, command.final, output.as_json, command)
+
+
+def _reap_due(names: list[str]) -> list[str]:
+    """``status`` on its way: scale down each old colour whose warm period is over, where a
+    tenants file configures the cohort and nobody holds its lease; what it did."""
+    from rollout.errors import Blocked
+    from rollout.rollouts.capacity_plans import due_reap
+
+    done: list[str] = []
+    for name in names:
+        try:
+            rollout = _rollout(_setup(name, None))
+            with rollout.lease():
+                command = due_reap(rollout)
+                if command is not None:
+                    done += [f"{name}: {line}" for line in command.plan.lines()]
+                    command.execute()
+        except (BadInput, Blocked):
+            continue
+    return done
+
+
+@app.command()
 def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
            as_json: JsonFlag = False) -> None:
     """The fleet at a glance: cohorts, colours, versions, weights, state, pins."""
@@ -431,9 +493,13 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
 
     ctx = context.current()
     names = [cohort] if cohort else ctx.discovery.cohorts()
+    reaped = _reap_due(names)
     rows = fleet_status(ctx.clients, ctx.discovery, ctx.ledger, names,
                         CohortRouters.in_project(ctx.project_dir))
     emit(rows, as_json, _print_status)
+    if reaped and not as_json:
+        for line in reaped:
+            console.print(f"scaled down after its warm period: {line}")
 
 
 def _print_status(rows: list[Any]) -> None:
@@ -460,6 +526,9 @@ def _print_status(rows: list[Any]) -> None:
                 for tenant, colour in sorted(row.pins.items())))
         if row.reason:
             console.print(f"{row.cohort}: {row.reason}")
-        if row.warm_until and row.status == "promoted":
+        if row.scaled_down_at and row.status == "promoted":
+            console.print(f"{row.cohort}: the old colour was scaled down at "
+                          f"{row.scaled_down_at}; a rollback scales it back up first")
+        elif row.warm_until and row.status == "promoted":
             console.print(f"{row.cohort}: the old colour stays warm for rollback until "
                           f"{row.warm_until}")

@@ -50,7 +50,8 @@ class CohortStack(pulumi.ComponentResource):
         platform = CohortPlatform(
             app=config.app, cohort=config.cohort, region=region, account_id=account_id,
             vpc_id=vpc_id, subnet_ids=subnet_ids,
-            artefact_bucket=shared.get_output("artefactBucket"), key_arn=key.arn)
+            artefact_bucket=shared.get_output("artefactBucket"), key_arn=key.arn,
+            tenant_hosts={t.host: t.id for t in config.tenants if t.host})
         compute = (compute_factory or compute_for)(config.compute, platform, name, child)
         slots = {
             colour: ColourSlot(

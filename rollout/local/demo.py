@@ -6,23 +6,32 @@ talk to AWS. Two liberties, both said out loud while the demo runs: the calendar
 jumps to each cohort's planned slot (notice periods and busy seasons are judged
 there), and bake times are one second instead of minutes. Traffic is read through
 each cohort's configured router, as ``rollout status`` reads it.
+
+The releases are real: zips of the example app (``examples/app``) built by
+:func:`~rollout.local.app_bundle.build_app_zip` and published before any cohort
+exists, and every colour is a Lambda function deployed from its release's zip, resolved
+as ``rollout stacks up`` resolves it. What a colour runs is read back from moto (the
+function version registered in its target group, the code Lambda holds), never from
+the demo's own notes. moto runs no code, so the failing release's errors are still
+fed as load-balancer metrics.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from rollout.artefacts.colour_artefacts import release_zip
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
@@ -32,10 +41,13 @@ from rollout.cli.report_cmds import write_page
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources, Discovery
 from rollout.errors import Blocked, RolloutFailed
-from rollout.local.deployer import LocalDeployer
+from rollout.local.app_bundle import build_app_zip
+from rollout.local.deployer import LocalDeployer, colour_overrides, deep_merge
 from rollout.local.metrics_feed import feed_requests
 from rollout.local.record import local_discovery
 from rollout.local.server import embedded_moto
+from rollout.model.release import ReleaseNotes
+from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.campaign import send_notices
 from rollout.notify.records import NoticeBook
@@ -53,8 +65,11 @@ from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import StepPlan, parse_strategy
 from rollout.schedule.plan import ReleasePlan
 from rollout.schedule.planner import plan_release
+from rollout.stacks.deploy import DeployContext, settle_target, what_runs
+from rollout.stacks.stack_file import cohort_stack_config
 from rollout.vocabulary.clock import utc_now
-from rollout.vocabulary.colours import Colour
+from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.versions import newest_first
 
 RELEASE = "1.5.0"
 COHORTS = ("canary", "wave1", "wave2")
@@ -63,10 +78,16 @@ FAILING_COHORT = "wave2"
 EDITING_TENANT = "harbor-media"
 SECRET_TENANT = "birch-labs"
 ALARM = "api-5xx"
+VERSION_VARIABLE = "ROLLOUT_VERSION"
+"""The version every compute kind puts in a colour's environment (named in
+``rollout.components.compute.base``, not imported here: that would load pulumi_aws)."""
 
 
 class DemoResult(BaseModel):
-    """What ``rollout demo --json`` prints: the fleet as the story left it."""
+    """What ``rollout demo --json`` prints: the fleet as the story left it.
+
+    Each cohort's ``compute`` says, per colour, what runs there as moto reports it.
+    """
 
     tenant_versions: dict[str, str]
     cohorts: dict[str, dict[str, Any]]
@@ -74,6 +95,23 @@ class DemoResult(BaseModel):
     pinned: dict[str, str]
     report: str
     seconds: float
+
+
+class ColourCode(BaseModel):
+    """What one colour runs, read back from AWS: the function version registered in its
+    target group, the version its environment names, and the zip Lambda holds for it.
+
+    ``object_version`` is the S3 object version the stack deployed the function from
+    (Lambda does not report it), shown only once its bytes are hashed again and match
+    the ``sha256`` Lambda reports. All None when nothing is registered.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    function: str | None = None
+    version: str | None = None
+    object_version: str | None = None
+    sha256: str | None = None
 
 
 @dataclass
@@ -122,6 +160,13 @@ class DemoFleet:
         setup = CohortSetup(resources, self.tenants, self.tenants.cohort(resources.cohort))
         return dict(setup.router(story.clients).read_weights())
 
+    def deploy_context(self, story: Story) -> DeployContext:
+        """What ``rollout stacks up`` settles a deploy with, over this fleet's discovery."""
+        return DeployContext(story.project_dir, story.clients, lambda _app: self.discovery)
+
+    def store(self, story: Story) -> ArtefactStore:
+        return ArtefactStore.of(story.clients, self.discovery.shared())
+
 
 def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool) -> DemoResult:
     """Tell the whole story; return the final fleet."""
@@ -132,7 +177,9 @@ def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool
         story = Story(project_dir, report_path, console, quiet, clients)
         story.say(f"An embedded moto server is standing in for AWS at {endpoint}: "
                   "no AWS account and no Pulumi CLI are needed.")
-        fleet = deploy_fleet(story, load_tenants(project_dir / "examples" / "tenants.yaml"))
+        fleet = deploy_shared(story, load_tenants(project_dir / "examples" / "tenants.yaml"))
+        publish_releases(story, fleet)
+        deploy_cohorts(story, fleet)
         plan = prepare_release(story, fleet)
         refuse_without_notice(story, fleet)
         for name in COHORTS:
@@ -140,43 +187,165 @@ def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool
         statuses = fleet_status(story.clients, fleet.discovery, fleet.ledger, list(COHORTS))
         write_page(report_path, render_page(gather_report(
             story.clients, fleet.discovery, fleet.ledger, fleet.app, list(COHORTS))))
-        result = summarise(story, statuses, started)
+        result = summarise(story, fleet, statuses, started)
     return result
 
 
 def prepare_release(story: Story, fleet: DemoFleet) -> ReleasePlan:
-    """Chapters 2 to 5: publish, seed tenants' settings, plan and announce the release."""
-    shared = fleet.discovery.shared()
-    create_alarm(story)
-    publish_release(story, ArtefactStore.of(story.clients, shared))
+    """Chapters 3 to 5: seed tenants' settings, plan and announce the release."""
     seed_settings(story, fleet.discovery)
     plan = show_plan(story, fleet.tenants)
-    send_all_notices(story, fleet.tenants, fleet.ledger, shared.notices_topic_arn)
+    send_all_notices(story, fleet.tenants, fleet.ledger,
+                     fleet.discovery.shared().notices_topic_arn)
     return plan
 
 
-def deploy_fleet(story: Story, tenants: TenantsFile) -> DemoFleet:
-    story.chapter("1. Deploy the versioned blue/green stacks (local deployer, same infra "
-                  "program)")
+def deploy_shared(story: Story, tenants: TenantsFile) -> DemoFleet:
+    """The shared stack first: the artefact store the releases go into lives there."""
+    story.chapter("1. Build the example app and publish its releases into the versioned "
+                  "artefact store")
     deployer = LocalDeployer(story.project_dir, story.clients)
     app = deployer.stack_file("shared").config.stack.app
-    for name in ("shared", *COHORTS):
-        deployer.up(name)
-        story.say(Text.assemble("  deployed stack ", (name, "bold")))
+    deployer.up("shared")
+    story.say(Text.assemble("  deployed stack ", ("shared", "bold"),
+                            ": the artefact bucket (versioned), the ledger table, the notices "
+                            "topic"))
     discovery = local_discovery(story.clients, app)
     ledger = Ledger(story.clients, discovery.shared().ledger_table)
-    fleet = DemoFleet(app, discovery, tenants, ledger, deployer)
-    table = Table(title=f"app {app}: each cohort has a blue and a green slot behind one "
-                        "load balancer")
-    for column in ("cohort", "blue runs", "green runs", "traffic blue / green", "tenants"):
-        table.add_column(column)
+    return DemoFleet(app, discovery, tenants, ledger, deployer)
+
+
+def demo_versions(story: Story) -> list[str]:
+    """The versions the cohorts' stack files run, and the new release: oldest first."""
+    versions = {RELEASE}
     for name in COHORTS:
-        cohort = discovery.cohort(name)
-        weights = fleet.weights(story, cohort)
-        table.add_row(name, cohort.versions["blue"], cohort.versions["green"],
-                      f"{weights['blue']}% / {weights['green']}%", str(len(cohort.tenants)))
-    story.show(table)
-    return fleet
+        versions |= set(cohort_stack_config(story.project_dir, name,
+                                            story.clients.region).versions.values())
+    return list(reversed(newest_first(sorted(versions))))
+
+
+def earlier_notes(version: str) -> ReleaseNotes:
+    """Notes for a release the fleet already runs (``examples/release.yaml`` is 1.5.0's)."""
+    return ReleaseNotes(
+        version=version, title=f"acme {version}, already running in the fleet",
+        changes=["Published before this story starts: what the cohorts run today."],
+        benefits=["A known-good version to roll back to."],
+        risks=["None new: it is live already."], timeframe="Already live.",
+        rollback_plan="Redeploy the previous version from the artefact store.")
+
+
+def publish_releases(story: Story, fleet: DemoFleet) -> None:
+    """Each version as a real zip of ``examples/app``, published with its notes."""
+    notes = load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
+    store = fleet.store(story)
+    story.say("  the example app (examples/app) is built into one zip per version: the app, "
+              "its dependencies, the version baked in")
+    with tempfile.TemporaryDirectory() as tmp:
+        for version in demo_versions(story):
+            built = build_app_zip(version, Path(tmp), project_dir=story.project_dir)
+            manifest = store.publish(notes if version == RELEASE else earlier_notes(version),
+                                     [built])
+            for item in manifest.files:
+                story.say(f"  {version}: {item.name}, {item.size:,} bytes, sha256 "
+                          f"{item.sha256[:12]}, S3 object version {item.version_id}")
+    story.say(f"  {RELEASE} is the new release; the older ones stay in the store, so a "
+              "rollback always has something to roll back to.")
+
+
+def deploy_cohorts(story: Story, fleet: DemoFleet) -> None:
+    """Chapter 2: every cohort, both colours running its stack file's version from its zip."""
+    story.chapter("2. Deploy each cohort's blue/green stack: every colour is a Lambda "
+                  "function running its release's zip")
+    context = fleet.deploy_context(story)
+    for name in COHORTS:
+        config = cohort_stack_config(story.project_dir, name, story.clients.region)
+        overrides: dict[str, Any] = {}
+        for colour in COLOURS:
+            version = config.versions[colour]
+            overrides = deep_merge(overrides, colour_overrides(
+                colour, version, release_artefact(context, name, version)))
+        fleet.deployer.up(name, overrides=overrides)
+        story.say(Text.assemble("  deployed stack ", (name, "bold")))
+    create_alarm(story)
+    weights = {name: fleet.weights(story, fleet.discovery.cohort(name)) for name in COHORTS}
+    story.say(f"  app {fleet.app}: each cohort has one load balancer splitting its traffic "
+              "between a blue and a green colour")
+    story.show(code_table("what each colour runs, as Lambda reports it",
+                          running_code(story, fleet), weights))
+
+
+def release_artefact(context: DeployContext, cohort: str, version: str) -> ColourArtefact | None:
+    """What a colour of ``cohort`` runs of ``version``, resolved and re-hashed exactly as
+    ``rollout stacks up`` does (the zip at the object version its manifest recorded).
+
+    Settled for the idle colour, as ``stacks up`` would; a release's artefact is the same
+    for either colour, so the first deploy gives it to both."""
+    return settle_target(context, cohort, version, None).artefact
+
+
+def deploy_release(story: Story, fleet: DemoFleet, name: str) -> None:
+    """``rollout stacks up --local --cohort <name> --version 1.5.0``, into green."""
+    target = settle_target(fleet.deploy_context(story), name, RELEASE, "green")
+    fleet.deployer.deploy_version(name, target.colour, RELEASE, artefact=target.artefact)
+    story.say(f"  {what_runs(RELEASE, target.artefact)} deployed into the idle green slot "
+              "(`rollout stacks up --local`)")
+
+
+def colour_code(story: Story, fleet: DemoFleet, cohort: CohortResources,
+                colour: Colour) -> ColourCode:
+    """What ``colour`` of ``cohort`` runs, read from its target group and from Lambda."""
+    clients = story.clients.for_region(cohort.region)
+    described = clients.client("elbv2").describe_target_health(
+        TargetGroupArn=cohort.target_group_arns[colour])["TargetHealthDescriptions"]
+    targets = sorted(str(found["Target"]["Id"]) for found in described)
+    if not targets:
+        return ColourCode()
+    name, _, number = targets[0].split(":function:", 1)[1].partition(":")
+    configuration = clients.client("lambda").get_function(
+        FunctionName=name, Qualifier=number)["Configuration"]
+    sha256 = base64.b64decode(configuration["CodeSha256"]).hex()
+    version = configuration.get("Environment", {}).get("Variables", {}).get(VERSION_VARIABLE)
+    recorded = cohort.compute.get(colour)
+    object_version = recorded.code_object_version if recorded else None
+    if version is not None and object_version is not None:
+        confirm_object_version(fleet.store(story), version, object_version, sha256)
+    return ColourCode(function=", ".join(f"{name}:{t.rpartition(':')[2]}" for t in targets),
+                      version=version, object_version=object_version, sha256=sha256)
+
+
+def confirm_object_version(store: ArtefactStore, version: str, object_version: str,
+                           sha256: str) -> None:
+    """:class:`RolloutFailed` unless ``version``'s zip at ``object_version`` hashes to the
+    ``sha256`` Lambda reports: the object version shown is the one the function runs."""
+    key = release_zip(store.require(version)).key
+    try:
+        store.check_zip(ZipArtefact(key=key, object_version=object_version, sha256=sha256))
+    except RolloutFailed as differs:
+        raise RolloutFailed(f"Lambda runs code with sha256 {sha256[:12]}, but the object "
+                            f"version its stack recorded holds other bytes: {differs}") from None
+
+
+def running_code(story: Story, fleet: DemoFleet) -> dict[str, dict[Colour, ColourCode]]:
+    """What every colour of every cohort runs now."""
+    return {name: {colour: colour_code(story, fleet, fleet.discovery.cohort(name), colour)
+                   for colour in COLOURS} for name in COHORTS}
+
+
+def code_table(title: str, running: dict[str, dict[Colour, ColourCode]],
+               weights: dict[str, dict[Colour, int]]) -> Table:
+    """One row per colour: its traffic, version, function and the zip it runs (a narrow
+    terminal folds long values onto more lines, never cuts them)."""
+    table = Table(title=title)
+    for column in ("cohort", "colour", "version", "Lambda function", "zip S3 object version",
+                   "sha256"):
+        table.add_column(column, overflow="fold")
+    for name, colours in running.items():
+        for colour, code in colours.items():
+            table.add_row(name if colour == COLOURS[0] else "",
+                          f"{colour} {weights[name].get(colour, 0)}%", code.version or "-",
+                          code.function or "nothing registered", code.object_version or "-",
+                          code.sha256[:12] if code.sha256 else "-")
+    return table
 
 
 def create_alarm(story: Story) -> None:
@@ -188,24 +357,6 @@ def create_alarm(story: Story) -> None:
         ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching")
     cloudwatch.set_alarm_state(AlarmName=ALARM, StateValue="OK", StateReason="demo: healthy")
     story.say(f"  CloudWatch alarm {ALARM} is OK; the alarm gate fails any step while it fires.")
-
-
-def publish_release(story: Story, store: ArtefactStore) -> None:
-    story.chapter(f"2. Publish release {RELEASE}: artefacts and notes into the versioned store")
-    notes = load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle = Path(tmp) / f"acme-app-{RELEASE}.tar.gz"
-        source = Path(tmp) / "app"
-        source.mkdir()
-        (source / "VERSION").write_text(RELEASE + "\n")
-        (source / "CHANGELOG.md").write_text("\n".join(f"- {c}" for c in notes.changes))
-        with tarfile.open(bundle, "w:gz") as archive:
-            archive.add(source, arcname="app")
-        manifest = store.publish(notes, [bundle])
-    for item in manifest.files:
-        story.say(f"  {item.name}: {item.size} bytes, sha256 {item.sha256[:16]}...")
-    story.say("  Older releases stay in the store, so a rollback always has something to "
-              "roll back to.")
 
 
 def seed_settings(story: Story, discovery: Discovery) -> None:
@@ -262,7 +413,7 @@ def send_all_notices(story: Story, tenants: TenantsFile, ledger: Ledger, topic: 
 def refuse_without_notice(story: Story, fleet: DemoFleet) -> None:
     story.chapter("6. Trying to upgrade canary today is refused: tenants were promised their "
                   "full notice, and no upgrade during a company freeze")
-    fleet.deployer.deploy_version("canary", "green", RELEASE)
+    deploy_release(story, fleet, "canary")
     rollout = rollout_for(story, fleet, "canary", utc_now())
     try:
         with rollout.lease():
@@ -301,7 +452,9 @@ class ProgressNarrator:
         state = progress.state
         if action.index == 0:
             self._story.say("  preflight passed: notices given, tenant config copied to "
-                            "green and verified, security gate green")
+                            "green and verified, security gate green; green's function is "
+                            "registered and healthy in its target group (no step ever sends "
+                            "traffic to a colour that cannot serve it)")
         self._story.say(f"  step {action.index + 1}/{len(state.steps)}: "
                         f"{state.steps[action.index].weight}% of {state.cohort}'s traffic on "
                         f"{state.new_colour} ({state.release}); listener now "
@@ -314,6 +467,8 @@ class ProgressNarrator:
         if self._cohort.cohort != FAILING_COHORT:
             feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=0)
             return
+        # moto invokes no function, so the failing release's errors are fed as metrics; on
+        # AWS the app's defect switch (ROLLOUT_APP_DEFECT=errors:0.045) would make them real.
         feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=45)
         self._story.say(Text(f"  injected: 4.5% of requests on {new} fail with 5xx",
                              style="yellow"))
@@ -355,9 +510,10 @@ def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) ->
     slot = slot_of(plan, name)
     story.chapter(f"7{'abc'[COHORTS.index(name)]}. {name}: the calendar jumps to its slot, "
                   f"{slot:%a %Y-%m-%d %H:%M} UTC (bakes shortened to 1 s)")
-    if name != "canary":
-        fleet.deployer.deploy_version(name, "green", RELEASE)
-    story.say(f"  {RELEASE} deployed into the idle green slot (`rollout stacks up --local`)")
+    if name == "canary":
+        story.say(f"  green already runs {RELEASE}: it was deployed there in chapter 6")
+    else:
+        deploy_release(story, fleet, name)
     resources = fleet.discovery.cohort(name)
     rollout = rollout_for(story, fleet, name, slot, ProgressNarrator(story, fleet, resources))
     steps = parse_strategy(DEMO_STRATEGY[name])
@@ -417,8 +573,9 @@ def show_carried_back(story: Story, cohort: CohortResources) -> None:
               f"theme = {value!r}; nothing a customer changed is lost")
 
 
-def summarise(story: Story, statuses: list[CohortStatus], started: datetime) -> DemoResult:
-    story.chapter("8. Where the fleet stands: a mixed-version fleet, by design")
+def tenant_table(story: Story, statuses: list[CohortStatus],
+                 ) -> tuple[Table, dict[str, str], dict[str, str]]:
+    """Which tenant runs which version and why; every tenant's version; the pinned ones."""
     table = Table(title="versions per tenant")
     for column in ("tenant", "cohort", "version", "why"):
         table.add_column(column)
@@ -434,14 +591,27 @@ def summarise(story: Story, statuses: list[CohortStatus], started: datetime) -> 
             elif status.cohort in story.rolled_back:
                 why = "cohort rolled back"
             table.add_row(tenant, status.cohort, version, why)
+    return table, versions, pinned
+
+
+def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
+              started: datetime) -> DemoResult:
+    story.chapter("8. Where the fleet stands: a mixed-version fleet, by design")
+    table, versions, pinned = tenant_table(story, statuses)
     story.show(table)
+    running = running_code(story, fleet)
+    story.show(code_table("what each colour runs now, as Lambda reports it", running,
+                          {s.cohort: s.weights for s in statuses}))
     for cohort, reason in story.rolled_back.items():
         story.say(f"  {cohort} rolled back: {reason}")
     story.say(f"  report with the traffic timeline and event history: {story.report_path}")
     return DemoResult(
         tenant_versions=versions,
         cohorts={s.cohort: {"status": s.status, "weights": s.weights, "versions": s.versions,
-                            "reason": s.reason} for s in statuses},
+                            "reason": s.reason,
+                            "compute": {colour: code.model_dump(mode="json")
+                                        for colour, code in running[s.cohort].items()}}
+                 for s in statuses},
         rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
         seconds=round((utc_now() - started).total_seconds(), 1))
 

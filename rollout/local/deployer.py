@@ -33,6 +33,9 @@ from rollout.stacks.base import DeployerKind, StackPreview
 from rollout.stacks.stack_file import StackFile, known_stacks, parse_stack_config, read_stack_file
 from rollout.vocabulary.colours import Colour
 
+STAND_IN_TARGET = "10.0.0.10"
+"""The address of the target standing in for your compute in an ``external`` colour."""
+
 
 @dataclass
 class DeployResult:
@@ -183,4 +186,17 @@ class LocalDeployer:
         environment = {**os.environ, "AWS_REGION": region, "PULUMI_SKIP_UPDATE_CHECK": "true"}
         request = StackRequest(stack, raw, region, overrides, environment)
         summary = run_stack(request, self.start_method)
+        if summary.outputs.get("computeKind") == "external":
+            self._stand_in_for_your_compute(summary.outputs, region)
         return DeployResult(stack, summary.created, summary.reused, summary.outputs)
+
+    def _stand_in_for_your_compute(self, outputs: dict[str, Any], region: str) -> None:
+        """An ``external`` colour's targets are your compute's to register; locally one
+        stand-in target (port 8080, reported healthy by moto) takes their place in each
+        empty target group, so a rehearsal can move traffic. Deregister it to rehearse a
+        colour with nothing to serve."""
+        elbv2 = self.local_clients.for_region(region).client("elbv2")
+        for arn in (outputs.get("targetGroupArns") or {}).values():
+            if not elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
+                elbv2.register_targets(TargetGroupArn=arn,
+                                       Targets=[{"Id": STAND_IN_TARGET, "Port": 8080}])

@@ -7,6 +7,7 @@ deployer's record first), or plain boto3 for what AWS really does.
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 import uuid
@@ -35,11 +36,14 @@ def _stack_file(role: str, app: str, body: str = "") -> str:
 
 
 def stack_yaml(app: str, cohort: str, tenants: list[str], *, blue: str = "1.4.2",
-               green: str = "1.4.2", cidr_octet: int = 20) -> str:
-    """``Pulumi.<cohort>.yaml`` of a cohort in eu-west-1, tenants at ``<id>.<app>.example``."""
+               green: str = "1.4.2", cidr_octet: int = 20,
+               compute: dict[str, object] | None = None) -> str:
+    """``Pulumi.<cohort>.yaml`` of a cohort in eu-west-1, tenants at ``<id>.<app>.example``;
+    ``compute`` is its ``compute:`` entry (default: none, so ``external``)."""
     tenant_lines = "".join(
         f"\n  - id: {t}\n    host: {t}.{app}.example" for t in tenants) or " []"
-    return _stack_file("cohort", app, textwrap.dedent(f"""\
+    compute_line = f"compute: {json.dumps(compute)}\n" if compute else ""
+    return _stack_file("cohort", app, compute_line + textwrap.dedent(f"""\
         cohort: {cohort}
         sharedStack: organization/tenant-rollout/shared
         liveColour: blue
@@ -81,10 +85,12 @@ class Fleet:
 
 
 def deploy_fleet(base: Path, cohorts: dict[str, list[str]], app: str | None = None,
-                 versions: dict[str, str] | None = None) -> Fleet:
+                 versions: dict[str, str] | None = None,
+                 compute: dict[str, object] | None = None) -> Fleet:
     """Write stack configs for ``cohorts`` (name → tenant ids) and deploy them into moto.
 
-    ``versions`` (``blue``, ``green``) are what every cohort's colours run.
+    ``versions`` (``blue``, ``green``) are what every cohort's colours run, ``compute``
+    every cohort's compute kind (default ``external``).
     """
     app = app or f"t{uuid.uuid4().hex[:8]}"
     project = base / app
@@ -92,7 +98,8 @@ def deploy_fleet(base: Path, cohorts: dict[str, list[str]], app: str | None = No
     (project / "Pulumi.shared.yaml").write_text(shared_yaml(app))
     for index, (cohort, tenants) in enumerate(cohorts.items()):
         (project / f"Pulumi.{cohort}.yaml").write_text(
-            stack_yaml(app, cohort, tenants, cidr_octet=20 + index, **(versions or {})))
+            stack_yaml(app, cohort, tenants, cidr_octet=20 + index, compute=compute,
+                       **(versions or {})))
     clients = AwsClients()
     deployer = LocalDeployer(project, clients)
     fleet = Fleet(app, project, clients, deployer)

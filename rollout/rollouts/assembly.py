@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rollout.aws_clients import AwsClients
+from rollout.capacity import for_cohort as capacity_for
+from rollout.capacity.readiness import WaitProgress
 from rollout.configcopy.copier import ConfigCopier
 from rollout.configcopy.report import conflicts_left_alone
 from rollout.discovery import CohortResources
@@ -160,6 +162,7 @@ class RolloutOptions:
     decided_at: datetime | None = None
     on_progress: Callable[[TickReport], None] | None = None
     on_event: list[Callable[[str, Event], None]] = field(default_factory=list)
+    on_waiting: WaitProgress | None = None
 
 
 def build_rollout(setup: CohortSetup, clients: AwsClients, ledger: Ledger,
@@ -198,7 +201,8 @@ def build_rollout(setup: CohortSetup, clients: AwsClients, ledger: Ledger,
                          blockers=[CompanyFreeze(setup.tenants, calendar_shift)],
                          on_rollback=[carry_back], on_event=list(chosen.on_event),
                          on_progress=chosen.on_progress, step_gates=setup.step_gates,
-                         pins=pins)
+                         pins=pins, capacity=capacity_for(clients, setup.resources),
+                         on_waiting=chosen.on_waiting)
     return CohortRollout(
         clients=clients, cohort=setup.resources, ledger=ledger, router=setup.router(clients),
         gates=setup.gates(), hooks=hooks, settings=chosen.settings)

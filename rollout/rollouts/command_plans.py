@@ -11,15 +11,17 @@ run shows exactly what the real run then does. The steps of one command share a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rollout.errors import Blocked
 from rollout.gates.base import GateResult
 from rollout.model.stack import TenantRef
-from rollout.plans import Plan, PlanStep, StepReport, execute
+from rollout.plans import PlanStep
+from rollout.rollouts.capacity_plans import ready_steps, restore_steps
 from rollout.rollouts.ledger import LedgerUnreadable
+from rollout.rollouts.plan_run import CommandPlan, RolloutRun, RolloutStep, command_plan
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import Step, StepPlan
 from rollout.vocabulary.colours import Colour
@@ -28,57 +30,6 @@ if TYPE_CHECKING:
     from rollout.rollouts.executor import CohortRollout, Preflight, StartDraft, StopKind
 
 STOPPED = (Status.ROLLED_BACK, Status.ABORTED)
-
-
-@dataclass
-class RolloutRun:
-    """What the steps of one command share while it runs: the rollout and its latest state."""
-
-    rollout: CohortRollout
-    state: RolloutState | None = None
-    stopped_elsewhere: bool = False
-    """Another stop made the one write before ours: nothing left for us to write."""
-
-    @property
-    def cohort(self) -> str:
-        return self.rollout.cohort.cohort
-
-    def current(self) -> RolloutState:
-        if self.state is None:
-            raise RuntimeError("a plan step ran before the rollout had a state")
-        return self.state
-
-
-@dataclass(frozen=True)
-class RolloutStep:
-    """A step of a rollout command: it reads, and moves on, the run the command's steps share."""
-
-    run: RolloutRun = field(compare=False)
-    kind: ClassVar[str]
-
-    def facts(self) -> Mapping[str, object]:
-        return {}
-
-
-@dataclass(frozen=True)
-class CommandPlan:
-    """A command's plan and the run its steps share."""
-
-    plan: Plan
-    run: RolloutRun
-
-    def execute(self, report: StepReport | None = None) -> None:
-        """Apply every step in order, telling ``report`` before each."""
-        execute(self.plan, report)
-
-    @property
-    def final(self) -> RolloutState:
-        """The rollout's state after :meth:`execute`."""
-        return self.run.current()
-
-
-def _plan(command: str, run: RolloutRun, steps: Sequence[PlanStep]) -> CommandPlan:
-    return CommandPlan(Plan(command, tuple(steps)), run)
 
 
 def _shares(weights: Mapping[Colour, int]) -> str:
@@ -195,6 +146,7 @@ def _preflight_and_first_step(run: RolloutRun, state: RolloutState,
     """Everything between ``started`` and shifting, in the order it runs."""
     checks: list[PlanStep] = [RunPreflight(run, check, check.plan(state))
                               for check in run.rollout.hooks.preflight]
+    checks.extend(ready_steps(run, state))
     if state.pinned:
         checks.append(PinAtStart(run, state.old_colour, state.old_version,
                                  tuple((str(p["id"]), str(p["reason"])) for p in pins), pins))
@@ -224,14 +176,14 @@ def start_plan(rollout: CohortRollout, release: str, strategy: str, steps: StepP
                                *_preflight_and_first_step(run, draft.state, draft.pins)]
     if then_drive:
         planned.append(_drive(run, draft.state, 0))
-    return _plan("start", run, planned)
+    return command_plan("start", run, planned)
 
 
 def preparation_plan(rollout: CohortRollout, state: RolloutState,
                      pins: list[dict[str, Any]]) -> CommandPlan:
     """What ``resume`` repeats for a rollout a crash left preparing: all of it is idempotent."""
     run = RolloutRun(rollout, state)
-    return _plan("resume", run, _preflight_and_first_step(run, state, pins))
+    return command_plan("resume", run, _preflight_and_first_step(run, state, pins))
 
 
 # ------------------------------------------------------------------ step, promote
@@ -305,7 +257,7 @@ def step_plan(rollout: CohortRollout, freeze_override: str | None = None) -> Com
     """``rollout step``: a freeze override first, if one is given and due; then one tick."""
     state = _in_progress(rollout)
     run = RolloutRun(rollout, state)
-    return _plan("step", run, [*_freeze_override(run, state, freeze_override),
+    return command_plan("step", run, [*_freeze_override(run, state, freeze_override),
                                CheckGates(run, state.cohort, _next_move(state),
                                           state.old_colour)])
 
@@ -339,7 +291,7 @@ def promote_plan(rollout: CohortRollout, freeze_override: str | None = None) -> 
     state = rollout.approvable()
     run = RolloutRun(rollout, state)
     override = freeze_override if rollout.freeze_now(state) is not None else None
-    return _plan("promote", run, [
+    return command_plan("promote", run, [
         Approve(run, state.cohort, state.step_index + 1, len(state.steps), override),
         _drive(run, state, state.step_index)])
 
@@ -488,27 +440,22 @@ def rollback_plan(rollout: CohortRollout, reason: str, *, failure: GateResult | 
     except LedgerUnreadable as gone:
         if without_ledger_to is None:
             raise rollout.blind_rollback_refused(gone) from None
-        return _plan("rollback", run, [BlindRouteBack(run, without_ledger_to, gone)])
+        return command_plan("rollback", run, [BlindRouteBack(run, without_ledger_to, gone)])
     if state is None:
         raise Blocked(f"cohort {rollout.cohort.cohort} has no rollout to roll back")
     run.state = state
     if state.status in STOPPED and restored_version is None:
-        return _plan("rollback", run, [_carry_back(run, state)])
-    if (restored_version is None and state.status == Status.PROMOTED
-            and state.warm_until and rollout.clock.now() > state.warm_until):
-        raise Blocked(
-            f"the warm period of {state.old_colour} ({state.old_version}) ended at "
-            f"{state.warm_until:%Y-%m-%d %H:%M UTC}; redeploy it from the artefact store: "
-            f"rollout rollback --cohort {state.cohort} --to-version {state.old_version}")
-    return _plan("rollback", run, _stop_steps(run, state, "rollback", reason, failure=failure,
-                                              restored_version=restored_version))
+        return command_plan("rollback", run, [_carry_back(run, state)])
+    restore = [] if restored_version is not None else restore_steps(run, state)
+    return command_plan("rollback", run, [*restore, *_stop_steps(
+        run, state, "rollback", reason, failure=failure, restored_version=restored_version)])
 
 
 def abort_plan(rollout: CohortRollout, reason: str) -> CommandPlan:
     """``rollout abort``: like a rollback, for a rollout still in progress."""
     state = _in_progress(rollout, " to abort")
     run = RolloutRun(rollout, state)
-    return _plan("abort", run, _stop_steps(run, state, "abort", reason))
+    return command_plan("abort", run, _stop_steps(run, state, "abort", reason))
 
 
 # ------------------------------------------------------------------------ pin
@@ -537,4 +484,4 @@ def pin_plan(rollout: CohortRollout, tenant: TenantRef, colour: Colour,
              reason: str) -> CommandPlan:
     """``rollout pin``: the one rule change."""
     run = RolloutRun(rollout)
-    return _plan("pin", run, [PinTenant(run, tenant, colour, reason)])
+    return command_plan("pin", run, [PinTenant(run, tenant, colour, reason)])

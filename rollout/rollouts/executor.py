@@ -13,7 +13,6 @@ execute, so a dry run shows exactly what the real run does.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, NoReturn, Protocol
 
 from rollout.aws_clients import AwsClients
+from rollout.capacity.base import ColourCapacity, TargetStates
+from rollout.capacity.readiness import WaitProgress, wait_until_serving
 from rollout.configcopy.report import LeftAlone
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
@@ -51,7 +52,7 @@ from rollout.rollouts.progression import (
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import StepPlan
 from rollout.routers.base import TrafficRouter, Weights
-from rollout.vocabulary.clock import utc_now
+from rollout.vocabulary.clock import Clock, SystemClock
 from rollout.vocabulary.colours import Colour, other_colour
 from rollout.vocabulary.ledger_keys import STATE_SK, cohort_pk, stop_sk
 from rollout.vocabulary.versions import checked_version
@@ -82,27 +83,6 @@ class Blocker(Protocol):
     def blocked_at(self, moment: datetime) -> str | None:
         """Why traffic may not move forward at ``moment``, or None when it may."""
         ...
-
-
-class Clock(Protocol):
-    """Where the executor reads the time and waits: the system's, or a test's."""
-
-    def now(self) -> datetime:
-        """Now, aware, in UTC."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        ...
-
-
-class SystemClock:
-    """The wall clock and ``time.sleep``."""
-
-    def now(self) -> datetime:
-        return utc_now()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -147,6 +127,11 @@ class RolloutHooks:
     """The gates a step of a ``file:`` strategy adds, from its settings."""
     pins: PinsFor | None = None
     """Which tenants a rollout leaves on the old colour; none when not given."""
+    capacity: ColourCapacity | None = None
+    """How big each colour is and whether it can serve; without it no colour is sized or
+    checked (the executor's own unit tests)."""
+    on_waiting: WaitProgress | None = None
+    """Told the target states while a colour is awaited (live progress)."""
 
 
 LEASE_RULE = ("--check-every must be shorter than --lease: a waiter takes over a lock it saw "
@@ -164,6 +149,8 @@ class RolloutSettings:
 
     check_interval: float = 15.0
     warm_for: timedelta = timedelta(hours=24)
+    ready_within: float = 600.0
+    """How long a colour being scaled up may take until its targets are healthy."""
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     progression: ProgressionSettings = field(default_factory=ProgressionSettings)
     actor: str = field(default_factory=default_actor)
@@ -401,10 +388,15 @@ class CohortRollout:
             self._record("preflight", f"{check.name}: {summary}",
                          f"{state.started_at.isoformat()}:preflight:{check.name}")
         except (Blocked, RolloutFailed, BadInput) as exc:
-            self._save(state.model_copy(update={"status": Status.ABORTED, "reason": str(exc)}))
-            self._record("aborted", f"preflight stopped the rollout: {exc}",
-                         f"{state.started_at.isoformat()}:preflight-failed")
+            self.abort_before_traffic(state, exc)
             raise
+
+    def abort_before_traffic(self, state: RolloutState, why: Exception) -> None:
+        """A rollout stopped before any traffic moved (a preflight, a colour that never
+        became healthy): aborted, so the next ``start`` begins afresh."""
+        self._save(state.model_copy(update={"status": Status.ABORTED, "reason": str(why)}))
+        self._record("aborted", f"preflight stopped the rollout: {why}",
+                     f"{state.started_at.isoformat()}:preflight-failed")
 
     def pin_at_start(self, state: RolloutState, plan_pins: list[dict[str, Any]]) -> None:
         """Keep the planned tenants on the old colour, in one router write, and record why."""
@@ -491,6 +483,8 @@ class CohortRollout:
 
     def _advance(self, state: RolloutState, action: Advance, results: list[GateResult],
                  now: datetime) -> None:
+        if action.weights.get(state.new_colour, 0) > 0:
+            self.refuse_unless_serving(state.new_colour, f"step {action.index + 1}")
         state = self._save(state.model_copy(update={
             "step_index": action.index, "weights": action.weights, "step_started_at": now,
             "inconclusive_checks": 0, "last_gate_results": results, "reason": None}))
@@ -500,6 +494,56 @@ class CohortRollout:
                      f"{step.weight}% to {state.new_colour} ({state.release})",
                      f"{state.started_at.isoformat()}:step:{action.index}",
                      step=action.index, weights=dict(action.weights))
+
+    # --------------------------------------------------------------- capacity
+    def refuse_unless_serving(self, colour: Colour, what: str) -> None:
+        """:class:`Blocked` (exit 3), nothing written, unless ``colour``'s targets are healthy."""
+        if self.hooks.capacity is None:
+            return
+        states = self.hooks.capacity.health(colour)
+        if not states.serves:
+            raise Blocked(f"{what} of cohort {self.cohort.cohort} would send traffic to a "
+                          f"colour that cannot serve it: {states.describe()}; nothing moved")
+
+    def wait_until_serving(self, colour: Colour) -> TargetStates:
+        """Wait (bounded by ``ready_within``, with progress) until ``colour`` can serve."""
+        if self.hooks.capacity is None:
+            raise RuntimeError("the rollout has no capacity to wait for")
+        return wait_until_serving(self.hooks.capacity, colour,
+                                  within=self.settings.ready_within, clock=self.clock,
+                                  every=min(2.0, self.settings.check_interval),
+                                  progress=self.hooks.on_waiting)
+
+    def resize(self, state: RolloutState, colour: Colour, size: int, why: str) -> None:
+        """Ask for ``size`` of ``colour``, recorded; under the lease when we hold it (an
+        operator's rollback resizes the colour it is about to route to without it)."""
+        if self.hooks.capacity is None:
+            raise RuntimeError("the rollout has no capacity to resize")
+        if self._heartbeat is not None:
+            self._hold_lease()
+        self.hooks.capacity.resize(colour, size)
+        self._record("capacity", f"{colour} sized to {size} {self.hooks.capacity.unit}: {why}",
+                     f"{self.clock.now().isoformat()}:capacity:{colour}:{size}",
+                     colour=colour, size=size)
+
+    def scale_down_old(self, state: RolloutState, size: int | None) -> RolloutState:
+        """After the warm period: the ledger says so first, then the old colour goes to 0.
+
+        What runs there and its artefact stay deployed: a rollback scales it back up to
+        ``size`` (recorded) and waits for it before its one write.
+        """
+        now = self.clock.now()
+        saved = self._save(state.model_copy(update={"scaled_down_at": now,
+                                                    "scaled_down_from": size}))
+        old = saved.old_colour
+        if size:
+            self.resize(saved, old, 0, f"its warm period is over; {saved.old_version} stays "
+                                       "deployed")
+        untouched = "" if size else " (nothing of ours to size)"
+        self._record("scaled_down", f"{old} ({saved.old_version}) scaled down after its warm "
+                     f"period{untouched}",
+                     f"{saved.started_at.isoformat()}:scaled-down", colour=old, size=size)
+        return saved
 
     def _promote(self, state: RolloutState, results: list[GateResult], now: datetime) -> None:
         self._record_outcome(self._save(state.model_copy(update={
@@ -694,7 +738,8 @@ class CohortRollout:
                 "versions": {**state.versions, state.old_colour: restored_version}})
         update: dict[str, Any] = {
             "status": Status.ABORTED if kind == "abort" else Status.ROLLED_BACK,
-            "weights": stop_weights(state), "reason": reason, "config_carried_back": False}
+            "weights": stop_weights(state), "reason": reason, "config_carried_back": False,
+            "scaled_down_at": None, "scaled_down_from": None}
         if kind == "rollback":
             update["failure"] = failure
         saved = self._save_stop(state.model_copy(update=update))

@@ -33,6 +33,7 @@ class CohortStatus(BaseModel):
     reason: str | None = None
     last_known_good: str | None = None
     warm_until: str | None = None
+    scaled_down_at: str | None = None
     pins: dict[str, Colour]
     tenant_versions: dict[str, str]
     tenants_per_version: dict[str, int]
@@ -88,6 +89,8 @@ def cohort_status(clients: AwsClients, resources: CohortResources, ledger: Rollo
         reason=str(unreadable) if unreadable else state.reason if state else None,
         last_known_good=state.last_known_good if state else None,
         warm_until=state.warm_until.isoformat() if state and state.warm_until else None,
+        scaled_down_at=(state.scaled_down_at.isoformat()
+                        if state and state.scaled_down_at else None),
         pins=pins, tenant_versions=versions_by_tenant,
         tenants_per_version=dict(Counter(versions_by_tenant.values())))
 

@@ -50,6 +50,10 @@ class RolloutState(BaseModel):
     updated_at: datetime
     promoted_at: datetime | None = None
     warm_until: datetime | None = None
+    scaled_down_at: datetime | None = None
+    """When the old colour was scaled down after its warm period (``rollout reap``)."""
+    scaled_down_from: int | None = None
+    """The size it had then (tasks, provisioned executions): what a rollback restores."""
     versions: dict[Colour, str]
     last_known_good: str
     pinned: dict[str, Colour] = Field(default_factory=dict)

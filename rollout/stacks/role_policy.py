@@ -44,7 +44,10 @@ list the bucket (to others it says 403), and the artefact store relies on that
 in its request context, so a prefix-scoped listing grant cannot be relied on
 for that check. The bucket belongs to the app and holds nothing but its releases.
 
-What moves traffic is the cohort's router's business: the policy asks the router
+Sizing each colour (an ECS service's desired count, a Lambda version's provisioned
+concurrency) and reading its targets' health is the compute kind's
+(:mod:`rollout.capacity`), asked the same way. What moves traffic is the cohort's
+router's business: the policy asks the router
 (:meth:`~rollout.routers.base.TrafficRouter.iam_statements`) for the statements on
 the resources it touches (the listener and its rules, the weighted records, the
 alias), so a DNS-split cohort's role gets no listener writes. Deploying a colour
@@ -60,6 +63,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.aws_clients import AwsClients
+from rollout.capacity import for_cohort as capacity_for
 from rollout.discovery import CohortResources, SharedResources
 from rollout.routers import for_cohort
 from rollout.routers.base import IamStatement, TrafficRouter, partition_and_region
@@ -193,13 +197,18 @@ def rollout_role_policy(cohort: CohortResources, account: str, config_policy_nam
                         router: TrafficRouter | None = None) -> RolePolicy:
     """The policy a role needs to run every rollout command on ``cohort`` and nothing more.
 
+    What sizes the colours and reads their targets' health is asked of the cohort's
+    compute kind (:meth:`~rollout.capacity.base.ColourCapacity.iam_statements`).
+
     ``router`` is the cohort's (:func:`rollout.routers.for_cohort` with its
     ``tenants.yaml`` entry); without one, the default router's. Publishing
     releases and sending notices are the release role's (:func:`release_role_policy`).
     """
-    moves_traffic = router or for_cohort(AwsClients().for_region(cohort.region), cohort)
+    clients = AwsClients().for_region(cohort.region)
+    moves_traffic = router or for_cohort(clients, cohort)
     return RolePolicy(statements=_with_unscoped_reads(COHORT_UNSCOPED_READS, [
         *moves_traffic.iam_statements(account),
+        *capacity_for(clients, cohort).iam_statements(account),
         *_configuration_statements(cohort, account),
         *_ledger_statements(cohort, account),
         *_gate_statements(cohort, account, config_policy_name),

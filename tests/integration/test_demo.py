@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from rollout.local.app_bundle import build_app_zip
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,6 +44,17 @@ def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Pat
     assert "sla" in fleet["rolled_back"]["wave2"]
     assert fleet["cohorts"]["canary"]["status"] == "promoted"
     assert fleet["cohorts"]["canary"]["weights"] == {"blue": 0, "green": 100}
+
+    # every colour runs a release's zip, as Lambda reports it: the very bytes a build gives
+    compute = {name: cohort["compute"] for name, cohort in fleet["cohorts"].items()}
+    release = hashlib.sha256(
+        build_app_zip("1.5.0", tmp_path / "dist", project_dir=REPO).read_bytes()).hexdigest()
+    assert {compute[name]["green"]["sha256"] for name in compute} == {release}
+    assert compute["canary"]["green"]["function"] == "acme-canary-green:2"
+    assert compute["wave2"]["blue"]["version"] == "1.4.1"
+    assert compute["wave2"]["blue"]["sha256"] != release
+    assert all(code["object_version"] for colours in compute.values()
+               for code in colours.values())
 
     page = report.read_text()
     assert "wave2" in page and "<svg" in page

@@ -104,7 +104,8 @@ def test_green_runs_the_exact_object_version_it_was_deployed_from(
     assert configuration["CodeSha256"] == lambda_sha(green_function["code"])
     assert configuration["Environment"]["Variables"] == {
         "ROLLOUT_CONFIG_PATH": f"/{project.app}/fn/green", "ROLLOUT_COLOUR": "green",
-        "ROLLOUT_VERSION": "1.5.0"}
+        "ROLLOUT_VERSION": "1.5.0",
+        "ROLLOUT_TENANT_HOSTS": json.dumps({f"aurora.{project.app}.example": "aurora"})}
     assert configuration["Role"].endswith(f"role/{project.app}-fn-green-function")
     compute = green_function["outputs"]["compute"]
     assert compute["green"]["codeObjectVersion"] == green_function["objectVersion"]

@@ -24,6 +24,8 @@ BUCKET = SHARED_OUTPUTS["artefactBucket"]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pulumi_program" / "__main__.py"
 SHA = "ab" * 32
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/acme/web@sha256:{'cd' * 32}"
+HOSTS = '{"aurora.acme.example": "aurora"}'
+"""How the code names a request's tenant: the cohort's tenants by host, as JSON."""
 ZIP = {"key": "releases/1.5.0/app.zip", "objectVersion": "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrH",
        "sha256": SHA}
 
@@ -120,7 +122,7 @@ def test_the_green_function_runs_the_exact_object_version_of_its_zip(
                                                            "python3.11")
     assert function["environment"]["variables"] == {
         "LOG_LEVEL": "info", "ROLLOUT_CONFIG_PATH": "/acme/canary/green",
-        "ROLLOUT_COLOUR": "green", "ROLLOUT_VERSION": "1.5.0"}
+        "ROLLOUT_COLOUR": "green", "ROLLOUT_VERSION": "1.5.0", "ROLLOUT_TENANT_HOSTS": HOSTS}
     assert function["tags"]["rollout:version"] == "1.5.0"
 
 
@@ -179,7 +181,8 @@ def test_the_function_role_reads_only_its_own_colours_settings(runs: dict[str, A
 def test_the_lambda_outputs_say_what_green_runs(runs: dict[str, Any]) -> None:
     assert runs["lambda"]["exports"]["compute"]["green"] == {
         "function": "acme-canary-green", "functionVersion": "7",
-        "codeKey": ZIP["key"], "codeObjectVersion": ZIP["objectVersion"], "sha256": SHA}
+        "codeKey": ZIP["key"], "codeObjectVersion": ZIP["objectVersion"], "sha256": SHA,
+        "provisionedConcurrency": 2}
     assert runs["lambda"]["exports"]["computeKind"] == "lambda"
 
 
@@ -199,7 +202,7 @@ def test_the_ecs_task_runs_the_manifest_digest_and_the_service_rolls_back_by_its
     assert container["portMappings"] == [{"containerPort": 9000, "protocol": "tcp"}]
     assert {e["name"]: e["value"] for e in container["environment"]} == {
         "ROLLOUT_CONFIG_PATH": "/acme/canary/green", "ROLLOUT_COLOUR": "green",
-        "ROLLOUT_VERSION": "1.5.0"}
+        "ROLLOUT_VERSION": "1.5.0", "ROLLOUT_TENANT_HOSTS": HOSTS}
     assert (task["requiresCompatibilities"], task["networkMode"], task["cpu"],
             task["memory"]) == (["FARGATE"], "awsvpc", "512", "1024")
     service = one(run, "aws:ecs/service:Service")["inputs"]

@@ -318,18 +318,6 @@ def test_a_recorded_override_starts_through_the_freeze_it_names() -> None:
     assert bench.router.weights == {"blue": 0, "green": 100}
 
 
-def test_a_rollback_after_the_warm_period_asks_for_a_redeploy() -> None:
-    bench = Bench(gates=[ScriptedGate("alarm")])
-    rollout = bench.rollout()
-    with rollout.lease():
-        rollout.start(RELEASE, STRATEGY, THREE_STEPS)
-        rollout.drive()
-    bench.clock.advance(RolloutSettings().warm_for.total_seconds() + 1)
-    with pytest.raises(Blocked, match=r"--to-version 1\.4\.2"):
-        bench.rollout("ops@laptop").rollback("too late")
-    assert bench.router.weights == {"blue": 0, "green": 100}
-
-
 def test_a_start_of_the_version_already_live_is_bad_input() -> None:
     bench = Bench()
     with pytest.raises(BadInput, match=r"already runs 1\.4\.2 on blue"):

@@ -47,6 +47,8 @@ KNOWN_VULNERABLE = {
     "pytest": ("9.0.2", "CVE-2025-71176, predictable /tmp/pytest-of-<user>; fixed in 9.0.3"),
     "check-jsonschema": ("0.29.4", "CVE-2024-53848, remote schema cache confusion; "
                                    "fixed in 0.30.0"),
+    "starlette": ("0.49.0", "CVE-2025-62727, quadratic Range header parsing in FileResponse; "
+                            "fixed in 0.49.1"),
     "setuptools": ("78.1.0", "CVE-2025-47273, path traversal in PackageIndex; fixed in 78.1.1"),
 }
 

@@ -25,6 +25,7 @@ from rollout.vocabulary.versions import Version
 TargetType = Literal["ip", "lambda"]
 ComputeOutputs = dict[str, pulumi.Input[object]]
 
+TENANT_HOSTS_VARIABLE = "ROLLOUT_TENANT_HOSTS"
 CONFIG_PATH_VARIABLE = "ROLLOUT_CONFIG_PATH"
 COLOUR_VARIABLE = "ROLLOUT_COLOUR"
 VERSION_VARIABLE = "ROLLOUT_VERSION"
@@ -42,6 +43,8 @@ class CohortPlatform:
     subnet_ids: Sequence[pulumi.Input[str]]
     artefact_bucket: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    tenant_hosts: dict[str, str] = field(default_factory=dict)
+    """Host → tenant id of the cohort's tenants: how the code names a request's tenant."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,11 @@ class ColourTarget:
         return rollout_tags(self.platform.app, self.platform.cohort, self.colour, self.version)
 
     def environment(self, extra: dict[str, str]) -> dict[str, str]:
-        """``extra`` plus the three variables naming the colour, its version and settings."""
-        return {**extra, CONFIG_PATH_VARIABLE: self.parameters_path,
+        """``extra`` plus the variables naming the colour, its version, its settings and
+        (when the cohort lists tenants with hosts) which host is which tenant."""
+        hosts = ({TENANT_HOSTS_VARIABLE: json.dumps(self.platform.tenant_hosts, sort_keys=True)}
+                 if self.platform.tenant_hosts else {})
+        return {**extra, **hosts, CONFIG_PATH_VARIABLE: self.parameters_path,
                 COLOUR_VARIABLE: self.colour, VERSION_VARIABLE: self.version}
 
 

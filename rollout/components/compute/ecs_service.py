@@ -96,10 +96,11 @@ class EcsService(pulumi.ComponentResource):
                                    "security_groups": [placement.security_group_id],
                                    "assign_public_ip": False},
             tags=target.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(target.serving)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(target.serving),
+                                        ignore_changes=["desiredCount"]),
         )
-        self.outputs = {"service": service.name, "image": config.image,
-                        "taskDefinition": task.arn}
+        self.outputs = {"service": service.name, "cluster": placement.cluster_arn,
+                        "image": config.image, "taskDefinition": task.arn}
         self.register_outputs(self.outputs)
 
 

@@ -93,7 +93,8 @@ class LambdaFunction(pulumi.ComponentResource):
             )
         self.outputs = {"function": function.name, "functionVersion": function.version,
                         "codeKey": config.zip.key, "codeObjectVersion": config.zip.object_version,
-                        "sha256": config.zip.sha256}
+                        "sha256": config.zip.sha256,
+                        "provisionedConcurrency": settings.provisioned_concurrency}
         self.register_outputs(self.outputs)
 
 

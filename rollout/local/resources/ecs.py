@@ -68,15 +68,16 @@ def _breaker(inputs: Inputs) -> dict[str, Any]:
 
 def _update_service(clients: AwsClients, created: Created, old: Inputs,
                     inputs: Inputs) -> Created:
-    """The service runs the new task definition at the new desired count."""
+    """The service runs the new task definition at the count it has (the program ignores
+    changes to ``desiredCount``: after creation the rollout sizes each colour)."""
     clients.client("ecs").update_service(
         cluster=inputs["cluster"], service=inputs["name"], taskDefinition=inputs["taskDefinition"],
-        desiredCount=int(inputs.get("desiredCount", 1)),
         deploymentConfiguration=_breaker(inputs), networkConfiguration=_network(inputs))
     return created
 
 
-@handles("aws:ecs/service:Service", retag=_retag, update=_update_service)
+@handles("aws:ecs/service:Service", retag=_retag, update=_update_service,
+         ignore=("desiredCount",))
 def service(clients: AwsClients, name: str, inputs: Inputs) -> Created:
     made = clients.client("ecs").create_service(
         cluster=inputs["cluster"], serviceName=inputs["name"],
