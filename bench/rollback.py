@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from botocore.client import BaseClient
 from rich.console import Console
@@ -165,7 +166,7 @@ class Call:
 def recorded_calls() -> Iterator[list[Call]]:
     """Every AWS call this process makes meanwhile, whichever client makes it."""
     calls: list[Call] = []
-    original = BaseClient._make_api_call
+    original: Callable[..., Any] = vars(BaseClient)["_make_api_call"]
 
     def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         started = time.perf_counter()
@@ -174,11 +175,8 @@ def recorded_calls() -> Iterator[list[Call]]:
         finally:
             calls.append(Call(operation, params, time.perf_counter() - started))
 
-    setattr(BaseClient, "_make_api_call", record)
-    try:
+    with patch.object(BaseClient, "_make_api_call", record):
         yield calls
-    finally:
-        setattr(BaseClient, "_make_api_call", original)
 
 
 @dataclass(frozen=True)
@@ -187,6 +185,8 @@ class TimedRollback:
 
     phases: dict[str, float]
     total: float
+    traffic_back: float
+    """From the command's start until its listener write returned: blue serves again."""
     calls: list[Call]
 
     def count(self, operation: str) -> int:
@@ -199,6 +199,7 @@ class TimedRollback:
 def timed_rollback(engine: CohortRollout) -> TimedRollback:
     """``rollout rollback`` as an operator runs it (no lease), one plan step at a time."""
     phases: dict[str, float] = defaultdict(float)
+    traffic_back = 0.0
     with recorded_calls() as calls:
         started = time.perf_counter()
         command = rollback_plan(engine, "bench")
@@ -207,15 +208,18 @@ def timed_rollback(engine: CohortRollout) -> TimedRollback:
             began = time.perf_counter()
             step.apply()
             phases[step.kind] += time.perf_counter() - began
+            if step.kind == "set-weights":
+                traffic_back = time.perf_counter() - started
         total = time.perf_counter() - started
-    return TimedRollback(dict(phases), total, list(calls))
+    return TimedRollback(dict(phases), total, traffic_back, list(calls))
 
 
 def ecs_fleet(base: Path) -> Fleet:
     """One ecs cohort, blue on 1.4.2 and green on 1.5.0, 3 tasks each (not measured)."""
     fleet = deploy_fleet(base, {"svc": ["aurora"]},
                          compute={"kind": "ecs", "desiredCount": TASKS})
-    for colour, version in (("blue", OLD), ("green", NEW)):
+    versions: tuple[tuple[Colour, str], ...] = (("blue", OLD), ("green", NEW))
+    for colour, version in versions:
         fleet.deployer.deploy_version("svc", colour, version, artefact=ColourArtefact(
             version=version, image=IMAGES[version]))
     fleet.refresh("svc")
@@ -291,13 +295,24 @@ def after_warm_period(rounds: int) -> dict[str, list[TimedRollback]]:
     return runs
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A row of the side-by-side table: plan step kinds, and the AWS call inside them."""
+
+    label: str
+    kinds: tuple[str, ...]
+    call: str | None = None
+
+
 PHASES = (
-    ("build the plan (reads the state)", ("plan",)),
-    ("scale-up: Resize (ecs UpdateService, 0 → 3 tasks)", ("resize",)),
-    ("health wait: WaitServing (DescribeTargetHealth)", ("wait-healthy",)),
-    ("stop request (ledger)", ("request-stop",)),
-    ("the one write: RouteBack (state saved, then listener)", ("set-weights",)),
-    ("history event + carry-back", ("record-event", "carry-back")),
+    Phase("build the plan (reads the state)", ("plan",)),
+    Phase("scale-up: Resize (0 → 3 tasks, event recorded)", ("resize",), "UpdateService"),
+    Phase("health wait: WaitServing until healthy", ("wait-healthy",),
+          "DescribeTargetHealth"),
+    Phase("stop request (ledger)", ("request-stop",)),
+    Phase("the one write: RouteBack (state, then listener)", ("set-weights",),
+          "ModifyListener"),
+    Phase("history event + carry-back (ledger)", ("record-event", "carry-back")),
 )
 CALLS = (("listener writes (ModifyListener)", "ModifyListener"),
          ("UpdateService calls", "UpdateService"),
@@ -310,33 +325,45 @@ def ms(seconds: float) -> str:
 
 def counts(runs: list[TimedRollback], operation: str | None) -> str:
     seen = sorted({run.count(operation) if operation else len(run.calls) for run in runs})
-    return str(seen[0]) if len(seen) == 1 else f"{seen[0]}–{seen[-1]}"
+    return str(seen[0]) if len(seen) == 1 else f"{seen[0]}-{seen[-1]}"
+
+
+def phase_ms(runs: list[TimedRollback], phase: Phase) -> str:
+    """The median of the phase's steps, or a dash when the plan had no such step."""
+    if not any(kind in run.phases for run in runs for kind in phase.kinds):
+        return "-"
+    return ms(statistics.median(sum(run.phases.get(kind, 0.0) for kind in phase.kinds)
+                                for run in runs))
+
+
+def call_ms(runs: list[TimedRollback], operation: str) -> str:
+    if not any(run.count(operation) for run in runs):
+        return "-"
+    return ms(statistics.median(run.call_seconds(operation) for run in runs))
 
 
 def side_by_side(runs: dict[str, list[TimedRollback]], baseline: float) -> Table:
-    rounds = len(runs[WARM])
-    table = Table(title=f"rollout rollback of an ecs cohort, {rounds} rounds each, "
-                        "median ms (moto)", title_justify="left")
-    table.add_column("phase (plan step kind)")
+    table = Table(title=f"rollout rollback of an ecs cohort, {len(runs[WARM])} rounds each, "
+                        "median ms against moto", title_justify="left")
+    table.add_column("phase (plan step)")
     for case in runs:
         table.add_column(case, justify="right")
-
-    def row(label: str, value: Callable[[list[TimedRollback]], str]) -> None:
-        table.add_row(label, *(value(done) for done in runs.values()))
-
-    for label, kinds in PHASES:
-        row(label, lambda done, kinds=kinds: ms(statistics.median(
-            sum(run.phases.get(kind, 0.0) for kind in kinds) for run in done)))
-    row("  of which the ModifyListener call", lambda done: ms(statistics.median(
-        run.call_seconds("ModifyListener") for run in done)))
-    row("[bold]total", lambda done: "[bold]" + ms(statistics.median(r.total for r in done)))
-    warm_total = statistics.median(run.total for run in runs[WARM])
-    row("x case (a)", lambda done: f"{statistics.median(r.total for r in done) / warm_total:.2f}")
-    row("x plain modify_listener", lambda done: f"{statistics.median(r.total for r in done) / baseline:.1f}")
+    for phase in PHASES:
+        table.add_row(phase.label, *(phase_ms(done, phase) for done in runs.values()))
+        if phase.call:
+            table.add_row(f"  of which the {phase.call} call",
+                          *(call_ms(done, phase.call) for done in runs.values()))
+    totals = {case: statistics.median(run.total for run in done) for case, done in runs.items()}
+    table.add_row("[bold]total", *(f"[bold]{ms(total)}" for total in totals.values()))
+    table.add_row("x case (a)", *(f"{total / totals[WARM]:.2f}" for total in totals.values()))
+    table.add_row("x one plain modify_listener",
+                  *(f"{total / baseline:.1f}" for total in totals.values()))
+    table.add_row("traffic back on blue after (its write returned)",
+                  *(ms(statistics.median(run.traffic_back for run in done))
+                    for done in runs.values()))
     table.add_section()
-    for label, operation in CALLS:
-        row(label, lambda done, operation=operation: counts(done, operation))
-    row("AWS calls, all", lambda done: counts(done, None))
+    for label, operation in (*CALLS, ("AWS calls, all", None)):
+        table.add_row(label, *(counts(done, operation) for done in runs.values()))
     return table
 
 
@@ -344,7 +371,7 @@ NOTE = ("moto registers an ECS service's tasks as healthy targets the moment Upd
         "returns (rollout/local/ecs_tasks.py), so the health wait above is the cost of the "
         "checks (DescribeServices for the size needed, DescribeTargetHealth), not of tasks "
         "starting. On AWS it is the new tasks' start-up plus the target group's health checks "
-        "(tens of seconds to minutes), bounded by --ready-within (default 10m); within the "
+        "(typically tens of seconds or more), bounded by --ready-within (default 10m); within the "
         "warm period the rollback skips both and stays one listener write.")
 
 

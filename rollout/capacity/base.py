@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources, RunningCompute
+from rollout.errors import Blocked
 from rollout.plugins import Registry
 from rollout.routers.base import IamStatement
 from rollout.vocabulary.colours import Colour
@@ -98,6 +99,12 @@ class TargetGroupCapacity:
     def running(self, colour: Colour) -> RunningCompute:
         """What the stack deployed into ``colour`` (empty when it deployed nothing)."""
         return self._cohort.compute.get(colour) or RunningCompute()
+
+    def nothing_deployed(self, colour: Colour, what: str) -> Blocked:
+        """Why ``colour`` cannot be sized: the stack deployed no ``what`` into it yet."""
+        cohort = self._cohort.cohort
+        return Blocked(f"{colour} of cohort {cohort} runs no {what}: deploy a version into it "
+                       f"first (`rollout stacks up --cohort {cohort} --version V`)")
 
     def size(self, colour: Colour) -> int | None:
         return None

@@ -6,7 +6,6 @@ from functools import cached_property
 from typing import Any
 
 from rollout.capacity.base import CAPACITIES, TargetGroupCapacity
-from rollout.errors import Blocked
 from rollout.routers.base import IamStatement
 from rollout.vocabulary.colours import COLOURS, Colour
 
@@ -29,9 +28,7 @@ class EcsCapacity(TargetGroupCapacity):
     def _service(self, colour: Colour) -> tuple[str, str]:
         running = self.running(colour)
         if not running.cluster or not running.service:
-            raise Blocked(f"{colour} of cohort {self._cohort.cohort} runs no ECS service: "
-                          f"deploy a version into it first (`rollout stacks up --cohort "
-                          f"{self._cohort.cohort} --version V`)")
+            raise self.nothing_deployed(colour, "ECS service")
         return running.cluster, running.service
 
     def size(self, colour: Colour) -> int | None:

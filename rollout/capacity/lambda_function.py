@@ -6,7 +6,6 @@ from functools import cached_property
 from typing import Any
 
 from rollout.capacity.base import CAPACITIES, TargetGroupCapacity
-from rollout.errors import Blocked
 from rollout.routers.base import IamStatement
 from rollout.vocabulary.colours import COLOURS, Colour
 
@@ -27,9 +26,7 @@ class LambdaCapacity(TargetGroupCapacity):
     def _qualified(self, colour: Colour) -> tuple[str, str]:
         running = self.running(colour)
         if not running.function or not running.function_version:
-            raise Blocked(f"{colour} of cohort {self._cohort.cohort} runs no function: "
-                          f"deploy a version into it first (`rollout stacks up --cohort "
-                          f"{self._cohort.cohort} --version V`)")
+            raise self.nothing_deployed(colour, "function")
         return running.function, running.function_version
 
     def size(self, colour: Colour) -> int | None:
@@ -44,6 +41,9 @@ class LambdaCapacity(TargetGroupCapacity):
         return int(found["RequestedProvisionedConcurrentExecutions"])
 
     def resize(self, colour: Colour, size: int) -> None:
+        """On demand (no ``provisionedConcurrency`` configured) there is nothing to set."""
+        if not self.running(colour).provisioned_concurrency:
+            return
         function, version = self._qualified(colour)
         if size > 0:
             self._lambda.put_provisioned_concurrency_config(

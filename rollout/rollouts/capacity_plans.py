@@ -154,16 +154,21 @@ def _reap_refusal(rollout: CohortRollout, state: RolloutState | None) -> str | N
 def reap_plan(rollout: CohortRollout) -> CommandPlan:
     """``rollout reap``: the old colour scaled down, or :class:`Blocked` saying why not.
 
-    A colour already scaled down gives a plan of no steps.
+    A colour already scaled down gives a plan of no steps; one the ledger says was scaled
+    down but that still has a size (a reap that crashed in between) is scaled down again.
     """
     state = rollout.state()
+    capacity = rollout.hooks.capacity
     if state is not None and state.status == Status.PROMOTED and state.scaled_down_at:
-        return command_plan("reap", RolloutRun(rollout, state), [])
+        left = capacity.size(state.old_colour) if capacity is not None else None
+        if not left:
+            return command_plan("reap", RolloutRun(rollout, state), [])
     refusal = _reap_refusal(rollout, state)
     if refusal is not None or state is None:
         raise Blocked(refusal or "no rollout")
-    capacity = rollout.hooks.capacity
     size = capacity.size(state.old_colour) if capacity is not None else None
+    if state.scaled_down_at and state.scaled_down_from:
+        size = state.scaled_down_from  # a reap that crashed between its record and resize
     run = RolloutRun(rollout, state)
     return command_plan("reap", run, [ScaleDown(run, state.old_colour, state.old_version, size,
                                          capacity.unit if capacity else "")])

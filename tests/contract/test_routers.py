@@ -26,6 +26,7 @@ from rollout.errors import BadInput, RolloutError, RolloutFailed
 from rollout.model.stack import TenantRef
 from rollout.routers.base import ROUTERS, TrafficRouter, Weights
 from tests.conftest import deploy_fleet
+from tests.contract.setups import lazy_setups
 from tests.router_checks import stand_in_cohort, two_published_versions
 
 pytestmark = pytest.mark.integration
@@ -110,17 +111,7 @@ SETUPS: dict[str, Callable[[pytest.TempPathFactory], Setup]] = {
 @pytest.fixture(scope="module")
 def setups(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
            ) -> Callable[[str], Setup]:
-    made: dict[str, Setup] = {}
-
-    def setup_of(name: str) -> Setup:
-        if name not in SETUPS:
-            pytest.fail(f"router {name!r} is registered but the contract suite cannot set it "
-                        "up: add a setup to tests/contract/test_routers.py SETUPS")
-        if name not in made:
-            made[name] = SETUPS[name](tmp_path_factory)
-        return made[name]
-
-    return setup_of
+    return lazy_setups(SETUPS, tmp_path_factory, "router", "tests/contract/test_routers.py")
 
 
 @dataclass

@@ -118,3 +118,22 @@ def test_reap_waits_for_the_warm_period_and_never_takes_a_colour_with_weight_or_
     reap(b)
     assert b.capacity is not None and b.capacity.sizes["blue"] == 0
     assert reap_plan(b.rollout()).plan.steps == ()
+
+
+def test_a_reap_that_crashed_between_its_record_and_its_resize_is_finished_by_the_next() -> None:
+    b, _ = bench()
+    promoted(b)
+    b.clock.advance(WARM + 1)
+    assert b.capacity is not None
+    resize = b.capacity.resize
+
+    def killed(colour: str, size: int) -> None:
+        raise OSError("the process was killed here")
+
+    b.capacity.resize = killed  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        reap(b)
+    assert b.state().scaled_down_at is not None and b.capacity.sizes["blue"] == 3
+    b.capacity.resize = resize  # type: ignore[method-assign]
+    reap(b)
+    assert b.capacity.sizes["blue"] == 0 and b.state().scaled_down_from == 3
