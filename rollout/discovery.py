@@ -91,6 +91,7 @@ class RunningCompute(BaseModel):
     function: str | None = None
     function_version: str | None = Field(default=None, alias="functionVersion")
     provisioned_concurrency: int = Field(default=0, alias="provisionedConcurrency")
+    code_key: str | None = Field(default=None, alias="codeKey")
     code_object_version: str | None = Field(default=None, alias="codeObjectVersion")
     sha256: str | None = None
     cluster: str | None = None

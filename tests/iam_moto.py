@@ -209,14 +209,19 @@ def _authorise_each(checks: Any) -> Any:
 
 
 def serve(argv: list[str]) -> None:
-    """``moto.server`` with SSM and DynamoDB authorised per parameter and per partition key."""
+    """``moto.server`` with SSM and DynamoDB authorised per parameter and per partition key,
+    and ECS services registering their tasks as targets (as the embedded server does)."""
     from moto.dynamodb.responses import DynamoHandler
     from moto.server import main
     from moto.ssm.responses import SimpleSystemManagerResponse
 
-    DynamoHandler._authenticate_and_authorize_normal_action = _authorise_each(_dynamodb_checks)
-    SimpleSystemManagerResponse._authenticate_and_authorize_normal_action = _authorise_each(
-        _ssm_checks)
+    from rollout.local import ecs_tasks
+
+    ecs_tasks.install()
+    DynamoHandler._authenticate_and_authorize_normal_action = (  # type: ignore[method-assign]
+        _authorise_each(_dynamodb_checks))
+    SimpleSystemManagerResponse._authenticate_and_authorize_normal_action = (  # type: ignore[method-assign]
+        _authorise_each(_ssm_checks))
     main(argv)
 
 

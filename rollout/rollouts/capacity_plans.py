@@ -10,7 +10,8 @@ prints exactly these, read off the colours' real sizes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,6 +24,19 @@ from rollout.vocabulary.durations import human_duration
 
 if TYPE_CHECKING:
     from rollout.rollouts.executor import CohortRollout
+
+
+@contextmanager
+def _aborting_before_traffic(run: RolloutRun, before_traffic: bool) -> Iterator[None]:
+    """In ``start``, whatever stops a capacity step (a colour never healthy, a denied or
+    throttled call) aborts the rollout, as a failed preflight does: nothing has moved,
+    and the next ``start`` begins afresh instead of finding it half prepared."""
+    try:
+        yield
+    except Exception as stopped:
+        if before_traffic:
+            run.rollout.abort_before_traffic(run.current(), stopped)
+        raise
 
 
 @dataclass(frozen=True)
@@ -42,8 +56,12 @@ class Resize(RolloutStep):
     def facts(self) -> Mapping[str, object]:
         return {"colour": self.colour, "size": self.size, "unit": self.unit}
 
+    before_traffic: bool = False
+    """Part of ``start``: a resize that fails (denied, throttled) aborts the rollout."""
+
     def apply(self) -> None:
-        self.run.rollout.resize(self.run.current(), self.colour, self.size, self.why)
+        with _aborting_before_traffic(self.run, self.before_traffic):
+            self.run.rollout.resize(self.run.current(), self.colour, self.size, self.why)
 
 
 @dataclass(frozen=True)
@@ -65,12 +83,8 @@ class WaitServing(RolloutStep):
         return {"colour": self.colour, "within_seconds": self.within}
 
     def apply(self) -> None:
-        try:
+        with _aborting_before_traffic(self.run, self.before_traffic):
             self.run.rollout.wait_until_serving(self.colour)
-        except Blocked as never_ready:
-            if self.before_traffic:
-                self.run.rollout.abort_before_traffic(self.run.current(), never_ready)
-            raise
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ def ready_steps(run: RolloutRun, state: RolloutState) -> list[PlanStep]:
     if wanted is not None and (have or 0) < wanted:
         steps.append(Resize(run, state.new_colour, state.release, wanted, capacity.unit,
                             f"the size of the live colour {state.old_colour}, before it "
-                            "takes any traffic"))
+                            "takes any traffic", before_traffic=True))
     return [*steps, WaitServing(run, state.new_colour, rollout.settings.ready_within,
                                 before_traffic=True)]
 
@@ -177,7 +191,7 @@ def reap_plan(rollout: CohortRollout) -> CommandPlan:
 def due_reap(rollout: CohortRollout) -> CommandPlan | None:
     """The reap ``status`` and ``step`` carry out on their way, when one is due and allowed."""
     state = rollout.state()
-    if (state is None or state.status != Status.PROMOTED or state.scaled_down_at
-            or _reap_refusal(rollout, state) is not None):
+    if state is None or state.status != Status.PROMOTED or _reap_refusal(rollout, state):
         return None
-    return reap_plan(rollout)
+    command = reap_plan(rollout)
+    return command if command.plan.steps else None

@@ -9,22 +9,30 @@ The tenant-config policy the stack creates is *not* attached: the rollout role
 does not need it. Releases are published and notices sent by the release role
 (:func:`rollout.stacks.role_policy.release_role_policy`), not by a cohort's role.
 
-The local engine's state is deleted after the deploy, so discovery takes the
-path it takes on AWS (the tagging API), not the local-only shortcut.
+The local engine's state of the ``external`` cohorts is deleted after the deploy, so
+discovery takes the path it takes on AWS (the tagging API), not the local-only
+shortcut. The ``lambda`` and ``ecs`` cohorts keep theirs, which stands in for the
+Pulumi stack outputs (``ROLLOUT_STACK_OUTPUTS=pulumi``): tags say nothing of what a
+colour runs. Their server registers ECS tasks as targets (:mod:`tests.iam_moto_tasks`),
+so sizing a colour really fills or empties its target group.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from rollout.artefacts.manifest import MANIFEST_NAME
@@ -33,14 +41,16 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.local.record import local_record_policy
 from rollout.local.state import STATE_BUCKET
+from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.state import RolloutState
 from rollout.stacks.role_policy import release_role_policy
 from rollout.vocabulary import resource_names
+from rollout.vocabulary.colours import Colour
 from rollout.vocabulary.ledger_keys import cohort_pk, notice_pk, notice_sk
 from tests.alarms import put_5xx_alarm
 from tests.cli_runner import rollout
-from tests.conftest import deploy_fleet, listener_weights
+from tests.conftest import Fleet, deploy_fleet, listener_weights, stack_yaml
 from tests.iam_moto import AccessKey, EnforcingMoto, as_moto_enforces, enforcing_moto
 from tests.releases import EXAMPLE_NOTES, notes_for
 from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
@@ -52,6 +62,16 @@ RELEASE = "1.5.0"
 SECRET = "s3cr3t-api-key-9f81"
 VAULTED = "s3cr3t-licence-5d27"
 COHORTS = {"canary": ["aurora", "birch"], "wave1": ["cedar"]}
+COMPUTE_COHORTS: dict[str, tuple[dict[str, object], list[str]]] = {
+    "fn": ({"kind": "lambda"}, ["dahlia"]),
+    "svc": ({"kind": "ecs", "desiredCount": 2}, ["elm"]),
+}
+"""Cohorts whose colours run our compute: name → (``compute:``, tenants)."""
+Serving = tuple[int | None, list[str]]
+"""A colour's size (None: not ours to set) and its targets' health states."""
+OLD = "1.4.2"
+IMAGES = {version: f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:{digit * 64}"
+          for version, digit in ((OLD, "a"), (RELEASE, "b"))}
 
 
 @dataclass
@@ -104,9 +124,10 @@ class Scene:
         return subprocess.run([*ROLLOUT, *args], env=env, capture_output=True, text=True,
                               timeout=120, check=False)
 
-    def start(self, key: AccessKey, cohort: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def start(self, key: AccessKey, cohort: str, *extra: str,
+              strategy: str = "linear:50:1s") -> subprocess.CompletedProcess[str]:
         return self.rollout(key, "start", "--cohort", cohort, "--release", RELEASE,
-                            "--strategy", "linear:50:1s", "--tenants", str(self.tenants),
+                            "--strategy", strategy, "--tenants", str(self.tenants),
                             "--wait", "--check-every", "0.2s", "--json", *extra)
 
     def weights(self, cohort: str) -> dict[str, int]:
@@ -142,18 +163,81 @@ class Scene:
                 "lock": self.ledger().lock_holder(cohort),
                 "config": self.parameters(self.cohorts[cohort].param_prefix)}
 
+    def serving(self, cohort: str, colour: Colour) -> Serving:
+        """``colour``'s size (an ECS service's desired count; None for a function) and its
+        targets' states, as the administrator reads them off ECS and the load balancer."""
+        resources = self.cohorts[cohort]
+        running = resources.compute[colour]
+        size = None
+        if running.service:
+            (service,) = self.moto.client("ecs").describe_services(
+                cluster=running.cluster, services=[running.service])["services"]
+            size = int(service["desiredCount"])
+        health = self.moto.client("elbv2").describe_target_health(
+            TargetGroupArn=resources.target_group_arns[colour])
+        return size, [t["TargetHealth"]["State"] for t in health["TargetHealthDescriptions"]]
+
+    def shrink_idle_service(self, cohort: str) -> None:
+        """An ecs cohort's green down to 1 task, so that ``start`` must size it first."""
+        running = self.cohorts[cohort].compute["green"]
+        if running.service:
+            self.moto.client("ecs").update_service(cluster=running.cluster,
+                                                   service=running.service, desiredCount=1)
+
 
 def tenants_file(path: Path, app: str, alarm: str) -> Path:
-    """canary (birch opted out, so it is pinned to the old colour) and wave1."""
+    """canary (birch opted out, so it is pinned to the old colour), wave1 and the compute
+    cohorts."""
     return write_tenants(path, [
         cohort_entry("canary", "linear:50:1s", alarm=alarm),
         cohort_entry("wave1", "linear:50:1s"),
+        *(cohort_entry(name, "linear:50:1s") for name in COMPUTE_COHORTS),
     ], [
         tenant_entry("aurora", "canary", host=f"aurora.{app}.example"),
         tenant_entry("birch", "canary", host=f"birch.{app}.example",
                      opted_out="month-end close"),
         tenant_entry("cedar", "wave1", host=f"cedar.{app}.example"),
+        *(tenant_entry(tenant, name, host=f"{tenant}.{app}.example")
+          for name, (_, tenants) in COMPUTE_COHORTS.items() for tenant in tenants),
     ])
+
+
+def function_zip(version: str) -> bytes:
+    """A zip Lambda can run; each version's bytes differ, so each colour runs its own."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", f"def handler(event, context):\n    return {version!r}\n")
+    return buffer.getvalue()
+
+
+def colour_artefact(moto: EnforcingMoto, fleet: Fleet, kind: object,
+                    version: str) -> ColourArtefact:
+    """What a colour of ``kind`` runs of ``version``: an uploaded zip's object version, or
+    an image digest."""
+    if kind == "ecs":
+        return ColourArtefact(version=version, image=IMAGES[version])
+    code, key = function_zip(version), f"functions/{version}/app.zip"
+    uploaded = moto.client("s3").put_object(Bucket=fleet.shared.artefact_bucket, Key=key,
+                                            Body=code)
+    return ColourArtefact(version=version, zip=ZipArtefact(
+        key=key, object_version=uploaded["VersionId"], sha256=hashlib.sha256(code).hexdigest()))
+
+
+def deploy_compute_cohorts(moto: EnforcingMoto, fleet: Fleet) -> None:
+    """Each compute cohort with blue on 1.4.2 and green on 1.5.0, each colour running its
+    release."""
+    for index, (cohort, (compute, tenants)) in enumerate(COMPUTE_COHORTS.items(),
+                                                         start=len(COHORTS)):
+        document = yaml.safe_load(stack_yaml(fleet.app, cohort, tenants, blue=OLD,
+                                             green=RELEASE, cidr_octet=20 + index,
+                                             compute=compute))
+        document["config"]["tenant-rollout:stack"]["artefacts"] = {
+            colour: colour_artefact(moto, fleet, compute["kind"], version).model_dump(
+                mode="json", by_alias=True, exclude_none=True)
+            for colour, version in (("blue", OLD), ("green", RELEASE))}
+        (fleet.project_dir / f"Pulumi.{cohort}.yaml").write_text(yaml.safe_dump(document))
+        fleet.deployer.up(cohort)
+        fleet.refresh(cohort)
 
 
 def seed_tenant_config(moto: EnforcingMoto, cohort: CohortResources, tenant: str) -> None:
@@ -167,11 +251,14 @@ def seed_tenant_config(moto: EnforcingMoto, cohort: CohortResources, tenant: str
 
 
 def forget_local_engine_state(moto: EnforcingMoto, app: str) -> None:
-    """Discovery then finds the fleet by its tags, as it does on AWS."""
+    """Discovery then finds the external cohorts by their tags, as it does on AWS; the
+    compute cohorts keep their stack outputs (on AWS, Pulumi's)."""
     s3 = moto.client("s3")
     listed = s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=f"stacks/{app}/")
+    kept = {f"stacks/{app}/{cohort}.json" for cohort in COMPUTE_COHORTS}
     for item in listed.get("Contents", []):
-        s3.delete_object(Bucket=STATE_BUCKET, Key=item["Key"])
+        if item["Key"] not in kept:
+            s3.delete_object(Bucket=STATE_BUCKET, Key=item["Key"])
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +266,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     base = tmp_path_factory.mktemp("least-privilege")
     with enforcing_moto(base / "moto.log") as moto:
         with moto.acting_as(None):
-            fleet = deploy_fleet(base, COHORTS, versions={"blue": "1.4.2", "green": RELEASE})
+            fleet = deploy_fleet(base, COHORTS, versions={"blue": OLD, "green": RELEASE})
+            deploy_compute_cohorts(moto, fleet)
         cohorts = dict(fleet.cohorts)
         for name, tenants in COHORTS.items():
             seed_tenant_config(moto, cohorts[name], tenants[0])
@@ -511,3 +599,112 @@ def test_without_modify_listener_the_rollout_stops_at_its_first_step_and_resume_
     assert code == 0, resumed.err
     assert json.loads(resumed.out)["status"] == "promoted"
     assert scene.weights("wave1") == {"blue": 0, "green": 100}
+
+
+@dataclass(frozen=True)
+class ComputeStory:
+    """A compute cohort's whole rollout as the administrator sees it: the idle colour before
+    and after ``start``, the old colour after ``reap`` and after ``rollback``, and the
+    capacity steps and the write each command carried out, in order."""
+
+    cohort: str
+    idle_before: Serving
+    idle_started: Serving
+    old_reaped: Serving
+    old_restored: Serving
+    start_steps: list[str]
+    rollback_steps: list[str]
+
+
+STORIES = [
+    ComputeStory("fn", idle_before=(None, ["healthy"]), idle_started=(None, ["healthy"]),
+                 old_reaped=(None, ["healthy"]), old_restored=(None, ["healthy"]),
+                 start_steps=["wait-healthy", "set-weights"],
+                 rollback_steps=["wait-healthy", "set-weights"]),
+    ComputeStory("svc", idle_before=(1, ["healthy"]), idle_started=(2, ["healthy"] * 2),
+                 old_reaped=(0, []), old_restored=(2, ["healthy"] * 2),
+                 start_steps=["resize", "wait-healthy", "set-weights"],
+                 rollback_steps=["resize", "wait-healthy", "set-weights"]),
+]
+CAPACITY_STEPS = ("resize", "wait-healthy", "set-weights")
+
+
+def capacity_steps(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """The sizing, waiting and weight-writing steps a command carried out, in order."""
+    steps = json.loads(done.stdout)["plan"]["steps"]
+    return [step["kind"] for step in steps if step["kind"] in CAPACITY_STEPS]
+
+
+def test_an_ecs_cohort_s_policy_sizes_exactly_its_two_services_and_a_lambda_s_sizes_nothing(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """moto does not check ECS resources, so the ARNs are matched against what ECS reports."""
+    statements = scene.printed_policy("svc", capsys)["Statement"]
+    sizing = [(s["Action"], s["Resource"]) for s in statements
+              if {"ecs:UpdateService", "ecs:DescribeServices"} & set(s["Action"])]
+    running = scene.cohorts["svc"].compute["green"]
+    services = scene.moto.client("ecs").list_services(cluster=running.cluster)["serviceArns"]
+    assert len(services) == 2
+    assert sizing == [(["ecs:DescribeServices", "ecs:UpdateService"], sorted(services))]
+    actions = [a for s in scene.printed_policy("fn", capsys)["Statement"] for a in s["Action"]]
+    assert "elasticloadbalancing:DescribeTargetHealth" in actions
+    assert not [a for a in actions if a.startswith("lambda:") and "ProvisionedConcurrency" in a]
+
+
+@pytest.mark.parametrize("story", [pytest.param(s, id=s.cohort) for s in STORIES])
+def test_a_whole_rollout_of_a_compute_cohort_runs_under_the_printed_policy(
+        scene: Scene, capsys: pytest.CaptureFixture[str], story: ComputeStory) -> None:
+    """start sizes and awaits green, then goes to 100%; reap after a warm period of 0s;
+    rollback after it scales blue back up, waits for it, then writes once."""
+    cohort = story.cohort
+    role = scene.cohort_role(cohort, capsys)
+    scene.shrink_idle_service(cohort)
+    assert scene.serving(cohort, "green") == story.idle_before
+    started = scene.start(role, cohort, "--warm-for", "0s", "--override-notice", "compute",
+                          strategy="linear:50:0s")
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["status"] == "promoted"
+    assert capacity_steps(started)[:len(story.start_steps)] == story.start_steps
+    assert scene.serving(cohort, "green") == story.idle_started
+    assert scene.weights(cohort) == {"blue": 0, "green": 100}
+
+    reaped = scene.rollout(role, "reap", "--cohort", cohort, "--tenants", str(scene.tenants),
+                           "--json")
+    assert reaped.returncode == 0, reaped.stderr
+    assert scene.serving(cohort, "blue") == story.old_reaped
+    state = scene.state(cohort)
+    assert state is not None and state.scaled_down_at is not None
+
+    rolled_back = scene.rollout(role, "rollback", "--cohort", cohort, "--tenants",
+                                str(scene.tenants), "--json")
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert json.loads(rolled_back.stdout)["status"] == "rolled_back"
+    assert capacity_steps(rolled_back) == story.rollback_steps
+    assert scene.serving(cohort, "blue") == story.old_restored
+    assert scene.weights(cohort) == {"blue": 100, "green": 0}
+
+
+@pytest.mark.parametrize(("cohort", "action"), [
+    ("fn", "elasticloadbalancing:DescribeTargetHealth"), ("svc", "ecs:UpdateService")])
+def test_without_its_compute_kind_s_action_start_fails_naming_it_and_moves_nothing(
+        scene: Scene, capsys: pytest.CaptureFixture[str], cohort: str, action: str) -> None:
+    """The function's start cannot see its targets' health; the service's cannot size green."""
+    policy = without(action, scene.printed_policy(cohort, capsys))
+    role = scene.role(f"rollout-role-{cohort}-without-{action.split(':')[1].lower()}", cohort,
+                      policy)
+    scene.shrink_idle_service(cohort)
+
+    def moved() -> dict[str, Any]:
+        return {"weights": scene.weights(cohort), "rules": scene.rule_arns(cohort),
+                "green": scene.serving(cohort, "green"), "blue": scene.serving(cohort, "blue")}
+
+    before = moved()
+    assert before["weights"] == {"blue": 100, "green": 0}
+    done = scene.start(role, cohort, "--override-notice", "compute")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["exit_code"] == 1
+    line = denial(done)
+    assert "AccessDenied" in line and action in line, line
+    assert moved() == before
+    state = scene.state(cohort)
+    assert state is not None and state.step_index == -1
+    assert scene.ledger().lock_holder(cohort) is None

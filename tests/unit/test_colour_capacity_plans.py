@@ -137,3 +137,22 @@ def test_a_reap_that_crashed_between_its_record_and_its_resize_is_finished_by_th
     b.capacity.resize = resize  # type: ignore[method-assign]
     reap(b)
     assert b.capacity.sizes["blue"] == 0 and b.state().scaled_down_from == 3
+
+
+def test_a_resize_that_fails_during_start_aborts_the_rollout_so_the_next_start_begins_afresh(
+        ) -> None:
+    b, _ = bench(green=1)
+    assert b.capacity is not None
+    resize = b.capacity.resize
+
+    def denied(colour: str, size: int) -> None:
+        raise PermissionError("AccessDenied: ecs:UpdateService")
+
+    b.capacity.resize = denied  # type: ignore[method-assign]
+    with pytest.raises(PermissionError):
+        b.start()
+    assert b.state().status == Status.ABORTED and "ecs:UpdateService" in str(b.state().reason)
+    assert b.router.writes == []
+    b.capacity.resize = resize  # type: ignore[method-assign]
+    b.start()
+    assert b.router.writes == [{"blue": 75, "green": 25}]
