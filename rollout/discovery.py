@@ -31,7 +31,14 @@ from rollout.errors import BadInput
 from rollout.model.stack import TenantRef
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS, Colour
-from rollout.vocabulary.tags import SHARED, TAG_APP, TAG_COHORT, TAG_COLOUR, TAG_VERSION
+from rollout.vocabulary.tags import (
+    SHARED,
+    TAG_APP,
+    TAG_COHORT,
+    TAG_COLOUR,
+    TAG_PROVISIONED,
+    TAG_VERSION,
+)
 
 RegionNotice = Callable[[str, str | None], None]
 """Told ``(subject, region)`` of every stack discovery finds, e.g. ``("cohort canary",
@@ -287,13 +294,44 @@ class TaggedOutputs:
         if shared is None:
             raise shared_missing(self._app)
         arns = {colour: groups[colour].arn for colour in COLOURS}
-        return {**shared_outputs(shared), "cohort": cohort,
+        return {**shared_outputs(shared), "cohort": cohort, **self._compute(region, mine, arns),
                 "listenerArn": self._forwarding_listener(region, balancer, set(arns.values())),
                 "loadBalancerArn": balancer, "targetGroupArns": arns,
                 "versions": {colour: groups[colour].tags.get(TAG_VERSION, "")
                              for colour in COLOURS},
                 "paramPrefix": resource_names.parameter_namespace(self._app, cohort),
                 "kmsKeyArn": next((r.arn for r in mine if r.kind == "kms:key"), None)}
+
+    def _compute(self, region: str, mine: list[TaggedResource],
+                 groups: dict[Colour, str]) -> dict[str, Any]:
+        """``computeKind`` and ``compute`` from the colours' tagged services or functions,
+        so a cohort found by tags is sized like one found by its stack outputs."""
+        by_colour = {colour: [r for r in mine if r.tags.get(TAG_COLOUR) == colour]
+                     for colour in COLOURS}
+        services = {colour: r.arn for colour, found in by_colour.items() for r in found
+                    if r.kind == "ecs:service"}
+        functions = {colour: r for colour, found in by_colour.items() for r in found
+                     if r.arn.split(":")[2:3] == ["lambda"] and ":function:" in r.arn}
+        if services:
+            return {"computeKind": "ecs", "compute": {colour: {
+                "cluster": arn.split(":service/")[0] + ":cluster/"
+                + arn.split(":service/")[1].split("/")[0],
+                "service": arn.rsplit("/", 1)[-1]} for colour, arn in services.items()}}
+        if not functions:
+            return {}
+        elbv2 = self._clients.for_region(region).client("elbv2")
+        compute: dict[str, dict[str, Any]] = {}
+        for colour, function in functions.items():
+            provisioned = int(function.tags.get(TAG_PROVISIONED, "0") or 0)
+            entry: dict[str, Any] = {"function": function.name,
+                                     "provisionedConcurrency": provisioned}
+            if provisioned:
+                registered = elbv2.describe_target_health(TargetGroupArn=groups[colour])
+                qualified = [str(t["Target"]["Id"]) for t in
+                             registered["TargetHealthDescriptions"]]
+                entry["functionVersion"] = qualified[0].rsplit(":", 1)[-1] if qualified else None
+            compute[colour] = entry
+        return {"computeKind": "lambda", "compute": compute}
 
     def _forwarding_listener(self, region: str, balancer_arn: str, group_arns: set[str]) -> str:
         """The balancer's listener whose default action forwards to the cohort's colours."""

@@ -1,4 +1,4 @@
-"""The four tags every resource carries.
+"""The four tags every resource carries, and the one a sized function adds.
 
 They let the rollout module find resources where no Pulumi state is at hand.
 """
@@ -9,6 +9,9 @@ TAG_APP = "rollout:app"
 TAG_COHORT = "rollout:cohort"
 TAG_COLOUR = "rollout:colour"
 TAG_VERSION = "rollout:version"
+TAG_PROVISIONED = "rollout:provisioned-concurrency"
+"""On a colour's function with provisioned concurrency: how much (what discovery by tags
+needs to size the colour, since a version's concurrency config carries no tags)."""
 
 SHARED = "shared"
 UNVERSIONED = "none"

@@ -24,7 +24,7 @@ import pytest
 
 from rollout.aws_clients import AwsClients
 from rollout.capacity.base import CAPACITIES, ColourCapacity
-from rollout.discovery import CohortResources
+from rollout.discovery import CohortResources, Discovery
 from rollout.local.deployer import STAND_IN_TARGET
 from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.vocabulary.colours import Colour
@@ -187,3 +187,17 @@ def test_the_stand_in_of_an_external_colour_is_what_an_empty_colour_lacks(
     capacity, _ = subject(setup, "external")
     targets = [t.target for t in capacity.health("blue").targets]
     assert targets == [STAND_IN_TARGET]
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_a_cohort_found_by_its_tags_alone_is_sized_as_its_stack_outputs_say(
+        setups: Callable[[str], Setup], name: str) -> None:
+    cohort = setups(name).cohort
+    tagged = Discovery(AwsClients(), cohort.app).cohort(cohort.cohort)
+    assert tagged.compute_kind == cohort.compute_kind == name
+    fields = ("function", "provisioned_concurrency", "cluster", "service")
+    assert ({colour: {f: getattr(running, f) for f in fields}
+             for colour, running in tagged.compute.items()}
+            == {colour: {f: getattr(running, f) for f in fields}
+                for colour, running in cohort.compute.items() if running.function
+                or running.service})

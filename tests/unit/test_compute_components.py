@@ -124,6 +124,7 @@ def test_the_green_function_runs_the_exact_object_version_of_its_zip(
         "LOG_LEVEL": "info", "ROLLOUT_CONFIG_PATH": "/acme/canary/green",
         "ROLLOUT_COLOUR": "green", "ROLLOUT_VERSION": "1.5.0", "ROLLOUT_TENANT_HOSTS": HOSTS}
     assert function["tags"]["rollout:version"] == "1.5.0"
+    assert function["tags"]["rollout:provisioned-concurrency"] == "2"
 
 
 def test_lambda_target_groups_have_no_port_protocol_or_vpc(runs: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from rollout.components.compute.base import (
     config_read_statements,
 )
 from rollout.model.stack import Compute, LambdaCompute, ZipArtefact
+from rollout.vocabulary.tags import TAG_PROVISIONED
 
 LOAD_BALANCER_PRINCIPAL = "elasticloadbalancing.amazonaws.com"
 
@@ -65,7 +66,8 @@ class LambdaFunction(pulumi.ComponentResource):
             s3_object_version=config.zip.object_version,
             publish=True,
             environment={"variables": target.environment(settings.environment)},
-            tags=target.tags,
+            tags={**target.tags, **({TAG_PROVISIONED: str(settings.provisioned_concurrency)}
+                                    if settings.provisioned_concurrency else {})},
             opts=child,
         )
         permission = aws.lambda_.Permission(
