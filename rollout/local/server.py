@@ -101,10 +101,11 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
     require_local_extra()
     from moto.server import ThreadedMotoServer
 
-    from rollout.local import ecs_tasks
+    from rollout.local import cloudwatch_percentiles, ecs_tasks
 
     silence_request_logging()
     ecs_tasks.install()
+    cloudwatch_percentiles.install()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     server.start()
