@@ -36,6 +36,9 @@ from rollout.vocabulary.colours import Colour
 NAMESPACE = "AWS/ApplicationELB"
 REQUESTS = "RequestCount"
 ERRORS_5XX = "HTTPCode_Target_5XX_Count"
+ELB_ERRORS_5XX = "HTTPCode_ELB_5XX_Count"
+"""The load balancer's own 5xx answers (no target, target unreachable): no gate reads it,
+the local data plane publishes it."""
 RESPONSE_TIME = "TargetResponseTime"
 PERCENTILE = "p99"
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from rollout.aws_clients import AwsClients
     from rollout.discovery import OutputsSource
     from rollout.local.deployer import DeployResult, LocalDeployer
+    from rollout.local.traffic import Tally, TrafficSummary
     from rollout.stacks.base import StackDeployer
     from rollout.stacks.stack_file import StackFile
 
@@ -123,6 +124,73 @@ def up(
         err_console.print(f"deploying stack {cohort} into moto with the local deployer ...")
     results = deployer.up(cohort, path=stack_config)
     emit([asdict(result) for result in results], as_json, lambda _: _show(results))
+
+
+@local_app.command("traffic")
+def traffic(
+    cohort: Annotated[str, typer.Option(help="The cohort whose tenants send the requests.")],
+    rps: Annotated[float, typer.Option(help="Requests per second (at most 2000).")] = 20.0,
+    duration: Annotated[str, typer.Option(help="How long to send them (at most 1h).")] = "10s",
+    as_json: JsonFlag = False,
+) -> None:
+    """Send a cohort's tenants' requests through a local stand-in of its load balancer.
+
+    Each colour's code runs as a local process of its artefact (from the moto store, at
+    its object version, sha256 checked); the listener follows the weights and pins in
+    moto and publishes ALB's metrics there, so the gates judge what tenants really got.
+    Loopback only, bounded in count and time.
+    """
+    from rollout.local.server import require_local_extra
+    from rollout.local.traffic import checked_rate, rehearse
+    from rollout.vocabulary.durations import parse_duration
+
+    require_local_extra()
+    seconds = parse_duration(duration, "--duration")
+    checked_rate(rps, seconds)
+    ctx = context.current()
+    resources = ctx.cohort(cohort)
+    with _TallyDisplay(enabled=not as_json) as display:
+        summary = rehearse(ctx.clients_for(resources), resources, rps=rps, duration=seconds,
+                           on_request=display.update)
+    emit(summary, as_json, _show_traffic)
+
+
+class _TallyDisplay:
+    """A live line per colour while rehearsal traffic runs (a few refreshes a second)."""
+
+    def __init__(self, enabled: bool) -> None:
+        from rich.live import Live
+
+        self._live = Live(console=console, refresh_per_second=4) if enabled else None
+        self._shown = 0.0
+
+    def __enter__(self) -> _TallyDisplay:
+        if self._live is not None:
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self, tally: Tally) -> None:
+        now = time.monotonic()
+        if self._live is None or now - self._shown < 0.25:
+            return
+        self._shown = now
+        self._live.update(", ".join(f"{colour}: {count}" for colour, count
+                                    in sorted(tally.per_colour.items())) + " requests")
+
+
+def _show_traffic(summary: TrafficSummary) -> None:
+    console.print(f"{summary.requests} requests in {summary.seconds:.1f} s: " + ", ".join(
+        f"{count} on {colour}" for colour, count in sorted(summary.per_colour.items())))
+    console.print("status codes: " + ", ".join(
+        f"{status} x{count}" for status, count in sorted(summary.statuses.items()))
+        + (f"; {summary.failed} without an answer" if summary.failed else ""))
+    for tenant, colours in sorted(summary.per_tenant.items()):
+        console.print(f"  {tenant}: " + ", ".join(f"{count} on {colour}" for colour, count
+                                                  in sorted(colours.items())))
 
 
 @app.command()

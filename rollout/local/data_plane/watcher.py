@@ -1,0 +1,132 @@
+"""Keep the local listener's routing as fresh as the listener in moto.
+
+The router writes weights and pins to the listener with the elbv2 API; ALB applies a
+change within moments, so the stand-in must too. A daemon thread reads the listener,
+its rules and the colours' registered targets through the API (never moto's insides)
+every ``every`` seconds and swaps in a new :class:`Snapshot` in one assignment: a
+request routes by one consistent reading, never half of one. Two polls at the default
+20 ms plus their reads keep a change within 100 ms of the ``ModifyListener``
+(``bench/data_plane.py`` measures it). Target health is read every ``targets_every``
+seconds only: a target registering is not part of that promise (ALB takes a health
+check or more itself), and its two reads cost as much as the listener's and the
+rules' together, time the listener would rather spend forwarding.
+
+A failed read, whatever failed, keeps the previous snapshot (ALB keeps routing when its
+control plane hiccups) and is kept in :attr:`ListenerWatcher.last_error`, so the thread
+never dies quietly; only the first read, in :meth:`ListenerWatcher.start`, raises.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.local.data_plane.routing import RoutingTable, table_from_aws
+
+DESCRIBE_RULES_PAGE = 400
+UNSERVED_STATES = frozenset({"draining", "unused"})
+"""Target states ALB sends no new requests to."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One reading of the listener: its routing, each target group's targets, and when
+    it was read (``time.monotonic()``)."""
+
+    table: RoutingTable
+    targets: dict[str, tuple[str, ...]]
+    read_at: float
+
+
+def serving_targets(descriptions: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The target ids ALB would send to: the healthy ones; when none is healthy, every one
+    not draining (ALB fails open rather than dropping all traffic)."""
+    live = [d for d in descriptions if d["TargetHealth"]["State"] not in UNSERVED_STATES]
+    healthy = [d for d in live if d["TargetHealth"]["State"] == "healthy"]
+    return tuple(d["Target"]["Id"] for d in healthy or live)
+
+
+class ListenerWatcher:
+    """Polls one cohort's listener, rules and colour target groups into a :class:`Snapshot`."""
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources,
+                 every: float = 0.02, *, targets_every: float = 0.2) -> None:
+        self._elbv2 = clients.for_region(cohort.region).client("elbv2")
+        self._cohort = cohort
+        self._every = every
+        self._targets_every = targets_every
+        self._targets_read_at = -math.inf
+        self._snapshot: Snapshot | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: Exception | None = None
+
+    @property
+    def cohort(self) -> CohortResources:
+        return self._cohort
+
+    def read(self) -> Snapshot:
+        """Read the listener, its rules and the colours' targets now."""
+        return self._read(with_targets=True)
+
+    def _read(self, *, with_targets: bool) -> Snapshot:
+        """A new snapshot; the previous one's targets unless ``with_targets``."""
+        listener = self._elbv2.describe_listeners(
+            ListenerArns=[self._cohort.listener_arn])["Listeners"][0]
+        pages = self._elbv2.get_paginator("describe_rules").paginate(
+            ListenerArn=self._cohort.listener_arn,
+            PaginationConfig={"PageSize": DESCRIBE_RULES_PAGE})
+        rules = [rule for page in pages for rule in page["Rules"]]
+        if with_targets or self._snapshot is None:
+            targets = {arn: serving_targets(self._elbv2.describe_target_health(
+                TargetGroupArn=arn)["TargetHealthDescriptions"])
+                for arn in self._cohort.target_group_arns.values()}
+            self._targets_read_at = time.monotonic()
+        else:
+            targets = self._snapshot.targets
+        return Snapshot(table_from_aws(listener, rules), targets, time.monotonic())
+
+    def snapshot(self) -> Snapshot:
+        """The latest reading; :class:`RuntimeError` before :meth:`start`."""
+        if self._snapshot is None:
+            raise RuntimeError("the listener watcher has not been started")
+        return self._snapshot
+
+    def start(self) -> ListenerWatcher:
+        """Read once (raising what that raises), then keep reading in a daemon thread."""
+        if self._thread is not None:
+            return self
+        self._snapshot = self.read()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll, name="listener-watcher",
+                                         daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._every):
+            due = time.monotonic() - self._targets_read_at >= self._targets_every
+            try:
+                self._snapshot = self._read(with_targets=due)
+                self.last_error = None
+            except Exception as exc:
+                self.last_error = exc
+
+    def __enter__(self) -> ListenerWatcher:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
