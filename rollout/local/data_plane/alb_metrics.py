@@ -40,6 +40,7 @@ from rollout.gates.cloudwatch_stats import (
     RESPONSE_TIME,
     elb_dimensions,
 )
+from rollout.local.data_plane.background import Repeating
 
 MAX_VALUES_PER_DATUM = 150
 MAX_DATUMS_PER_CALL = 100
@@ -86,9 +87,7 @@ class AlbMetrics:
         self._colours = {arn: colour for colour, arn in cohort.target_group_arns.items()}
         self._buckets: dict[Key, Bucket] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_error: Exception | None = None
+        self._loop = Repeating("alb-metrics", FLUSH_EVERY, self.flush)
 
     def record(self, target_group_arn: str, status: int, elb_error: bool,
                seconds: float) -> None:
@@ -122,28 +121,18 @@ class AlbMetrics:
 
     def start(self) -> AlbMetrics:
         """Flush every second in a daemon thread until :meth:`stop`."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._flusher, name="alb-metrics",
-                                            daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
     def stop(self) -> None:
         """Stop the flusher and publish what is left."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
         self.flush()
 
-    def _flusher(self) -> None:
-        while not self._stop.wait(FLUSH_EVERY):
-            try:
-                self.flush()
-                self.last_error = None
-            except Exception as exc:
-                self.last_error = exc
+    @property
+    def last_error(self) -> Exception | None:
+        """Why the latest background flush failed (its data is kept for the next), or None."""
+        return self._loop.last_error
 
     def _put_back(self, buckets: dict[Key, Bucket]) -> None:
         with self._lock:

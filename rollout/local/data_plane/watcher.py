@@ -19,7 +19,6 @@ never dies quietly; only the first read, in :meth:`ListenerWatcher.start`, raise
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +26,7 @@ from typing import Any
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
+from rollout.local.data_plane.background import Repeating
 from rollout.local.data_plane.routing import RoutingTable, table_from_aws
 
 DESCRIBE_RULES_PAGE = 400
@@ -63,9 +63,7 @@ class ListenerWatcher:
         self._targets_every = targets_every
         self._targets_read_at = -math.inf
         self._snapshot: Snapshot | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_error: Exception | None = None
+        self._loop = Repeating("listener-watcher", every, self._poll)
 
     @property
     def cohort(self) -> CohortResources:
@@ -100,29 +98,22 @@ class ListenerWatcher:
 
     def start(self) -> ListenerWatcher:
         """Read once (raising what that raises), then keep reading in a daemon thread."""
-        if self._thread is not None:
-            return self
-        self._snapshot = self.read()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._poll, name="listener-watcher",
-                                         daemon=True)
-        self._thread.start()
+        if not self._loop.running:
+            self._snapshot = self.read()
+            self._loop.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
+
+    @property
+    def last_error(self) -> Exception | None:
+        """Why the latest read failed (the table in use is the last one read), or None."""
+        return self._loop.last_error
 
     def _poll(self) -> None:
-        while not self._stop.wait(self._every):
-            due = time.monotonic() - self._targets_read_at >= self._targets_every
-            try:
-                self._snapshot = self._read(with_targets=due)
-                self.last_error = None
-            except Exception as exc:
-                self.last_error = exc
+        due = time.monotonic() - self._targets_read_at >= self._targets_every
+        self._snapshot = self._read(with_targets=due)
 
     def __enter__(self) -> ListenerWatcher:
         return self.start()
