@@ -28,6 +28,7 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.gates.cloudwatch_stats import (
     ELB_ERRORS_5XX,
+    ERRORS_5XX,
     NAMESPACE,
     RESPONSE_TIME,
     MetricWindow,
@@ -35,6 +36,7 @@ from rollout.gates.cloudwatch_stats import (
     elb_dimensions,
 )
 from rollout.local.data_plane.alb_metrics import AlbMetrics
+from rollout.local.data_plane.lambda_host import ELB_ERROR_HEADER
 from rollout.local.data_plane.proxy import COLOUR_HEADER
 from rollout.local.data_plane.routing import Forward, Rule
 from rollout.local.data_plane.serving import serve_cohort, serving_app
@@ -57,6 +59,9 @@ def colour_app(colour: str) -> Starlette:
     async def answer(request: Request) -> Response:
         if request.url.path == "/fail":
             return Response("failed", status_code=500)
+        if request.url.path == "/invocation-failed":
+            return Response("traceback", status_code=502,
+                            headers={ELB_ERROR_HEADER: "the handler raised"})
         return JSONResponse({
             "colour": colour, "method": request.method, "path": request.url.path,
             "query": request.url.query, "host": request.headers.get("host"),
@@ -250,6 +255,21 @@ def test_what_was_served_reaches_the_gates_metrics(
     assert (stats["blue"].requests, stats["blue"].errors_5xx) == (60, 6)
     assert stats["blue"].p99_ms is not None and 0 < stats["blue"].p99_ms < 1000
     assert stats["green"].requests == 0
+
+
+def test_a_lambda_target_s_failed_invocation_is_albs_own_502(
+        router: AlbRouter, data_fleet: Fleet, cohort: CohortResources,
+        targets: Targets) -> None:
+    since = next_whole_second()
+    with serve_cohort(data_fleet.clients, cohort, targets) as url, \
+            httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+        answers = [client.get("/invocation-failed", headers={"Host": "birch.example"})
+                   for _ in range(5)]
+    assert {answer.status_code for answer in answers} == {502}
+    assert all(ELB_ERROR_HEADER not in answer.headers and "traceback" not in answer.text
+               for answer in answers)
+    assert metric_sum(data_fleet.clients, cohort, "blue", ELB_ERRORS_5XX, since) == 5
+    assert metric_sum(data_fleet.clients, cohort, "blue", ERRORS_5XX, since) == 0
 
 
 def test_the_watcher_reads_the_rules_the_router_writes(
