@@ -27,14 +27,10 @@ $(STAMP): $(LOCK) pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rollout demo
 
-# The type check runs beside the tests: many tests wait on processes and sockets, so the two
-# cores have room for it; three test workers fill the rest. Either failing fails the target.
 test: $(STAMP)
 	$(BIN)/ruff check infra rollout tests bench examples
-	@$(BIN)/mypy > .mypy.out 2>&1 & types=$$!; \
-	  $(BIN)/pytest -n 3 --dist loadfile -q; tests=$$?; \
-	  wait $$types; typed=$$?; cat .mypy.out; rm -f .mypy.out; \
-	  exit $$(( tests || typed ))
+	$(BIN)/mypy
+	$(BIN)/pytest -n 3 --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check infra rollout tests bench examples
