@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -46,6 +46,7 @@ from rollout.local.deployer import LocalDeployer, colour_overrides, deep_merge
 from rollout.local.metrics_feed import feed_requests
 from rollout.local.record import local_discovery
 from rollout.local.server import embedded_moto
+from rollout.local.traffic import rehearse
 from rollout.model.release import ReleaseNotes
 from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.model.tenants import TenantsFile, load_tenants
@@ -75,6 +76,8 @@ RELEASE = "1.5.0"
 COHORTS = ("canary", "wave1", "wave2")
 DEMO_STRATEGY = {"canary": "canary:10:1s", "wave1": "linear:50:1s", "wave2": "linear:25:1s"}
 FAILING_COHORT = "wave2"
+REHEARSED = "wave1"
+"""The cohort chapter 8 sends real requests to: promoted, with two tenants pinned to blue."""
 EDITING_TENANT = "harbor-media"
 SECRET_TENANT = "birch-labs"
 ALARM = "api-5xx"
@@ -95,6 +98,8 @@ class DemoResult(BaseModel):
     pinned: dict[str, str]
     report: str
     seconds: float
+    requests: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Chapter 8's real requests to wave1: per tenant, how many each colour served."""
 
 
 class ColourCode(BaseModel):
@@ -125,6 +130,7 @@ class Story:
     clients: AwsClients = field(default_factory=AwsClients)
     rolled_back: dict[str, str] = field(default_factory=dict)
     pin_reasons: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def say(self, text: str | Text = "") -> None:
         """One line as it is (styles come as a :class:`Text`): messages from gates, AWS and
@@ -184,6 +190,7 @@ def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool
         refuse_without_notice(story, fleet)
         for name in COHORTS:
             roll_cohort(story, fleet, plan, name)
+        send_real_requests(story, fleet, REHEARSED)
         statuses = fleet_status(story.clients, fleet.discovery, fleet.ledger, list(COHORTS))
         write_page(report_path, render_page(gather_report(
             story.clients, fleet.discovery, fleet.ledger, fleet.app, list(COHORTS))))
@@ -479,6 +486,25 @@ class ProgressNarrator:
                         f"{new}")
 
 
+def send_real_requests(story: Story, fleet: DemoFleet, name: str) -> None:
+    """Chapter 8: tenants' real requests through a local stand-in of the cohort's load
+    balancer, served by each colour's real code, pins and weights as the listener has them."""
+    story.chapter(f"8. Real requests: {name}'s tenants call their app through a local stand-in "
+                  "of its load balancer")
+    cohort = fleet.discovery.cohort(name)
+    story.say("  each colour's zip runs as a local process (fetched at its object version, "
+              "sha256 checked); the stand-in follows the listener's weights and pins in moto")
+    summary = rehearse(story.clients.for_region(cohort.region), cohort, rps=80, duration=2)
+    runs: dict[str, str] = {str(colour): version for colour, version in cohort.versions.items()}
+    for tenant, colours in sorted(summary.per_tenant.items()):
+        served = ", ".join(f"{count} by {colour} ({runs.get(colour, '-')})"
+                           for colour, count in sorted(colours.items()))
+        story.say(f"  {tenant}: {served}")
+    story.say("  status codes: " + ", ".join(f"{status} x{count}" for status, count
+                                            in sorted(summary.statuses.items())))
+    story.requests = summary.per_tenant
+
+
 def slot_of(plan: ReleasePlan, name: str) -> datetime:
     """When the plan schedules cohort ``name`` (now, when it has no slot)."""
     cohort_plan = next(c for c in plan.cohorts if c.cohort == name)
@@ -596,7 +622,7 @@ def tenant_table(story: Story, statuses: list[CohortStatus],
 
 def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
               started: datetime) -> DemoResult:
-    story.chapter("8. Where the fleet stands: a mixed-version fleet, by design")
+    story.chapter("9. Where the fleet stands: a mixed-version fleet, by design")
     table, versions, pinned = tenant_table(story, statuses)
     story.show(table)
     running = running_code(story, fleet)
@@ -613,6 +639,7 @@ def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
                                         for colour, code in running[s.cohort].items()}}
                  for s in statuses},
         rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
+        requests=story.requests,
         seconds=round((utc_now() - started).total_seconds(), 1))
 
 

@@ -56,6 +56,11 @@ def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Pat
     assert all(code["object_version"] for colours in compute.values()
                for code in colours.values())
 
+    # chapter 8's real requests: the pinned tenants were served by blue's code only
+    requests = fleet["requests"]
+    assert set(requests["ember-health"]) == set(requests["garnet-tax"]) == {"blue"}
+    assert set(requests["delta-retail"]) == set(requests["fjord-shipping"]) == {"green"}
+
     page = report.read_text()
     assert "wave2" in page and "<svg" in page
     assert fleet["seconds"] < 90
