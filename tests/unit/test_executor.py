@@ -253,6 +253,26 @@ def test_the_operator_s_reason_stands_when_the_holder_makes_the_stop_s_write() -
     assert bench.router.writes == [{"blue": 75, "green": 25}, OLD_ONLY]
 
 
+def test_a_holder_that_finds_its_rollout_stopped_is_told_it_was_stopped() -> None:
+    """The race of the fault suite: the operator's one write lands between the driver's
+    look at the state and its tick's; it says "stopped by" (exit 1), not "no rollout"."""
+    bench = Bench(gates=[ScriptedGate("alarm")])
+    holder = bench.rollout("ci@runner")
+    with holder.lease():
+        holder.start(RELEASE, STRATEGY, THREE_STEPS)
+        rollback = rollback_plan(bench.rollout("ops@laptop"), "bad build")
+        request, route_back, *_ = rollback.plan.steps
+        stale = bench.state()
+        request.apply()
+        route_back.apply()
+        assert bench.state().status == Status.ROLLED_BACK
+        looks = iter([stale])
+        real = holder.state
+        holder.state = lambda: next(looks, None) or real()  # type: ignore[method-assign]
+        with pytest.raises(StoppedByOperator, match="stopped by ops@laptop"):
+            holder.drive()
+
+
 def test_a_holder_finishes_a_stop_whose_command_died_before_its_write() -> None:
     bench = Bench(gates=[ScriptedGate("alarm")])
     bench.start()
