@@ -313,14 +313,16 @@ class TaggedOutputs:
         functions = {colour: r for colour, found in by_colour.items() for r in found
                      if r.arn.split(":")[2:3] == ["lambda"] and ":function:" in r.arn}
         if services:
-            return {"computeKind": "ecs", "compute": {colour: {
-                "cluster": arn.split(":service/")[0] + ":cluster/"
-                + arn.split(":service/")[1].split("/")[0],
-                "service": arn.rsplit("/", 1)[-1]} for colour, arn in services.items()}}
+            compute: dict[str, dict[str, Any]] = {}
+            for colour, arn in services.items():
+                prefix, _, path = arn.partition(":service/")
+                cluster, _, service = path.rpartition("/")
+                compute[colour] = {"cluster": f"{prefix}:cluster/{cluster}", "service": service}
+            return {"computeKind": "ecs", "compute": compute}
         if not functions:
             return {}
         elbv2 = self._clients.for_region(region).client("elbv2")
-        compute: dict[str, dict[str, Any]] = {}
+        compute = {}
         for colour, function in functions.items():
             provisioned = int(function.tags.get(TAG_PROVISIONED, "0") or 0)
             entry: dict[str, Any] = {"function": function.name,

@@ -9,7 +9,6 @@ got while weights move.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import tempfile
 import threading
@@ -20,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -31,6 +29,7 @@ from rollout.errors import BadInput
 from rollout.local.data_plane.colour_processes import ColourProcesses
 from rollout.local.data_plane.proxy import COLOUR_HEADER
 from rollout.local.data_plane.serving import serve_cohort
+from rollout.local.endpoint import why_not_local
 from rollout.model.stack import TenantRef
 
 MAX_RPS = 2_000
@@ -87,14 +86,11 @@ class Tally:
 
 
 def checked_loopback(url: str) -> str:
-    """``url`` if its host is a loopback address; :class:`BadInput` otherwise."""
-    host = urlsplit(url).hostname or ""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        raise BadInput(f"rehearsal traffic goes to loopback addresses only, not {host!r}")
+    """``url`` if its host is (or resolves only to) a loopback address, by the local
+    guard's own rule with no host allowed beyond it; :class:`BadInput` otherwise."""
+    problem = why_not_local(url, frozenset())
+    if problem is not None:
+        raise BadInput(f"rehearsal traffic goes to loopback addresses only: {problem}")
     return url
 
 

@@ -165,33 +165,41 @@ def _reap_refusal(rollout: CohortRollout, state: RolloutState | None) -> str | N
     return None
 
 
-def reap_plan(rollout: CohortRollout) -> CommandPlan:
-    """``rollout reap``: the old colour scaled down, or :class:`Blocked` saying why not.
+def _reap(rollout: CohortRollout) -> CommandPlan | str:
+    """The reap's plan, or why there is none; the state, the weights, the pins and the
+    colour's size are each read once.
 
     A colour already scaled down gives a plan of no steps; one the ledger says was scaled
     down but that still has a size (a reap that crashed in between) is scaled down again.
     """
     state = rollout.state()
     capacity = rollout.hooks.capacity
+    left = None
     if state is not None and state.status == Status.PROMOTED and state.scaled_down_at:
         left = capacity.size(state.old_colour) if capacity is not None else None
         if not left:
             return command_plan("reap", RolloutRun(rollout, state), [])
     refusal = _reap_refusal(rollout, state)
     if refusal is not None or state is None:
-        raise Blocked(refusal or "no rollout")
-    size = capacity.size(state.old_colour) if capacity is not None else None
-    if state.scaled_down_at and state.scaled_down_from:
-        size = state.scaled_down_from  # a reap that crashed between its record and resize
+        return refusal or "no rollout"
+    if left:
+        size: int | None = state.scaled_down_from or left
+    else:
+        size = capacity.size(state.old_colour) if capacity is not None else None
     run = RolloutRun(rollout, state)
     return command_plan("reap", run, [ScaleDown(run, state.old_colour, state.old_version, size,
-                                         capacity.unit if capacity else "")])
+                                                capacity.unit if capacity else "")])
+
+
+def reap_plan(rollout: CohortRollout) -> CommandPlan:
+    """``rollout reap``: the old colour scaled down, or :class:`Blocked` saying why not."""
+    made = _reap(rollout)
+    if isinstance(made, str):
+        raise Blocked(made)
+    return made
 
 
 def due_reap(rollout: CohortRollout) -> CommandPlan | None:
     """The reap ``status`` and ``step`` carry out on their way, when one is due and allowed."""
-    state = rollout.state()
-    if state is None or state.status != Status.PROMOTED or _reap_refusal(rollout, state):
-        return None
-    command = reap_plan(rollout)
-    return command if command.plan.steps else None
+    made = _reap(rollout)
+    return made if not isinstance(made, str) and made.plan.steps else None

@@ -462,16 +462,6 @@ class CohortRollout:
             self.hooks.on_progress(TickReport(self.state() or state, action, results, left))
         return action
 
-    def _raise_if_stopped(self, state: RolloutState | None) -> None:
-        """A driver that finds its rollout over because an operator stopped it is told so
-        (exit 1, "stopped by"), not that there is none: the stop may land between the
-        driver's look at the state and its tick's."""
-        if state is None or self._heartbeat is None:
-            return
-        stop = self.ledger.stop_request(self.cohort.cohort, state.started_at)
-        if stop is not None:
-            raise StoppedByOperator(self.cohort.cohort, stop)
-
     def _act(self, state: RolloutState, action: Action, results: list[GateResult],
              now: datetime) -> None:
         if isinstance(action, Advance):
@@ -603,8 +593,11 @@ class CohortRollout:
                 try:
                     action = self.tick()
                 except Blocked:
-                    self._raise_if_stopped(self.state())
-                    raise
+                    # an operator's stop landed between our look and the tick's: the end of
+                    # the drive below carries config back and says "stopped by" (exit 1)
+                    if self.ledger.stop_request(self.cohort.cohort, state.started_at) is None:
+                        raise
+                    break
                 if isinstance(action, Hold):
                     self.clock.sleep(min(self.settings.check_interval, action.bake_left)
                                      if action.bake_left > 0 else self.settings.check_interval)

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources, RunningCompute, region_of_arn
 from rollout.errors import BadInput, RolloutFailed
+from rollout.local.endpoint import why_not_local
 from rollout.local.server import FAKE_CREDENTIALS, LOOPBACK, free_port
 from rollout.vocabulary.colours import COLOURS, Colour
 
@@ -49,7 +49,6 @@ HOST_MODULE = "rollout.local.data_plane.lambda_host"
 BASIC_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
                    "TEMP", "TMP", "SYSTEMROOT")
 """What a child takes from this process's environment: nothing that can hold a secret."""
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 READY_WITHIN = 15.0
 STOP_WITHIN = 5.0
 TAIL_CHARS = 2000
@@ -119,9 +118,10 @@ def child_environment(function_variables: Mapping[str, str], parent: Mapping[str
 def local_endpoint(clients: AwsClients, region: str) -> str:
     """The clients' endpoint; :class:`BadInput` unless it is on the loopback interface."""
     endpoint = str(clients.for_region(region).client("lambda").meta.endpoint_url)
-    if urlsplit(endpoint).hostname not in LOOPBACK_HOSTS:
+    problem = why_not_local(endpoint, frozenset())
+    if problem is not None:
         raise BadInput(f"local colour processes run against a local endpoint only, and the "
-                       f"clients talk to {endpoint}")
+                       f"clients talk to {endpoint}: {problem}")
     return endpoint
 
 
