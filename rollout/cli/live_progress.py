@@ -77,3 +77,8 @@ class LiveProgress:
         if self._live is not None:
             self._live.update(Text(f"waiting {human_duration(waited)} for {states.describe()}",
                                    style="green" if states.serves else "yellow"))
+
+    def show(self, line: str) -> None:
+        """Any one line of progress (a rehearsal's tally, say) in place of the last."""
+        if self._live is not None:
+            self._live.update(Text(line))

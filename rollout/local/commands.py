@@ -30,7 +30,10 @@ from rollout.stacks.providers import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rollout.aws_clients import AwsClients
+    from rollout.cli.live_progress import LiveProgress
     from rollout.discovery import OutputsSource
     from rollout.local.deployer import DeployResult, LocalDeployer
     from rollout.local.traffic import Tally, TrafficSummary
@@ -140,6 +143,7 @@ def traffic(
     moto and publishes ALB's metrics there, so the gates judge what tenants really got.
     Loopback only, bounded in count and time.
     """
+    from rollout.cli.live_progress import LiveProgress
     from rollout.local.server import require_local_extra
     from rollout.local.traffic import checked_rate, rehearse
     from rollout.vocabulary.durations import parse_duration
@@ -149,37 +153,24 @@ def traffic(
     checked_rate(rps, seconds)
     ctx = context.current()
     resources = ctx.cohort(cohort)
-    with _TallyDisplay(enabled=not as_json) as display:
+    with LiveProgress(enabled=not as_json) as live:
         summary = rehearse(ctx.clients_for(resources), resources, rps=rps, duration=seconds,
-                           on_request=display.update)
+                           on_request=_tally_line(live))
     emit(summary, as_json, _show_traffic)
 
 
-class _TallyDisplay:
-    """A live line per colour while rehearsal traffic runs (a few refreshes a second)."""
+def _tally_line(live: LiveProgress) -> Callable[[Tally], None]:
+    """The traffic's ``on_request`` hook: a line per colour, a few refreshes a second."""
+    shown = [0.0]
 
-    def __init__(self, enabled: bool) -> None:
-        from rich.live import Live
-
-        self._live = Live(console=console, refresh_per_second=4) if enabled else None
-        self._shown = 0.0
-
-    def __enter__(self) -> _TallyDisplay:
-        if self._live is not None:
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.__exit__(None, None, None)
-
-    def update(self, tally: Tally) -> None:
+    def update(tally: Tally) -> None:
         now = time.monotonic()
-        if self._live is None or now - self._shown < 0.25:
-            return
-        self._shown = now
-        self._live.update(", ".join(f"{colour}: {count}" for colour, count
-                                    in sorted(tally.per_colour.items())) + " requests")
+        if now - shown[0] >= 0.25:
+            shown[0] = now
+            live.show(", ".join(f"{colour}: {count}" for colour, count
+                                in sorted(tally.per_colour.items())) + " requests")
+
+    return update
 
 
 def _show_traffic(summary: TrafficSummary) -> None:
