@@ -11,7 +11,9 @@ JSON in ``doc``.
 
 Every write that could race is a conditional write, so two CI jobs can never
 both believe they hold a cohort, and the state is saved only in one transaction
-with its revision, the holder's lock token and the absence of a stop request.
+with its revision, the holder's lock token and the absence of a stop request. An
+event with a key is written in one transaction with a claim on its key, so an
+outcome two processes record at the same instant is recorded once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from rollout.vocabulary.ledger_keys import (
     LOCK_SK,
     STATE_SK,
     cohort_pk,
+    event_key_sk,
     event_sk,
     stop_sk,
 )
@@ -62,7 +65,11 @@ def default_actor() -> str:
 
 
 class Event(BaseModel):
-    """One entry of a cohort's append-only history: who did what, when and why."""
+    """One entry of a cohort's append-only history: who did what, when and why.
+
+    ``data["key"]``, when there is one, names what the event records (``<started>:step:1``,
+    ``<started>:rolled_back``): the ledger records a key once, whoever records it.
+    """
 
     seq: int = 0
     at: datetime = Field(default_factory=utc_now)
@@ -70,6 +77,12 @@ class Event(BaseModel):
     kind: str
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str | None:
+        """The event's idempotency key, or None for one that may repeat (``stack-deployed``)."""
+        key = self.data.get("key")
+        return key if isinstance(key, str) else None
 
 
 class Lease(BaseModel):
@@ -135,7 +148,11 @@ class RolloutLedger(Protocol):
         ...
 
     def append_event(self, cohort: str, event: Event) -> Event:
-        """Append ``event`` with the next sequence number; the event as numbered."""
+        """Append ``event`` with the next sequence number; the event as numbered.
+
+        An event whose :attr:`Event.key` is recorded already is not appended again: the
+        answer is the event recorded under that key.
+        """
         ...
 
     def save_state(self, cohort: str, doc: BaseModel, *, expected_revision: int,
@@ -208,23 +225,36 @@ class LedgerRules(ABC):
         return found[-1] if found else None
 
     def append_event(self, cohort: str, event: Event) -> Event:
-        """Append ``event`` with the next sequence number.
+        """Append ``event`` with the next sequence number; a keyed event only once.
 
         Two processes may append at once (an operator's stop while a holder runs): the
-        loser of a sequence number takes the next one. When the condition fails because
-        our own first attempt landed (its response was lost and botocore sent it again),
-        the item holds exactly our event: that is success.
+        loser of a sequence number takes the next one. An event with a key is written
+        together with a claim on that key (``EVENTKEY#<key>``, holding the event as
+        numbered), so when two processes record the same outcome in the same instant,
+        the second finds the claim and is answered with the first one's event, writing
+        nothing. When the condition fails because our own first attempt landed (its
+        response was lost and botocore sent it again), the item holds exactly our
+        event: that is success.
         """
+        claim = event_key_sk(event.key) if event.key is not None else None
         for _ in range(EVENT_ATTEMPTS):
+            if claim is not None:
+                recorded = self.get(cohort_pk(cohort), claim, Event)
+                if recorded is not None:
+                    return recorded
             last = self.last_event(cohort)
             numbered = event.model_copy(update={"seq": (last.seq if last else 0) + 1})
-            sk = event_sk(numbered.seq)
-            if self.put(cohort_pk(cohort), sk, numbered, only_if_new=True):
+            if self._put_event(cohort, numbered, claim):
                 return numbered
-            found = self.get(cohort_pk(cohort), sk, Event)
+            found = self.get(cohort_pk(cohort), event_sk(numbered.seq), Event)
             if found is not None and found.model_dump_json() == numbered.model_dump_json():
                 return numbered
         raise Blocked(f"cohort {cohort}: other processes kept writing events; try again")
+
+    @abstractmethod
+    def _put_event(self, cohort: str, event: Event, claim: str | None) -> bool:
+        """Write ``event`` at its number and, with ``claim``, the claim on its key: both
+        or neither, each only if new. False when either was there already."""
 
     # stop requests -----------------------------------------------------
     def request_stop(self, cohort: str, request: StopRequest) -> None:
@@ -348,6 +378,27 @@ class Ledger(LedgerRules):
             ExpressionAttributeValues={":pk": {"S": cohort_pk(cohort)},
                                        ":prefix": {"S": EVENT_PREFIX}}).get("Items", [])
         return Event.model_validate_json(found[0]["doc"]["S"]) if found else None
+
+    def _put_event(self, cohort: str, event: Event, claim: str | None) -> bool:
+        """A keyed event and the claim on its key in one transaction, each only if new.
+
+        So the claim exists exactly when the event does: a crash leaves both or neither,
+        and ``resume`` records a missing outcome as if nobody had tried. A refusal (the
+        number taken, the key claimed, or another transaction on one of the two items
+        just now) is answered False, and :meth:`append_event` looks again.
+        """
+        if claim is None:
+            return self.put(cohort_pk(cohort), event_sk(event.seq), event, only_if_new=True)
+        doc = {"S": event.model_dump_json()}
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.table,
+                         "Item": {"pk": {"S": cohort_pk(cohort)}, "sk": {"S": sk}, "doc": doc},
+                         "ConditionExpression": "attribute_not_exists(pk)"}}
+                for sk in (event_sk(event.seq), claim)])
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+        return True
 
     # state -------------------------------------------------------------
     def save_state(self, cohort: str, doc: BaseModel, *, expected_revision: int,

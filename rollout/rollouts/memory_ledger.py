@@ -23,12 +23,13 @@ from pydantic import BaseModel
 from rollout.errors import Blocked
 from rollout.rollouts.ledger import (
     DEFAULT_LEASE_SECONDS,
+    Event,
     Lease,
     LedgerRules,
     LedgerUnreadable,
     M,
 )
-from rollout.vocabulary.ledger_keys import LOCK_SK, STATE_SK, cohort_pk
+from rollout.vocabulary.ledger_keys import LOCK_SK, STATE_SK, cohort_pk, event_sk
 
 
 class MemoryLedger(LedgerRules):
@@ -45,6 +46,17 @@ class MemoryLedger(LedgerRules):
         self._lock = threading.RLock()
         self.lost = False
         """Set it to make every read fail as a deleted table does."""
+
+    def _put_event(self, cohort: str, event: Event, claim: str | None) -> bool:
+        """The event and the claim on its key under this ledger's lock: both or neither."""
+        pk, sk = cohort_pk(cohort), event_sk(event.seq)
+        with self._lock:
+            if (pk, sk) in self._items or (claim is not None and (pk, claim) in self._items):
+                return False
+            self._items[(pk, sk)] = event.model_dump_json()
+            if claim is not None:
+                self._items[(pk, claim)] = event.model_dump_json()
+            return True
 
     def keys(self) -> list[tuple[str, str]]:
         """Every ``(pk, sk)`` stored, in order (locks included): what a test may assert on."""

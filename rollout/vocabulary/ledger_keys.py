@@ -10,11 +10,15 @@ pk                    sk                                           what
 ``COHORT#<cohort>``   ``STATE``                                    the rollout's state
 ``COHORT#<cohort>``   ``LOCK``                                     the lease lock
 ``COHORT#<cohort>``   ``EVENT#<seq, 9 digits>``                    one event of its history
+``COHORT#<cohort>``   ``EVENTKEY#<event key>``                     the claim on an event's key
 ``COHORT#<cohort>``   ``STOP#<rollout started at>``                an operator's stop request
 ``NOTICE#<release>``  ``TENANT#<tenant>``                          one tenant's notice
 ``CONFIG#<cohort>``   ``SNAPSHOT#<store>#<from>><to>[#<tenant>#n]``  config-copy snapshots
 ``STACK#<cohort>``    ``OUTPUTS``                                  what ``stacks up`` deployed
 ====================  ===========================================  ==========================
+
+An event's key claim sorts apart from the events (``EVENTKEY#`` does not begin with
+``EVENT#``), so reading the history never reads the claims.
 
 A partition key function called with ``"*"`` gives the pattern an IAM condition
 matches every cohort (or release) with.
@@ -27,6 +31,7 @@ from datetime import datetime
 STATE_SK = "STATE"
 LOCK_SK = "LOCK"
 EVENT_PREFIX = "EVENT#"
+EVENT_KEY_PREFIX = "EVENTKEY#"
 STOP_PREFIX = "STOP#"
 NOTICE_TENANT_PREFIX = "TENANT#"
 SNAPSHOT_PREFIX = "SNAPSHOT#"
@@ -41,6 +46,12 @@ def cohort_pk(cohort: str) -> str:
 def event_sk(seq: int) -> str:
     """Event ``seq`` of a cohort's history; zero-padded, so sort order is sequence order."""
     return f"{EVENT_PREFIX}{seq:09d}"
+
+
+def event_key_sk(key: str) -> str:
+    """The claim on event key ``key``: written with the event itself, so a key is recorded
+    once however many processes record it."""
+    return f"{EVENT_KEY_PREFIX}{key}"
 
 
 def stop_sk(rollout_started_at: datetime) -> str:

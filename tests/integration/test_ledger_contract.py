@@ -9,7 +9,9 @@ both, the DynamoDB one on moto.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -145,12 +147,74 @@ def test_events_are_numbered_from_one_without_gaps(contract: Contract) -> None:
         (1, "started"), (2, "step"), (3, "promoted")]
 
 
+def outcome(actor: str) -> Event:
+    """The event a rollback's operator and a resumed job both record: same key, own actor."""
+    return Event(kind="rolled_back", message="all traffic back on blue", actor=actor,
+                 data={"key": f"{STARTED.isoformat()}:rolled_back"})
+
+
+def test_a_keyed_event_appended_twice_is_recorded_once(contract: Contract) -> None:
+    ledger = contract.ledger
+    ledger.append_event("canary", Event(kind="started", message="started", actor="ci"))
+    first = ledger.append_event("canary", outcome("ops@laptop"))
+    second = ledger.append_event("canary", outcome("ci@runner"))
+    assert second == first, "the second append answers with the event already recorded"
+    assert [(e.seq, e.kind, e.actor) for e in ledger.events("canary")] == [
+        (1, "started", "ci"), (2, "rolled_back", "ops@laptop")]
+    ledger.append_event("canary", Event(kind="config", message="carried back", actor="ci"))
+    assert [e.seq for e in ledger.events("canary")] == [1, 2, 3]
+
+
+def test_eight_processes_appending_one_keyed_event_at_once_record_it_once(
+        contract: Contract) -> None:
+    ledger = contract.ledger
+    together = threading.Barrier(8)
+
+    def append(actor: str) -> Event:
+        together.wait()
+        return ledger.append_event("canary", outcome(actor))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(append, [f"job-{n}" for n in range(8)]))
+    recorded = ledger.events("canary")
+    assert [(e.seq, e.kind) for e in recorded] == [(1, "rolled_back")]
+    assert all(answer == recorded[0] for answer in answers), "each is told what was recorded"
+
+
+def test_a_keyed_event_that_loses_its_number_leaves_no_claim_behind(
+        contract: Contract, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event and its claim are written together or not at all: a write refused for
+    its number (another process took it) claims nothing, so the retry still records it,
+    as ``resume`` still records an outcome whose write a crash stopped."""
+    ledger = contract.ledger
+    ledger.append_event("canary", Event(kind="started", message="started", actor="ci"))
+    real = ledger.last_event
+    stale: list[Event | None] = [None]  # a look at the history from before "started"
+    monkeypatch.setattr(ledger, "last_event",
+                        lambda cohort: stale.pop() if stale else real(cohort))
+    recorded = ledger.append_event("canary", outcome("ops@laptop"))
+    assert not stale, "the append numbered its event on the stale look first"
+    assert recorded.seq == 2
+    assert [(e.seq, e.kind) for e in ledger.events("canary")] == [(1, "started"),
+                                                                   (2, "rolled_back")]
+
+
+def test_an_event_without_a_key_is_appended_every_time(contract: Contract) -> None:
+    ledger = contract.ledger
+    pin = Event(kind="pinned", message="gale pinned to blue", actor="ops",
+                data={"tenants": {"gale": "opted out"}})
+    ledger.append_event("canary", pin)
+    ledger.append_event("canary", pin)
+    assert [(e.seq, e.kind) for e in ledger.events("canary")] == [(1, "pinned"), (2, "pinned")]
+
+
 def test_the_key_layout_is_the_one_the_table_holds(contract: Contract) -> None:
     """Existing ledgers hold these keys: a change of layout would orphan every rollout."""
     ledger = contract.ledger
     lease = contract.acquire("holder")
     ledger.save_state("canary", Doc(text="r1"), expected_revision=0, lease=lease, fence=None)
     ledger.append_event("canary", Event(kind="started", message="started", actor="ci"))
+    ledger.append_event("canary", outcome("ops"))
     ledger.request_stop("canary", StopRequest(kind="rollback", reason="r", actor="ops",
                                               at=STARTED, rollout_started_at=STARTED))
     if isinstance(ledger, Ledger):
@@ -158,6 +222,7 @@ def test_the_key_layout_is_the_one_the_table_holds(contract: Contract) -> None:
         keys = sorted((item["pk"]["S"], item["sk"]["S"]) for item in items)
     else:
         keys = ledger.keys()
-    assert keys == [("COHORT#canary", "EVENT#000000001"), ("COHORT#canary", "LOCK"),
-                    ("COHORT#canary", "STATE"),
+    assert keys == [("COHORT#canary", "EVENT#000000001"), ("COHORT#canary", "EVENT#000000002"),
+                    ("COHORT#canary", "EVENTKEY#2026-03-02T09:00:00+00:00:rolled_back"),
+                    ("COHORT#canary", "LOCK"), ("COHORT#canary", "STATE"),
                     ("COHORT#canary", "STOP#2026-03-02T09:00:00+00:00")]

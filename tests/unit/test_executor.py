@@ -16,10 +16,10 @@ from rollout.gates.manual import ManualGate, ManualSettings
 from rollout.model.stack import TenantRef
 from rollout.rollouts.command_plans import rollback_plan
 from rollout.rollouts.executor import RolloutSettings
-from rollout.rollouts.ledger import StoppedByOperator, StopRequest
+from rollout.rollouts.ledger import Event, StoppedByOperator, StopRequest
 from rollout.rollouts.progression import Advance, Hold, Pause, Promote
 from rollout.rollouts.state import Status
-from rollout.vocabulary.ledger_keys import cohort_pk, event_sk
+from rollout.vocabulary.ledger_keys import cohort_pk, event_key_sk, event_sk
 from tests.rollout_doubles import (
     BAKE,
     OLD_ONLY,
@@ -156,8 +156,9 @@ def test_resume_after_a_crash_restores_the_weights_the_ledger_holds() -> None:
     bench.clock.advance(BAKE)
     bench.tick()
     bench.router.weights = {"blue": 75, "green": 25}  # the crash: ledger saved, write lost
-    step_events = [e for e in bench.ledger.events("canary") if e.kind == "step"]
-    bench.ledger.delete(cohort_pk("canary"), event_sk(step_events[-1].seq))  # and its event
+    lost = [e for e in bench.ledger.events("canary") if e.kind == "step"][-1]
+    bench.ledger.delete(cohort_pk("canary"), event_sk(lost.seq))  # and its event, which a
+    bench.ledger.delete(cohort_pk("canary"), event_key_sk(str(lost.key)))  # crash loses whole
     rollout = bench.rollout("ci@second-runner")
     with rollout.lease():
         final = rollout.resume()
@@ -271,6 +272,37 @@ def test_a_holder_that_finds_its_rollout_stopped_is_told_it_was_stopped() -> Non
         holder.state = lambda: next(looks, None) or real()  # type: ignore[method-assign]
         with pytest.raises(StoppedByOperator, match="stopped by ops@laptop"):
             holder.drive()
+
+
+def test_an_outcome_recorded_by_an_operator_and_a_resumed_job_at_once_is_recorded_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race of the fault suite: a job takes the lease right after the operator's
+    rollback wrote, and its resume records the outcome between the operator's look at the
+    history and the operator's own append."""
+    bench = Bench(gates=[ScriptedGate("alarm")])
+    bench.start()
+    rollback = rollback_plan(bench.rollout("ops@laptop"), "bad build")
+    request, route_back, record, *rest = rollback.plan.steps
+    request.apply()
+    route_back.apply()
+    append = bench.ledger.append_event
+
+    def job_resumes_first(cohort: str, event: Event) -> Event:
+        if event.actor == "ops@laptop" and event.kind == "rolled_back":
+            job = bench.rollout("ci@runner")
+            with job.lease():
+                job.resume()
+        return append(cohort, event)
+
+    monkeypatch.setattr(bench.ledger, "append_event", job_resumes_first)
+    record.apply()
+    for step in rest:
+        step.apply()
+    outcomes = [e for e in bench.ledger.events("canary") if e.kind == "rolled_back"]
+    assert [(e.actor, e.message) for e in outcomes] == [
+        ("ci@runner", "all traffic back on blue (1.4.2): bad build")]
+    assert bench.router.writes == [{"blue": 75, "green": 25}, OLD_ONLY]
+    assert bench.carry_back.calls == ["canary"]
 
 
 def test_a_holder_finishes_a_stop_whose_command_died_before_its_write() -> None:
