@@ -3,9 +3,10 @@
 The AWS edge of the report: versions, real weights and pins come from
 :func:`rollout.rollouts.fleet_status.cohort_status` (what the listener routes now), the
 rollout state and history from the ledger, notice times from the notice records
-of each cohort's release. Event data is cut down to what the chart needs, so
-nothing a gate or a hook put into an event can leak into a page that gets mailed
-around.
+of each cohort's release, and what each colour served during the latest rollout from
+CloudWatch (:mod:`.served`; a failed read is noted on the page, never fatal). Event
+data is cut down to what the chart needs, so nothing a gate or a hook put into an
+event can leak into a page that gets mailed around.
 """
 
 from __future__ import annotations
@@ -15,9 +16,19 @@ from datetime import datetime
 from typing import Any
 
 from rollout.aws_clients import AwsClients
-from rollout.discovery import Discovery
+from rollout.discovery import CohortResources, Discovery
+from rollout.gates.cloudwatch_stats import CloudWatchUnavailable
 from rollout.notify.records import NoticeBook
-from rollout.report.model import CohortReport, GateOutcome, ReportData, ReportEvent, TenantRow
+from rollout.report.model import (
+    CohortReport,
+    GateOutcome,
+    ReportData,
+    ReportEvent,
+    ServedSeries,
+    TenantRow,
+)
+from rollout.report.served import ServedReader
+from rollout.report.served_window import served_window
 from rollout.rollouts.executor import load_state
 from rollout.rollouts.fleet_status import cohort_status
 from rollout.rollouts.ledger import Event, Ledger
@@ -54,7 +65,8 @@ class ReportGatherer:
     """Reads one app's cohorts, caching notice records per release."""
 
     def __init__(self, clients: AwsClients, discovery: Discovery, ledger: Ledger,
-                 routers: CohortRouters | None = None) -> None:
+                 routers: CohortRouters | None = None, now: datetime | None = None) -> None:
+        self._now = now or utc_now()
         self._clients = clients
         self._discovery = discovery
         self._ledger = ledger
@@ -65,6 +77,17 @@ class ReportGatherer:
         if release not in self._notices:
             self._notices[release] = NoticeBook(self._ledger, release).records()
         return self._notices[release]
+
+    def served(self, clients: AwsClients, resources: CohortResources,
+               events: list[ReportEvent]) -> tuple[ServedSeries | None, str | None]:
+        """What each colour served during the latest rollout, or why it could not be read."""
+        window = served_window(events, self._now)
+        if window is None:
+            return None, None
+        try:
+            return ServedReader(clients, resources).read(window), None
+        except CloudWatchUnavailable as exc:
+            return None, str(exc)
 
     def cohort(self, name: str) -> tuple[CohortReport, list[TenantRow]]:
         resources = self._discovery.cohort(name)
@@ -81,6 +104,7 @@ class ReportGatherer:
             gate_results=[_outcome(r) for r in state.last_gate_results] if state else [],
             failure=_outcome(state.failure) if state and state.failure else None,
             events=[report_event(name, e) for e in events])
+        report.served, report.served_error = self.served(clients, resources, report.events)
         notices = self.notices(state.release) if state else {}
         reasons = pin_reasons(events)
         tenants = []
@@ -102,11 +126,12 @@ def gather_report(clients: AwsClients, discovery: Discovery, ledger: Ledger, app
                   routers: CohortRouters | None = None) -> ReportData:
     """Everything the report page shows about ``cohorts``, read now, each cohort's traffic
     through the router ``routers`` configures for it (by default the default router)."""
-    gatherer = ReportGatherer(clients, discovery, ledger, routers)
+    now = now or utc_now()
+    gatherer = ReportGatherer(clients, discovery, ledger, routers, now)
     reports: list[CohortReport] = []
     tenants: list[TenantRow] = []
     for name in cohorts:
         report, rows = gatherer.cohort(name)
         reports.append(report)
         tenants.extend(rows)
-    return ReportData(app=app, generated_at=now or utc_now(), cohorts=reports, tenants=tenants)
+    return ReportData(app=app, generated_at=now, cohorts=reports, tenants=tenants)

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from rollout.report.model import CohortReport, GateOutcome, ReportData, ReportEvent, TenantRow
+from rollout.report.model import (
+    CohortReport,
+    GateOutcome,
+    ReportData,
+    ReportEvent,
+    ServedSeries,
+    TenantRow,
+)
+from rollout.report.served_svg import period_text, render_served
 from rollout.report.svg import colour_of, marker_key, render_chart
 from rollout.report.timeline import CohortTimeline, cohort_timeline, failure_text
 
@@ -53,7 +61,11 @@ font-weight:600;white-space:nowrap;background:#e5e7eb;color:#374151}
 .badge.paused,.badge.inconclusive{background:#fef3c7;color:#92400e}
 .badge.aborted{background:#e5e7eb;color:#374151}
 .colour{font-weight:600}.colour.blue{color:var(--blue)}.colour.green{color:var(--green)}
-figure{margin:0}figure svg.chart{display:block;width:100%;height:auto}
+figure{margin:0}figure svg.chart,figure svg.served-chart{display:block;width:100%;height:auto}
+figure.served{margin:0 0 18px}figure.served figcaption{margin:0 0 4px;color:var(--ink);
+display:block}
+.unavailable{color:#991b1b;background:#fef2f2;border-left:3px solid var(--red);
+padding:6px 8px;border-radius:4px;overflow-wrap:anywhere}
 figcaption{color:var(--muted);font-size:12.5px;margin-top:6px;display:flex;
 justify-content:space-between;align-items:center;flex-wrap:wrap;gap:8px}
 table{width:100%;border-collapse:collapse;font-size:13px}
@@ -175,6 +187,31 @@ def _rollback_notes(cohorts: Sequence[CohortReport]) -> str:
     return f'<ul class="rollbacks">{"".join(notes)}</ul>' if notes else ""
 
 
+def _served_caption(cohort: str, series: ServedSeries) -> str:
+    """``wave1 · latest rollout · one bar per second · blue 150 · green 90 requests, 12 5xx``."""
+    totals = series.totals()
+    requests = " · ".join(f"{colour} {count}" for colour, count in totals.requests.items())
+    errors = sum(totals.errors_5xx.values())
+    return (f"<strong>{_e(cohort)}</strong> · latest rollout · one bar per "
+            f"{_e(period_text(totals.period_seconds))} · {_e(requests)} requests, "
+            f"{errors} 5xx")
+
+
+def _served(cohort: CohortReport) -> str:
+    """One cohort's requests chart, or a line saying why there is none."""
+    name = _e(cohort.cohort)
+    if cohort.served_error is not None:
+        return (f'<p class="unavailable" data-served="{name}"><strong>{name}</strong>: '
+                f"traffic not available: {_e(cohort.served_error)}</p>")
+    if cohort.served is None:
+        started = any(e.kind == "started" for e in cohort.events)
+        return (f'<p class="empty" data-served="{name}">{name}: '
+                f"{'traffic not read' if started else 'no rollout to chart yet'}</p>")
+    return (f'<figure class="served" data-served="{name}">'
+            f"<figcaption>{_served_caption(cohort.cohort, cohort.served)}</figcaption>"
+            f"{render_served(cohort.served, cohort.events)}</figure>")
+
+
 def render_page(data: ReportData) -> str:
     """The whole report as one HTML document."""
     swatches = _swatches(data.cohorts)
@@ -199,6 +236,10 @@ def render_page(data: ReportData) -> str:
         f"<figure>{render_chart(timelines_of(data))}<figcaption>"
         f"<span>Hover a marker for its event.</span>{marker_key()}</figcaption></figure>",
         _rollback_notes(data.cohorts),
+        "</section>",
+        '<section id="served"><h2>Requests served<small>per colour during each cohort\'s '
+        "latest rollout, from CloudWatch; step boundaries and gate verdicts marked</small></h2>",
+        *(_served(c) for c in data.cohorts),
         "</section>",
         '<section id="gates"><h2>Gate results</h2>', _gates(data.cohorts), "</section>",
         f'<section id="tenants"><h2>Tenants<small>{len(data.tenants)} tenant(s), '

@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from rollout.vocabulary.colours import COLOURS
+
 
 class ReportEvent(BaseModel):
     """One entry of a cohort's history, as the ledger recorded it."""
@@ -39,6 +41,46 @@ class GateOutcome(BaseModel):
     threshold: float | None = None
 
 
+class ServedPoint(BaseModel):
+    """What one colour's target group served in the period starting ``at`` (CloudWatch's Sums)."""
+
+    at: datetime
+    colour: str
+    requests: float
+    errors_5xx: float = 0.0
+
+
+class ServedTotals(BaseModel):
+    """Requests and target 5xx per colour over a whole series: what ``--json`` carries."""
+
+    period_seconds: int
+    requests: dict[str, int]
+    errors_5xx: dict[str, int]
+
+
+class ServedSeries(BaseModel):
+    """Requests per colour per period over ``[start, end)``, the span of a cohort's latest
+    rollout, as CloudWatch's ``AWS/ApplicationELB`` metrics hold them.
+
+    ALB publishes nothing for a period without requests, so a missing point is zero.
+    """
+
+    period_seconds: int
+    start: datetime
+    end: datetime
+    points: list[ServedPoint] = Field(default_factory=list)
+
+    def totals(self) -> ServedTotals:
+        requests: dict[str, float] = dict.fromkeys(COLOURS, 0.0)
+        errors: dict[str, float] = dict.fromkeys(COLOURS, 0.0)
+        for point in self.points:
+            requests[point.colour] = requests.get(point.colour, 0.0) + point.requests
+            errors[point.colour] = errors.get(point.colour, 0.0) + point.errors_5xx
+        return ServedTotals(period_seconds=self.period_seconds,
+                            requests={c: round(n) for c, n in requests.items()},
+                            errors_5xx={c: round(n) for c, n in errors.items()})
+
+
 class CohortReport(BaseModel):
     """One cohort: what it runs and routes now, its rollout state and its history."""
 
@@ -55,6 +97,10 @@ class CohortReport(BaseModel):
     gate_results: list[GateOutcome] = Field(default_factory=list)
     failure: GateOutcome | None = None
     events: list[ReportEvent] = Field(default_factory=list)
+    served: ServedSeries | None = None
+    """Requests per colour during the latest rollout; None when not read (no rollout, or
+    CloudWatch failed: then ``served_error`` says why)."""
+    served_error: str | None = None
 
 
 class TenantRow(BaseModel):
@@ -88,6 +134,9 @@ class CohortSummary(BaseModel):
     weights: dict[str, int]
     events: int
     rollbacks: int
+    served: ServedTotals | None = None
+    """What each colour served during the latest rollout; None when it was not read."""
+    served_error: str | None = None
 
 
 class ReportSummary(BaseModel):
@@ -108,7 +157,8 @@ def summarize(data: ReportData, path: str) -> ReportSummary:
         cohorts=[CohortSummary(
             cohort=c.cohort, status=c.status, release=c.release, versions=c.versions,
             weights=c.weights, events=len(c.events),
-            rollbacks=sum(1 for e in c.events if e.kind == "rolled_back"))
+            rollbacks=sum(1 for e in c.events if e.kind == "rolled_back"),
+            served=c.served.totals() if c.served else None, served_error=c.served_error)
             for c in data.cohorts],
         tenants=len(data.tenants),
         tenants_per_version=dict(Counter(t.version for t in data.tenants)),

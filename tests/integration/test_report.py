@@ -1,23 +1,34 @@
 """``rollout report --html`` after real rollouts on a moto server, checked in headless Chromium.
 
 One cohort promotes, the other rolls back when its CloudWatch alarm fires mid-rollout;
-the page must then load offline without errors and chart one series per cohort.
+the page must then load offline without errors and chart one series per cohort. Under
+it, each cohort's requests per colour per second, as CloudWatch holds them: one-second
+datapoints published for wave1's rollout come back on the page and in ``--json``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from rollout.aws_clients import AwsClients
+from rollout.discovery import CohortResources
+from rollout.gates.cloudwatch_stats import ERRORS_5XX, NAMESPACE, REQUESTS, elb_dimensions
+from rollout.rollouts.ledger import Ledger
+from rollout.vocabulary.colours import Colour
 from tests.alarms import firing, put_5xx_alarm
 from tests.chromium_page import chromium_page, require_chromium
 from tests.cli_runner import rollout, rollout_output
 from tests.conftest import Fleet, deploy_fleet
+from tests.faults.client_hooks import client_hook
 from tests.releases import short_notes_yaml
 from tests.tenant_files import cohort_entry, tenant_entry, tenants_yaml
 
@@ -173,3 +184,100 @@ def test_report_loads_offline_in_headless_chromium(
     assert "quarter-end freeze" in tenants["ember"][3]
     assert tenants["cedar"][4].endswith("via sns")
     assert screenshot.stat().st_size > 10_000
+
+
+SERVED = {"blue": (90, 75, 60), "green": (0, 25, 40)}
+"""Requests per second on wave1's colours from its ``started`` second on; green's last
+second answers 12 of them with a target 5xx."""
+GREEN_5XX = 12
+
+
+def publish_served(clients: AwsClients, cohort: CohortResources, start: datetime) -> None:
+    """One-second datapoints, as the local data plane publishes them (StorageResolution=1)."""
+    data: list[dict[str, Any]] = []
+    for colour, counts in SERVED.items():
+        dimensions = elb_dimensions(cohort, cast(Colour, colour))
+        for offset, count in enumerate(counts):
+            if count:
+                data.append({"MetricName": REQUESTS, "Dimensions": dimensions,
+                             "Timestamp": start + timedelta(seconds=offset),
+                             "Value": float(count), "Unit": "Count", "StorageResolution": 1})
+    data.append({"MetricName": ERRORS_5XX, "Dimensions": elb_dimensions(cohort, "green"),
+                 "Timestamp": start + timedelta(seconds=2), "Value": float(GREEN_5XX),
+                 "Unit": "Count", "StorageResolution": 1})
+    clients.for_region(cohort.region).client("cloudwatch").put_metric_data(
+        Namespace=NAMESPACE, MetricData=data)
+
+
+@dataclass
+class Served:
+    """wave1's requests published for its rollout, then ``rollout report --json`` run."""
+
+    start: datetime
+    page: str
+    summary: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def served(rolled_out: RolledOut, tmp_path_factory: pytest.TempPathFactory) -> Served:
+    fleet = rolled_out.fleet
+    shared = fleet.shared
+    events = Ledger(fleet.clients.for_region(shared.shared_region),
+                    shared.ledger_table).events("wave1")
+    started = max(e.at for e in events if e.kind == "started").replace(microsecond=0)
+    publish_served(fleet.clients, fleet.cohorts["wave1"], started)
+    target = tmp_path_factory.mktemp("served") / "report.html"
+    done = rollout_output("report", "--html", str(target), "--json", fleet=fleet)
+    assert done.code == 0, done.stderr
+    return Served(started, target.read_text(encoding="utf-8"), json.loads(done.stdout))
+
+
+def test_report_charts_the_requests_each_colour_served_per_second(served: Served) -> None:
+    chart = served.page.split('data-served="wave1"')[1].split("</figure>")[0]
+    for colour, counts in SERVED.items():
+        for offset, count in enumerate(counts):
+            second = (served.start + timedelta(seconds=offset)).strftime("%H:%M:%S")
+            assert (f"<title>{second} {colour}: {count} requests</title>" in chart) == (count > 0)
+    last = (served.start + timedelta(seconds=2)).strftime("%H:%M:%S")
+    assert f"<title>{last} green: {GREEN_5XX} 5xx responses</title>" in chart
+    assert "requests per second" in chart
+    boundaries = re.findall(r'data-boundary="(\w+)"', chart)
+    assert boundaries[0] == "started" and "step" in boundaries
+    assert boundaries[-1] == "rolled_back"
+    assert re.search(r'data-verdict="fail"[^>]*><title>[^<]*gate alarm failed', chart)
+    canary = served.page.split('data-served="canary"')[1].split("</figure>")[0]
+    assert "no traffic recorded" in canary
+
+
+def test_report_json_totals_the_requests_each_colour_served(served: Served) -> None:
+    cohorts = {c["cohort"]: c for c in served.summary["cohorts"]}
+    assert cohorts["wave1"]["served"] == {
+        "period_seconds": 1, "requests": {"blue": 225, "green": 65},
+        "errors_5xx": {"blue": 0, "green": GREEN_5XX}}
+    assert cohorts["canary"]["served"]["requests"] == {"blue": 0, "green": 0}
+    assert cohorts["wave1"]["served_error"] is None
+
+
+def test_report_without_cloudwatch_says_so_and_still_writes_the_page(
+        rolled_out: RolledOut, tmp_path: Path) -> None:
+    def deny(client: Any) -> None:
+        client.meta.events.register("before-call.cloudwatch.GetMetricStatistics", _denied,
+                                    unique_id="tests-report-cloudwatch-denied")
+
+    target = tmp_path / "report.html"
+    with client_hook(deny):
+        done = rollout_output("report", "--html", str(target), "--cohort", "wave1", "--json",
+                              fleet=rolled_out.fleet)
+    assert done.code == 0, done.stderr
+    wave1 = json.loads(done.stdout)["cohorts"][0]
+    assert wave1["served"] is None
+    assert "AccessDenied" in wave1["served_error"]
+    page = target.read_text(encoding="utf-8")
+    assert "traffic not available: " in page and "AccessDenied" in page
+    assert page.count("data-series=") == 1
+
+
+def _denied(**_: Any) -> None:
+    raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorised to "
+                                 "perform cloudwatch:GetMetricStatistics"}},
+                      "GetMetricStatistics")

@@ -242,8 +242,9 @@ def test_summary_counts_rollbacks_and_pins() -> None:
 
 
 def test_rendering_does_not_import_boto3() -> None:
-    code = ("import sys, rollout.report.html, rollout.report.svg, rollout.report.timeline; "
-            "print('boto3' in sys.modules)")
+    code = ("import sys, rollout.report.html, rollout.report.svg, rollout.report.timeline, "
+            "rollout.report.served_svg, rollout.report.served_window; "
+            "print('boto3' in sys.modules or 'botocore' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
