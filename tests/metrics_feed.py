@@ -1,9 +1,9 @@
-"""Put ALB-style target group metrics into CloudWatch, as a load balancer would.
+"""Fabricated ALB-style target group metrics in CloudWatch, for tests that need a series.
 
-moto routes no traffic, so nothing would ever publish ``AWS/ApplicationELB`` metrics
-there; tests and the demo publish them with this instead. It has no pytest import, so
-the demo can use it too. The dimensions come from the same function the gates read
-with, and a test checks that function against the ARN format ALB documents.
+A gate's own tests need exact numbers (a given error count, a given p99) that real
+requests through the local data plane (:mod:`rollout.local.data_plane`) would give only
+approximately; those tests publish them with this. The demo and the rehearsal tests send
+real requests instead. The dimensions come from the same function the gates read with.
 
 Like ALB, nothing is published for a zero count (no requests, no 5xx), and response
 times go in as a distribution of per-request values (``Values``/``Counts``) so that a

@@ -10,6 +10,12 @@ ALB publishes its per-target-group metrics with two dimensions, ``TargetGroup``
 for periods with a non-zero value, so a missing ``HTTPCode_Target_5XX_Count`` means
 zero errors while a missing ``RequestCount`` means no traffic at all.
 
+The load balancer's own 5xx answers (``HTTPCode_ELB_5XX_Count``: no target, target
+unreachable, timed out) belong to no target group: ALB publishes them under the
+``LoadBalancer`` dimension alone, next to that dimension's ``RequestCount`` of the
+whole load balancer; :class:`LoadBalancerMetrics` reads those two. CloudWatch matches
+dimensions exactly, so the load balancer's totals never mix with a target group's.
+
 Percentiles: ``p99`` is requested through ``GetMetricStatistics``'s
 ``ExtendedStatistics``. Where the endpoint returns datapoints without the percentile
 (moto computes none), the period's ``Maximum`` is used instead and flagged
@@ -37,8 +43,7 @@ NAMESPACE = "AWS/ApplicationELB"
 REQUESTS = "RequestCount"
 ERRORS_5XX = "HTTPCode_Target_5XX_Count"
 ELB_ERRORS_5XX = "HTTPCode_ELB_5XX_Count"
-"""The load balancer's own 5xx answers (no target, target unreachable): no gate reads it,
-the local data plane publishes it."""
+"""The load balancer's own 5xx answers (no target, target unreachable, timed out)."""
 RESPONSE_TIME = "TargetResponseTime"
 PERCENTILE = "p99"
 
@@ -89,7 +94,9 @@ class MetricWindow:
 
 @dataclass(frozen=True)
 class TrafficStats:
-    """What one colour's target group served in a time range."""
+    """What one colour's target group served in a time range; or, from
+    :func:`load_balancer_stats`, what the whole load balancer answered, ``errors_5xx``
+    then being its own 5xx answers."""
 
     requests: float
     errors_5xx: float
@@ -104,6 +111,18 @@ class TrafficStats:
         return 100.0 * self.errors_5xx / self.requests
 
 
+def load_balancer_stats(counted: float, own_5xx: float) -> TrafficStats:
+    """The load balancer's answers from its ``RequestCount`` (``counted``) and its
+    ``HTTPCode_ELB_5XX_Count`` (``own_5xx``).
+
+    ALB counts a request in ``RequestCount`` only once it chose a target, so its 503s
+    for a target group without targets are in ``own_5xx`` but not in ``counted``. The
+    requests it answered are therefore at least the larger of the two: that lower bound
+    keeps the rate within 100% and errs towards a higher rate, never a lower one.
+    """
+    return TrafficStats(requests=max(counted, own_5xx), errors_5xx=own_5xx)
+
+
 def arn_suffix(arn: str) -> str:
     """The part of an ELB ARN CloudWatch uses as a dimension value."""
     return arn.split(":", 5)[-1].removeprefix("loadbalancer/")
@@ -115,6 +134,48 @@ def elb_dimensions(cohort: CohortResources, colour: Colour) -> list[dict[str, st
         {"Name": "TargetGroup", "Value": arn_suffix(cohort.target_group_arns[colour])},
         {"Name": "LoadBalancer", "Value": arn_suffix(cohort.load_balancer_arn)},
     ]
+
+
+def load_balancer_dimensions(cohort: CohortResources) -> list[dict[str, str]]:
+    """The one dimension ALB publishes the whole load balancer's metrics under."""
+    return [{"Name": "LoadBalancer", "Value": arn_suffix(cohort.load_balancer_arn)}]
+
+
+def summed(cloudwatch: Any, queries: list[dict[str, Any]], window: MetricWindow
+           ) -> dict[str, float]:
+    """Query id → value over the window, for the queries with any datapoint: the sum of
+    its values, or their maximum for an id starting ``max``."""
+    values: dict[str, list[float]] = {}
+    pages = cloudwatch.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=window.start, EndTime=window.query_end())
+    for page in pages:
+        for result in page["MetricDataResults"]:
+            values.setdefault(result["Id"], []).extend(
+                float(v) for v in result.get("Values", []) if v is not None)
+    return {query_id: (max(found) if query_id.startswith("max") else sum(found))
+            for query_id, found in values.items() if found}
+
+
+class LoadBalancerMetrics:
+    """Reads what one cohort's load balancer answered, whichever colour it chose."""
+
+    def __init__(self, clients: AwsClients, cohort: CohortResources) -> None:
+        self._cloudwatch = clients.client("cloudwatch")
+        self._cohort = cohort
+
+    def traffic(self, window: MetricWindow) -> TrafficStats:
+        """Requests answered and the load balancer's own 5xx among them (see
+        :func:`load_balancer_stats`), in one metric data call."""
+        dimensions = load_balancer_dimensions(self._cohort)
+        queries = [{"Id": query_id, "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": name, "Dimensions": dimensions},
+            "Period": window.period_seconds(), "Stat": "Sum"}}
+            for query_id, name in (("req", REQUESTS), ("elb", ELB_ERRORS_5XX))]
+        try:
+            sums = summed(self._cloudwatch, queries, window)
+        except (ClientError, BotoCoreError) as exc:
+            raise CloudWatchUnavailable(f"could not read CloudWatch metrics: {exc}") from None
+        return load_balancer_stats(sums.get("req", 0.0), sums.get("elb", 0.0))
 
 
 class TargetGroupMetrics:
@@ -164,15 +225,7 @@ class TargetGroupMetrics:
             queries += [{"Id": f"{prefix}{index}", "ReturnData": True, "MetricStat": {
                 "Metric": self._metric(name, colour), "Period": period, "Stat": stat}}
                 for prefix, name, stat in wanted]
-        values: dict[str, list[float]] = {}
-        pages = self._cloudwatch.get_paginator("get_metric_data").paginate(
-            MetricDataQueries=queries, StartTime=window.start, EndTime=window.query_end())
-        for page in pages:
-            for result in page["MetricDataResults"]:
-                values.setdefault(result["Id"], []).extend(
-                    float(v) for v in result.get("Values", []) if v is not None)
-        return {query_id: (max(found) if query_id.startswith("max") else sum(found))
-                for query_id, found in values.items() if found}
+        return summed(self._cloudwatch, queries, window)
 
     def _p99_seconds(self, colour: Colour, window: MetricWindow) -> float | None:
         """The p99 over the window; the highest per-period p99 if CloudWatch splits it."""

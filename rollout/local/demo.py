@@ -12,13 +12,20 @@ The releases are real: zips of the example app (``examples/app``) built by
 exists, and every colour is a Lambda function deployed from its release's zip, resolved
 as ``rollout stacks up`` resolves it. What a colour runs is read back from moto (the
 function version registered in its target group, the code Lambda holds), never from
-the demo's own notes. moto runs no code, so the failing release's errors are still
-fed as load-balancer metrics.
+the demo's own notes.
+
+The requests are real too: while each cohort rolls out, its tenants call their app
+through a local stand-in of the cohort's load balancer (:mod:`rollout.local.data_plane`),
+each colour's zip running as a local process, so the gates judge what those requests
+made. wave2's green runs a build of 1.5.0 with a defect baked in (a share of its
+answers are 500s), the demo's stand-in for a bug only wave2's traffic finds; the demo
+says so when it deploys it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -31,7 +38,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rollout.artefacts.colour_artefacts import release_zip
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
@@ -42,11 +48,16 @@ from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources, Discovery
 from rollout.errors import Blocked, RolloutFailed
 from rollout.local.app_bundle import build_app_zip
+from rollout.local.demo_traffic import (
+    RPS,
+    ObservedRollout,
+    TenantsCalling,
+    observe,
+    tenants_calling,
+)
 from rollout.local.deployer import LocalDeployer, colour_overrides, deep_merge
-from rollout.local.metrics_feed import feed_requests
 from rollout.local.record import local_discovery
-from rollout.local.server import embedded_moto
-from rollout.local.traffic import rehearse
+from rollout.local.server import moto_in_child_process
 from rollout.model.release import ReleaseNotes
 from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.model.tenants import TenantsFile, load_tenants
@@ -76,8 +87,10 @@ RELEASE = "1.5.0"
 COHORTS = ("canary", "wave1", "wave2")
 DEMO_STRATEGY = {"canary": "canary:10:1s", "wave1": "linear:50:1s", "wave2": "linear:25:1s"}
 FAILING_COHORT = "wave2"
-REHEARSED = "wave1"
-"""The cohort chapter 8 sends real requests to: promoted, with two tenants pinned to blue."""
+DEFECT = "errors:0.05"
+"""Baked into the 1.5.0 build wave2's green runs: one answer in twenty is a 500."""
+DEMO_MIN_SAMPLES = 20
+"""Requests a traffic gate needs before it judges: a 1-second bake sees few of them."""
 EDITING_TENANT = "harbor-media"
 SECRET_TENANT = "birch-labs"
 ALARM = "api-5xx"
@@ -98,8 +111,8 @@ class DemoResult(BaseModel):
     pinned: dict[str, str]
     report: str
     seconds: float
-    requests: dict[str, dict[str, int]] = Field(default_factory=dict)
-    """Chapter 8's real requests to wave1: per tenant, how many each colour served."""
+    traffic: dict[str, ObservedRollout] = Field(default_factory=dict)
+    """Per cohort, what its tenants' real requests got while it rolled out."""
 
 
 class ColourCode(BaseModel):
@@ -130,7 +143,7 @@ class Story:
     clients: AwsClients = field(default_factory=AwsClients)
     rolled_back: dict[str, str] = field(default_factory=dict)
     pin_reasons: dict[str, str] = field(default_factory=dict)
-    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    traffic: dict[str, ObservedRollout] = field(default_factory=dict)
 
     def say(self, text: str | Text = "") -> None:
         """One line as it is (styles come as a :class:`Text`): messages from gates, AWS and
@@ -156,6 +169,8 @@ class DemoFleet:
     tenants: TenantsFile
     ledger: Ledger
     deployer: LocalDeployer
+    defective: ColourArtefact | None = None
+    """The 1.5.0 build with :data:`DEFECT` baked in, once published (wave2's green runs it)."""
 
     def setup(self, name: str) -> CohortSetup:
         """Cohort ``name`` as ``tenants.yaml`` configures it (its router, its gates)."""
@@ -177,25 +192,34 @@ class DemoFleet:
 def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool) -> DemoResult:
     """Tell the whole story; return the final fleet."""
     started = utc_now()
-    with embedded_moto() as endpoint:
+    with moto_in_child_process() as endpoint:
         # One region for the whole story, the stacks' own: AWS_REGION may name another.
         clients = AwsClients().for_region(stack_regions(project_dir).get("shared"))
         story = Story(project_dir, report_path, console, quiet, clients)
         story.say(f"An embedded moto server is standing in for AWS at {endpoint}: "
                   "no AWS account and no Pulumi CLI are needed.")
-        fleet = deploy_shared(story, load_tenants(project_dir / "examples" / "tenants.yaml"))
+        fleet = deploy_shared(story, demo_tenants(
+            load_tenants(project_dir / "examples" / "tenants.yaml")))
         publish_releases(story, fleet)
         deploy_cohorts(story, fleet)
         plan = prepare_release(story, fleet)
         refuse_without_notice(story, fleet)
         for name in COHORTS:
             roll_cohort(story, fleet, plan, name)
-        send_real_requests(story, fleet, REHEARSED)
         statuses = fleet_status(story.clients, fleet.discovery, fleet.ledger, list(COHORTS))
         write_page(report_path, render_page(gather_report(
             story.clients, fleet.discovery, fleet.ledger, fleet.app, list(COHORTS))))
         result = summarise(story, fleet, statuses, started)
     return result
+
+
+def demo_tenants(tenants: TenantsFile) -> TenantsFile:
+    """``tenants.yaml`` as the demo runs it: gates that count requests judge from
+    :data:`DEMO_MIN_SAMPLES` of them (the demo says so, as it says bakes are short)."""
+    cohorts = [cohort.model_copy(update={"gates": [
+        {**gate, "min_samples": DEMO_MIN_SAMPLES} if gate.get("kind") in ("sla", "metric")
+        else gate for gate in cohort.gates]}) for cohort in tenants.cohorts]
+    return tenants.model_copy(update={"cohorts": cohorts})
 
 
 def prepare_release(story: Story, fleet: DemoFleet) -> ReleasePlan:
@@ -255,8 +279,24 @@ def publish_releases(story: Story, fleet: DemoFleet) -> None:
             for item in manifest.files:
                 story.say(f"  {version}: {item.name}, {item.size:,} bytes, sha256 "
                           f"{item.sha256[:12]}, S3 object version {item.version_id}")
+        fleet.defective = upload_defective_build(story, fleet, Path(tmp))
     story.say(f"  {RELEASE} is the new release; the older ones stay in the store, so a "
               "rollback always has something to roll back to.")
+
+
+def upload_defective_build(story: Story, fleet: DemoFleet, work: Path) -> ColourArtefact:
+    """1.5.0 built with :data:`DEFECT` baked in, uploaded beside the releases (not as one:
+    the release's own zip stays what canary and wave1 run)."""
+    code = build_app_zip(RELEASE, work / "defective", project_dir=story.project_dir,
+                         defect=DEFECT).read_bytes()
+    key = f"rehearsal/{RELEASE}-with-defect/app.zip"
+    made = story.clients.client("s3").put_object(
+        Bucket=fleet.discovery.shared().artefact_bucket, Key=key, Body=code)
+    story.say(f"  and a broken build of {RELEASE} ({DEFECT}: one answer in twenty is a 500), "
+              f"kept at {key} for wave2: the demo's stand-in for a bug only wave2's traffic "
+              "finds")
+    return ColourArtefact(version=RELEASE, zip=ZipArtefact(
+        key=key, object_version=made["VersionId"], sha256=hashlib.sha256(code).hexdigest()))
 
 
 def deploy_cohorts(story: Story, fleet: DemoFleet) -> None:
@@ -293,8 +333,13 @@ def release_artefact(context: DeployContext, cohort: str, version: str) -> Colou
 def deploy_release(story: Story, fleet: DemoFleet, name: str) -> None:
     """``rollout stacks up --local --cohort <name> --version 1.5.0``, into green."""
     target = settle_target(fleet.deploy_context(story), name, RELEASE, "green")
-    fleet.deployer.deploy_version(name, target.colour, RELEASE, artefact=target.artefact)
-    story.say(f"  {what_runs(RELEASE, target.artefact)} deployed into the idle green slot "
+    artefact = target.artefact
+    if name == FAILING_COHORT and fleet.defective is not None:
+        artefact = fleet.defective
+        story.say(Text(f"  {name}'s green gets the broken build of {RELEASE} ({DEFECT}) "
+                       "instead of the release's zip", style="yellow"))
+    fleet.deployer.deploy_version(name, target.colour, RELEASE, artefact=artefact)
+    story.say(f"  {what_runs(RELEASE, artefact)} deployed into the idle green slot "
               "(`rollout stacks up --local`)")
 
 
@@ -314,17 +359,17 @@ def colour_code(story: Story, fleet: DemoFleet, cohort: CohortResources,
     version = configuration.get("Environment", {}).get("Variables", {}).get(VERSION_VARIABLE)
     recorded = cohort.compute.get(colour)
     object_version = recorded.code_object_version if recorded else None
-    if version is not None and object_version is not None:
-        confirm_object_version(fleet.store(story), version, object_version, sha256)
+    if recorded and recorded.code_key and object_version is not None:
+        confirm_object_version(fleet.store(story), recorded.code_key, object_version, sha256)
     return ColourCode(function=", ".join(f"{name}:{t.rpartition(':')[2]}" for t in targets),
                       version=version, object_version=object_version, sha256=sha256)
 
 
-def confirm_object_version(store: ArtefactStore, version: str, object_version: str,
+def confirm_object_version(store: ArtefactStore, key: str, object_version: str,
                            sha256: str) -> None:
-    """:class:`RolloutFailed` unless ``version``'s zip at ``object_version`` hashes to the
-    ``sha256`` Lambda reports: the object version shown is the one the function runs."""
-    key = release_zip(store.require(version)).key
+    """:class:`RolloutFailed` unless the zip the stack recorded (``key`` at
+    ``object_version``) hashes to the ``sha256`` Lambda reports: the object version shown
+    is the one the function runs."""
     try:
         store.check_zip(ZipArtefact(key=key, object_version=object_version, sha256=sha256))
     except RolloutFailed as differs:
@@ -470,39 +515,13 @@ class ProgressNarrator:
             self.first_step(state.new_colour, state.old_colour)
 
     def first_step(self, new: Colour, old: Colour) -> None:
-        feed_requests(self._story.clients, self._cohort, old, requests=4000, errors_5xx=2)
         if self._cohort.cohort != FAILING_COHORT:
-            feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=0)
             return
-        # moto invokes no function, so the failing release's errors are fed as metrics; on
-        # AWS the app's defect switch (ROLLOUT_APP_DEFECT=errors:0.045) would make them real.
-        feed_requests(self._story.clients, self._cohort, new, requests=1000, errors_5xx=45)
-        self._story.say(Text(f"  injected: 4.5% of requests on {new} fail with 5xx",
-                             style="yellow"))
         name = f"{self._cohort.colour_prefix(new)}/{EDITING_TENANT}/theme"
         self._story.clients.client("ssm").put_parameter(
             Name=name, Value="midnight", Type="String", Overwrite=True)
         self._story.say(f"  meanwhile {EDITING_TENANT} changes its theme to 'midnight' on "
                         f"{new}")
-
-
-def send_real_requests(story: Story, fleet: DemoFleet, name: str) -> None:
-    """Chapter 8: tenants' real requests through a local stand-in of the cohort's load
-    balancer, served by each colour's real code, pins and weights as the listener has them."""
-    story.chapter(f"8. Real requests: {name}'s tenants call their app through a local stand-in "
-                  "of its load balancer")
-    cohort = fleet.discovery.cohort(name)
-    story.say("  each colour's zip runs as a local process (fetched at its object version, "
-              "sha256 checked); the stand-in follows the listener's weights and pins in moto")
-    summary = rehearse(story.clients.for_region(cohort.region), cohort, rps=80, duration=2)
-    runs: dict[str, str] = {str(colour): version for colour, version in cohort.versions.items()}
-    for tenant, colours in sorted(summary.per_tenant.items()):
-        served = ", ".join(f"{count} by {colour} ({runs.get(colour, '-')})"
-                           for colour, count in sorted(colours.items()))
-        story.say(f"  {tenant}: {served}")
-    story.say("  status codes: " + ", ".join(f"{status} x{count}" for status, count
-                                            in sorted(summary.statuses.items())))
-    story.requests = summary.per_tenant
 
 
 def slot_of(plan: ReleasePlan, name: str) -> datetime:
@@ -535,7 +554,8 @@ def start_as_planned(story: Story, rollout: CohortRollout, strategy: str, steps:
 def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) -> None:
     slot = slot_of(plan, name)
     story.chapter(f"7{'abc'[COHORTS.index(name)]}. {name}: the calendar jumps to its slot, "
-                  f"{slot:%a %Y-%m-%d %H:%M} UTC (bakes shortened to 1 s)")
+                  f"{slot:%a %Y-%m-%d %H:%M} UTC (bakes shortened to 1 s, traffic gates judge "
+                  f"from {DEMO_MIN_SAMPLES} requests)")
     if name == "canary":
         story.say(f"  green already runs {RELEASE}: it was deployed there in chapter 6")
     else:
@@ -544,19 +564,64 @@ def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) ->
     rollout = rollout_for(story, fleet, name, slot, ProgressNarrator(story, fleet, resources))
     steps = parse_strategy(DEMO_STRATEGY[name])
     announce_pins(story, rollout, DEMO_STRATEGY[name], steps)
-    try:
-        with rollout.lease():
-            state = start_as_planned(story, rollout, DEMO_STRATEGY[name], steps,
-                                     show=name == "canary")
-            if name == "canary":
-                show_copied_config(story, fleet.ledger, resources)
-            state = drive_with_approvals(story, rollout)
-    except RolloutFailed as failed:
-        tell_rollback(story, fleet, rollout, resources, failed)
+    outcome: RolloutState | RolloutFailed
+    with tenants_calling(story.clients, resources) as calling:
+        story.say(f"  {name}'s tenants call their app all along: {RPS} requests a second "
+                  "through a local stand-in of its load balancer, each colour's zip running "
+                  "as a local process; the gates judge what those requests get")
+        try:
+            with rollout.lease():
+                outcome = start_as_planned(story, rollout, DEMO_STRATEGY[name], steps,
+                                           show=name == "canary")
+                if name == "canary":
+                    show_copied_config(story, fleet.ledger, resources)
+                outcome = drive_with_approvals(story, rollout)
+        except RolloutFailed as failed:
+            outcome = failed
+    tell_traffic(story, fleet, rollout, calling)
+    if isinstance(outcome, RolloutFailed):
+        tell_rollback(story, fleet, rollout, resources, outcome)
         return
-    story.show(render(TickReport(state, Promote(), state.last_gate_results, 0.0)))
+    story.show(render(TickReport(outcome, Promote(), outcome.last_gate_results, 0.0)))
     story.say(Text.assemble("  ", ("promoted", "green"), f": {name} runs {RELEASE} on green; "
                             "blue stays warm for instant rollback"))
+
+
+def tell_traffic(story: Story, fleet: DemoFleet, rollout: CohortRollout,
+                 calling: TenantsCalling) -> None:
+    """What the cohort's tenants really got while it rolled out, from their answers."""
+    state = rollout.state()
+    assert state is not None
+    begun = state.started_at.isoformat()
+    events = [e for e in fleet.ledger.events(state.cohort)
+              if str(e.data.get("key", "")).startswith(begun)]
+    seen = observe(calling, events, state.old_colour, state.new_colour, dict(state.pinned))
+    story.traffic[state.cohort] = seen
+    new = state.new_colour
+    story.say(f"  what {state.cohort}'s tenants got: {seen.requests:,} real requests in "
+              f"{seen.seconds:.1f} s")
+    for split in seen.steps:
+        story.say(f"    step {split.step}: weight {split.weight}% -> {split.percent}% of "
+                  f"{split.requests:,} requests reached {new}")
+    if seen.strays:
+        pinned = ", ".join(f"{t} {sum(seen.per_tenant.get(t, {}).values())}"
+                           for t in seen.strays)
+        story.say(f"    requests of pinned tenants ({pinned}) that another colour than "
+                  f"their pin's served: {sum(seen.strays.values())}")
+    if seen.same_settings:
+        story.say(f"    {len(seen.same_settings)} tenant(s)' first answers from {new} showed "
+                  f"the settings {state.old_colour} had shown them: "
+                  f"{', '.join(seen.same_settings)}")
+    for tenant in seen.different_settings:
+        story.say(f"    {tenant}'s first answer from {new} showed other settings than "
+                  f"{state.old_colour}'s (it edited one on {new} meanwhile)")
+    if seen.first_failure_to_write_ms is not None:
+        story.say(f"    from {new}'s first failed request to the rollback write: "
+                  f"{seen.first_failure_to_write_ms:,.0f} ms")
+        story.say(f"    requests sent after that write that {new} still served: "
+                  f"{seen.served_after_write} (routed before the stand-in applied it, "
+                  f"{seen.write_applied_ms or 0:.0f} ms later); after it applied: "
+                  f"{seen.served_after_applied}")
 
 
 def tell_rollback(story: Story, fleet: DemoFleet, rollout: CohortRollout,
@@ -622,7 +687,7 @@ def tenant_table(story: Story, statuses: list[CohortStatus],
 
 def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
               started: datetime) -> DemoResult:
-    story.chapter("9. Where the fleet stands: a mixed-version fleet, by design")
+    story.chapter("8. Where the fleet stands: a mixed-version fleet, by design")
     table, versions, pinned = tenant_table(story, statuses)
     story.show(table)
     running = running_code(story, fleet)
@@ -639,7 +704,7 @@ def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
                                         for colour, code in running[s.cohort].items()}}
                  for s in statuses},
         rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
-        requests=story.requests,
+        traffic=story.traffic,
         seconds=round((utc_now() - started).total_seconds(), 1))
 
 

@@ -126,8 +126,8 @@ def _serve(port: int, ready: EventType, stop: EventType) -> None:
 def moto_in_child_process() -> Iterator[str]:
     """An embedded moto server in a child process; this process's AWS settings point at it.
 
-    For measurements: a server in the measuring process would share its interpreter
-    lock and its memory.
+    For measurements and the demo: a server in the same process would share its
+    interpreter lock with the data plane and the traffic, on a machine of two cores.
     """
     require_local_extra()
     spawn = multiprocessing.get_context("spawn")

@@ -52,6 +52,20 @@ class TrafficSummary(BaseModel):
     """Requests that got no HTTP answer at all (refused, reset, timed out)."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One request as its sender saw it: whose it was, which colour served it (the data
+    plane's header), its status (None: no HTTP answer), when it was sent and answered
+    (``time.time()``), and the body."""
+
+    tenant: str
+    colour: str
+    status: int | None
+    sent_at: float
+    answered_at: float
+    body: bytes = b""
+
+
 @dataclass
 class Tally:
     """Answers counted so far, thread-safe: what the live display and the summary show."""
@@ -61,6 +75,10 @@ class Tally:
     per_tenant: dict[str, Counter[str]] = field(default_factory=dict)
     failed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answered(self, answer: Answer) -> None:
+        """Count one answer (a subclass may keep more of it)."""
+        self.add(answer.tenant, answer.colour, answer.status)
 
     def add(self, tenant: str, colour: str, status: int | None) -> None:
         with self._lock:
@@ -110,8 +128,10 @@ def send_traffic(url: str, tenants: Sequence[TenantRef], *, rps: float, duration
     """Send ``rps`` requests a second for ``duration`` seconds, tenants in turn by Host.
 
     Paced against the clock and sent by up to :data:`SENDERS` threads, so a slow answer
-    delays no other request; at most ``rps * duration`` requests, ended early by
-    ``stop``; each answer tallied by the colour that served it.
+    delays no other request; when all of them wait for answers, the next request waits
+    for one (no backlog builds up, so a ``stop`` ends the traffic at once and a slow
+    listener sees fewer requests, as a real client's would); at most ``rps * duration``
+    requests, ended early by ``stop``; each answer tallied by the colour that served it.
     """
     checked_loopback(url)
     total = checked_rate(rps, duration)
@@ -124,34 +144,60 @@ def send_traffic(url: str, tenants: Sequence[TenantRef], *, rps: float, duration
             ThreadPoolExecutor(SENDERS, thread_name_prefix="rehearsal") as senders:
 
         def send(tenant: TenantRef) -> None:
+            sent_at = time.time()
             try:
-                answer = client.get("/", headers={"Host": str(tenant.host)})
-                tally.add(tenant.id, answer.headers.get(COLOUR_HEADER, NO_COLOUR),
-                          answer.status_code)
+                got = client.get("/", headers={"Host": str(tenant.host)})
             except httpx.HTTPError:
-                tally.add(tenant.id, NO_COLOUR, None)
+                tally.answered(Answer(tenant.id, NO_COLOUR, None, sent_at, time.time()))
+            else:
+                tally.answered(Answer(tenant.id, got.headers.get(COLOUR_HEADER, NO_COLOUR),
+                                      got.status_code, sent_at, time.time(), got.content))
             if on_request is not None:
                 on_request(tally)
 
+        free = threading.BoundedSemaphore(SENDERS)
+
+        def stopped() -> bool:
+            return stop is not None and stop.is_set()
+
+        def a_free_sender() -> bool:
+            """Wait for a sender to be free; False once ``stop`` is set meanwhile."""
+            while not free.acquire(timeout=0.05):
+                if stopped():
+                    return False
+            return True
+
         for index, tenant in zip(range(total), itertools.cycle(hosts), strict=False):
-            if stop is not None and stop.is_set():
-                break
             wait = started + index / rps - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            senders.submit(send, tenant)
+            if stopped() or not a_free_sender():
+                break
+            senders.submit(send, tenant).add_done_callback(lambda _: free.release())
     return tally.summary(time.monotonic() - started)
 
 
 @contextmanager
-def local_listener(clients: AwsClients, cohort: CohortResources) -> Iterator[str]:
+def local_listener(clients: AwsClients, cohort: CohortResources, *,
+                   on_change: Callable[[float], None] | None = None) -> Iterator[str]:
     """The cohort's listener on a loopback port while the block runs, each colour's code
     running as a local process of its artefact behind it (see
-    :mod:`rollout.local.data_plane`); yields the listener's URL."""
+    :mod:`rollout.local.data_plane`); yields the listener's URL. ``on_change`` is told
+    (``time.time()``) whenever the listener starts routing by a changed listener."""
+    with local_colours(clients, cohort, on_change=on_change) as (_, url):
+        yield url
+
+
+@contextmanager
+def local_colours(clients: AwsClients, cohort: CohortResources, *,
+                  on_change: Callable[[float], None] | None = None,
+                  ) -> Iterator[tuple[ColourProcesses, str]]:
+    """:func:`local_listener`, yielding its colour processes too: a rehearsal can stop one
+    (:meth:`ColourProcesses.stop`) to play a colour dying under traffic."""
     with tempfile.TemporaryDirectory(prefix="rollout-colours-") as work, \
             ColourProcesses(clients, cohort, Path(work)) as processes, \
-            serve_cohort(clients, cohort, processes.address) as url:
-        yield url
+            serve_cohort(clients, cohort, processes.address, on_change=on_change) as url:
+        yield processes, url
 
 
 def rehearse(clients: AwsClients, cohort: CohortResources, *, rps: float, duration: float,

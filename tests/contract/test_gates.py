@@ -19,6 +19,7 @@ import pytest
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
 from rollout.gates.load import load_gate
+from rollout.gates.metric import METRICS
 from tests.conftest import Fleet, deploy_fleet
 
 pytestmark = pytest.mark.integration
@@ -91,6 +92,21 @@ def test_a_check_of_a_real_cohort_is_a_result_with_a_known_verdict(
     assert result.verdict in set(Verdict)
     assert result.reason and "\n" not in result.reason
     assert gate.name in result.gate or result.gate in gate.name
+
+
+@pytest.mark.parametrize("metric", sorted(METRICS))
+def test_every_metric_of_the_metric_gate_checks_a_real_cohort(
+        fleet: Fleet, metric: str) -> None:
+    """The metric sample above reads one metric; each metric reads CloudWatch its own way
+    (a colour's target group, or the whole load balancer). A cohort without traffic
+    gives none of them enough data: inconclusive, never a pass."""
+    gate = load_gate({"kind": "metric", "metric": metric, "max": 2, "min_samples": 1})
+
+    result = gate.check(context(fleet))
+
+    assert result.verdict is Verdict.INCONCLUSIVE, result
+    assert result.reason.startswith("no requests ") and "\n" not in result.reason
+    assert result.metric == metric
 
 
 @pytest.mark.parametrize("kind", GATE_KINDS)

@@ -30,10 +30,13 @@ from rollout.gates.cloudwatch_stats import (
     ELB_ERRORS_5XX,
     ERRORS_5XX,
     NAMESPACE,
+    REQUESTS,
     RESPONSE_TIME,
+    LoadBalancerMetrics,
     MetricWindow,
     TargetGroupMetrics,
     elb_dimensions,
+    load_balancer_dimensions,
 )
 from rollout.local.data_plane.alb_metrics import AlbMetrics
 from rollout.local.data_plane.lambda_host import ELB_ERROR_HEADER
@@ -214,6 +217,21 @@ def metric_sum(clients: AwsClients, cohort: CohortResources, colour: Colour, nam
     return sum(point["Sum"] for point in answer["Datapoints"])
 
 
+def load_balancer_sum(clients: AwsClients, cohort: CohortResources, name: str,
+                      since: datetime) -> float:
+    """The metric's sum since ``since`` under the ``LoadBalancer`` dimension alone.
+
+    Through ``GetMetricData``: like CloudWatch it matches dimensions exactly, while moto's
+    ``GetMetricStatistics`` also matches every datum that has more dimensions (each
+    target group's), which would hide whether the load balancer's own totals exist."""
+    answer = clients.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[{"Id": "m", "MetricStat": {"Metric": {
+            "Namespace": NAMESPACE, "MetricName": name,
+            "Dimensions": load_balancer_dimensions(cohort)}, "Period": 60, "Stat": "Sum"}}],
+        StartTime=since, EndTime=datetime.now(UTC) + timedelta(seconds=2))
+    return float(sum(answer["MetricDataResults"][0]["Values"]))
+
+
 def test_a_colour_whose_server_is_down_answers_502_counted_as_elb_5xx(
         router: AlbRouter, data_fleet: Fleet, cohort: CohortResources,
         targets: Targets) -> None:
@@ -227,6 +245,30 @@ def test_a_colour_whose_server_is_down_answers_502_counted_as_elb_5xx(
     assert metric_sum(data_fleet.clients, cohort, "green", ELB_ERRORS_5XX, since) == 40
 
 
+def test_the_load_balancer_publishes_its_own_totals_under_its_dimension_alone(
+        router: AlbRouter, data_fleet: Fleet, cohort: CohortResources,
+        targets: Targets) -> None:
+    targets.by_colour["green"] = None  # nothing answers for green: the listener's own 502
+    router.set_weights({"blue": 50, "green": 50})
+    since = next_whole_second()
+    with serve_cohort(data_fleet.clients, cohort, targets) as url:
+        answers = send(url, 60) + send(url, 6, path="/fail")
+    own_502 = answers[("green", 502)]
+    assert own_502 > 0 and answers[("blue", 200)] > 0, answers
+    assert sum(answers.values()) == 66
+    total = load_balancer_sum(data_fleet.clients, cohort, REQUESTS, since)
+    own_5xx = load_balancer_sum(data_fleet.clients, cohort, ELB_ERRORS_5XX, since)
+    assert (total, own_5xx) == (66, own_502)
+    assert load_balancer_sum(data_fleet.clients, cohort, ERRORS_5XX, since) == 0, \
+        "only RequestCount and HTTPCode_ELB_5XX_Count are published per load balancer"
+    window = MetricWindow.between(since, datetime.now(UTC))
+    seen = LoadBalancerMetrics(data_fleet.clients, cohort).traffic(window)
+    assert (seen.requests, seen.errors_5xx) == (66, own_502)
+    per_colour = TargetGroupMetrics(data_fleet.clients, cohort).traffic(["blue", "green"],
+                                                                        window)
+    assert per_colour["blue"].requests + per_colour["green"].requests == 66
+
+
 def test_a_target_group_with_no_targets_answers_503(
         router: AlbRouter, data_fleet: Fleet, cohort: CohortResources,
         listener: str) -> None:
@@ -237,7 +279,13 @@ def test_a_target_group_with_no_targets_answers_503(
     try:
         router.set_weights({"blue": 0, "green": 100})
         time.sleep(0.2)
+        since = next_whole_second()
         assert send(listener, 20) == Counter({("green", 503): 20})
+        time.sleep(1.2)  # the listener's flusher publishes every second
+        # ALB counts a request once it chose a target: a 503 for no target is its own
+        # 5xx, but no request of RequestCount
+        assert load_balancer_sum(data_fleet.clients, cohort, ELB_ERRORS_5XX, since) == 20
+        assert load_balancer_sum(data_fleet.clients, cohort, REQUESTS, since) == 0
     finally:
         elbv2.register_targets(TargetGroupArn=green, Targets=stand_in)
 

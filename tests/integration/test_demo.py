@@ -49,17 +49,30 @@ def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Pat
     compute = {name: cohort["compute"] for name, cohort in fleet["cohorts"].items()}
     release = hashlib.sha256(
         build_app_zip("1.5.0", tmp_path / "dist", project_dir=REPO).read_bytes()).hexdigest()
-    assert {compute[name]["green"]["sha256"] for name in compute} == {release}
+    assert {compute[name]["green"]["sha256"] for name in ("canary", "wave1")} == {release}
+    assert compute["wave2"]["green"]["sha256"] != release  # its broken build of 1.5.0
     assert compute["canary"]["green"]["function"] == "acme-canary-green:2"
     assert compute["wave2"]["blue"]["version"] == "1.4.1"
     assert compute["wave2"]["blue"]["sha256"] != release
     assert all(code["object_version"] for colours in compute.values()
                for code in colours.values())
 
-    # chapter 8's real requests: the pinned tenants were served by blue's code only
-    requests = fleet["requests"]
-    assert set(requests["ember-health"]) == set(requests["garnet-tax"]) == {"blue"}
-    assert set(requests["delta-retail"]) == set(requests["fjord-shipping"]) == {"green"}
+    # real requests flowed while every cohort rolled out: what tenants got
+    traffic = fleet["traffic"]
+    wave1 = traffic["wave1"]
+    assert wave1["strays"] == {"ember-health": 0, "garnet-tax": 0}
+    assert set(wave1["per_tenant"]["ember-health"]) == {"blue"}
+    assert set(wave1["per_tenant"]["garnet-tax"]) == {"blue"}
+    assert {"blue", "green"} <= set(wave1["per_tenant"]["delta-retail"])
+    assert traffic["canary"]["same_settings"] == ["acme-internal", "birch-labs", "cobalt-bank"]
+    for name in ("canary", "wave1"):
+        last = traffic[name]["steps"][-1]
+        assert last["weight"] == 100 and last["requests"] > 0 and last["percent"] >= 90
+    # wave2's defect failed real requests; the rollback stopped green from serving
+    failing = traffic["wave2"]
+    assert [step["weight"] for step in failing["steps"]] == [25]
+    assert failing["first_failure_to_write_ms"] is not None
+    assert failing["served_after_applied"] == 0
 
     page = report.read_text()
     assert "wave2" in page and "<svg" in page

@@ -17,10 +17,10 @@ import pytest
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict
 from rollout.gates.cloudwatch_stats import elb_dimensions
 from rollout.gates.load import load_gate
-from rollout.local.metrics_feed import feed_requests
 from rollout.vocabulary.colours import Colour
 from tests.alarms import put_5xx_alarm
 from tests.conftest import Fleet
+from tests.metrics_feed import feed_requests
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,18 @@ from hypothesis import strategies as st
 from rollout.errors import BadInput
 from rollout.gates.alarm import AlarmGate, AlarmState, judge_alarms
 from rollout.gates.base import Verdict
-from rollout.gates.cloudwatch_stats import MetricWindow, TrafficStats, arn_suffix
+from rollout.gates.cloudwatch_stats import (
+    MetricWindow,
+    TrafficStats,
+    arn_suffix,
+    load_balancer_stats,
+)
 from rollout.gates.load import load_gate, load_gates
 from rollout.gates.manual import ManualGate, judge_approval
-from rollout.gates.metric import MetricGate, MetricSettings, judge_metric
+from rollout.gates.metric import METRICS, MetricGate, MetricSettings, judge_metric
 from rollout.gates.sla import SlaGate, SlaSettings, judge_availability
-from rollout.local.metrics_feed import response_time_distribution
 from rollout.userfile import read_yaml
+from tests.metrics_feed import response_time_distribution
 
 # --- settings ----------------------------------------------------------------------------
 
@@ -85,7 +90,12 @@ def test_extra_field_is_refused_by_name() -> None:
      "is not a duration"),
     ({"kind": "metric", "metric": "error-rate", "max": 1, "window": "0s"}, "window",
      "greater than 0"),
-    ({"kind": "metric", "metric": "5xx", "max": 1}, "metric", "'error-rate' or 'latency-p99'"),
+    ({"kind": "metric", "metric": "5xx", "max": 1}, "metric",
+     "'error-rate', 'latency-p99' or 'lb-error-rate'"),
+    ({"kind": "metric", "metric": "lb-error-rate", "max": 1, "max_increase": 0.5},
+     "max_increase", "no old colour to compare with"),
+    ({"kind": "metric", "metric": "lb-error-rate", "max": 1, "max_increase": "20%"},
+     "max_increase", "set max only"),
     ({"kind": "sla", "target": 120}, "target", "less than 100"),
     ({"kind": "sla"}, "target", "Field required"),
     ({"kind": "alarm", "alarms": []}, "alarms", "at least 1 item"),
@@ -101,6 +111,12 @@ def test_bad_setting_names_its_field(settings: dict[str, Any], field: str, probl
 def test_metric_gate_needs_a_threshold() -> None:
     message = bad([{"kind": "metric", "metric": "error-rate"}])
     assert "set max_increase (compared with the old colour) and/or max" in message
+
+
+def test_the_load_balancer_error_rate_needs_a_maximum() -> None:
+    message = bad([{"kind": "metric", "metric": "lb-error-rate"}])
+    assert message.startswith("gate settings: gates.0: ")
+    assert "lb-error-rate needs max" in message
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -208,9 +224,10 @@ def test_latency_uses_p99_and_says_when_it_is_only_an_upper_bound() -> None:
        p99=st.floats(min_value=0, max_value=1e5))
 def test_fewer_requests_than_min_samples_is_never_a_pass(
         requests: int, errors: int, p99: float) -> None:
-    for name in ("error-rate", "latency-p99"):
+    for name, kind in METRICS.items():
+        compared = {} if kind.load_balancer else {"max_increase": 1e9}
         settings = MetricSettings.model_validate(
-            {"metric": name, "max": 1e9, "max_increase": 1e9, "min_samples": 100})
+            {"metric": name, "max": 1e9, "min_samples": 100, **compared})
         new = TrafficStats(requests, min(errors, requests), p99_ms=p99)
         assert judge(settings, new, TrafficStats(10_000, 0, p99_ms=1.0))[0] is \
             Verdict.INCONCLUSIVE
@@ -228,6 +245,59 @@ def test_pass_means_every_configured_limit_held(requests: int, data: st.DataObje
     within = rate <= ceiling and rate <= 100.0 * old_errors / 1000 + increase
     assert verdict is (Verdict.PASS if within else Verdict.FAIL)
     assert observed == pytest.approx(rate)
+
+
+# --- the load balancer's own 5xx ---------------------------------------------------------
+
+def lb_rate(**settings: Any) -> MetricSettings:
+    return MetricSettings.model_validate(
+        {"metric": "lb-error-rate", "min_samples": 100, "max": 1, **settings})
+
+
+def test_the_load_balancer_s_own_5xx_above_the_maximum_fail_naming_them() -> None:
+    verdict, observed, threshold, reason = judge(lb_rate(), TrafficStats(400, 10))
+    assert verdict is Verdict.FAIL
+    assert [observed, threshold] == pytest.approx([2.5, 1.0])
+    assert reason == ("the load balancer's own 5xx answers (HTTPCode_ELB_5XX_Count) are "
+                      "2.50% of 400 requests since 10:02 UTC, above the maximum 1.00%")
+
+
+def test_the_load_balancer_s_own_5xx_within_the_maximum_pass_without_an_old_colour() -> None:
+    verdict, observed, threshold, reason = judge(lb_rate(), TrafficStats(400, 4), None)
+    assert (verdict, observed, threshold) == (Verdict.PASS, 1.0, 1.0)
+    assert reason.endswith("are 1.00% of 400 requests since 10:02 UTC, within 1.00%")
+
+
+@pytest.mark.parametrize(("stats", "said"), [
+    (TrafficStats(0, 0), "no requests answered by the load balancer since 10:02 UTC, need 100"),
+    (TrafficStats(99, 99), "only 99 requests answered by the load balancer since 10:02 UTC, "
+                           "need 100"),
+])
+def test_too_few_load_balancer_requests_are_inconclusive(stats: TrafficStats,
+                                                         said: str) -> None:
+    assert judge(lb_rate(), stats)[0::3] == (Verdict.INCONCLUSIVE, said)
+
+
+@pytest.mark.parametrize(("counted", "own_5xx", "expected"), [
+    (400, 10, TrafficStats(400, 10)),
+    (0, 0, TrafficStats(0, 0)),
+    # 503s for a group with no target are not in RequestCount (no target was chosen):
+    # the requests answered are at least the 5xx answered
+    (0, 30, TrafficStats(30, 30)),
+])
+def test_load_balancer_answers_are_never_fewer_than_its_own_5xx(
+        counted: float, own_5xx: float, expected: TrafficStats) -> None:
+    assert load_balancer_stats(counted, own_5xx) == expected
+
+
+@given(counted=st.integers(min_value=0, max_value=10**6),
+       own_5xx=st.integers(min_value=0, max_value=10**6))
+def test_the_load_balancer_error_rate_is_a_percentage(counted: int, own_5xx: int) -> None:
+    rate = load_balancer_stats(counted, own_5xx).error_rate_percent
+    if counted == own_5xx == 0:
+        assert rate is None
+    else:
+        assert rate is not None and 0 <= rate <= 100
 
 
 # --- sla decisions -----------------------------------------------------------------------

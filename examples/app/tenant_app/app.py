@@ -15,6 +15,7 @@ import asyncio
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 TENANT_HEADER = "x-tenant-id"
 SECRET = "(secret)"
+SETTINGS_TTL = 1.0
+"""Seconds a tenant's settings are kept before SSM is read again."""
 
 
 def host_name(header: str) -> str:
@@ -63,14 +66,29 @@ def shown(parameter: Mapping[str, Any]) -> object:
 
 
 class TenantSettings:
-    """One colour's tenant settings in SSM: ``<config path>/<tenant>/<key>``."""
+    """One colour's tenant settings in SSM: ``<config path>/<tenant>/<key>``.
 
-    def __init__(self, ssm: SSMClient, config_path: str) -> None:
+    Each tenant's settings are kept for :data:`SETTINGS_TTL` seconds, as the AWS
+    Parameters and Secrets Lambda Extension keeps them: a busy tenant costs one SSM read
+    a second, not one per request, and an edit shows within that second.
+    """
+
+    def __init__(self, ssm: SSMClient, config_path: str, ttl: float = SETTINGS_TTL) -> None:
         self._ssm = ssm
         self._config_path = config_path
+        self._ttl = ttl
+        self._kept: dict[str, tuple[float, dict[str, object]]] = {}
 
     def read(self, tenant: str) -> dict[str, object]:
         """The tenant's settings by key, sorted; empty when this colour holds none for it."""
+        kept = self._kept.get(tenant)
+        if kept is not None and time.monotonic() - kept[0] < self._ttl:
+            return kept[1]
+        found = self._read(tenant)
+        self._kept[tenant] = (time.monotonic(), found)
+        return found
+
+    def _read(self, tenant: str) -> dict[str, object]:
         prefix = f"{self._config_path}/{tenant}/"
         found: dict[str, object] = {}
         pages = self._ssm.get_paginator("get_parameters_by_path").paginate(

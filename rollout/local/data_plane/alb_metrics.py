@@ -4,20 +4,34 @@ The gates decide on CloudWatch's numbers, so a rehearsal's gates must see the
 requests it really sent. Each request is recorded as it is answered; every second
 (and on :meth:`AlbMetrics.flush`) the per-second buckets go to CloudWatch with the
 names and dimensions the gates read (:mod:`rollout.gates.cloudwatch_stats`), at one
-second resolution, stamped with the bucket's second, as ALB would:
+second resolution, stamped with the bucket's second, as ALB would.
+
+Per colour, under its target group's dimensions (``TargetGroup`` and ``LoadBalancer``):
 
 - ``RequestCount``: requests the listener chose a target for (not its own 503s, sent
   when a target group has no target), as a Sum;
 - ``HTTPCode_Target_5XX_Count``: 5xx answers of the targets themselves, as a Sum;
 - ``HTTPCode_ELB_5XX_Count``: 5xx answers of the listener itself (no target, target
-  unreachable, timed out), as a Sum. ALB publishes it per load balancer only; here it
-  also carries the colour's target group, so a rehearsal can tell which colour failed;
+  unreachable, timed out), as a Sum. ALB does not publish this one per target group:
+  it is a deviation, kept so a rehearsal can tell which colour failed (no gate reads it);
 - ``TargetResponseTime``: the seconds targets took to answer, as a distribution
   (``Values``/``Counts``, rounded to 0.1 ms, at most 150 distinct values per datum),
   so CloudWatch computes percentiles from it.
 
-Like ALB, a zero count is not published. Requests on a group that is no colour of the
-cohort are not published (the gates read colours only).
+For the whole load balancer, under its ``LoadBalancer`` dimension alone, as ALB:
+
+- ``RequestCount``: every request the listener chose a target for, whichever group it
+  went to and however it ended (target answers, its own 502 and 504), as a Sum; like
+  ALB's, it leaves out the 503s answered without a target;
+- ``HTTPCode_ELB_5XX_Count``: every 5xx of the listener itself, those 503s included
+  (also when the forward had no group to choose), as a Sum. This is what the
+  ``lb-error-rate`` metric gate reads.
+
+ALB publishes more under that dimension (``HTTPCode_Target_5XX_Count``,
+``TargetResponseTime``, ...); no gate reads those, and they are not published here.
+Like ALB, a zero count is not published. Per target group, requests on a group that is
+no colour of the cohort are not published (the gates read colours only); they are in
+the load balancer's totals.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from rollout.gates.cloudwatch_stats import (
     REQUESTS,
     RESPONSE_TIME,
     elb_dimensions,
+    load_balancer_dimensions,
 )
 from rollout.local.data_plane.background import Repeating
 
@@ -51,7 +66,8 @@ NO_TARGET = 503
 
 @dataclass
 class Bucket:
-    """One second of one target group."""
+    """One second of one target group, or of the whole load balancer (whose buckets
+    count requests and the listener's own 5xx only)."""
 
     requests: int = 0
     target_5xx: int = 0
@@ -59,13 +75,17 @@ class Bucket:
     times: Counter[float] = field(default_factory=Counter)
 
     def add(self, status: int, elb_error: bool, seconds: float) -> None:
+        self.count(status, elb_error)
+        if not elb_error:
+            self.target_5xx += status >= 500
+            self.times[round(max(seconds, 0.0), 4)] += 1
+
+    def count(self, status: int, elb_error: bool) -> None:
+        """The request and the listener's own 5xx only: the load balancer's totals."""
         if not (elb_error and status == NO_TARGET):
             self.requests += 1
         if elb_error:
             self.elb_5xx += status >= 500
-            return
-        self.target_5xx += status >= 500
-        self.times[round(max(seconds, 0.0), 4)] += 1
 
     def merge(self, other: Bucket) -> None:
         self.requests += other.requests
@@ -74,8 +94,10 @@ class Bucket:
         self.times.update(other.times)
 
 
+WHOLE_BALANCER = ""
+"""The key of the load balancer's own totals, in place of a target group ARN."""
 Key = tuple[int, str]
-"""(epoch second, target group ARN)."""
+"""(epoch second, target group ARN or :data:`WHOLE_BALANCER`)."""
 
 
 class AlbMetrics:
@@ -89,16 +111,22 @@ class AlbMetrics:
         self._lock = threading.Lock()
         self._loop = Repeating("alb-metrics", FLUSH_EVERY, self.flush)
 
-    def record(self, target_group_arn: str, status: int, elb_error: bool,
+    def record(self, target_group_arn: str | None, status: int, elb_error: bool,
                seconds: float) -> None:
-        """One answered request: its group, status, whether the listener itself answered
-        (``elb_error``), and how long the target took. Thread-safe."""
-        key = (int(time()), target_group_arn)
+        """One answered request: its group (None: the forward had none to choose), status,
+        whether the listener itself answered (``elb_error``), and how long the target
+        took. Counted for its group and in the load balancer's totals. Thread-safe."""
+        second = int(time())
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = Bucket()
-            bucket.add(status, elb_error, seconds)
+            if target_group_arn is not None:
+                self._bucket((second, target_group_arn)).add(status, elb_error, seconds)
+            self._bucket((second, WHOLE_BALANCER)).count(status, elb_error)
+
+    def _bucket(self, key: Key) -> Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = Bucket()
+        return bucket
 
     def flush(self) -> int:
         """Publish every bucket recorded so far; the number of datums sent.
@@ -144,11 +172,14 @@ class AlbMetrics:
         in one call, with the keys each call carries."""
         calls: list[tuple[list[Key], list[dict[str, Any]]]] = []
         for key, bucket in sorted(buckets.items()):
+            at = datetime.fromtimestamp(key[0], UTC)
             colour = self._colours.get(key[1])
-            if colour is None:
+            if key[1] == WHOLE_BALANCER:
+                data = balancer_datums(bucket, load_balancer_dimensions(self._cohort), at)
+            elif colour is None:
                 continue
-            data = datums(bucket, elb_dimensions(self._cohort, colour),
-                          datetime.fromtimestamp(key[0], UTC))
+            else:
+                data = datums(bucket, elb_dimensions(self._cohort, colour), at)
             if not data:
                 continue
             if not calls or len(calls[-1][1]) + len(data) > MAX_DATUMS_PER_CALL:
@@ -165,15 +196,25 @@ class AlbMetrics:
         self.stop()
 
 
+def _counts(counts: list[tuple[str, int]], common: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"MetricName": name, "Value": float(count), "Unit": "Count", **common}
+            for name, count in counts if count]
+
+
+def balancer_datums(bucket: Bucket, dimensions: list[dict[str, str]],
+                    at: datetime) -> list[dict[str, Any]]:
+    """The load balancer's totals of one second: its requests and its own 5xx, as Sums."""
+    common = {"Dimensions": dimensions, "Timestamp": at, "StorageResolution": 1}
+    return _counts([(REQUESTS, bucket.requests), (ELB_ERRORS_5XX, bucket.elb_5xx)], common)
+
+
 def datums(bucket: Bucket, dimensions: list[dict[str, str]],
            at: datetime) -> list[dict[str, Any]]:
-    """One bucket's ``MetricData``: counts above zero as Sums, response times as a
-    distribution split into datums of at most 150 distinct values."""
+    """One target group's bucket as ``MetricData``: counts above zero as Sums, response
+    times as a distribution split into datums of at most 150 distinct values."""
     common = {"Dimensions": dimensions, "Timestamp": at, "StorageResolution": 1}
-    found: list[dict[str, Any]] = [
-        {"MetricName": name, "Value": float(count), "Unit": "Count", **common}
-        for name, count in ((REQUESTS, bucket.requests), (ERRORS_5XX, bucket.target_5xx),
-                            (ELB_ERRORS_5XX, bucket.elb_5xx)) if count]
+    found = _counts([(REQUESTS, bucket.requests), (ERRORS_5XX, bucket.target_5xx),
+                     (ELB_ERRORS_5XX, bucket.elb_5xx)], common)
     times = sorted(bucket.times.items())
     for start in range(0, len(times), MAX_VALUES_PER_DATUM):
         chunk = times[start:start + MAX_VALUES_PER_DATUM]

@@ -90,6 +90,7 @@ class Listener:
             arn = snapshot.table.route(request.headers.get("host", ""), request.headers,
                                        self._draw())
         except NoTargetGroup:
+            self._metrics.record(None, 503, True, 0.0)
             return _elb_answer(503, None)
         colour = self._colours.get(arn) or arn.rsplit("/", 2)[-2]
         targets = snapshot.targets.get(arn, ())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,14 +31,16 @@ STOP_TIMEOUT = 10.0
 
 @contextmanager
 def serve_cohort(clients: AwsClients, cohort: CohortResources, addresses: Addresses, *,
-                 every: float = 0.02) -> Iterator[str]:
+                 every: float = 0.02, on_change: Callable[[float], None] | None = None,
+                 ) -> Iterator[str]:
     """The cohort's listener at ``http://127.0.0.1:PORT`` while the block runs.
 
     ``addresses(target_group_arn, target_id)`` names the local process standing in for
     each registered target (see :mod:`rollout.local.data_plane.proxy`); ``every`` is how
-    often the listener is read.
+    often the listener is read; ``on_change`` is told when a changed listener is applied
+    (see :class:`~rollout.local.data_plane.watcher.ListenerWatcher`).
     """
-    with ListenerWatcher(clients, cohort, every) as watcher, \
+    with ListenerWatcher(clients, cohort, every, on_change=on_change) as watcher, \
             AlbMetrics(clients, cohort) as metrics, \
             serving_app(listener_app(watcher, metrics, addresses)) as url:
         yield url

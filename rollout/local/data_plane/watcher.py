@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -56,13 +57,18 @@ class ListenerWatcher:
     """Polls one cohort's listener, rules and colour target groups into a :class:`Snapshot`."""
 
     def __init__(self, clients: AwsClients, cohort: CohortResources,
-                 every: float = 0.02, *, targets_every: float = 0.2) -> None:
+                 every: float = 0.02, *, targets_every: float = 0.2,
+                 on_change: Callable[[float], None] | None = None) -> None:
+        """``on_change`` is called with ``time.time()`` right after a reading whose routing
+        differs from the one before has been swapped in: from then on requests route by it
+        (a rehearsal measures what a colour served after a rollback took effect)."""
         self._elbv2 = clients.for_region(cohort.region).client("elbv2")
         self._cohort = cohort
         self._every = every
         self._targets_every = targets_every
         self._targets_read_at = -math.inf
         self._snapshot: Snapshot | None = None
+        self._on_change = on_change
         self._loop = Repeating("listener-watcher", every, self._poll)
 
     @property
@@ -113,7 +119,11 @@ class ListenerWatcher:
 
     def _poll(self) -> None:
         due = time.monotonic() - self._targets_read_at >= self._targets_every
+        before = self._snapshot
         self._snapshot = self._read(with_targets=due)
+        if self._on_change is not None and before is not None \
+                and before.table != self._snapshot.table:
+            self._on_change(time.time())
 
     def __enter__(self) -> ListenerWatcher:
         return self.start()
