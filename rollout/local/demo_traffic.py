@@ -11,7 +11,6 @@ fail.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from rollout.local.observed_traffic import (
     settings_continuity,
     strays,
 )
-from rollout.local.traffic import local_listener, send_traffic
+from rollout.local.traffic import Answer, local_listener, traffic_meanwhile
 from rollout.rollouts.ledger import Event
 
 RPS = 100
@@ -61,21 +60,15 @@ def tenants_calling(clients: AwsClients, cohort: CohortResources) -> Iterator[Te
     def written(**_: Any) -> None:
         calling.writes.append(time.time())
 
-    stop = threading.Event()
     elbv2.meta.events.register(WRITE_EVENT, written)
     try:
         with local_listener(clients, cohort, on_change=calling.applied.append) as url:
-            sender = threading.Thread(
-                target=send_traffic, args=(url, cohort.tenants), name="demo-tenants",
-                kwargs={"rps": RPS, "duration": LONGEST, "tally": calling.recording,
-                        "stop": stop}, daemon=True)
             calling.started_at = time.time()
-            sender.start()
             try:
-                yield calling
+                with traffic_meanwhile(url, cohort.tenants, rps=RPS, duration=LONGEST,
+                                       tally=calling.recording):
+                    yield calling
             finally:
-                stop.set()
-                sender.join(timeout=10)
                 calling.ended_at = time.time()
     finally:
         elbv2.meta.events.unregister(WRITE_EVENT, written)
@@ -115,17 +108,16 @@ class ObservedRollout(BaseModel):
     (goal: 0)."""
 
 
-def step_splits(calling: TenantsCalling, events: Sequence[Event], new: str,
-                pinned: Sequence[str]) -> list[StepSplit]:
+def step_splits(answers: Sequence[Answer], ended_at: float, events: Sequence[Event],
+                new: str, pinned: Sequence[str]) -> list[StepSplit]:
     """Each ``step`` event's span, up to the next event that moved traffic (or the end)."""
     moves = [e for e in events if e.kind in ("step", "rolled_back", "aborted", "promoted")]
-    answers = calling.recording.taken()
     splits = []
     for index, event in enumerate(moves):
         if event.kind != "step":
             continue
         end = (moves[index + 1].at.timestamp() if index + 1 < len(moves)
-               else calling.ended_at)
+               else ended_at)
         split = observed_split(answers, new, event.at.timestamp(), end, pinned)
         splits.append(StepSplit(step=int(event.data.get("step", 0)) + 1,
                                 weight=int(event.data.get("weights", {}).get(new, 0)),
@@ -141,7 +133,8 @@ def observe(calling: TenantsCalling, events: Sequence[Event], old: str, new: str
     observed = ObservedRollout(
         requests=len(answers), seconds=round(calling.ended_at - calling.started_at, 1),
         per_tenant={t: dict(c) for t, c in sorted(calling.recording.per_tenant.items())},
-        steps=step_splits(calling, events, new, list(pins)), strays=strays(answers, pins),
+        steps=step_splits(answers, calling.ended_at, events, new, list(pins)),
+        strays=strays(answers, pins),
         same_settings=alike, different_settings=different)
     failed = first_failure(answers, new)
     if any(e.kind == "rolled_back" for e in events) and failed and calling.writes:

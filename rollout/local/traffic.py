@@ -178,6 +178,24 @@ def send_traffic(url: str, tenants: Sequence[TenantRef], *, rps: float, duration
 
 
 @contextmanager
+def traffic_meanwhile(url: str, tenants: Sequence[TenantRef], *, rps: float,
+                      duration: float, tally: Tally) -> Iterator[threading.Event]:
+    """:func:`send_traffic` in a daemon thread while the block runs, into ``tally``;
+    stopped and waited for when the block ends. Yields the stop event (setting it ends
+    the traffic early)."""
+    stop = threading.Event()
+    sender = threading.Thread(target=send_traffic, args=(url, tenants), name="traffic",
+                              kwargs={"rps": rps, "duration": duration, "tally": tally,
+                                      "stop": stop}, daemon=True)
+    sender.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        sender.join(timeout=10)
+
+
+@contextmanager
 def local_listener(clients: AwsClients, cohort: CohortResources, *,
                    on_change: Callable[[float], None] | None = None) -> Iterator[str]:
     """The cohort's listener on a loopback port while the block runs, each colour's code

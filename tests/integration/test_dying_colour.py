@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from rollout.local.data_plane.colour_processes import ColourProcesses
-from rollout.local.traffic import Tally, local_colours, send_traffic
+from rollout.local.traffic import Tally, local_colours, traffic_meanwhile
 from tests.app_fleet import deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
@@ -67,11 +67,9 @@ def kill_once_served(processes: ColourProcesses, tally: Tally, stop: threading.E
 def test_a_colour_whose_processes_die_fails_the_lb_gate_and_traffic_goes_back_in_one_write(
         dying_fleet: Fleet) -> None:
     cohort = dying_fleet.cohorts["d"]
-    tally, stop = Tally(), threading.Event()
-    with local_colours(dying_fleet.clients, cohort) as (processes, url):
-        sender = threading.Thread(target=send_traffic, args=(url, cohort.tenants), kwargs={
-            "rps": 40, "duration": 30, "tally": tally, "stop": stop}, daemon=True)
-        sender.start()
+    tally = Tally()
+    with local_colours(dying_fleet.clients, cohort) as (processes, url), \
+            traffic_meanwhile(url, cohort.tenants, rps=40, duration=30, tally=tally) as stop:
         killer = kill_once_served(processes, tally, stop)
         try:
             with recorded_calls() as calls:
@@ -79,7 +77,6 @@ def test_a_colour_whose_processes_die_fails_the_lb_gate_and_traffic_goes_back_in
                                          "--wait", "--check-every", "0.2s")
         finally:
             stop.set()
-            sender.join(timeout=10)
             killer.join(timeout=10)
     assert started.code == 1, started.stderr
     assert "gate metric lb-error-rate" in started.stderr, started.stderr

@@ -9,13 +9,12 @@ local data plane, and the cohort's tenants' requests flow through it for the who
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from rollout.local.traffic import Tally, local_listener, send_traffic
+from rollout.local.traffic import Tally, local_listener, traffic_meanwhile
 from rollout.routers.alb import AlbRouter
 from tests.app_fleet import deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
@@ -51,19 +50,13 @@ def pinned_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 def test_a_pinned_tenant_gets_no_request_on_the_new_colour_across_a_whole_rollout(
         pinned_fleet: Fleet) -> None:
     cohort = pinned_fleet.cohorts["p"]
-    tally, stop = Tally(), threading.Event()
-    with local_listener(pinned_fleet.clients, cohort) as url:
-        sender = threading.Thread(target=send_traffic, args=(url, cohort.tenants), kwargs={
-            "rps": 40, "duration": 30, "tally": tally, "stop": stop}, daemon=True)
-        sender.start()
+    tally = Tally()
+    with local_listener(pinned_fleet.clients, cohort) as url, \
+            traffic_meanwhile(url, cohort.tenants, rps=40, duration=30, tally=tally):
         began = time.monotonic()
-        try:
-            started = rollout_output("start", "--cohort", "p", "--release", "1.5.0",
-                                     "--wait", "--check-every", "0.2s")
-        finally:
-            took = time.monotonic() - began
-            stop.set()
-            sender.join(timeout=10)
+        started = rollout_output("start", "--cohort", "p", "--release", "1.5.0",
+                                 "--wait", "--check-every", "0.2s")
+        took = time.monotonic() - began
     assert started.code == 0, started.stderr
     assert took < ROLLOUT_WITHIN, took
     assert listener_weights(cohort) == {"blue": 0, "green": 100}

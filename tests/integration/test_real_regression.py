@@ -8,12 +8,11 @@ the gate reads the metrics that data plane publishes, nothing fabricated.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from rollout.local.traffic import Tally, local_listener, send_traffic
+from rollout.local.traffic import Tally, local_listener, traffic_meanwhile
 from tests.app_fleet import deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
@@ -47,18 +46,12 @@ def faulty_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 def test_real_5xx_of_the_new_code_fail_the_sla_gate_and_traffic_goes_back_in_one_write(
         faulty_fleet: Fleet) -> None:
     cohort = faulty_fleet.cohorts["r"]
-    tally, stop = Tally(), threading.Event()
-    with local_listener(faulty_fleet.clients, cohort) as url:
-        sender = threading.Thread(target=send_traffic, args=(url, cohort.tenants), kwargs={
-            "rps": 80, "duration": 40, "tally": tally, "stop": stop}, daemon=True)
-        sender.start()
-        try:
-            with recorded_calls() as calls:
-                started = rollout_output("start", "--cohort", "r", "--release", "1.5.0",
-                                         "--wait", "--check-every", "0.2s")
-        finally:
-            stop.set()
-            sender.join(timeout=10)
+    tally = Tally()
+    with local_listener(faulty_fleet.clients, cohort) as url, \
+            traffic_meanwhile(url, cohort.tenants, rps=80, duration=40, tally=tally), \
+            recorded_calls() as calls:
+        started = rollout_output("start", "--cohort", "r", "--release", "1.5.0",
+                                 "--wait", "--check-every", "0.2s")
     assert started.code == 1, started.stderr
     assert "gate sla" in started.stderr and "below the SLA target 99%" in started.stderr
     writes = [params for _, operation, params in calls if operation == "ModifyListener"]
