@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from rollout.aws_clients import AwsClients
 from rollout.capacity.base import TargetState, TargetStates
@@ -20,6 +20,7 @@ from rollout.errors import Blocked
 from rollout.gates.base import GateContext, GateResult, Verdict
 from rollout.model.stack import TenantRef
 from rollout.rollouts.executor import (
+    Blocker,
     CarryBack,
     CohortRollout,
     RolloutHooks,
@@ -47,7 +48,7 @@ class FakeClock:
     def __init__(self, start: datetime = START) -> None:
         self.moment = start
         self.ticks = 1000.0
-        self.on_sleep: Callable[[], None] | None = None
+        self.on_sleep: Callable[[], object] | None = None
         """Called after each sleep: what other processes do meanwhile (renew a lease)."""
 
     def now(self) -> datetime:
@@ -181,8 +182,22 @@ class Freeze:
     """A company freeze a test switches on and off."""
 
     reason: str | None = None
+    kind: Literal["freeze"] = "freeze"
 
-    def blocked_at(self, moment: datetime) -> str | None:
+    def blocked_at(self, moment: datetime, release: str) -> str | None:
+        return self.reason
+
+
+@dataclass
+class ScriptedAlarm:
+    """An alarm blocker a test fires and clears; counts the checks it answered."""
+
+    reason: str | None = None
+    kind: Literal["alarm"] = "alarm"
+    checks: int = 0
+
+    def blocked_at(self, moment: datetime, release: str) -> str | None:
+        self.checks += 1
         return self.reason
 
 
@@ -238,13 +253,18 @@ class Bench:
     resources: CohortResources = field(default_factory=cohort_resources)
     clients: AwsClients = field(default_factory=no_clients)
     capacity: MemoryCapacity | None = None
+    blockers: list[Blocker] = field(default_factory=list)
+    """Blockers besides :attr:`freeze` (a :class:`FleetHalts` on :attr:`ledger`, an alarm)."""
+    on_rolled_back: list[Callable[[RolloutState], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ledger = MemoryLedger(monotonic=self.clock.monotonic, sleep=self.clock.sleep)
 
     def rollout(self, actor: str = "ci@runner") -> CohortRollout:
         """An executor as one process (one ``actor``) builds it."""
-        hooks = RolloutHooks(preflight=list(self.preflight), blockers=[self.freeze],
+        hooks = RolloutHooks(preflight=list(self.preflight),
+                             blockers=[*self.blockers, self.freeze],
+                             on_rolled_back=list(self.on_rolled_back),
                              on_rollback=[self.carry_back], on_progress=self.reports.append,
                              pins=lambda _moment, _length: list(self.pins),
                              capacity=self.capacity)

@@ -526,6 +526,8 @@ def _print_status(rows: list[Any]) -> None:
                 for tenant, colour in sorted(row.pins.items())))
         if row.reason:
             console.print(f"{row.cohort}: {row.reason}")
+        for halt in row.halts:
+            console.print(f"{row.cohort}: {halt.line()}")
         if row.scaled_down_at and row.status == "promoted":
             console.print(f"{row.cohort}: the old colour was scaled down at "
                           f"{row.scaled_down_at}; a rollback scales it back up first")

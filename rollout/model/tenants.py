@@ -335,6 +335,29 @@ class Tenant(BaseModel):
         return _check_email(value)
 
 
+MAX_BLOCKERS = 100
+"""As many alarms as one ``DescribeAlarms`` call reads: every check reads them all at once."""
+
+
+class AlarmBlocker(BaseModel):
+    """A CloudWatch alarm that, while not OK, blocks starting or advancing any cohort.
+
+    Written ``- alarm: api-5xx`` (a mapping, so other kinds of blocker can follow); the
+    alarm is read in each cohort's own region.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alarm: str = Field(min_length=1, max_length=255)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_mapping(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            raise ValueError(f"write a blocker as `- alarm: {data}`")
+        return data
+
+
 class TenantsFile(BaseModel):
     """The whole ``tenants.yaml``."""
 
@@ -343,6 +366,8 @@ class TenantsFile(BaseModel):
     defaults: Defaults
     cohorts: list[Cohort] = Field(min_length=1)
     tenants: list[Tenant] = Field(default_factory=list)
+    blockers: list[AlarmBlocker] = Field(default_factory=list, max_length=MAX_BLOCKERS)
+    """Alarms that hold every cohort while they are not OK (Amazon's own practice)."""
 
     def reference_problem(self) -> tuple[LinePath, str] | None:
         """The first mistake that spans fields, as (where in the file, what is wrong)."""
@@ -357,6 +382,12 @@ class TenantsFile(BaseModel):
                         f"order {cohort.order} is already used by cohort {other!r}")
             names[cohort.name] = index
             orders[cohort.order] = index
+        alarms: set[str] = set()
+        for index, blocker in enumerate(self.blockers):
+            if blocker.alarm in alarms:
+                return (("blockers", index, "alarm"),
+                        f"alarm {blocker.alarm!r} is named twice")
+            alarms.add(blocker.alarm)
         seen: set[str] = set()
         for index, tenant in enumerate(self.tenants):
             if tenant.id in seen:

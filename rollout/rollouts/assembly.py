@@ -27,6 +27,7 @@ from rollout.gates.load import load_gates
 from rollout.model.stack import TenantRef
 from rollout.model.tenants import Cohort, TenantsFile, load_tenants
 from rollout.rollouts.executor import (
+    Blocker,
     CarryBack,
     CohortRollout,
     Preflight,
@@ -34,7 +35,8 @@ from rollout.rollouts.executor import (
     RolloutSettings,
     TickReport,
 )
-from rollout.rollouts.ledger import Event, Ledger
+from rollout.rollouts.halts import AlarmBlockers, FleetHalts, halt_later_waves
+from rollout.rollouts.ledger import Event, Ledger, RolloutLedger
 from rollout.rollouts.preflight import NoticeCheck, SecurityCheck
 from rollout.rollouts.state import RolloutState
 from rollout.routers import for_cohort
@@ -81,6 +83,21 @@ class CohortSetup:
 
     def step_gates(self, raw: list[dict[str, Any]]) -> list[Gate]:
         return load_gates(self.gate_settings(raw), source="strategy steps")
+
+    def later_waves(self) -> list[str]:
+        """The cohorts after this one (higher ``order``): what its rollback halts."""
+        return [cohort.name for cohort in self.tenants.ordered_cohorts()
+                if cohort.order > self.settings.order]
+
+    def blockers(self, clients: AwsClients, ledger: RolloutLedger,
+                 calendar_shift: timedelta) -> list[Blocker]:
+        """What forbids moving this cohort forward: its halts in the ledger, the alarm
+        blockers of ``tenants.yaml`` (read with ``clients``, in the cohort's region) and
+        the company freezes."""
+        alarms = [blocker.alarm for blocker in self.tenants.blockers]
+        return [FleetHalts(ledger, self.settings.name),
+                *([AlarmBlockers(clients, alarms)] if alarms else []),
+                CompanyFreeze(self.tenants, calendar_shift)]
 
     def router(self, clients: AwsClients) -> TrafficRouter:
         """The router the cohort's ``router:`` entry names; ``clients`` in its region."""
@@ -196,10 +213,15 @@ def build_rollout(setup: CohortSetup, clients: AwsClients, ledger: Ledger,
     def pins(moment: datetime, length: timedelta) -> list[tuple[TenantRef, str]]:
         return setup.pins_now(decided_at or moment, length)
 
+    def halt_later_waves_of(state: RolloutState) -> None:
+        halt_later_waves(ledger, state, setup.later_waves(), actor=chosen.settings.actor,
+                         at=utc_now())
+
     calendar_shift = decided_at - utc_now() if decided_at else timedelta(0)
     hooks = RolloutHooks(preflight=preflight,
-                         blockers=[CompanyFreeze(setup.tenants, calendar_shift)],
-                         on_rollback=[carry_back], on_event=list(chosen.on_event),
+                         blockers=setup.blockers(clients, ledger, calendar_shift),
+                         on_rollback=[carry_back], on_rolled_back=[halt_later_waves_of],
+                         on_event=list(chosen.on_event),
                          on_progress=chosen.on_progress, step_gates=setup.step_gates,
                          pins=pins, capacity=capacity_for(clients, setup.resources),
                          on_waiting=chosen.on_waiting)

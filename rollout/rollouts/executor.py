@@ -77,12 +77,49 @@ class Preflight(Protocol):
         ...
 
 
-class Blocker(Protocol):
-    """A rule that forbids moving traffic forward right now (a company freeze, say)."""
+BlockerKind = Literal["freeze", "halt", "alarm"]
+"""What a blocker means for a rollout, and so what the executor does about it:
 
-    def blocked_at(self, moment: datetime) -> str | None:
-        """Why traffic may not move forward at ``moment``, or None when it may."""
+- ``freeze`` (a company freeze): ``start`` refuses and a running rollout pauses; only
+  ``--override-freeze REASON`` breaks it, and only that one freeze;
+- ``halt`` (``rollout halt``, or an earlier wave's rollback): ``start`` refuses and the
+  next weight step does not happen (exit 3, the rollout stays where it is), until
+  ``rollout unhalt``; nothing overrides it;
+- ``alarm`` (an alarm blocker): ``start`` and ``rollout step`` refuse (exit 3), and a
+  process driving the rollout (``start --wait``, ``resume``) holds the step until the
+  alarm is OK, as it holds on an inconclusive gate.
+
+None of them ever stands in the way of a rollback or an abort.
+"""
+
+BLOCKER_ORDER: dict[BlockerKind, int] = {"halt": 0, "alarm": 1, "freeze": 2}
+"""Which blocker speaks when several do: a halt (nothing moves, nothing saved) before an
+alarm (the step holds) before a freeze (the rollout pauses)."""
+
+
+class Blocker(Protocol):
+    """A rule that forbids moving traffic forward right now: a freeze, a halt, an alarm."""
+
+    @property
+    def kind(self) -> BlockerKind:
+        """What the rule means for a rollout (see :data:`BlockerKind`)."""
         ...
+
+    def blocked_at(self, moment: datetime, release: str) -> str | None:
+        """Why traffic of ``release`` may not move forward at ``moment``; None when it may."""
+        ...
+
+
+@dataclass(frozen=True)
+class Block:
+    """A blocker that forbids moving on now, and why."""
+
+    kind: BlockerKind
+    reason: str
+
+
+class HeldBack(Blocked):
+    """An alarm blocker holds the next step: ``rollout step`` exits 3, a drive waits."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +159,10 @@ class RolloutHooks:
     blockers: list[Blocker] = field(default_factory=list)
     on_rollback: list[Callable[[RolloutState], CarryBack]] = field(default_factory=list)
     on_event: list[Callable[[str, Event], None]] = field(default_factory=list)
+    on_rolled_back: list[Callable[[RolloutState], None]] = field(default_factory=list)
+    """Told once per rollout that rolled back, before its ``rolled_back`` event is recorded
+    (the later waves' automatic halts): a crash in between leaves the event to ``resume``,
+    which tells them again; once the event is there, never again."""
     on_progress: Callable[[TickReport], None] | None = None
     step_gates: Callable[[list[dict[str, Any]]], list[Gate]] = no_step_gates
     """The gates a step of a ``file:`` strategy adds, from its settings."""
@@ -258,17 +299,23 @@ class CohortRollout:
         A key we have not seen is looked up again first: an operator's stop may have
         written events since we last read them.
         """
-        if self._event_keys is None or key not in self._event_keys:
-            self._event_keys = {str(e.data.get("key")) for e in
-                                self.ledger.events(self.cohort.cohort)}
-        if key in self._event_keys:
+        if self._recorded(key):
             return
         event = self.ledger.append_event(self.cohort.cohort, Event(
             at=self.clock.now(), actor=self.actor, kind=kind, message=message,
             data={"key": key, **data}))
+        assert self._event_keys is not None
         self._event_keys.add(key)
         for hook in self.hooks.on_event:
             hook(self.cohort.cohort, event)
+
+    def _recorded(self, key: str) -> bool:
+        """Whether the history holds an event under ``key`` (looked up again when we have
+        not seen it: another process may have recorded it since we last read)."""
+        if self._event_keys is None or key not in self._event_keys:
+            self._event_keys = {str(e.data.get("key")) for e in
+                                self.ledger.events(self.cohort.cohort)}
+        return key in self._event_keys
 
     def _route(self, state: RolloutState) -> None:
         """Write ``state``'s weights: under the lease, or as an operator's stop.
@@ -335,9 +382,10 @@ class CohortRollout:
                 f"not {release}: deploy it first (`rollout stacks up --cohort "
                 f"{self.cohort.cohort} --version {release}` or `pulumi up`)")
         now = self.clock.now()
-        freeze = self._blocked_at(now, None)
+        self._check_blockers(now, release, None, kinds=("halt", "alarm"))
+        freeze = self._freeze_at(now, release, None)
         if freeze is not None and not freeze_override:
-            self._check_blockers(now, None)
+            self._check_blockers(now, release, None)
         if freeze is None:
             freeze_override = None  # nothing to override: nothing recorded
         state = RolloutState(
@@ -449,18 +497,38 @@ class CohortRollout:
         waiting = {gate.name for gate in gates if gate.waits_for_human}
         action = decide(state, now, results, self.settings.progression, waiting)
         if isinstance(action, Advance):
-            blocked = self._blocked_at(now, state.freeze_overridden)
-            if blocked is not None:
-                reason = (f"{blocked}; after it, `rollout promote --cohort "
-                          f"{self.cohort.cohort}` carries on")
-                self._record_outcome(self._save(state.model_copy(update={
-                    "status": Status.PAUSED, "reason": reason, "last_gate_results": results})))
-                raise Blocked(f"cohort {self.cohort.cohort} holds: {reason}")
+            self._refuse_blocked_step(state, action, results, now)
         self._act(state, action, results, now)
         if self.hooks.on_progress is not None:
             left = action.bake_left if isinstance(action, Hold) else 0.0
             self.hooks.on_progress(TickReport(self.state() or state, action, results, left))
         return action
+
+    def _refuse_blocked_step(self, state: RolloutState, action: Advance,
+                             results: list[GateResult], now: datetime) -> None:
+        """Raise :class:`Blocked` when a blocker forbids the step ``action`` would take.
+
+        A halt leaves the rollout as it is (after ``rollout unhalt`` the next ``step`` or
+        ``resume`` takes the step); an alarm holds it, saying why (:class:`HeldBack`); a
+        freeze pauses it.
+        """
+        block = self._blocked_at(now, state.release, state.freeze_overridden)
+        if block is None:
+            return
+        cohort, step = self.cohort.cohort, f"step {action.index + 1}/{len(state.steps)}"
+        if block.kind == "halt":
+            raise Blocked(f"cohort {cohort} does not move to {step}: {block.reason}")
+        if block.kind == "alarm":
+            reason = f"held before {step}: {block.reason}"
+            held = self._save(state.model_copy(update={"reason": reason,
+                                                       "last_gate_results": results}))
+            if self.hooks.on_progress is not None:
+                self.hooks.on_progress(TickReport(held, Hold(reason, 0.0), results, 0.0))
+            raise HeldBack(f"cohort {cohort} {reason}")
+        reason = (f"{block.reason}; after it, `rollout promote --cohort {cohort}` carries on")
+        self._record_outcome(self._save(state.model_copy(update={
+            "status": Status.PAUSED, "reason": reason, "last_gate_results": results})))
+        raise Blocked(f"cohort {cohort} holds: {reason}")
 
     def _act(self, state: RolloutState, action: Action, results: list[GateResult],
              now: datetime) -> None:
@@ -569,6 +637,9 @@ class CohortRollout:
                          f"{begun}:paused:{state.revision}")
         elif state.status == Status.ROLLED_BACK:
             failure = state.failure
+            if not self._recorded(f"{begun}:rolled_back"):
+                for hook in self.hooks.on_rolled_back:
+                    hook(state)
             self._record("rolled_back", f"all traffic back on {state.old_colour} "
                          f"({state.old_version}): {state.reason}", f"{begun}:rolled_back",
                          weights=weights, failure=failure.model_dump() if failure else None)
@@ -592,6 +663,9 @@ class CohortRollout:
                     break
                 try:
                     action = self.tick()
+                except HeldBack:
+                    self.clock.sleep(self.settings.check_interval)  # until the alarm is OK
+                    continue
                 except Blocked:
                     # an operator's stop landed between our look and the tick's: the end of
                     # the drive below carries config back and says "stopped by" (exit 1)
@@ -632,7 +706,7 @@ class CohortRollout:
     def approve_state(self, state: RolloutState, freeze_override: str | None) -> RolloutState:
         """Approve ``state``'s current step (recording a freeze override first, if any)."""
         state = self._with_freeze_override(state, freeze_override)
-        self._check_blockers(self.clock.now(), state.freeze_overridden)
+        self._check_blockers(self.clock.now(), state.release, state.freeze_overridden)
         state = self._save(state.model_copy(update={
             "approved_step": state.step_index, "status": Status.SHIFTING,
             "inconclusive_checks": 0, "reason": None}))
@@ -641,27 +715,48 @@ class CohortRollout:
         return state
 
     # ------------------------------------------------------ freezes and stops
-    def _blocked_at(self, moment: datetime, overridden: str | None) -> str | None:
-        """Why no traffic may move forward now: None when it may.
+    def _blocked_at(self, moment: datetime, release: str, overridden: str | None,
+                    kinds: tuple[BlockerKind, ...] = ("halt", "alarm", "freeze"),
+                    ) -> Block | None:
+        """What forbids moving ``release`` forward now (in :data:`BLOCKER_ORDER`): None
+        when nothing of ``kinds`` does.
 
         ``overridden`` is the one freeze an operator broke, as it was described then;
-        any other freeze (next year's, another one) blocks again.
+        any other freeze (next year's, another one) blocks again. It never covers a
+        halt or an alarm.
         """
-        for blocker in self.hooks.blockers:
-            reason = blocker.blocked_at(moment)
-            if reason is not None and reason != overridden:
-                return reason
+        asked = sorted((b for b in self.hooks.blockers if b.kind in kinds),
+                       key=lambda blocker: BLOCKER_ORDER[blocker.kind])
+        for blocker in asked:
+            reason = blocker.blocked_at(moment, release)
+            if reason is not None and not (blocker.kind == "freeze" and reason == overridden):
+                return Block(blocker.kind, reason)
         return None
 
-    def freeze_now(self, state: RolloutState) -> str | None:
-        """The freeze that holds ``state``'s rollout now (not the one already overridden)."""
-        return self._blocked_at(self.clock.now(), state.freeze_overridden)
+    def _freeze_at(self, moment: datetime, release: str, overridden: str | None) -> str | None:
+        block = self._blocked_at(moment, release, overridden, kinds=("freeze",))
+        return block.reason if block else None
 
-    def _check_blockers(self, moment: datetime, overridden: str | None) -> None:
-        reason = self._blocked_at(moment, overridden)
-        if reason is not None:
-            raise Blocked(f"cohort {self.cohort.cohort}: {reason}; traffic does not move "
-                          "(only --override-freeze REASON, recorded in the ledger, may break it)")
+    def freeze_now(self, state: RolloutState) -> str | None:
+        """The freeze that holds ``state``'s rollout now (not the one already overridden);
+        halts and alarms are never freezes: no override is recorded against them."""
+        return self._freeze_at(self.clock.now(), state.release, state.freeze_overridden)
+
+    def _check_blockers(self, moment: datetime, release: str, overridden: str | None,
+                        kinds: tuple[BlockerKind, ...] = ("halt", "alarm", "freeze")) -> None:
+        """:class:`Blocked` (exit 3) naming what forbids moving ``release`` forward now;
+        only a freeze's message offers ``--override-freeze``."""
+        block = self._blocked_at(moment, release, overridden, kinds)
+        if block is None:
+            return
+        cohort = self.cohort.cohort
+        if block.kind == "freeze":
+            raise Blocked(f"cohort {cohort}: {block.reason}; traffic does not move (only "
+                          "--override-freeze REASON, recorded in the ledger, may break it)")
+        if block.kind == "alarm":
+            raise HeldBack(f"cohort {cohort}: {block.reason}; traffic does not move until "
+                           "it is OK")
+        raise Blocked(f"cohort {cohort}: {block.reason}")
 
     def _with_freeze_override(self, state: RolloutState, reason: str | None) -> RolloutState:
         """Record an operator's explicit override of the freeze that is on now, if any."""

@@ -2,18 +2,21 @@
 
 Weights and pins are read from the cohort's own router (what AWS routes now:
 the listener, the weighted records, the alias), not from the ledger, so
-``status`` shows the truth even while a rollout is interrupted.
+``status`` shows the truth even while a rollout is interrupted. The halts covering
+each cohort (:mod:`rollout.rollouts.halts`) are read once for the whole fleet.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources, Discovery
 from rollout.rollouts.executor import load_state
+from rollout.rollouts.halts import Halt, standing_halts
 from rollout.rollouts.ledger import LedgerUnreadable, RolloutLedger
 from rollout.rollouts.state import RolloutState
 from rollout.routers.base import TrafficRouter
@@ -37,6 +40,9 @@ class CohortStatus(BaseModel):
     pins: dict[str, Colour]
     tenant_versions: dict[str, str]
     tenants_per_version: dict[str, int]
+    halts: list[Halt] = Field(default_factory=list)
+    """The halts that stop this cohort's next start or step (of its rollout's release, or
+    of any release when none is in progress)."""
 
 
 def _state_line(state: RolloutState | None) -> str:
@@ -70,8 +76,10 @@ def tenant_versions(resources: CohortResources, weights: dict[Colour, int],
 
 
 def cohort_status(clients: AwsClients, resources: CohortResources, ledger: RolloutLedger,
-                  router: TrafficRouter | None = None) -> CohortStatus:
-    """One cohort's row; ``router`` is the cohort's (by default: the default router)."""
+                  router: TrafficRouter | None = None,
+                  halts: Sequence[Halt] = ()) -> CohortStatus:
+    """One cohort's row; ``router`` is the cohort's (by default: the default router);
+    ``halts`` every halt standing, of which the row names those covering the cohort."""
     router = router or CohortRouters().router(clients, resources)
     weights = router.read_weights()
     pins = router.pins()
@@ -92,16 +100,22 @@ def cohort_status(clients: AwsClients, resources: CohortResources, ledger: Rollo
         scaled_down_at=(state.scaled_down_at.isoformat()
                         if state and state.scaled_down_at else None),
         pins=pins, tenant_versions=versions_by_tenant,
-        tenants_per_version=dict(Counter(versions_by_tenant.values())))
+        tenants_per_version=dict(Counter(versions_by_tenant.values())),
+        halts=[halt for halt in halts if halt.covers(
+            resources.cohort, state.release if state and state.status.active else None)])
 
 
 def fleet_status(clients: AwsClients, discovery: Discovery, ledger: RolloutLedger,
                  cohorts: list[str], routers: CohortRouters | None = None) -> list[CohortStatus]:
     """A row per cohort, each read through the router ``routers`` configures for it."""
     configured = routers or CohortRouters()
+    try:
+        halts = standing_halts(ledger)
+    except LedgerUnreadable:
+        halts = []  # each row says the ledger is unreadable
     rows: list[CohortStatus] = []
     for name in cohorts:
         resources = discovery.cohort(name)
         rows.append(cohort_status(clients, resources, ledger,
-                                  configured.router(clients, resources)))
+                                  configured.router(clients, resources), halts))
     return rows

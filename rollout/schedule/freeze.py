@@ -8,20 +8,26 @@ when a freeze begins, holds too (see :class:`rollout.rollouts.executor.Blocker`)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from rollout.model.tenants import TenantsFile
 from rollout.schedule.calendar import INSTANT, FreezeCalendar
 
 
 class CompanyFreeze:
-    """Blocks every forward move while a company freeze of ``tenants.yaml`` is on."""
+    """Blocks every forward move while a company freeze of ``tenants.yaml`` is on.
+
+    Of every release alike; ``--override-freeze`` may break it (its ``kind``).
+    """
+
+    kind: Literal["freeze"] = "freeze"
 
     def __init__(self, tenants: TenantsFile, offset: timedelta = timedelta(0)) -> None:
         """``offset`` moves the calendar, as the demo does when it jumps to a slot."""
         self._calendar = FreezeCalendar(tenants.defaults.freezes, tenants.defaults.timezone)
         self._offset = offset
 
-    def blocked_at(self, moment: datetime) -> str | None:
+    def blocked_at(self, moment: datetime, release: str) -> str | None:
         moment += self._offset
         hit = self._calendar.touching(moment, moment + INSTANT)
         if hit is None:

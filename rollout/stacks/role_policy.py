@@ -22,8 +22,14 @@ different trust levels:
   items, because
   ``status``, ``report`` and the stage promotion (``promote --from canary --to
   wave1``) read other cohorts' state, and the release's notice records, because
-  ``start`` refuses tenants whose notice period is not over. It only reads the
-  artefact store: a published release is write-once for it.
+  ``start`` refuses tenants whose notice period is not over. It reads the halts
+  (``HALT#FLEET``, ``HALT#RELEASE``), which every forward move obeys, and may *add*
+  halts to ``HALT#RELEASE`` (``PutItem`` only): a cohort that rolls a release back
+  halts that release on the later waves. It cannot lift a halt, nor touch an
+  operator's (``rollout halt``/``unhalt`` are the on-call operators', whose own
+  identity needs ``PutItem`` and ``DeleteItem`` on both halt partitions). Alarm
+  blockers are read with the ``DescribeAlarms`` the alarm gate already needs. It only
+  reads the artefact store: a published release is write-once for it.
 - the **release role** (:func:`release_role_policy`, one per app) publishes,
   verifies and prunes releases and sends the notices (``notify`` claims
   ``NOTICE#<release>`` records); it reads cohort state, for retention, and
@@ -69,7 +75,14 @@ from rollout.routers import for_cohort
 from rollout.routers.base import IamStatement, TrafficRouter, partition_and_region
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS
-from rollout.vocabulary.ledger_keys import cohort_pk, config_pk, notice_pk, stack_pk
+from rollout.vocabulary.ledger_keys import (
+    HALT_FLEET_PK,
+    HALT_RELEASE_PK,
+    cohort_pk,
+    config_pk,
+    notice_pk,
+    stack_pk,
+)
 
 ARTEFACT_PREFIX = "releases/"
 LEADING_KEYS = "dynamodb:LeadingKeys"
@@ -150,7 +163,8 @@ def _configuration_statements(cohort: CohortResources, account: str) -> list[Iam
 
 
 def _ledger_statements(cohort: CohortResources, account: str) -> list[IamStatement]:
-    """Its own ledger items read and written; other cohorts' state and notices read."""
+    """Its own ledger items read and written; other cohorts' state, notices and the halts
+    read; the automatic halts of later waves added."""
     table_arn = _ledger_arn(cohort, account)
     return [
         IamStatement(sid="RolloutLedger", resources=[table_arn], actions=[
@@ -159,10 +173,14 @@ def _ledger_statements(cohort: CohortResources, account: str) -> list[IamStateme
             condition=_leading_keys("StringEquals", [cohort_pk(cohort.cohort),
                                                      config_pk(cohort.cohort),
                                                      stack_pk(cohort.cohort)])),
-        IamStatement(sid="ReadOtherCohortsAndNotices", resources=[table_arn],
+        IamStatement(sid="ReadOtherCohortsNoticesAndHalts", resources=[table_arn],
                      actions=["dynamodb:GetItem", "dynamodb:Query"],
                      condition=_leading_keys("StringLike", [cohort_pk(EVERY),
-                                                            notice_pk(EVERY)])),
+                                                            notice_pk(EVERY),
+                                                            HALT_FLEET_PK, HALT_RELEASE_PK])),
+        IamStatement(sid="HaltLaterWavesOfAReleaseRolledBack", resources=[table_arn],
+                     actions=["dynamodb:PutItem"],
+                     condition=_leading_keys("StringEquals", [HALT_RELEASE_PK])),
     ]
 
 

@@ -15,10 +15,28 @@ pk                    sk                                           what
 ``NOTICE#<release>``  ``TENANT#<tenant>``                          one tenant's notice
 ``CONFIG#<cohort>``   ``SNAPSHOT#<store>#<from>><to>[#<tenant>#n]``  config-copy snapshots
 ``STACK#<cohort>``    ``OUTPUTS``                                  what ``stacks up`` deployed
+``HALT#FLEET``        ``ALL``                                      ``rollout halt --all``
+``HALT#FLEET``        ``COHORT#<cohort>``                          ``rollout halt --cohort C``
+``HALT#FLEET``        ``HISTORY#<at>#<id>``                        one halt or unhalt, by whom
+``HALT#RELEASE``      ``RELEASE#<release>#COHORT#<cohort>``        a later wave halted for a
+                                                                   release rolled back before it
+``HALT#RELEASE``      ``HISTORY#<at>#<id>``                        one such halt or its lifting
 ====================  ===========================================  ==========================
 
 An event's key claim sorts apart from the events (``EVENTKEY#`` does not begin with
 ``EVENT#``), so reading the history never reads the claims.
+
+A halt is an item at a key known in advance: whoever must obey it (the in-process
+executor before each weight step and ``start``, a Step Functions state machine with
+one ``GetItem`` each) reads the three keys that can cover a rollout of release R on
+cohort C (``HALT#FLEET``/``ALL``, ``HALT#FLEET``/``COHORT#C``,
+``HALT#RELEASE``/``RELEASE#R#COHORT#C``): the item being there *is* the halt (one that
+cannot be read as a halt halts too), and its ``doc`` (JSON, like every document here)
+says who halted it, when and why (:class:`rollout.rollouts.halts.Halt`: ``scope``,
+``cohort``, ``release``, ``actor``, ``at``, ``reason``). Lifting a halt deletes its
+item. Operators' halts and the automatic ones sit in two partitions, so a cohort's role
+may add the automatic halts of later waves (``PutItem`` on ``HALT#RELEASE``) and only
+read the operators' ones. Each partition's ``HISTORY#`` items say who halted and lifted what.
 
 A partition key function called with ``"*"`` gives the pattern an IAM condition
 matches every cohort (or release) with.
@@ -92,3 +110,40 @@ def snapshot_parts_prefix(store: str, source: str, target: str, tenant: str | No
 def stack_pk(cohort: str) -> str:
     """The partition of one cohort's stack deployment record."""
     return f"STACK#{cohort}"
+
+
+HALT_FLEET_PK = "HALT#FLEET"
+"""The partition of operators' halts (the whole fleet, one cohort) and their history."""
+HALT_RELEASE_PK = "HALT#RELEASE"
+"""The partition of the automatic halts of a release's later waves and their history."""
+HALT_ALL_SK = "ALL"
+HALT_COHORT_PREFIX = "COHORT#"
+HALT_RELEASE_PREFIX = "RELEASE#"
+HALT_HISTORY_PREFIX = "HISTORY#"
+
+
+def halt_cohort_sk(cohort: str) -> str:
+    """An operator's halt of one cohort, in :data:`HALT_FLEET_PK`."""
+    return f"{HALT_COHORT_PREFIX}{cohort}"
+
+
+def halt_release_prefix(release: str) -> str:
+    """The sort-key prefix of every cohort halted for ``release``, in :data:`HALT_RELEASE_PK`."""
+    return f"{HALT_RELEASE_PREFIX}{release}#{HALT_COHORT_PREFIX}"
+
+
+def halt_release_sk(release: str, cohort: str) -> str:
+    """Cohort ``cohort`` halted for ``release`` (an earlier wave rolled it back)."""
+    return f"{halt_release_prefix(release)}{cohort}"
+
+
+def halt_history_sk(at: datetime, unique: str) -> str:
+    """One entry of a halt partition's history; sorts by time, ``unique`` breaks ties."""
+    return f"{HALT_HISTORY_PREFIX}{at.isoformat()}#{unique}"
+
+
+def halt_keys_covering(cohort: str, release: str) -> list[tuple[str, str]]:
+    """The three ``(pk, sk)`` whose item, if there, halts a rollout of ``release`` on
+    ``cohort``: the fleet's, the cohort's, and the release's on that cohort."""
+    return [(HALT_FLEET_PK, HALT_ALL_SK), (HALT_FLEET_PK, halt_cohort_sk(cohort)),
+            (HALT_RELEASE_PK, halt_release_sk(release, cohort))]

@@ -157,6 +157,7 @@ def test_rollback_after_the_warm_period_scales_up_then_waits_then_writes_once(
     assert scale_up < names.index("DescribeTargetHealth", scale_up) < write
     assert listener_weights(ecs_fleet.cohorts["svc"]) == {"blue": 100, "green": 0}
     assert targets(ecs_fleet, "svc", "blue") == ["healthy"] * 3
+    assert run("unhalt", "--release", "1.5.0").code == 0  # the rollback halted the later cohorts
 
 
 def test_reap_refuses_a_colour_that_serves_pinned_tenants(ecs_fleet: Fleet) -> None:

@@ -122,6 +122,12 @@ def test_alarm_mid_bake_rolls_back_in_one_write_and_keeps_tenant_edits(
     status = json.loads(capsys.readouterr().out)
     assert status[0]["status"] == "rolled_back"
     assert alarm in status[0]["reason"]
+    assert rollout("status", "--cohort", "wave2", "--json") == 0
+    assert [h["release"] for h in json.loads(capsys.readouterr().out)[0]["halts"]] == ["1.5.0"]
+    assert rollout("unhalt", "--release", "1.5.0", "--json") == 0  # the later waves may go on
+    capsys.readouterr()
+    assert rollout("status", "--cohort", "wave2", "--json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["halts"] == []
 
 
 def test_an_opted_out_tenant_stays_on_the_old_colour_after_promotion(

@@ -47,7 +47,15 @@ from rollout.rollouts.state import RolloutState
 from rollout.stacks.role_policy import release_role_policy
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import Colour
-from rollout.vocabulary.ledger_keys import cohort_pk, notice_pk, notice_sk
+from rollout.vocabulary.ledger_keys import (
+    HALT_ALL_SK,
+    HALT_FLEET_PK,
+    HALT_RELEASE_PK,
+    cohort_pk,
+    halt_release_sk,
+    notice_pk,
+    notice_sk,
+)
 from tests.alarms import put_5xx_alarm
 from tests.cli_runner import rollout
 from tests.conftest import Fleet, deploy_fleet, listener_weights, stack_yaml
@@ -279,14 +287,16 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
 
 
 def without(action: str, policy: dict[str, Any]) -> dict[str, Any]:
-    """``policy`` with one action taken out of the statement that grants it."""
+    """``policy`` with one action taken out of every statement that grants it (``PutItem``
+    is granted on the cohort's own items and, apart, on the later waves' halts)."""
     statements = []
     for statement in policy["Statement"]:
         kept = [a for a in statement["Action"] if a != action]
         if kept:
             statements.append({**statement, "Action": kept})
-    assert sum(len(s["Action"]) for s in statements) == sum(
-        len(s["Action"]) for s in policy["Statement"]) - 1, f"{action} is not in the policy"
+    assert sum(len(s["Action"]) for s in statements) < sum(
+        len(s["Action"]) for s in policy["Statement"]), f"{action} is not in the policy"
+    assert all(action not in s["Action"] for s in statements)
     return {**policy, "Statement": statements}
 
 
@@ -419,6 +429,13 @@ def test_a_cohort_role_reads_but_never_writes_another_cohort_s_ledger_items(
             "TableName": table, "Item": {"pk": victim, "sk": {"S": "STATE"}, "doc": forged}}}]),
         lambda: db.put_item(TableName=table, Item={
             "pk": {"S": notice_pk(RELEASE)}, "sk": {"S": notice_sk("cedar")}, "doc": forged}),
+        # an operator's halt is read, never written nor lifted; a later wave's is only added
+        lambda: db.put_item(TableName=table, Item={
+            "pk": {"S": HALT_FLEET_PK}, "sk": {"S": HALT_ALL_SK}, "doc": forged}),
+        lambda: db.delete_item(TableName=table, Key={
+            "pk": {"S": HALT_FLEET_PK}, "sk": {"S": HALT_ALL_SK}}),
+        lambda: db.delete_item(TableName=table, Key={
+            "pk": {"S": HALT_RELEASE_PK}, "sk": {"S": halt_release_sk(RELEASE, "wave1")}}),
     ]
     for call in refused:
         with pytest.raises(ClientError) as denied:
@@ -556,6 +573,15 @@ def test_a_whole_rollout_runs_as_a_user_holding_only_the_printed_policy(
     assert isinstance(rolled_back, dict)
     assert rolled_back["status"] == "rolled_back"
     assert scene.weights("canary") == {"blue": 100, "green": 0}
+    # the rollback halted the release on the later waves, under the same policy, which
+    # also reads them; the operator (here the administrator) lifts them
+    halted = step("halts", "--json")
+    assert isinstance(halted, dict)
+    assert {(h["cohort"], h["release"]) for h in halted["halts"]} == {
+        (cohort, RELEASE) for cohort in ["wave1", *COMPUTE_COHORTS]}
+    with scene.moto.acting_as(scene.admin):
+        assert rollout("unhalt", "--release", RELEASE, "--json", fleet=scene) == 0
+    capsys.readouterr()
     assert not any(SECRET in done.stdout + done.stderr for done in outputs)
 
 
@@ -681,6 +707,8 @@ def test_a_whole_rollout_of_a_compute_cohort_runs_under_the_printed_policy(
     assert capacity_steps(rolled_back) == story.rollback_steps
     assert scene.serving(cohort, "blue") == story.old_restored
     assert scene.weights(cohort) == {"blue": 100, "green": 0}
+    with scene.moto.acting_as(scene.admin):  # the later waves' halts, for the next story
+        assert rollout("unhalt", "--release", RELEASE, fleet=scene) == 0
 
 
 @pytest.mark.parametrize(("cohort", "action"), [
