@@ -278,11 +278,14 @@ _SECRET_SHAPES = (
     re.compile(r"\bpul-[0-9a-f]{40}\b"),
     re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
     re.compile(r"(?i)(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)(?P<keep>[A-Za-z0-9_.-]*(?:secret|password|passwd|token|api[_-]?key"
+    re.compile(r"(?i)(?P<keep>(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]*(?:secret|password|passwd"
+               r"|token|api[_-]?key"
                r"|credential)[A-Za-z0-9_.-]*[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
 )
 """What looks like a credential whatever its source: AWS key ids, Pulumi and GitHub tokens,
-HTTP bearer and basic credentials, the value of any ``...secret...=`` or ``token:`` pair."""
+HTTP bearer and basic credentials, the value of any ``...secret...=`` or ``token:`` pair.
+A pair's name starts where a word starts: matched anywhere inside a long word, the search
+would retry every start in it, and one long line (a hash, base64) would stall the gate."""
 
 
 def _keep_name(found: re.Match[str]) -> str:

@@ -158,3 +158,31 @@ def test_plan_command_json_is_the_plan(capsys: pytest.CaptureFixture[str]) -> No
     excluded = {e["tenant"]: e["kind"] for c in data["cohorts"] for e in c["excluded"]}
     assert excluded == {"garnet-tax": "busy-season", "iris-edu": "opted-out",
                         "juniper-games": "no-window-overlap"}
+
+
+def test_tenants_alike_are_planned_alike_and_listed_in_file_order() -> None:
+    """Planning works once per kind of tenant, yet the plan still reads tenant by tenant."""
+    later = {"opt_out": {"until": date(2026, 6, 1), "reason": "wait"}}
+    tenants = build([
+        {"id": "a0", "cohort": "canary", "timezone": "UTC"},
+        {"id": "b0", "cohort": "canary", "timezone": "Europe/Berlin"},
+        {"id": "a1", "cohort": "canary", "timezone": "UTC",
+         "windows": [{"days": [5], "start": 120, "end": 360}]},
+        {"id": "o0", "cohort": "canary", "timezone": "UTC", **later},
+        {"id": "n0", "cohort": "canary", "timezone": "UTC", "notice_days": 30},
+        {"id": "a2", "cohort": "canary", "timezone": "UTC", "windows": ["Sat 02:00-06:00"]},
+        {"id": "o1", "cohort": "canary", "timezone": "UTC", **later},
+        {"id": "n1", "cohort": "canary", "timezone": "UTC", "notice_days": 30},
+        {"id": "b1", "cohort": "canary", "timezone": "Europe/Berlin"},
+    ])
+    plan = plan_release(tenants, "1.5.0", JANUARY).cohorts[0]
+    assert plan.slot is not None and plan.slot.start == utc(2026, 2, 14, 2)
+    assert "notice period: n0 needs 30 days of notice, complete at 2026-02-11 00:00 UTC" \
+        in plan.delays
+    assert [(g.local.timezone, g.tenants) for g in plan.included] == [
+        ("UTC", ["a0", "a1", "a2"]), ("Europe/Berlin", ["b0", "b1"]), ("UTC", ["n0", "n1"])]
+    assert [e.tenant for e in plan.excluded] == ["o0", "o1"]
+    first, second = plan.excluded
+    assert first.model_dump(exclude={"tenant"}) == second.model_dump(exclude={"tenant"})
+    assert first.reason == "opted out until 2026-06-01: wait"
+    assert first.follow_up is not None and first.follow_up.start == utc(2026, 6, 6, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -116,3 +117,77 @@ def test_plan_command_rejects_a_bad_release_and_date(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     assert run(["plan", "--release", "one", "--tenants", str(path)]) == 2
     assert run(["plan", "--release", "1.5.0", "--tenants", str(path), "--from", "soon"]) == 2
+
+
+FLEET_HEAD = textwrap.dedent("""\
+    defaults:
+      windows: ["Sat 02:00-06:00"]
+    cohorts:
+      - {name: canary, order: 1}
+    tenants:
+    """)
+
+
+def fleet(tmp_path: Path, rows: list[str]) -> Path:
+    """A tenants file whose tenant ``n`` (from 0) is on line 6 + n."""
+    return write(tmp_path, FLEET_HEAD + "".join(
+        f"  - {{id: t{n}, cohort: canary, {row}}}\n" for n, row in enumerate(rows)))
+
+
+def test_a_mistake_many_tenants_repeat_is_reported_at_each_of_them(tmp_path: Path) -> None:
+    """Windows and zones are read once per distinct text; a wrong one is wrong everywhere."""
+    good, bad = 'windows: ["Sun 02:00-06:00"]', 'windows: ["Sun 06:00-02:00"]'
+    path = fleet(tmp_path, [good, bad, good, bad, bad, good])
+    with pytest.raises(BadInput) as caught:
+        load_tenants(path)
+    assert str(caught.value) == (
+        f"{path}:7: tenants.1.windows.0: window 'Sun 06:00-02:00': end 02:00 is not after "
+        "start 06:00 (write an overnight window as two windows) (and 2 more problems)")
+    zones = ["timezone: Europe/Berlin", "timezone: Mars/Olympus", "timezone: Mars/Olympus"]
+    with pytest.raises(BadInput) as caught:
+        load_tenants(fleet(tmp_path, zones))
+    assert str(caught.value).endswith(
+        ":7: tenants.1.timezone: unknown time zone 'Mars/Olympus' (use an IANA name like "
+        "Europe/Berlin or America/New_York) (and 1 more problem)")
+
+
+def test_tenants_that_write_the_same_windows_read_the_same_windows(tmp_path: Path) -> None:
+    rows = ['windows: ["Sat 01:00-07:00", "Sun 01:00-03:00"]',
+            'windows: ["Sat 01:00-07:00", "Sun 01:00-03:00"]',
+            'windows: [{days: [5], start: 60, end: 420}, "Sun 01:00-03:00"]',
+            'windows: ["Sat 01:00-07:00"]', "timezone: UTC"]
+    tenants = load_tenants(fleet(tmp_path, rows))
+    read = [[str(w) for w in tenants.windows_of(t)] for t in tenants.tenants]
+    assert read == [["Sat 01:00-07:00", "Sun 01:00-03:00"]] * 3 + [
+        ["Sat 01:00-07:00"], ["Sat 02:00-06:00"]]
+
+
+@pytest.mark.parametrize(("row", "problem"), [
+    ('windows: "Sat 02:00-06:00"', "tenants.0.windows: Input should be a valid list"),
+    ("windows: null", "tenants.0.windows: Input should be a valid list"),
+    ("windows: [7]", "tenants.0.windows.0: Input should be a valid dictionary or instance "
+                     "of Window"),
+    ("busy_seasons: tax-season", "tenants.0.busy_seasons: Input should be a valid list"),
+])
+def test_windows_and_seasons_that_are_no_list_are_refused_as_before(
+        tmp_path: Path, row: str, problem: str) -> None:
+    path = fleet(tmp_path, [row])
+    with pytest.raises(BadInput) as caught:
+        load_tenants(path)
+    assert str(caught.value) == f"{path}:6: {problem}"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_loading_leaves_the_cycle_collector_as_it_found_it(tmp_path: Path,
+                                                          enabled: bool) -> None:
+    """Validation pauses the collector for speed; a caller's setting survives it."""
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        load_tenants(write(tmp_path, GOOD))
+        assert gc.isenabled() is enabled
+        with pytest.raises(BadInput):
+            load_tenants(write(tmp_path, GOOD.replace("Asia/Tokyo", "Mars/Olympus")))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
