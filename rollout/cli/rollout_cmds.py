@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from rollout.rollouts.executor import CohortRollout, RolloutSettings
     from rollout.rollouts.plan_run import CommandPlan
     from rollout.rollouts.state import RolloutState
+    from rollout.stepfunctions.launch import StartRequest
 
 CohortOpt = Annotated[str, typer.Option("--cohort", help="The cohort to act on.")]
 TenantsOpt = Annotated[Path | None, typer.Option(
@@ -85,6 +86,30 @@ class Overrides:
         "--override-notice", help="Start although a tenant's notice period has not passed; "
         "the reason is recorded.")] = None
     override_freeze: FreezeOverrideOpt = None
+
+
+ENGINES = ("process", "stepfunctions")
+
+
+@dataclass(frozen=True)
+class Driving:
+    """Who moves the traffic after ``start``: this process (``--wait``), a later ``step``,
+    or a Step Functions execution (``--engine stepfunctions``)."""
+
+    wait: Annotated[bool, typer.Option("--wait", help="Run to completion, showing progress.")] \
+        = False
+    engine: Annotated[str, typer.Option(
+        "--engine", help="process (default: `step`, `resume` or --wait move the traffic) or "
+        "stepfunctions (a Step Functions execution runs the whole plan; no process of ours "
+        "needs to run).")] = "process"
+
+    def checked(self) -> Driving:
+        if self.engine not in ENGINES:
+            raise BadInput(f"--engine {self.engine!r}: the engines are {', '.join(ENGINES)}")
+        if self.engine == "stepfunctions" and self.wait:
+            raise BadInput("--wait drives the rollout from this process; with --engine "
+                           "stepfunctions Step Functions drives it (`rollout status` reads it)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -188,6 +213,8 @@ def _print_state(data: dict[str, Any]) -> None:
                   + ", ".join(f"{c} {w}" for c, w in weights.items()), markup=True)
     if data.get("reason"):
         console.print(f"  why: {data['reason']}")
+    if data.get("engine") == "stepfunctions":
+        console.print(f"  runs on Step Functions: {data.get('execution')}")
     for item in data.get("config_left_alone") or []:
         console.print(f"  not carried back: tenant {item['tenant']}: {item['key']} "
                       f"({item['store']}), {item['reason']}; review it with `rollout config "
@@ -215,8 +242,7 @@ def start(
         "--strategy", help="canary:P:BAKE, linear:P:BAKE, all-at-once or file:steps.yaml "
         "(default: the cohort's strategy in tenants.yaml).")] = None,
     tenants: TenantsOpt = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Run to completion, showing progress.")]
-    = False,
+    driving: Driving = Driving(),
     overrides: Overrides = Overrides(),
     timing: Timing = Timing(),
     output: Output = Output(),
@@ -228,12 +254,20 @@ def start(
     from rollout.vocabulary.versions import checked_version
 
     checked_version(release, "--release")
+    wait = driving.checked().wait
     if strategy is not None:
         parse_strategy(strategy)
     ctx = context.current()
     setup = _setup(cohort, tenants)
     spec = strategy or setup.settings.strategy
     steps = parse_strategy(spec, base_dir=ctx.project_dir)
+    if driving.engine == "stepfunctions":
+        from rollout.stepfunctions.launch import StartRequest
+
+        _start_on_step_functions(setup, StartRequest(
+            release, spec, steps, notice_override=overrides.override_notice,
+            freeze_override=overrides.override_freeze), timing, output)
+        return
     with LiveProgress(enabled=wait and not (output.as_json or output.dry_run)) as live:
         rollout = _rollout(setup, timing, notice_override=overrides.override_notice, live=live)
         command = _carry_out(rollout, lambda: start_plan(
@@ -241,6 +275,47 @@ def start(
             freeze_override=overrides.override_freeze, then_drive=wait), output)
     if command is not None:
         _finish(rollout, command.final, output.as_json, command)
+
+
+def _start_on_step_functions(setup: CohortSetup, request: StartRequest, timing: Timing,
+                             output: Output) -> None:
+    """``start --engine stepfunctions``: prepared here, then run by a Step Functions
+    execution; a second start finds the running one."""
+    from rollout.stepfunctions.launch import WorkflowLaunch, workflow_start_plan
+
+    rollout = _rollout(setup, timing, notice_override=request.notice_override)
+    launcher = WorkflowLaunch(rollout, setup, context.current().clients_for(setup.resources))
+    running = launcher.running(request.release)
+    if running is not None:
+        emit({"cohort": setup.resources.cohort, "release": request.release,
+              "execution": running.arn, "status": running.status, "already_running": True},
+             output.as_json, lambda d: console.print(
+                 f"the rollout of {d['release']} to {d['cohort']} already runs on Step "
+                 f"Functions: {d['execution']}; nothing was started, nothing of ours needs "
+                 "to run"))
+        return
+    if output.dry_run:
+        planned = workflow_start_plan(launcher, request)
+        if output.as_json:
+            print_json({"definition": planned.definition, "actions": planned.actions})
+            return
+        console.print("dry run: nothing was changed; `rollout start --engine stepfunctions` "
+                      "would:")
+        for plan_step in planned.command.plan.steps:
+            _print_step(plan_step)
+        console.print("the state machine's definition:")
+        print_json(planned.definition)
+        return
+    with rollout.lease():
+        planned = workflow_start_plan(launcher, request)
+        planned.command.execute(None if output.as_json else _print_step)
+    state = planned.command.final
+    view = {**_state_view(state, rollout.router.read_weights()),
+            "plan": planned.command.plan.as_json(dry_run=False)}
+    emit(view, output.as_json, lambda d: console.print(
+        f"cohort {d['cohort']}: the rollout of {d['release']} runs on Step Functions, "
+        f"execution {d['execution']}; nothing of ours needs to run (`rollout status --cohort "
+        f"{d['cohort']}` reads it; promote, abort or rollback act on it)"))
 
 
 @app.command()
@@ -526,6 +601,8 @@ def _print_status(rows: list[Any]) -> None:
                 for tenant, colour in sorted(row.pins.items())))
         if row.reason:
             console.print(f"{row.cohort}: {row.reason}")
+        if row.engine == "stepfunctions":
+            console.print(f"{row.cohort}: runs on Step Functions, execution {row.execution}")
         for halt in row.halts:
             console.print(f"{row.cohort}: {halt.line()}")
         if row.scaled_down_at and row.status == "promoted":

@@ -13,6 +13,7 @@ from rollout.model.stack import CohortStackConfig, ExistingNetwork, NewNetwork
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import COLOURS, Colour, other_colour
 from rollout.vocabulary.tags import rollout_tags
+from rollout.vocabulary.workflow_boundary import workflow_boundary_policy
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -64,6 +65,7 @@ class CohortStack(pulumi.ComponentResource):
             for colour in COLOURS
         }
         listener = self._listeners(name, config, balancer, slots, tags)
+        self._workflow_boundary(name, config, listener, shared, account_id, tags, child)
         running = {colour: slot.run(compute, platform, serving=[listener])
                    for colour, slot in slots.items()}
 
@@ -190,6 +192,27 @@ class CohortStack(pulumi.ComponentResource):
             opts=opts,
         )
         return key, policy
+
+    @staticmethod
+    def _workflow_boundary(name: str, config: CohortStackConfig, listener: aws.lb.Listener,
+                           shared: pulumi.StackReference, account_id: pulumi.Output[str],
+                           tags: dict[str, str], opts: pulumi.ResourceOptions) -> aws.iam.Policy:
+        """The permissions boundary the cohort role must put on the workflow role it creates
+        (``start --engine stepfunctions``): the compiler's vocabulary on this cohort's own
+        resources, so that role can never be more (:mod:`rollout.vocabulary.workflow_boundary`)."""
+        document = pulumi.Output.all(
+            listener.arn, shared.get_output("ledgerTable"),
+            shared.get_output("noticesTopicArn"), account_id,
+        ).apply(lambda args: json.dumps(workflow_boundary_policy(
+            config.cohort, str(args[0]), str(args[1]), str(args[2]), str(args[3]))))
+        return aws.iam.Policy(
+            f"{name}-workflow-boundary",
+            name=resource_names.workflow_boundary(config.app, config.cohort),
+            description="Permissions boundary of the cohort's rollout workflow role",
+            policy=document,
+            tags=tags,
+            opts=opts,
+        )
 
     @staticmethod
     def _network(name: str, config: CohortStackConfig, region: str, tags: dict[str, str],

@@ -71,6 +71,7 @@ from rollout.rollouts.assembly import CohortSetup, RolloutOptions, build_rollout
 from rollout.rollouts.command_plans import start_plan
 from rollout.rollouts.executor import CohortRollout, RolloutSettings, TickReport
 from rollout.rollouts.fleet_status import CohortStatus, fleet_status
+from rollout.rollouts.halts import Halt, HaltTarget, lift_halts, place_halt
 from rollout.rollouts.ledger import Ledger
 from rollout.rollouts.progression import Advance, Promote
 from rollout.rollouts.state import RolloutState, Status
@@ -87,6 +88,8 @@ RELEASE = "1.5.0"
 COHORTS = ("canary", "wave1", "wave2")
 DEMO_STRATEGY = {"canary": "canary:10:1s", "wave1": "linear:50:1s", "wave2": "linear:25:1s"}
 FAILING_COHORT = "wave2"
+HALTED_COHORT = "wave1"
+"""The cohort whose start meets an operator's fleet-wide halt first."""
 DEFECT = "errors:0.05"
 """Baked into the 1.5.0 build wave2's green runs: one answer in twenty is a 500."""
 DEMO_MIN_SAMPLES = 20
@@ -113,6 +116,8 @@ class DemoResult(BaseModel):
     seconds: float
     traffic: dict[str, ObservedRollout] = Field(default_factory=dict)
     """Per cohort, what its tenants' real requests got while it rolled out."""
+    refused_while_halted: dict[str, str] = Field(default_factory=dict)
+    """Per cohort whose start an operator's fleet-wide halt refused: why, as it was said."""
 
 
 class ColourCode(BaseModel):
@@ -144,6 +149,7 @@ class Story:
     rolled_back: dict[str, str] = field(default_factory=dict)
     pin_reasons: dict[str, str] = field(default_factory=dict)
     traffic: dict[str, ObservedRollout] = field(default_factory=dict)
+    refused_while_halted: dict[str, str] = field(default_factory=dict)
 
     def say(self, text: str | Text = "") -> None:
         """One line as it is (styles come as a :class:`Text`): messages from gates, AWS and
@@ -564,6 +570,8 @@ def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) ->
     rollout = rollout_for(story, fleet, name, slot, ProgressNarrator(story, fleet, resources))
     steps = parse_strategy(DEMO_STRATEGY[name])
     announce_pins(story, rollout, DEMO_STRATEGY[name], steps)
+    if name == HALTED_COHORT:
+        refuse_while_halted(story, fleet, rollout, steps)
     outcome: RolloutState | RolloutFailed
     with tenants_calling(story.clients, resources) as calling:
         story.say(f"  {name}'s tenants call their app all along: {RPS} requests a second "
@@ -585,6 +593,30 @@ def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) ->
     story.show(render(TickReport(outcome, Promote(), outcome.last_gate_results, 0.0)))
     story.say(Text.assemble("  ", ("promoted", "green"), f": {name} runs {RELEASE} on green; "
                             "blue stays warm for instant rollback"))
+
+
+def refuse_while_halted(story: Story, fleet: DemoFleet, rollout: CohortRollout,
+                        steps: StepPlan) -> None:
+    """An incident elsewhere: on-call halts the whole fleet, the cohort's start is refused
+    with its weights untouched, and goes on once the halt is lifted."""
+    cohort = rollout.cohort
+    halt = Halt(scope="all", actor="on-call", at=rollout.clock.now(),
+                reason="incident INC-42: the payment provider is down")
+    place_halt(fleet.ledger, halt)
+    story.say(f"  meanwhile an incident elsewhere: on-call halts the fleet (`rollout halt --all "
+              f"--reason '{halt.reason}'`)")
+    try:
+        with rollout.lease():
+            start_as_planned(story, rollout, DEMO_STRATEGY[cohort.cohort], steps, show=False)
+    except Blocked as refused:
+        story.refused_while_halted[cohort.cohort] = str(refused)
+        story.say(f"  `rollout start` is refused (exit 3): {refused}")
+    else:
+        raise RuntimeError(f"the fleet-wide halt did not hold {cohort.cohort}'s start")
+    story.say(f"  the listener stays at {fleet.weights(story, cohort)}; the incident is over: "
+              "on-call lifts the halt (`rollout unhalt --all`)")
+    lift_halts(fleet.ledger, HaltTarget("all"), actor="on-call", at=rollout.clock.now(),
+               reason="INC-42 resolved")
 
 
 def tell_traffic(story: Story, fleet: DemoFleet, rollout: CohortRollout,
@@ -704,7 +736,7 @@ def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
                                         for colour, code in running[s.cohort].items()}}
                  for s in statuses},
         rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
-        traffic=story.traffic,
+        traffic=story.traffic, refused_while_halted=story.refused_while_halted,
         seconds=round((utc_now() - started).total_seconds(), 1))
 
 

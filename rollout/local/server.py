@@ -40,8 +40,12 @@ def require_local_extra() -> None:
 
 
 def silence_request_logging() -> None:
-    """moto's server logs every request through werkzeug; a user wants none of that."""
+    """moto's server logs every request through werkzeug, and its state machine
+    interpreter logs as an ERROR every ``IsPresent`` check that finds nothing (the
+    definitions' normal way of asking "is there an alarm, a halt?"): a user wants none
+    of that."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
 def free_port() -> int:
@@ -96,24 +100,28 @@ def _pointed_at_listening(port: int) -> Iterator[str]:
 def embedded_moto(port: int | None = None) -> Iterator[str]:
     """Run a moto server in a thread and point this process's AWS settings at it.
 
-    Yields the endpoint URL. The previous environment is restored afterwards.
+    Yields the endpoint URL. The server executes state machines
+    (:mod:`rollout.local.stepfunctions_moto`). The previous environment is restored
+    afterwards.
     """
     require_local_extra()
     from moto.server import ThreadedMotoServer
 
-    from rollout.local import cloudwatch_percentiles, ecs_tasks
+    from rollout.local import cloudwatch_percentiles, ecs_tasks, stepfunctions_moto
 
     silence_request_logging()
     ecs_tasks.install()
     cloudwatch_percentiles.install()
+    stepfunctions_moto.install()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
-    server.start()
-    try:
-        with _pointed_at_listening(port) as endpoint:
-            yield endpoint
-    finally:
-        server.stop()
+    with stepfunctions_moto.executing(port):
+        server.start()
+        try:
+            with _pointed_at_listening(port) as endpoint:
+                yield endpoint
+        finally:
+            server.stop()
 
 
 def _serve(port: int, ready: EventType, stop: EventType) -> None:

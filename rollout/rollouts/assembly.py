@@ -44,6 +44,7 @@ from rollout.routers.base import TrafficRouter
 from rollout.schedule.freeze import CompanyFreeze
 from rollout.schedule.pins import pins_at
 from rollout.schedule.windows import WindowProfile, contains
+from rollout.stepfunctions.control import StepFunctionsControl
 from rollout.vocabulary.clock import utc_now
 
 TENANTS_ENV = "ROLLOUT_TENANTS"
@@ -224,7 +225,9 @@ def build_rollout(setup: CohortSetup, clients: AwsClients, ledger: Ledger,
                          on_event=list(chosen.on_event),
                          on_progress=chosen.on_progress, step_gates=setup.step_gates,
                          pins=pins, capacity=capacity_for(clients, setup.resources),
-                         on_waiting=chosen.on_waiting)
+                         on_waiting=chosen.on_waiting, workflow=StepFunctionsControl(
+                             clients, AwsClients().for_region(setup.resources.shared_region),
+                             setup.resources))
     return CohortRollout(
         clients=clients, cohort=setup.resources, ledger=ledger, router=setup.router(clients),
         gates=setup.gates(), hooks=hooks, settings=chosen.settings)

@@ -134,7 +134,8 @@ def restore_steps(run: RolloutRun, state: RolloutState) -> list[PlanStep]:
     the size it had, then healthy. Inside the warm period: nothing (one write)."""
     rollout = run.rollout
     capacity = rollout.hooks.capacity
-    warm = state.warm_until is None or rollout.clock.now() <= state.warm_until
+    ends = state.warm_ends
+    warm = ends is None or rollout.clock.now() <= ends
     if capacity is None or state.status != Status.PROMOTED or warm:
         return []
     steps: list[PlanStep] = []
@@ -151,8 +152,9 @@ def _reap_refusal(rollout: CohortRollout, state: RolloutState | None) -> str | N
     if state is None or state.status != Status.PROMOTED:
         return f"cohort {cohort} has no promoted rollout whose old colour could be scaled down"
     old = state.old_colour
-    if state.warm_until is not None and rollout.clock.now() < state.warm_until:
-        until = f"{state.warm_until:%Y-%m-%d %H:%M} UTC"
+    ends = state.warm_ends
+    if ends is not None and rollout.clock.now() < ends:
+        until = f"{ends:%Y-%m-%d %H:%M} UTC"
         return (f"{old} ({state.old_version}) stays warm until {until}: until then a "
                 "rollback is one listener write")
     weight = rollout.router.read_weights().get(old, 0)

@@ -32,6 +32,18 @@ if TYPE_CHECKING:
 STOPPED = (Status.ROLLED_BACK, Status.ABORTED)
 
 
+def on_step_functions(state: RolloutState) -> Blocked:
+    """Why ``step`` and ``resume`` leave a rollout a Step Functions execution drives alone."""
+    return Blocked(f"the rollout of {state.release} to cohort {state.cohort} runs on Step "
+                   f"Functions ({state.execution}): promote, abort or rollback it; status "
+                   "reads it")
+
+
+def driven_by_workflow(state: RolloutState | None) -> bool:
+    """Whether ``state`` is a rollout in progress that a Step Functions execution drives."""
+    return state is not None and state.engine == "stepfunctions" and state.status.active
+
+
 def _shares(weights: Mapping[Colour, int]) -> str:
     return ", ".join(f"{colour} {weight}" for colour, weight in weights.items())
 
@@ -141,15 +153,23 @@ class Drive(RolloutStep):
         self.run.state = self.run.rollout.drive()
 
 
-def _preflight_and_first_step(run: RolloutRun, state: RolloutState,
-                              pins: list[dict[str, Any]]) -> list[PlanStep]:
-    """Everything between ``started`` and shifting, in the order it runs."""
+def preparation_steps(run: RolloutRun, state: RolloutState,
+                      pins: list[dict[str, Any]]) -> list[PlanStep]:
+    """Everything between ``started`` and the first weight write, in the order it runs:
+    the preflight checks, the new colour sized and healthy, the pins."""
     checks: list[PlanStep] = [RunPreflight(run, check, check.plan(state))
                               for check in run.rollout.hooks.preflight]
     checks.extend(ready_steps(run, state))
     if state.pinned:
         checks.append(PinAtStart(run, state.old_colour, state.old_version,
                                  tuple((str(p["id"]), str(p["reason"])) for p in pins), pins))
+    return checks
+
+
+def _preflight_and_first_step(run: RolloutRun, state: RolloutState,
+                              pins: list[dict[str, Any]]) -> list[PlanStep]:
+    """Everything between ``started`` and shifting, in the order it runs."""
+    checks = preparation_steps(run, state, pins)
     first = state.steps[0].weight
     checks.append(FirstStep(run, state.cohort, {state.new_colour: first,
                                                 state.old_colour: 100 - first},
@@ -256,6 +276,8 @@ def _in_progress(rollout: CohortRollout, purpose: str = "") -> RolloutState:
 def step_plan(rollout: CohortRollout, freeze_override: str | None = None) -> CommandPlan:
     """``rollout step``: a freeze override first, if one is given and due; then one tick."""
     state = _in_progress(rollout)
+    if state.engine == "stepfunctions":
+        raise on_step_functions(state)
     run = RolloutRun(rollout, state)
     return command_plan("step", run, [*_freeze_override(run, state, freeze_override),
                                CheckGates(run, state.cohort, _next_move(state),
@@ -286,10 +308,37 @@ class Approve(RolloutStep):
                                                         self.freeze_override)
 
 
+@dataclass(frozen=True)
+class ApproveWorkflow(RolloutStep):
+    """The task token a Step Functions execution waits on, sent back: it goes on alone."""
+
+    execution: str
+    kind: ClassVar[str] = "approve"
+
+    def describe(self) -> str:
+        return (f"approve the waiting step of {self.run.cohort} as {self.run.rollout.actor}: "
+                f"its Step Functions execution ({self.execution}) goes on by itself")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"execution": self.execution}
+
+    def apply(self) -> None:
+        rollout, state = self.run.rollout, self.run.current()
+        workflow = rollout.hooks.workflow
+        if workflow is None:
+            raise Blocked(f"cohort {self.run.cohort} runs on Step Functions, which this "
+                          "command cannot reach")
+        workflow.approve(state, lambda step: rollout.record_approval(state, step))
+        self.run.state = rollout.state() or state
+
+
 def promote_plan(rollout: CohortRollout, freeze_override: str | None = None) -> CommandPlan:
-    """``rollout promote --cohort``: approve the current step, then drive to the end."""
+    """``rollout promote --cohort``: approve the current step, then drive to the end (or,
+    on Step Functions, let its execution go on)."""
     state = rollout.approvable()
     run = RolloutRun(rollout, state)
+    if state.engine == "stepfunctions":
+        return command_plan("promote", run, [ApproveWorkflow(run, str(state.execution))])
     override = freeze_override if rollout.freeze_now(state) is not None else None
     return command_plan("promote", run, [
         Approve(run, state.cohort, state.step_index + 1, len(state.steps), override),
@@ -397,11 +446,37 @@ def _carry_back(run: RolloutRun, state: RolloutState) -> CarryBackConfig:
     return CarryBackConfig(run, line)
 
 
+@dataclass(frozen=True)
+class StopWorkflow(RolloutStep):
+    """The Step Functions execution driving the rollout stopped: it moves no more traffic."""
+
+    execution: str
+    reason: str
+    kind: ClassVar[str] = "stop-workflow"
+
+    def describe(self) -> str:
+        return (f"stop the Step Functions execution driving {self.run.cohort} "
+                f"({self.execution}): it moves no more traffic")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"execution": self.execution}
+
+    def apply(self) -> None:
+        rollout, state = self.run.rollout, self.run.current()
+        if rollout.hooks.workflow is None:
+            raise Blocked(f"cohort {self.run.cohort} runs on Step Functions, which this "
+                          "command cannot reach")
+        rollout.hooks.workflow.stop(state, self.reason)
+        self.run.state = rollout.state() or state
+
+
 def _stop_steps(run: RolloutRun, state: RolloutState, stop: StopKind, reason: str, *,
                 failure: GateResult | None = None,
                 restored_version: str | None = None) -> list[PlanStep]:
     request: list[PlanStep] = ([] if run.rollout.holds_lease else
                                [RequestStop(run, stop, reason, state.release)])
+    if driven_by_workflow(state):
+        request.insert(0, StopWorkflow(run, str(state.execution), reason))
     back = {state.old_colour: 100, state.new_colour: 0}
     return [*request,
             RouteBack(run, stop, reason, back, restored_version or state.old_version,

@@ -151,6 +151,22 @@ def no_step_gates(_settings: list[dict[str, Any]]) -> list[Gate]:
     return []
 
 
+class WorkflowControl(Protocol):
+    """What the commands need of a rollout running on Step Functions (``start --engine
+    stepfunctions``): its execution stopped (abort, rollback) or its wait for a human
+    ended (``promote``)."""
+
+    def stop(self, state: RolloutState, reason: str) -> None:
+        """Stop ``state``'s execution if it still runs; it then moves no more traffic."""
+        ...
+
+    def approve(self, state: RolloutState, record: Callable[[int], None]) -> None:
+        """Send back the task token the execution waits on, once ``record`` has recorded
+        the approval of its step (from 0): the ledger says "approved" before the execution
+        can record its next step. :class:`Blocked` when it waits for nobody."""
+        ...
+
+
 @dataclass
 class RolloutHooks:
     """What the executor calls out to; all optional, so the executor stays testable alone."""
@@ -173,6 +189,8 @@ class RolloutHooks:
     checked (the executor's own unit tests)."""
     on_waiting: WaitProgress | None = None
     """Told the target states while a colour is awaited (live progress)."""
+    workflow: WorkflowControl | None = None
+    """How a rollout running on Step Functions is stopped and approved; None: it cannot be."""
 
 
 LEASE_RULE = ("--check-every must be shorter than --lease: a waiter takes over a lock it saw "
@@ -461,6 +479,19 @@ class CohortRollout:
                      + "; ".join(f"{t}: {r}" for t, r in list(reasons.items())[:5])
                      + (" ..." if len(state.pinned) > 5 else ""),
                      f"{state.started_at.isoformat()}:pins", tenants=reasons)
+
+    def record_workflow(self, state: RolloutState, why: str) -> RolloutState:
+        """Preparation done and handed to a Step Functions execution (``state.execution``):
+        saved as shifting, and recorded, before the execution starts."""
+        saved = self._save(state.model_copy(update={"status": Status.SHIFTING}))
+        self._record("workflow", why, f"{saved.started_at.isoformat()}:workflow",
+                     execution=saved.execution)
+        return saved
+
+    def record_approval(self, state: RolloutState, step: int) -> None:
+        """A human let a Step Functions execution's waiting step go on."""
+        self._record("approved", f"step {step + 1} approved by {self.actor}",
+                     f"{state.started_at.isoformat()}:approved:{step}")
 
     def shift_first(self, state: RolloutState) -> RolloutState:
         """Preparation done: the rollout is shifting, and the first tick applies step 1."""
@@ -996,6 +1027,8 @@ class CohortRollout:
         state = self.state()
         if state is None:
             raise Blocked(f"cohort {self.cohort.cohort} has no rollout to resume")
+        if command_plans.driven_by_workflow(state):
+            raise command_plans.on_step_functions(state)
         self._converge(state)
         self._honour_stop(state)
         if state.status in (Status.ROLLED_BACK, Status.ABORTED):

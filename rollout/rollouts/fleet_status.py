@@ -40,6 +40,10 @@ class CohortStatus(BaseModel):
     pins: dict[str, Colour]
     tenant_versions: dict[str, str]
     tenants_per_version: dict[str, int]
+    engine: str = "process"
+    """Who moves the rollout's traffic: ``process`` (our commands) or ``stepfunctions``."""
+    execution: str | None = None
+    """The Step Functions execution's ARN, when ``engine`` is ``stepfunctions``."""
     halts: list[Halt] = Field(default_factory=list)
     """The halts that stop this cohort's next start or step (of its rollout's release, or
     of any release when none is in progress)."""
@@ -96,9 +100,11 @@ def cohort_status(clients: AwsClients, resources: CohortResources, ledger: Rollo
         release=state.release if state else None,
         reason=str(unreadable) if unreadable else state.reason if state else None,
         last_known_good=state.last_known_good if state else None,
-        warm_until=state.warm_until.isoformat() if state and state.warm_until else None,
+        warm_until=state.warm_ends.isoformat() if state and state.warm_ends else None,
         scaled_down_at=(state.scaled_down_at.isoformat()
                         if state and state.scaled_down_at else None),
+        engine=state.engine if state else "process",
+        execution=state.execution if state else None,
         pins=pins, tenant_versions=versions_by_tenant,
         tenants_per_version=dict(Counter(versions_by_tenant.values())),
         halts=[halt for halt in halts if halt.covers(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -64,7 +65,25 @@ class RolloutState(BaseModel):
     config_carried_back: bool = True
     config_left_alone: list[LeftAlone] = Field(default_factory=list)
     """Tenant edits the carry-back did not write (changed on both colours), and why."""
+    engine: Literal["process", "stepfunctions"] = "process"
+    """Who moves this rollout's traffic: our own process (``step``, ``start --wait``) or a
+    Step Functions execution (``start --engine stepfunctions``)."""
+    execution: str | None = None
+    """The Step Functions execution's ARN when ``engine`` is ``stepfunctions``."""
+    warm_for_seconds: float | None = None
+    """How long the old colour stays warm after the promotion, when the promotion could not
+    compute ``warm_until`` itself (a workflow has no date arithmetic)."""
     revision: int = 0
+
+    @property
+    def warm_ends(self) -> datetime | None:
+        """When the old colour's warm period ends: ``warm_until``, or the promotion plus
+        ``warm_for_seconds``; None when neither is known (then it is still warm)."""
+        if self.warm_until is not None:
+            return self.warm_until
+        if self.promoted_at is not None and self.warm_for_seconds is not None:
+            return self.promoted_at + timedelta(seconds=self.warm_for_seconds)
+        return None
 
     @property
     def live_colour(self) -> Colour:

@@ -29,7 +29,10 @@ different trust levels:
   operator's (``rollout halt``/``unhalt`` are the on-call operators', whose own
   identity needs ``PutItem`` and ``DeleteItem`` on both halt partitions). Alarm
   blockers are read with the ``DescribeAlarms`` the alarm gate already needs. It only
-  reads the artefact store: a published release is write-once for it.
+  reads the artefact store: a published release is write-once for it. It deploys and
+  runs its own Step Functions workflow (``start --engine stepfunctions``), whose role it
+  may create and give a policy only under the cohort's permissions boundary
+  (:mod:`rollout.vocabulary.workflow_boundary`), so that role is never more than the cohort's.
 - the **release role** (:func:`release_role_policy`, one per app) publishes,
   verifies and prunes releases and sends the notices (``notify`` claims
   ``NOTICE#<release>`` records); it reads cohort state, for retention, and
@@ -83,6 +86,7 @@ from rollout.vocabulary.ledger_keys import (
     notice_pk,
     stack_pk,
 )
+from rollout.vocabulary.workflow_boundary import boundary_arn
 
 ARTEFACT_PREFIX = "releases/"
 LEADING_KEYS = "dynamodb:LeadingKeys"
@@ -93,7 +97,8 @@ COHORT_UNSCOPED_READS = (
     "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancers",
     "ssm:DescribeParameters", "iam:ListPolicies", "tag:GetResources",
     "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
-    "secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue")
+    "secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue",
+    "states:ListStateMachines")
 """What a cohort role reads whatever its router: discovery and the security gate read
 the cohort's load balancer and listeners, the gates read CloudWatch."""
 
@@ -211,6 +216,48 @@ def _gate_statements(cohort: CohortResources, account: str,
     return statements
 
 
+def _workflow_statements(cohort: CohortResources, account: str) -> list[IamStatement]:
+    """``start --engine stepfunctions``: the cohort's own state machine deployed and run, its
+    own workflow role created, given the definition's actions and passed to Step Functions
+    only; ``promote`` sends a waiting execution its token back (tokens have no ARN).
+
+    The role may be created and given a policy only with the cohort's permissions boundary
+    on it (:mod:`rollout.vocabulary.workflow_boundary`), which ``start`` reads first: the
+    cohort role cannot make the workflow role more than the compiler's vocabulary on the
+    cohort's own resources. Nothing here may change or remove a boundary
+    (``PutRolePermissionsBoundary``, ``DeleteRolePermissionsBoundary``) or attach a
+    managed policy (``AttachRolePolicy``)."""
+    partition, region = partition_and_region(cohort)
+    machine = resource_names.rollout_workflow(cohort.app, cohort.cohort)
+    role = (f"arn:{partition}:iam::{account}:role/"
+            f"{resource_names.workflow_role(cohort.app, cohort.cohort)}")
+    boundary = boundary_arn(partition, account, cohort.app, cohort.cohort)
+    states = f"arn:{partition}:states:{region}:{account}"
+    return [
+        IamStatement(sid="CohortWorkflowStateMachine",
+                     resources=[f"{states}:stateMachine:{machine}"],
+                     actions=["states:CreateStateMachine", "states:UpdateStateMachine",
+                              "states:StartExecution", "states:TagResource"]),
+        IamStatement(sid="CohortWorkflowExecutions",
+                     resources=[f"{states}:execution:{machine}:*"],
+                     actions=["states:DescribeExecution", "states:StopExecution"]),
+        IamStatement(sid="ReadTheCohortWorkflowRole", resources=[role],
+                     actions=["iam:GetRole"]),
+        IamStatement(sid="CohortWorkflowRole", resources=[role],
+                     actions=["iam:CreateRole", "iam:PutRolePolicy"],
+                     condition={"StringEquals": {"iam:PermissionsBoundary": [boundary]}}),
+        IamStatement(sid="ReadTheWorkflowBoundary", resources=[boundary],
+                     actions=["iam:GetPolicy"]),
+        IamStatement(sid="PassTheWorkflowRoleToStepFunctions", resources=[role],
+                     actions=["iam:PassRole"],
+                     condition={"StringEquals": {"iam:PassedToService": [
+                         "states.amazonaws.com"]}}),
+        IamStatement(sid="ApproveAWaitingWorkflow", resources=[EVERY],
+                     actions=["states:SendTaskSuccess"],
+                     condition={"StringEquals": {"aws:RequestedRegion": [region]}}),
+    ]
+
+
 def rollout_role_policy(cohort: CohortResources, account: str, config_policy_name: str,
                         router: TrafficRouter | None = None) -> RolePolicy:
     """The policy a role needs to run every rollout command on ``cohort`` and nothing more.
@@ -230,6 +277,7 @@ def rollout_role_policy(cohort: CohortResources, account: str, config_policy_nam
         *_configuration_statements(cohort, account),
         *_ledger_statements(cohort, account),
         *_gate_statements(cohort, account, config_policy_name),
+        *_workflow_statements(cohort, account),
     ]))
 
 

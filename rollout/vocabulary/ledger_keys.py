@@ -12,6 +12,7 @@ pk                    sk                                           what
 ``COHORT#<cohort>``   ``EVENT#<seq, 9 digits>``                    one event of its history
 ``COHORT#<cohort>``   ``EVENTKEY#<event key>``                     the claim on an event's key
 ``COHORT#<cohort>``   ``STOP#<rollout started at>``                an operator's stop request
+``COHORT#<cohort>``   ``APPROVAL#<rollout started at>``            a workflow's wait for a human
 ``NOTICE#<release>``  ``TENANT#<tenant>``                          one tenant's notice
 ``CONFIG#<cohort>``   ``SNAPSHOT#<store>#<from>><to>[#<tenant>#n]``  config-copy snapshots
 ``STACK#<cohort>``    ``OUTPUTS``                                  what ``stacks up`` deployed
@@ -51,6 +52,7 @@ LOCK_SK = "LOCK"
 EVENT_PREFIX = "EVENT#"
 EVENT_KEY_PREFIX = "EVENTKEY#"
 STOP_PREFIX = "STOP#"
+APPROVAL_PREFIX = "APPROVAL#"
 NOTICE_TENANT_PREFIX = "TENANT#"
 SNAPSHOT_PREFIX = "SNAPSHOT#"
 OUTPUTS_SK = "OUTPUTS"
@@ -75,6 +77,12 @@ def event_key_sk(key: str) -> str:
 def stop_sk(rollout_started_at: datetime) -> str:
     """The stop request of the rollout that started at ``rollout_started_at``."""
     return f"{STOP_PREFIX}{rollout_started_at.isoformat()}"
+
+
+def approval_sk(rollout_started_at: datetime) -> str:
+    """Where a Step Functions workflow keeps the task token of its wait for a human
+    (attributes ``token`` and ``step``, no ``doc``): ``rollout promote`` sends it back."""
+    return f"{APPROVAL_PREFIX}{rollout_started_at.isoformat()}"
 
 
 def notice_pk(release: str) -> str:

@@ -11,8 +11,13 @@ and in Secrets Manager under ``<app>/<cohort>/<colour>/<tenant>/<key>``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rollout.vocabulary.colours import COLOURS
 from rollout.vocabulary.names import MAX_AWS_NAME
+
+MAX_EXECUTION_NAME = 80
+"""The longest name Step Functions gives an execution."""
 
 
 def load_balancer(app: str, cohort: str) -> str:
@@ -83,3 +88,33 @@ def colour_compute(app: str, cohort: str, colour: str) -> str:
 def compute_cluster(app: str, cohort: str) -> str:
     """The ECS cluster both colours of a cohort run in."""
     return f"{app}-{cohort}"
+
+
+def rollout_workflow(app: str, cohort: str) -> str:
+    """The Step Functions state machine that runs a cohort's rollouts
+    (``--engine stepfunctions``)."""
+    return f"{app}-{cohort}-rollout"
+
+
+def workflow_role(app: str, cohort: str) -> str:
+    """The IAM role that state machine acts as: exactly the actions its definition uses."""
+    return f"{app}-{cohort}-rollout-workflow"
+
+
+def workflow_boundary(app: str, cohort: str) -> str:
+    """The managed policy the cohort's stack provisions as that role's permissions boundary:
+    the cohort role may create the role and write its policy only with it attached."""
+    return f"{app}-{cohort}-rollout-workflow-boundary"
+
+
+def workflow_execution(release: str, cohort: str, started_at: datetime) -> str:
+    """An execution's name: one per rollout (release, cohort and when it started), so the
+    same release starts again after an abort or a rollback; a second start while one runs
+    finds it through the ledger's state, which names it.
+
+    Step Functions allows letters, digits, ``-`` and ``_`` (80 at most): a version's dots
+    and ``+`` become ``-``; a long cohort and release are cut, never the start moment."""
+    stamp = f"{started_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
+    named = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "-"
+                    for ch in f"{cohort}-{release}")
+    return f"{named[:MAX_EXECUTION_NAME - len(stamp) - 1]}-{stamp}"

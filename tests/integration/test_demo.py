@@ -44,6 +44,10 @@ def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Pat
     assert "sla" in fleet["rolled_back"]["wave2"]
     assert fleet["cohorts"]["canary"]["status"] == "promoted"
     assert fleet["cohorts"]["canary"]["weights"] == {"blue": 0, "green": 100}
+    # on-call's fleet-wide halt refused wave1's start; once lifted, wave1 went on
+    assert list(fleet["refused_while_halted"]) == ["wave1"]
+    assert "halted by on-call" in fleet["refused_while_halted"]["wave1"]
+    assert fleet["cohorts"]["wave1"]["status"] == "promoted"
 
     # every colour runs a release's zip, as Lambda reports it: the very bytes a build gives
     compute = {name: cohort["compute"] for name, cohort in fleet["cohorts"].items()}

@@ -383,6 +383,62 @@ def test_every_resource_the_policy_names_is_the_cohort_s_own(
         TopicArn=canary.notices_topic_arn)["Attributes"]["TopicArn"]]
 
 
+def test_the_workflow_grants_name_only_the_cohort_s_own_state_machine_and_role(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """``start --engine stepfunctions`` deploys the cohort's own state machine with its own
+    role, which the cohort role may pass to Step Functions and nothing else."""
+    statements = {s["Sid"]: s for s in scene.printed_policy("canary", capsys)["Statement"]}
+    account = scene.moto.client("sts").get_caller_identity()["Account"]
+    own = {"machine": resource_names.rollout_workflow(scene.app, "canary"),
+           "role": resource_names.workflow_role(scene.app, "canary")}
+    other = {"machine": resource_names.rollout_workflow(scene.app, "wave1"),
+             "role": resource_names.workflow_role(scene.app, "wave1")}
+    arns = {"CohortWorkflowStateMachine": "arn:aws:states:eu-west-1:{account}:stateMachine:"
+                                          "{machine}",
+            "CohortWorkflowExecutions": "arn:aws:states:eu-west-1:{account}:execution:"
+                                        "{machine}:canary-1-5-0",
+            "CohortWorkflowRole": "arn:aws:iam::{account}:role/{role}",
+            "PassTheWorkflowRoleToStepFunctions": "arn:aws:iam::{account}:role/{role}"}
+    for sid, pattern in arns.items():
+        patterns = statements[sid]["Resource"]
+        assert any(fnmatch.fnmatchcase(pattern.format(account=account, **own), p)
+                   for p in patterns), sid
+        assert not any(fnmatch.fnmatchcase(pattern.format(account=account, **other), p)
+                       for p in patterns), sid
+    assert statements["PassTheWorkflowRoleToStepFunctions"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": ["states.amazonaws.com"]}}
+    assert statements["PassTheWorkflowRoleToStepFunctions"]["Action"] == ["iam:PassRole"]
+
+
+def test_the_workflow_role_is_created_and_given_its_policy_only_under_the_stack_s_boundary(
+        scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whoever holds the cohort role cannot put any other policy on the workflow role and
+    run it: ``CreateRole`` and ``PutRolePolicy`` need the cohort's permissions boundary on
+    it, the boundary the cohort's stack deployed, and no grant removes or changes a boundary.
+    moto does not evaluate IAM conditions, so the condition is checked as printed."""
+    policy = scene.printed_policy("canary", capsys)
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    account = scene.moto.client("sts").get_caller_identity()["Account"]
+    boundary = (f"arn:aws:iam::{account}:policy/"
+                f"{resource_names.workflow_boundary(scene.app, 'canary')}")
+    assert scene.moto.client("iam").get_policy(PolicyArn=boundary)["Policy"]["Arn"] == boundary
+    role = f"arn:aws:iam::{account}:role/{resource_names.workflow_role(scene.app, 'canary')}"
+    bounded = statements["CohortWorkflowRole"]
+    assert (bounded["Action"], bounded["Resource"]) == (
+        ["iam:CreateRole", "iam:PutRolePolicy"], [role])
+    assert bounded["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": [boundary]}}
+    writes = {"iam:CreateRole", "iam:PutRolePolicy"}
+    assert [s["Sid"] for s in policy["Statement"] if writes & set(s["Action"])] == [
+        "CohortWorkflowRole"]
+    never = {"iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+             "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePolicy"}
+    assert not never & {a for s in policy["Statement"] for a in s["Action"]}
+    assert (statements["ReadTheCohortWorkflowRole"]["Action"],
+            statements["ReadTheCohortWorkflowRole"]["Resource"]) == (["iam:GetRole"], [role])
+    assert (statements["ReadTheWorkflowBoundary"]["Action"],
+            statements["ReadTheWorkflowBoundary"]["Resource"]) == (["iam:GetPolicy"], [boundary])
+
+
 def test_config_copy_with_secrets_manager_runs_under_the_printed_policy(
         scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
     policy = scene.printed_policy("canary", capsys)

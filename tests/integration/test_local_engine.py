@@ -210,9 +210,10 @@ def test_a_failed_up_keeps_what_it_created_and_the_next_up_finishes_it(
 
     (result,) = project.deployer.up("trio")
 
-    assert result.created == ["aws:iam/policy:Policy::trio-config-access"]
+    assert sorted(result.created) == ["aws:iam/policy:Policy::trio-config-access",
+                                      "aws:iam/policy:Policy::trio-workflow-boundary"]
     assert balancer_named(f"{project.app}-trio")["LoadBalancerArn"] == balancer_arn
-    assert inventory() == {**before, "policies": before["policies"] + 1}
+    assert inventory() == {**before, "policies": before["policies"] + 2}
 
 
 @pytest.fixture

@@ -428,7 +428,10 @@ def test_iam_policy_names_every_action_and_the_cohort_s_own_resources(
     assert statements["ReleaseArtefacts"]["Resource"] == [
         f"arn:aws:s3:::{canary.artefact_bucket}/releases/*"]
     wide = [s["Sid"] for s in policy["Statement"] if "*" in s["Resource"]]
-    assert wide == ["ReadWithoutResourceLevelPermissions"]
+    assert wide == ["ReadWithoutResourceLevelPermissions", "ApproveAWaitingWorkflow"]
+    approve = statements["ApproveAWaitingWorkflow"]  # a task token has no ARN to name
+    assert approve["Action"] == ["states:SendTaskSuccess"]
+    assert approve["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["eu-west-1"]}}
     assert all(a.split(":")[1].startswith(("Describe", "List", "Get", "BatchGet"))
                for a in statements["ReadWithoutResourceLevelPermissions"]["Action"])
 
@@ -457,8 +460,9 @@ def test_iam_policy_actions_are_real_api_operations(cli_env: Fleet,
     models = botocore.session.get_session()
     services = {"elasticloadbalancing": "elbv2", "ssm": "ssm", "dynamodb": "dynamodb",
                 "sns": "sns", "iam": "iam", "kms": "kms", "cloudwatch": "cloudwatch",
-                "tag": "resourcegroupstaggingapi", "secretsmanager": "secretsmanager"}
-    iam_only = {"dynamodb:ConditionCheckItem"}
+                "tag": "resourcegroupstaggingapi", "secretsmanager": "secretsmanager",
+                "states": "stepfunctions"}
+    iam_only = {"dynamodb:ConditionCheckItem", "iam:PassRole"}  # permissions, not API calls
     assert rollout("iam-policy", "--cohort", "canary", "--json") == 0
     policy = json.loads(capsys.readouterr().out)
     checked = 0

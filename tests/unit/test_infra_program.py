@@ -199,7 +199,7 @@ def test_tenant_config_namespace_has_a_rotating_key_and_a_policy_scoped_to_the_c
     key = one(run, "aws:kms/key:Key")["inputs"]
     assert key["enableKeyRotation"] is True
     assert one(run, "aws:kms/alias:Alias")["inputs"]["name"] == "alias/acme-canary-config"
-    document = json.loads(one(run, "aws:iam/policy:Policy")["inputs"]["policy"])
+    document = json.loads(policy_named(run, "acme-canary-tenant-config")["inputs"]["policy"])
     statements = document["Statement"]
     actions = [action for s in statements for action in s["Action"]]
     assert actions and not any("*" in action for action in actions)
@@ -211,6 +211,27 @@ def test_tenant_config_namespace_has_a_rotating_key_and_a_policy_scoped_to_the_c
     kms = next(s for s in statements if s["Action"][0].startswith("kms:"))
     assert kms["Resource"] == run["exports"]["kmsKeyArn"]
     assert kms["Condition"]["StringEquals"]["kms:ViaService"] == f"ssm.{REGION}.amazonaws.com"
+
+
+def policy_named(run: dict[str, Any], name: str) -> dict[str, Any]:
+    """The one managed policy the program names ``name``."""
+    (found,) = [p for p in of_type(run, "aws:iam/policy:Policy") if p["inputs"]["name"] == name]
+    return found
+
+
+def test_the_cohort_stack_provisions_the_workflow_role_s_permissions_boundary(
+        runs: dict[str, Any]) -> None:
+    """``start --engine stepfunctions`` may create the workflow role only with this boundary
+    on it: the compiler's vocabulary on the cohort's own listener, ledger items and topic."""
+    from rollout.vocabulary.workflow_boundary import workflow_boundary_policy
+
+    run = runs["cohort"]
+    boundary = policy_named(run, "acme-canary-rollout-workflow-boundary")
+    assert json.loads(boundary["inputs"]["policy"]) == workflow_boundary_policy(
+        "canary", run["exports"]["listenerArn"], SHARED_OUTPUTS["ledgerTable"],
+        SHARED_OUTPUTS["noticesTopicArn"], ACCOUNT)
+    assert boundary["inputs"]["tags"]["rollout:cohort"] == "canary"
+    assert [p["inputs"]["name"] for p in of_type(runs["shared"], "aws:iam/policy:Policy")] == []
 
 
 def parameter_grants(document: dict[str, Any]) -> dict[str, list[str]]:
@@ -229,7 +250,7 @@ def test_a_cohort_too_big_for_per_tenant_paths_writes_only_its_two_colours(
         runs: dict[str, Any]) -> None:
     """IAM caps a managed policy at 6,144 characters (whitespace aside): sixty tenants' paths
     would not fit, so `pulumi up` would fail; the writes fall back to the cohort's colours."""
-    text = one(runs["many-tenants"], "aws:iam/policy:Policy")["inputs"]["policy"]
+    text = policy_named(runs["many-tenants"], "acme-canary-tenant-config")["inputs"]["policy"]
     assert len("".join(text.split())) <= 6144
     namespace = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/acme/canary"
     grants = parameter_grants(json.loads(text))
@@ -371,8 +392,8 @@ def test_the_names_the_program_gives_are_the_names_the_stack_config_checks(
     app, cohort = stack.app, stack.cohort
     assert one(run, "aws:kms/alias:Alias")["inputs"]["name"] == (
         resource_names.config_key_alias(app, cohort))
-    assert one(run, "aws:iam/policy:Policy")["inputs"]["name"] == (
-        resource_names.config_policy(app, cohort))
+    assert policy_named(run, resource_names.config_policy(app, cohort))
+    assert policy_named(run, resource_names.workflow_boundary(app, cohort))
     assert run["exports"]["paramPrefix"] == resource_names.parameter_namespace(app, cohort)
     error = runs["names-too-long"]["error"]
     assert error["message"].startswith("tenant-rollout:stack: app and cohort are too long")
