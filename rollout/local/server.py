@@ -101,18 +101,25 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
     """Run a moto server in a thread and point this process's AWS settings at it.
 
     Yields the endpoint URL. The server executes state machines
-    (:mod:`rollout.local.stepfunctions_moto`). The previous environment is restored
+    (:mod:`rollout.local.stepfunctions_moto`) and serves one DynamoDB item operation at a
+    time (:mod:`rollout.local.dynamodb_serialized`). The previous environment is restored
     afterwards.
     """
     require_local_extra()
     from moto.server import ThreadedMotoServer
 
-    from rollout.local import cloudwatch_percentiles, ecs_tasks, stepfunctions_moto
+    from rollout.local import (
+        cloudwatch_percentiles,
+        dynamodb_serialized,
+        ecs_tasks,
+        stepfunctions_moto,
+    )
 
     silence_request_logging()
     ecs_tasks.install()
     cloudwatch_percentiles.install()
     stepfunctions_moto.install()
+    dynamodb_serialized.install()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     with stepfunctions_moto.executing(port):
