@@ -47,10 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from rollout.aws_clients import region
+from rollout.aws_clients import new_session, region
 from rollout.local.server import FAKE_CREDENTIALS, LOOPBACK, free_port, wait_until_listening
 from tests.processes import stop
 
@@ -269,7 +268,7 @@ class EnforcingMoto:
         """A boto3 client for this server, signed with ``key`` (default: the admin's)."""
         key = key or self._admin
         credentials = key.credentials() if key else FAKE_CREDENTIALS
-        session: Any = boto3.session.Session(
+        session: Any = new_session(
             aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=None if key else FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],

@@ -88,6 +88,7 @@ def take_global_options(args: list[str]) -> tuple[str | None, Path | None, list[
 def _register_commands() -> None:
     from rollout.cli import (  # noqa: F401 - each module adds its commands to `app`
         config_cmds,
+        fleet_cmds,
         halt_cmds,
         plan_cmds,
         release_cmds,

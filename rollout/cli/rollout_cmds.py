@@ -248,6 +248,13 @@ def start(
     output: Output = Output(),
 ) -> None:
     """Start rolling RELEASE out to a cohort: copy config, check security, first step."""
+    start_cohort(cohort, release, strategy, tenants, driving, overrides, timing, output)
+
+
+def start_cohort(cohort: str, release: str, strategy: str | None, tenants: Path | None,
+                 driving: Driving, overrides: Overrides, timing: Timing,
+                 output: Output) -> None:
+    """``rollout start``, also what ``rollout fleet start`` runs for the cohort it starts."""
     from rollout.cli.live_progress import LiveProgress
     from rollout.rollouts.command_plans import start_plan
     from rollout.rollouts.strategy import parse_strategy

@@ -14,9 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-
-from rollout.aws_clients import AwsClients
+from rollout.aws_clients import AwsClients, new_session
 from rollout.discovery import CohortResources, SharedResources
 from rollout.local.deployer import LocalDeployer
 from rollout.local.record import local_discovery
@@ -115,7 +113,7 @@ def listener_weights(cohort: CohortResources) -> dict[str, int]:
     A session of its own, made now: boto3's default session keeps the first credentials
     it ever resolved, which may be another user's.
     """
-    elbv2 = boto3.session.Session(region_name=cohort.region).client("elbv2")
+    elbv2 = new_session(region_name=cohort.region).client("elbv2")
     listener = elbv2.describe_listeners(
         ListenerArns=[cohort.listener_arn])["Listeners"][0]
     groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import boto3
@@ -28,6 +28,7 @@ from tests.alarms import put_5xx_alarm
 from tests.cli_runner import Finished, rollout, rollout_output
 from tests.conftest import Fleet, deploy_fleet, listener_weights
 from tests.tenant_files import cohort_entry, tenant_entry, tenants_yaml
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -84,13 +85,6 @@ def run(fleet: Fleet, *args: str) -> Finished:
 def start(fleet: Fleet, cohort: str, *extra: str) -> Finished:
     return run(fleet, "start", "--cohort", cohort, "--release", RELEASE, "--override-notice",
                "halts test", *extra)
-
-
-def wait_for(what: Callable[[], bool], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not what():
-        assert time.monotonic() < deadline, "waited in vain"
-        time.sleep(0.05)
 
 
 def test_halt_all_stops_the_next_step_and_unhalt_lets_it_go_on(fleet: Fleet) -> None:

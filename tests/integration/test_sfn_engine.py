@@ -30,6 +30,7 @@ from tests.alarms import put_5xx_alarm
 from tests.cli_runner import Finished, rollout_output
 from tests.conftest import Fleet, deploy_fleet, listener_weights
 from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -138,13 +139,6 @@ class Scene:
                     writes.append({colour[g["TargetGroupArn"]]: int(g["Weight"])
                                    for g in forward["ForwardConfig"]["TargetGroups"]})
         return writes
-
-
-def wait_for(what: Callable[[], bool], within: float = WITHIN) -> None:
-    deadline = time.monotonic() + within
-    while not what():
-        assert time.monotonic() < deadline, "waited in vain"
-        time.sleep(0.1)
 
 
 def status_is(scene: Scene, cohort: str, status: Status) -> Callable[[], bool]:

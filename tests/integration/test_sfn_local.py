@@ -3,8 +3,10 @@
 Each scenario is a state machine compiled from a hand-made spec for one cohort of the
 fleet, its execution started, then watched from outside with plain boto3 (the listener's
 weights, the ledger's items, the execution's history) while a test thread plays the
-operator (an alarm firing, a halt lifted, an approval sent, a stop requested). The
-scenarios run at once, on one cohort each, and the tests read what each one saw.
+operator (an approval sent, a stop requested). The scenarios run at once, on one
+cohort each, and the tests read what each one saw. Alarms, halts and rollbacks are
+played through the ``rollout`` command on definitions it compiled, in
+``test_sfn_engine.py`` and ``test_executor_parity.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from rollout.stepfunctions.spec import (
 )
 from rollout.stepfunctions.templates import filled_in
 from rollout.vocabulary.ledger_keys import (
-    HALT_ALL_SK,
     HALT_FLEET_PK,
     STATE_SK,
     cohort_pk,
@@ -52,7 +53,6 @@ from rollout.vocabulary.ledger_keys import (
 )
 from tests.alarms import put_5xx_alarm
 
-SCENARIOS = ("linear", "alarm", "halt", "approval", "stop", "no_data", "freeze")
 MARK = datetime(2001, 1, 1, tzinfo=UTC)
 """A timestamp the documents are dumped with, then replaced by the NOW sentinel."""
 DEADLINE = 60.0
@@ -230,37 +230,6 @@ def run_linear(scenario: Scenario, role: str) -> WorkflowSpec:
     return spec
 
 
-def run_alarm(scenario: Scenario, role: str) -> WorkflowSpec:
-    cloudwatch = boto3.client("cloudwatch")
-    alarm = put_5xx_alarm(cloudwatch, f"{scenario.cohort}-5xx")
-    spec = workflow(scenario, [step(scenario, 0, 25, 1), step(scenario, 1, 50, 10),
-                               step(scenario, 2, 100, 1)],
-                    alarm_gates=[AlarmGate(name="5xx", alarms=[alarm], failed=scenario.write(
-                        "rolled_back:5xx", Status.ROLLED_BACK))])
-    start(scenario, spec, role)
-    watch(scenario, lambda: scenario.weights_seen[-1] == {"blue": 50, "green": 50})
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="5xx: 42")
-    watch(scenario)
-    return spec
-
-
-def run_halt(scenario: Scenario, role: str) -> WorkflowSpec:
-    """Halted before its first step: nothing moves until the halt is lifted."""
-    halt = (HALT_FLEET_PK, f"{HALT_ALL_SK}-{scenario.cohort}")
-    spec = workflow(scenario, [step(scenario, 0, 50, 1), step(scenario, 1, 100, 1)],
-                    halts=[halt])
-    put_item(scenario, *halt)
-    start(scenario, spec, role)
-    held_until = time.monotonic() + 2.5
-    watch(scenario, lambda: time.monotonic() > held_until)
-    scenario.seen.update(status=scenario.status, weights=list(scenario.weights_seen),
-                         state=ledger_item(scenario, STATE_SK))
-    boto3.client("dynamodb").delete_item(TableName=scenario.table, Key={
-        "pk": {"S": halt[0]}, "sk": {"S": halt[1]}})
-    watch(scenario)
-    return spec
-
-
 def run_approval(scenario: Scenario, role: str) -> WorkflowSpec:
     """An approval after step 1's bake: it waits, its token in the ledger, until sent back."""
     spec = workflow(scenario, [step(scenario, 0, 50, 1, approval=True),
@@ -324,8 +293,7 @@ def run_freeze(scenario: Scenario, role: str) -> WorkflowSpec:
 
 
 RUNS: dict[str, Callable[[Scenario, str], WorkflowSpec]] = {
-    "linear": run_linear, "alarm": run_alarm, "halt": run_halt, "approval": run_approval,
-    "stop": run_stop, "no_data": run_no_data}
+    "linear": run_linear, "approval": run_approval, "stop": run_stop, "no_data": run_no_data}
 AFTERWARDS: dict[str, Callable[[Scenario, str], WorkflowSpec]] = {"freeze": run_freeze}
 """Run once the others are done: their seconds are real time, a loaded moto would stretch
 them."""
@@ -412,33 +380,6 @@ def test_the_ledger_holds_the_documents_filled_in_byte_for_byte(
     parsed = run.state()
     assert parsed is not None and parsed.status == Status.PROMOTED
     assert parsed.reason == "promoted it's {fine} \\o/"
-
-
-def test_an_alarm_during_the_bake_rolls_back_in_one_write(outcomes: dict[str, Outcome]) -> None:
-    run = outcomes["alarm"]
-    assert (run.scenario.status, run.scenario.error) == ("FAILED", "RolledBack")
-    assert written_weights(run.scenario) == [{"blue": 75, "green": 25},
-                                             {"blue": 50, "green": 50}, {"blue": 100, "green": 0}]
-    seen_only_these(run.scenario, {"blue": 100, "green": 0})
-    writes = listener_writes(run.scenario)
-    assert len(writes) == 3
-    groups = writes[-1]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    arns = run.scenario.resources.target_group_arns
-    assert {g["TargetGroupArn"]: g["Weight"] for g in groups} == {arns["blue"]: 100,
-                                                                   arns["green"]: 0}
-    assert [e.kind for e in run.events()] == ["step:0", "step:1", "rolled_back:5xx"]
-    state = run.state()
-    assert state is not None and state.status == Status.ROLLED_BACK
-
-
-def test_a_halt_holds_the_next_step_until_it_is_lifted(outcomes: dict[str, Outcome]) -> None:
-    run = outcomes["halt"]
-    assert run.scenario.seen["status"] == "RUNNING"
-    assert run.scenario.seen["weights"] == [{"blue": 100, "green": 0}]
-    assert run.scenario.seen["state"] is None
-    assert run.scenario.status == "SUCCEEDED"
-    assert run.scenario.weights_seen[-1] == {"blue": 0, "green": 100}
-    assert [e.kind for e in run.events()] == ["step:0", "step:1", "promoted"]
 
 
 def test_an_approval_waits_with_its_token_in_the_ledger_until_sent_back(
