@@ -102,7 +102,8 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
 
     Yields the endpoint URL. The server executes state machines
     (:mod:`rollout.local.stepfunctions_moto`) and serves one DynamoDB item operation at a
-    time (:mod:`rollout.local.dynamodb_serialized`). The previous environment is restored
+    time (:mod:`rollout.local.dynamodb_serialized`); it finds a request's service without
+    the disk (:mod:`rollout.local.moto_host_lookup`). The previous environment is restored
     afterwards.
     """
     require_local_extra()
@@ -112,6 +113,7 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
         cloudwatch_percentiles,
         dynamodb_serialized,
         ecs_tasks,
+        moto_host_lookup,
         stepfunctions_moto,
     )
 
@@ -120,6 +122,7 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
     cloudwatch_percentiles.install()
     stepfunctions_moto.install()
     dynamodb_serialized.install()
+    moto_host_lookup.install()
     port = port or free_port()
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     with stepfunctions_moto.executing(port):

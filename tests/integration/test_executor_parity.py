@@ -233,9 +233,11 @@ def started_and_settled(scene: Scene, cohort: str, executor: str) -> None:
 
 
 def approved_twice(scene: Scene, cohort: str, executor: str) -> None:
+    """Both steps wait for a ``promote``; a third finds nothing to approve."""
     started_and_settled(scene, cohort, executor)
     go_on(scene, cohort, executor, "promote")
     go_on(scene, cohort, executor, "promote")
+    scene.run(cohort, "promote")
 
 
 def halted_after_the_first_step(scene: Scene, cohort: str, executor: str) -> None:
@@ -336,14 +338,15 @@ def test_a_halt_holds_the_next_step_in_both_and_in_process_refuses_to_resume(
 def test_in_process_the_exit_code_says_how_it_went_on_step_functions_that_it_runs(
         scene: Scene) -> None:
     """In process a command that ends paused for a human exits 3 and one whose rollout
-    rolled back exits 1; a workflow's ``start`` and ``promote`` return once it goes on."""
+    rolled back exits 1; a workflow's ``start`` and ``promote`` return once it goes on.
+    Either way a ``promote`` with nothing waiting is refused."""
     codes = {cohort: seen.codes for cohort, seen in scene.seen.items()}
     assert {name: codes[cohort_of(name, PROCESS)] for name in SCENARIOS} == {
         "linear": [("start", 0)], "alarm": [("start", 1)], "nodata": [("start", 3)],
-        "approval": [("start", 3), ("promote", 3), ("promote", 0)],
+        "approval": [("start", 3), ("promote", 3), ("promote", 0), ("promote", 3)],
         "halt": [("start", 0), ("halt", 0), ("resume", 3), ("unhalt", 0), ("resume", 0)],
         "final": [("start", 1)]}
     assert {name: codes[cohort_of(name, WORKFLOW)] for name in SCENARIOS} == {
         "linear": [("start", 0)], "alarm": [("start", 0)], "nodata": [("start", 0)],
-        "approval": [("start", 0), ("promote", 0), ("promote", 0)],
+        "approval": [("start", 0), ("promote", 0), ("promote", 0), ("promote", 3)],
         "halt": [("start", 0), ("halt", 0), ("unhalt", 0)], "final": [("start", 0)]}

@@ -43,12 +43,12 @@ NEW_ONLY = {"blue": 0, "green": 100}
 WITHIN = 20.0
 """Seconds a scenario may take on a loaded machine; each takes a few when it is not."""
 COHORTS = {"canary": ["acme-internal", "birch-labs", "cobalt-bank"], "alarmed": ["birch"],
-           "manual": ["cedar"], "aborted": ["dune"], "blocked": ["fern"], "later": ["gale"]}
+           "aborted": ["dune"], "blocked": ["fern"], "later": ["gale"]}
 """A cohort per scenario; ``canary`` has the tenants of ``examples/tenants.yaml``: its dry
 run reads that file, then it runs the plain linear rollout. ``later`` is the one wave
 after ``alarmed`` (their ``order`` says so): its rollback halts the release there."""
-STRATEGIES = {"canary": "linear:50:2s", "alarmed": "linear:50:4s", "manual": "canary:50:1s",
-              "aborted": "linear:50:30s", "blocked": "linear:50:2s", "later": "linear:50:2s"}
+STRATEGIES = {"canary": "linear:50:2s", "alarmed": "linear:50:4s", "aborted": "linear:50:30s",
+              "blocked": "linear:50:2s", "later": "linear:50:2s"}
 ORDERS = {"alarmed": 90, "later": 91}
 
 
@@ -66,8 +66,7 @@ class Scene:
 
         def entry(name: str) -> dict[str, object]:
             special: dict[str, list[dict[str, object]]] = {
-                "alarmed": [{"kind": "alarm", "alarms": [self.gate_alarm]}],
-                "manual": [{"kind": "manual"}]}
+                "alarmed": [{"kind": "alarm", "alarms": [self.gate_alarm]}]}
             gates = special.get(name, [{"kind": "alarm", "alarms": [self.ok_alarm]}])
             order = {"order": ORDERS[name]} if name in ORDERS else {}
             return cohort_entry(name, STRATEGIES[name], gates=gates, **order)
@@ -207,7 +206,7 @@ def scene(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
                                      StateReason="healthy")
     operators: dict[str, Callable[[Scene], None]] = {"alarmed": fire_mid_bake,
                                                       "blocked": block_mid_rollout}
-    for cohort in ("alarmed", "blocked", "manual", "aborted", "canary"):
+    for cohort in ("alarmed", "blocked", "aborted", "canary"):
         scene.seen[cohort]["started"] = scene.start(
             cohort, tenants=scene.blocked_tenants if cohort == "blocked" else None)
         if cohort in operators:
@@ -318,32 +317,6 @@ def test_an_alarm_mid_bake_rolls_back_in_one_listener_write(scene: Scene) -> Non
     after = scene.state("alarmed")
     assert after is not None and after.config_carried_back
     assert scene.weights("alarmed") == OLD_ONLY
-
-
-def test_a_manual_gate_waits_and_promote_lets_it_finish(scene: Scene) -> None:
-    def paused_at(step: int) -> Callable[[], bool]:
-        def check() -> bool:
-            state = scene.state("manual")
-            return (state is not None and state.status == Status.PAUSED
-                    and state.step_index == step)
-        return check
-
-    wait_for(paused_at(0))
-    time.sleep(1.5)
-    assert scene.weights("manual") == HALF
-    assert scene.execution("manual")["status"] == "RUNNING"
-    assert scene.status("manual")["status"] == "paused"
-    approved = scene.run("promote", "--cohort", "manual")
-    assert approved.code == 0, approved.stderr
-    wait_for(paused_at(1))
-    assert scene.weights("manual") == NEW_ONLY
-    assert scene.run("promote", "--cohort", "manual").code == 0
-    wait_for(status_is(scene, "manual", Status.PROMOTED))
-    kinds = [e.kind for e in scene.events("manual")]
-    after = kinds[kinds.index("workflow") + 1:]
-    assert after == ["step", "paused", "approved", "step", "paused", "approved", "promoted"]
-    again = scene.run("promote", "--cohort", "manual")
-    assert again.code == 3
 
 
 def test_step_and_resume_leave_a_workflow_rollout_alone_and_a_second_start_finds_it(
