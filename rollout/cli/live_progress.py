@@ -44,7 +44,9 @@ def render(progress: TickReport) -> Group:
     weights = ", ".join(f"{colour} {weight}" for colour, weight in state.weights.items())
     lines: list[Text | Table] = [steps, Text(f"weights on the listener: {weights}")]
     for result in progress.results:
-        lines.append(Text(f"  gate {result.gate}: {result.verdict.value}: {result.reason}",
+        dry_run = " (dry run)" if result.dry_run else ""
+        lines.append(Text(f"  gate {result.gate}{dry_run}: {result.verdict.value}: "
+                          f"{result.reason}",
                           style=VERDICT_STYLE[result.verdict]))
     if state.reason:
         lines.append(Text(state.reason, style="yellow"))

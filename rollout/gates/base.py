@@ -36,6 +36,13 @@ class GateResult(BaseModel):
     metric: str | None = None
     observed: float | None = None
     threshold: float | None = None
+    dry_run: bool = False
+    """Checked and recorded, never obeyed (``dry_run: true``, :mod:`rollout.gates.dry_run`)."""
+
+
+def obeyed(results: list[GateResult]) -> list[GateResult]:
+    """The results a rollout acts on: all but those of dry-run gates."""
+    return [result for result in results if not result.dry_run]
 
 
 class GateContext(BaseModel):

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, Gate
+from rollout.gates.dry_run import SETTING as DRY_RUN
+from rollout.gates.dry_run import DryRunGate
 from rollout.userfile import LinePath, describe_validation_error, line_of
 
 DEFAULT_SOURCE = "gate settings"
@@ -62,13 +64,22 @@ def load_gate(raw: Any, *, source: str = DEFAULT_SOURCE,
         factory = GATES.get(kind)
     except BadInput as exc:
         raise _problem(source, lines, (*location, "kind"), str(exc)) from None
+    dry_run = settings.pop(DRY_RUN, False)
+    if not isinstance(dry_run, bool):
+        raise _problem(source, lines, (*location, DRY_RUN), f"must be true or false, got "
+                       f"{dry_run!r}")
     try:
         gate: Gate = factory(settings)
     except ValidationError as exc:
         raise BadInput(describe_validation_error(source, exc, dict(lines), location)) from None
     except BadInput as exc:
         raise _problem(source, lines, location, str(exc)) from None
-    return gate
+    if not dry_run:
+        return gate
+    if gate.waits_for_human:
+        raise _problem(source, lines, (*location, DRY_RUN), f"a {kind} gate waits for a "
+                       "person; in a dry run it would wait for nobody")
+    return DryRunGate(gate)
 
 
 def load_gates(raw: Sequence[Any] | None, *, source: str = DEFAULT_SOURCE,

@@ -135,7 +135,8 @@ def _number(value: float | None) -> str:
 
 def _gate_row(cohort: str, when: str, gate: GateOutcome) -> str:
     return (f'<tr data-gate="{_e(gate.gate)}" data-verdict="{_e(gate.verdict)}">'
-            f"<td>{_e(cohort)}</td><td>{_e(when)}</td><td>{_e(gate.gate)}</td>"
+            f"<td>{_e(cohort)}</td><td>{_e(when)}</td>"
+            f"<td>{_e(gate.gate)}{' (dry run: not obeyed)' if gate.dry_run else ''}</td>"
             f"<td>{_badge(gate.verdict)}</td><td>{_e(gate.metric or '—')}</td>"
             f'<td class="num">{_number(gate.observed)}</td>'
             f'<td class="num">{_number(gate.threshold)}</td>'

@@ -39,6 +39,7 @@ class GateOutcome(BaseModel):
     metric: str | None = None
     observed: float | None = None
     threshold: float | None = None
+    dry_run: bool = False
 
 
 class ServedPoint(BaseModel):

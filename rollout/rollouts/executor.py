@@ -25,7 +25,7 @@ from rollout.capacity.readiness import WaitProgress, wait_until_serving
 from rollout.configcopy.report import LeftAlone
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
-from rollout.gates.base import Gate, GateContext, GateResult, Verdict
+from rollout.gates.base import Gate, GateContext, GateResult, Verdict, obeyed
 from rollout.model.stack import TenantRef
 from rollout.rollouts import command_plans
 from rollout.rollouts.ledger import (
@@ -525,6 +525,7 @@ class CohortRollout:
         now = self.clock.now()
         gates = self._gates_of(state)
         results = [gate.check(self._gate_context(state, now)) for gate in gates]
+        self._record_dry_runs(state, results)
         waiting = {gate.name for gate in gates if gate.waits_for_human}
         action = decide(state, now, results, self.settings.progression, waiting)
         if isinstance(action, Advance):
@@ -534,6 +535,15 @@ class CohortRollout:
             left = action.bake_left if isinstance(action, Hold) else 0.0
             self.hooks.on_progress(TickReport(self.state() or state, action, results, left))
         return action
+
+    def _record_dry_runs(self, state: RolloutState, results: list[GateResult]) -> None:
+        """What a dry-run gate would have stopped, recorded once per gate and step."""
+        for result in results:
+            if result.dry_run and result.verdict == Verdict.FAIL:
+                self._record("dry_run", f"dry-run gate {result.gate} would have rolled back "
+                             f"step {state.step_index + 1}: {result.reason}",
+                             f"{state.started_at.isoformat()}:dry_run:{state.step_index}:"
+                             f"{result.gate}", gate=result.model_dump(mode="json"))
 
     def _refuse_blocked_step(self, state: RolloutState, action: Advance,
                              results: list[GateResult], now: datetime) -> None:
@@ -566,7 +576,7 @@ class CohortRollout:
         if isinstance(action, Advance):
             self._advance(state, action, results, now)
         elif isinstance(action, Hold):
-            pending = any(r.verdict == Verdict.INCONCLUSIVE for r in results)
+            pending = any(r.verdict == Verdict.INCONCLUSIVE for r in obeyed(results))
             counting = pending and action.bake_left == 0
             self._save(state.model_copy(update={
                 "last_gate_results": results,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rollout.gates.base import GateResult, Verdict
+from rollout.gates.base import GateResult, Verdict, obeyed
 from rollout.rollouts.state import RolloutState
 from rollout.vocabulary.colours import Colour
 
@@ -82,6 +82,7 @@ def decide(state: RolloutState, now: datetime, results: list[GateResult],
     approval": they pause the rollout at once instead of counting towards the limit.
     """
     waiting = waiting_for_human or set()
+    results = obeyed(results)
     failed = [r for r in results if r.verdict == Verdict.FAIL]
     if failed:
         return RollBack(failed[0])

@@ -17,7 +17,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.errors import Blocked
-from rollout.gates.base import Verdict
+from rollout.gates.base import Verdict, obeyed
 from rollout.model.tenants import Cohort
 from rollout.rollouts.state import RolloutState, Status
 from rollout.vocabulary.clock import utc_now
@@ -72,7 +72,7 @@ def _refusal(state: RolloutState | None, source: str, release: str) -> str | Non
         return f"{source}'s rollout of {release} was aborted"
     if state.status != Status.PROMOTED or state.promoted_at is None:
         return f"{source} is not promoted yet ({_progress(state)})"
-    failing = [r for r in state.last_gate_results if r.verdict != Verdict.PASS]
+    failing = [r for r in obeyed(state.last_gate_results) if r.verdict != Verdict.PASS]
     if state.failure is not None:
         failing.insert(0, state.failure)
     if failing:

@@ -77,18 +77,27 @@ class Scenario:
 SCENARIOS = {
     "linear": Scenario("linear:50:1s", "alarm", (HALF, NEW), ("step", "step", "promoted"),
                        Status.PROMOTED),
-    "alarm": Scenario("linear:50:4s", "alarm", (HALF, OLD), ("step", "rolled_back"),
+    "alarm": Scenario("canary:50:30s", "alarm", (HALF, OLD), ("step", "rolled_back"),
                       Status.ROLLED_BACK, fire_at=HALF),
     "nodata": Scenario("linear:50:1s", "sla", (HALF,), ("step", "paused"), Status.PAUSED),
     "approval": Scenario("canary:50:1s", "manual", (HALF, NEW),
                          ("step", "paused", "approved", "step", "paused", "approved",
                           "promoted"), Status.PROMOTED),
-    "halt": Scenario("linear:50:3s", "alarm", (HALF, NEW), ("step", "step", "promoted"),
-                     Status.PROMOTED),
-    "final": Scenario("linear:50:4s", "alarm", (HALF, NEW, OLD),
+    "halt": Scenario("file:halt-steps.yaml", "alarm", (HALF, NEW),
+                     ("step", "step", "promoted"), Status.PROMOTED),
+    "final": Scenario("file:final-steps.yaml", "alarm", (HALF, NEW, OLD),
                       ("step", "step", "rolled_back"), Status.ROLLED_BACK, fire_at=NEW),
 }
-"""``final`` is the final bake's failure: the alarm goes off after 100%, before the end."""
+"""``final`` is the final bake's failure: the alarm goes off after 100%, before the end.
+An alarm goes off during a bake of 30 s, which the rollback cuts short: however loaded
+the machine, the watcher sees the weights it waits for before the bake is over."""
+STEPS_FILES = {
+    "halt-steps.yaml": "steps:\n  - {weight: 50, bake: 6s}\n  - {weight: 100, bake: 1s}\n",
+    "final-steps.yaml": "steps:\n  - {weight: 50, bake: 1s}\n  - {weight: 100, bake: 30s}\n",
+}
+"""The strategies ``file:`` names, in the project folder."""
+HALT_BAKE = 6.0
+"""Step 1's bake in the halt scenario: the halt lands during it."""
 
 
 def cohort_of(scenario: str, executor: str) -> str:
@@ -111,11 +120,14 @@ class Scene:
         self.fleet = fleet
         self.cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
         self.elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+        for name, text in STEPS_FILES.items():
+            (fleet.project_dir / name).write_text(text)
         self.ledger = Ledger(AwsClients(), fleet.shared.ledger_table)
         cohorts = {cohort_of(s, e): s for s in SCENARIOS for e in EXECUTORS}
         self.alarms = {c: put_5xx_alarm(self.cloudwatch, f"{fleet.app}-{c}") for c in cohorts}
         self.tenants = {c: write_tenants(base / f"{c}.yaml", [cohort_entry(
-            c, SCENARIOS[s].strategy, gates=[self.gate(SCENARIOS[s].gate, c)])],
+            c, SCENARIOS[s].strategy, gates=[self.gate(SCENARIOS[s].gate, c)],
+            **({"duration": "5m"} if SCENARIOS[s].strategy.startswith("file:") else {}))],
             [tenant_entry(f"{c}-tenant", c)]) for c, s in cohorts.items()}
         """A file per cohort, naming no other: no rollback here halts a later wave."""
         self.seen: dict[str, Seen] = {c: Seen() for c in cohorts}
@@ -249,7 +261,10 @@ def halted_after_the_first_step(scene: Scene, cohort: str, executor: str) -> Non
     if executor == PROCESS:
         scene.run(cohort, "resume", "--check-every", CHECK_EVERY[executor])
     else:
-        time.sleep(4.5)  # step 1 bakes 3 s: only the halt holds step 2 after that
+        halted = scene.state(cohort)
+        assert halted is not None and halted.step_started_at is not None
+        baked = halted.step_started_at.timestamp() + HALT_BAKE + 2.0
+        time.sleep(max(0.0, baked - time.time()))  # only the halt holds step 2 now
     state = scene.state(cohort)
     scene.seen[cohort].notes["held"] = (scene.weights(cohort), state and state.status)
     scene.run(cohort, "unhalt", "--reason", "parity incident over")

@@ -79,3 +79,13 @@ def test_waiting_for_approval_pauses_at_once() -> None:
 
 def test_last_step_baked_promotes() -> None:
     assert decide(state(3), T0 + timedelta(minutes=1), [], DEFAULT) == Promote()
+
+
+def test_a_dry_run_gate_s_failure_or_missing_data_never_stops_a_step() -> None:
+    failing = result(Verdict.FAIL).model_copy(update={"dry_run": True})
+    starved = result(Verdict.INCONCLUSIVE, "p99").model_copy(update={"dry_run": True})
+    baked = T0 + timedelta(minutes=1)
+    assert decide(state(1), baked, [failing, starved, result(Verdict.PASS, "alarm")],
+                  DEFAULT) == Advance(2, {"green": 75, "blue": 25})
+    assert isinstance(decide(state(1), baked, [failing, result(Verdict.FAIL, "alarm")],
+                             DEFAULT), RollBack)
