@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 
-def wait_for(what: Callable[[], bool], within: float = 20.0, every: float = 0.05) -> None:
+def wait_for(what: Callable[[], bool], within: float = 20.0, every: float = 0.2) -> None:
     """Return once ``what()`` is true; fail the test when it is not within ``within`` s."""
     deadline = time.monotonic() + within
     while not what():
