@@ -27,10 +27,12 @@ $(STAMP): $(LOCK) pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rollout demo
 
+# Four workers on two cores: much of the suite waits (bakes, executions, lock leases), so
+# a fourth worker keeps both cores busy; a file's tests stay on one worker (its fixtures).
 test: $(STAMP)
 	$(BIN)/ruff check infra rollout tests bench examples
 	$(BIN)/mypy
-	$(BIN)/pytest -n 3 --dist loadfile -q
+	$(BIN)/pytest -n 4 --dist loadfile -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check infra rollout tests bench examples
