@@ -9,6 +9,7 @@ got while weights move.
 
 from __future__ import annotations
 
+import http.cookiejar
 import itertools
 import tempfile
 import threading
@@ -122,6 +123,13 @@ def checked_rate(rps: float, duration: float) -> int:
     return min(MAX_REQUESTS, max(1, round(rps * duration)))
 
 
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that keeps nothing: the rehearsal's requests are many clients' first requests,
+    so a stickiness cookie (``router: {stickiness: ...}``) must not send them all after the
+    first answer's colour."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 def send_traffic(url: str, tenants: Sequence[TenantRef], *, rps: float, duration: float,
                  tally: Tally | None = None, stop: threading.Event | None = None,
                  on_request: Callable[[Tally], None] | None = None) -> TrafficSummary:
@@ -140,7 +148,7 @@ def send_traffic(url: str, tenants: Sequence[TenantRef], *, rps: float, duration
         raise BadInput("no tenant of the cohort has a host to send requests as")
     tally = tally or Tally()
     started = time.monotonic()
-    with httpx.Client(base_url=url, timeout=5.0) as client, \
+    with httpx.Client(base_url=url, timeout=5.0, cookies=_no_cookies()) as client, \
             ThreadPoolExecutor(SENDERS, thread_name_prefix="rehearsal") as senders:
 
         def send(tenant: TenantRef) -> None:

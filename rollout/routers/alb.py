@@ -8,6 +8,18 @@ their colour whatever the weights say. The rules are tagged, so the router can
 read its pins back in a later process: ``rollout:pin-colour`` marks a pin rule and
 ``rollout:pin-tenant:<id>`` names the value that recognises each tenant (a host
 name alone does not say which tenant it belongs to).
+
+``stickiness`` (a duration, 1 s to 7 days) turns on ALB's target group stickiness on the
+weighted forward: a client's first answer comes from a colour drawn by weight, with a
+cookie (``AWSALBTG``) that sends the client's later requests to that same colour for
+``stickiness``, whatever the weights do meanwhile. A shift then moves *sessions* rather
+than requests: a user who landed on green keeps seeing green while the weights go from
+10 to 50, instead of flipping between versions request by request (Flagger's session
+affinity and Argo Rollouts' ALB ``stickinessConfig`` do the same for canaries). The
+price, as on ALB: a sticky client stays on its colour even once that colour's weight is
+0, so a rollback reaches it only when its cookie expires; keep ``stickiness`` short
+next to how fast a rollback must bite. Pinned tenants are not affected: their rules
+forward to one colour and come before the weighted forward.
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rollout.aws_clients import AwsClients
 from rollout.aws_errors import AwsErrors
@@ -46,12 +58,15 @@ from rollout.routers.pin_rules import (
     plan_pin_rules,
 )
 from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.durations import Duration, format_duration
 from rollout.vocabulary.tags import TAG_APP, TAG_COHORT
 
 PIN_COLOUR_TAG = "rollout:pin-colour"
 PIN_TENANT_TAG = "rollout:pin-tenant:"
 DESCRIBE_TAGS_BATCH = 20
 DESCRIBE_RULES_PAGE = 400
+MAX_STICKINESS = 604_800
+"""ALB's longest target group stickiness: 7 days, in seconds (the shortest is 1 s)."""
 
 
 class AlbSettings(BaseModel):
@@ -60,8 +75,10 @@ class AlbSettings(BaseModel):
     ``max_rules`` is the account's rules-per-listener quota (100 unless raised);
     ``header_too`` also pins hosted tenants by ``header_name``, for clients that
     reach the cohort through a shared host; ``first_priority`` is where pin rule
-    priorities start; ``stickiness_seconds`` keeps a client on one colour while
-    weights are split (ALB target group stickiness on the weighted forward).
+    priorities start; ``stickiness`` (a duration such as ``1h``, 1 s to 7 days, in whole
+    seconds as ALB counts them) keeps a client on the colour of its first answer for that
+    long while weights move (ALB target group stickiness on the weighted forward; see
+    the module's docstring for why, and what it costs a rollback).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,7 +87,24 @@ class AlbSettings(BaseModel):
     header_name: str = Field(default="X-Tenant-Id", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}$")
     header_too: bool = False
     first_priority: int = Field(default=1, ge=1, le=MAX_PRIORITY)
-    stickiness_seconds: int | None = Field(default=None, ge=1, le=604_800)
+    stickiness: Duration | None = Field(default=None, description="seconds")
+
+    @field_validator("stickiness")
+    @classmethod
+    def _alb_stickiness(cls, seconds: float | None) -> float | None:
+        if seconds is None:
+            return None
+        if not 1 <= seconds <= MAX_STICKINESS or seconds != int(seconds):
+            raise ValueError(f"ALB keeps a client on one target group for whole seconds from "
+                             f"1s to 7d, not {format_duration(seconds)}")
+        return seconds
+
+    @property
+    def stickiness_config(self) -> dict[str, Any] | None:
+        """The forward's ``TargetGroupStickinessConfig``, or None without ``stickiness``."""
+        if self.stickiness is None:
+            return None
+        return {"Enabled": True, "DurationSeconds": int(self.stickiness)}
 
 
 @dataclass(frozen=True)
@@ -116,13 +150,15 @@ class AlbRouter(ServiceRouter[AlbSettings]):
         return weights
 
     def set_weights(self, weights: Weights) -> None:
+        """Both colours' weights in one ``ModifyListener``; with ``stickiness`` the forward
+        keeps clients on the colour they first landed on (see the module's docstring)."""
         checked = validate_weights(weights)
         forward: dict[str, Any] = {"TargetGroups": [
             {"TargetGroupArn": self._target_group(colour), "Weight": checked[colour]}
             for colour in COLOURS]}
-        if self._settings.stickiness_seconds:
-            forward["TargetGroupStickinessConfig"] = {
-                "Enabled": True, "DurationSeconds": self._settings.stickiness_seconds}
+        stickiness = self._settings.stickiness_config
+        if stickiness is not None:
+            forward["TargetGroupStickinessConfig"] = stickiness
         with self._errors.mapped("setting weights"):
             self._client.modify_listener(
                 ListenerArn=self._cohort.listener_arn,

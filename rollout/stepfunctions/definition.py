@@ -76,9 +76,9 @@ def listener_parameters(spec: WorkflowSpec, weights: dict[str, int]) -> dict[str
     forward: dict[str, Any] = {"TargetGroups": [
         {"TargetGroupArn": arn, "Weight": weights.get(colour, 0)}
         for colour, arn in spec.target_groups.items()]}
-    if spec.stickiness_seconds:
+    if spec.stickiness is not None:
         forward["TargetGroupStickinessConfig"] = {"Enabled": True,
-                                                  "DurationSeconds": spec.stickiness_seconds}
+                                                  "DurationSeconds": spec.stickiness}
     return {"ListenerArn": spec.listener_arn,
             "DefaultActions": [{"Type": "forward", "ForwardConfig": forward}]}
 

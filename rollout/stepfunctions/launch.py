@@ -87,7 +87,7 @@ class WorkflowLaunch:
             freezes=freeze_holds(freezes, state.started_at, state.freeze_overridden is not None),
             later_waves=tuple(self._setup.later_waves()),
             notices_topic_arn=resources.notices_topic_arn,
-            stickiness_seconds=stickiness_of(self._setup.settings.router)))
+            stickiness=stickiness_of(self._setup.settings.router)))
 
     def definition(self, state: RolloutState, last_event_seq: int = 0) -> dict[str, Any]:
         return compile_definition(self.spec(state, last_event_seq))

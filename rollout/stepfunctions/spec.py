@@ -148,8 +148,9 @@ class WorkflowSpec(Frozen):
     listener_arn: str
     target_groups: dict[str, str]
     """colour → target group ARN, in the order the listener's forward action lists them."""
-    stickiness_seconds: int | None = None
-    """The ALB router's ``stickiness_seconds``: kept on every weight write, as it keeps it."""
+    stickiness: int | None = Field(default=None, ge=1, le=604_800)
+    """The ALB router's ``stickiness``, in seconds: kept on every weight write, as it keeps
+    it (a client stays on the colour it first landed on while the weights move)."""
     old_colour: str
     new_colour: str
     load_balancer_dimension: str

@@ -27,6 +27,7 @@ from rollout.gates.sla import SlaGate as SlaCheck
 from rollout.rollouts.progression import step_weights
 from rollout.rollouts.state import RolloutState
 from rollout.routers.alb import AlbSettings
+from rollout.routers.base import checked_settings
 from rollout.schedule.calendar import FreezeCalendar
 from rollout.stepfunctions.ledger_docs import REVISIONS_PER_STEP, WorkflowDocuments
 from rollout.stepfunctions.spec import AlarmGate, FreezeHold, SlaGate, WeightStep, WorkflowSpec
@@ -62,7 +63,8 @@ class WorkflowSettings:
     later_waves: tuple[str, ...] = ()
     """The cohorts after this one (higher ``order``): its rollback halts the release there."""
     notices_topic_arn: str | None = None
-    stickiness_seconds: int | None = None
+    stickiness: int | None = None
+    """The ALB router's ``stickiness``, in seconds (see :func:`stickiness_of`)."""
 
 
 def freeze_holds(calendar: FreezeCalendar, since: datetime, overridden: bool,
@@ -85,17 +87,16 @@ def _unsupported(gate: Gate) -> BadInput:
 
 
 def stickiness_of(router: Mapping[str, Any]) -> int | None:
-    """The ALB router's ``stickiness_seconds``; :class:`BadInput` for any other router (the
-    workflow moves traffic with ``ModifyListener`` only)."""
+    """The ALB router's ``stickiness`` in seconds (``1h`` in ``tenants.yaml`` is 3600), so
+    the workflow's weight writes keep it as the router's do; :class:`BadInput` for any
+    other router (the workflow moves traffic with ``ModifyListener`` only)."""
     settings = dict(router)
     kind = settings.pop("kind", "alb")
     if kind != "alb":
         raise BadInput(f"router {kind!r} cannot be driven by a Step Functions workflow yet "
                        f"(the alb router can); {ENGINE_HINT}")
-    try:
-        return AlbSettings.model_validate(settings).stickiness_seconds
-    except ValidationError as bad:
-        raise BadInput(f"router settings: {bad}") from None
+    stickiness = checked_settings(AlbSettings, "alb", settings).stickiness
+    return None if stickiness is None else int(stickiness)
 
 
 def _gates(state: RolloutState, gates: Sequence[Gate],
@@ -157,7 +158,7 @@ def workflow_spec(state: RolloutState, cohort: CohortResources, gates: Sequence[
         return WorkflowSpec(
             cohort=state.cohort, release=state.release, region=cohort.region or settings.region,
             listener_arn=cohort.listener_arn, target_groups=dict(cohort.target_group_arns),
-            stickiness_seconds=settings.stickiness_seconds,
+            stickiness=settings.stickiness,
             old_colour=state.old_colour, new_colour=state.new_colour,
             load_balancer_dimension=arn_suffix(cohort.load_balancer_arn),
             target_group_dimensions={c: arn_suffix(a)

@@ -36,6 +36,8 @@ class Sample:
 
 SAMPLES: dict[str, Sample] = {
     "alarm": Sample({"alarms": ["contract-no-such-alarm"]}, {"alarms": []}, "alarms"),
+    "judge": Sample({"metrics": [{"metric": "latency"}, {"metric": "error-rate"}]},
+                    {"metrics": [{"metric": "latency"}], "confidence": 1.5}, "confidence"),
     "manual": Sample({}, {"name": ["not", "text"]}, "name"),
     "metric": Sample({"metric": "error-rate", "max": 2, "window": "5m"},
                      {"metric": "error-rate", "max": 2, "window": "soon"}, "window"),

@@ -9,11 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollout.local.data_plane.routing import (
+    STICKINESS_COOKIE,
+    STICKINESS_CORS_COOKIE,
     Condition,
     Forward,
     NoTargetGroup,
+    Routed,
     RoutingTable,
     Rule,
+    sticky_value,
     table_from_aws,
 )
 
@@ -204,3 +208,79 @@ def test_a_condition_the_stand_in_cannot_route_by_is_refused() -> None:
         "Actions": [forward_action((GREEN, 1))]}]
     with pytest.raises(ValueError, match="path-pattern"):
         table_from_aws(LISTENER, rules)
+
+
+STICKY = Forward(((BLUE, 90), (GREEN, 10)), stickiness=3600)
+"""The default forward as ``AlbRouter(stickiness="1h").set_weights`` writes it at 90/10."""
+
+
+def on(arn: str, cookie: str = STICKINESS_COOKIE) -> dict[str, str]:
+    """The cookies of a client that ALB made sticky to ``arn``."""
+    return {cookie: sticky_value(arn)}
+
+
+def decide(table: RoutingTable, cookies: dict[str, str], draw: float = 0.0,
+           host: str = "birch.acme.example") -> Routed:
+    return table.decide(host, {}, draw, cookies)
+
+
+def test_table_from_aws_reads_the_forward_s_stickiness() -> None:
+    sticky = {"Type": "forward", "ForwardConfig": {
+        "TargetGroups": [{"TargetGroupArn": BLUE, "Weight": 90},
+                         {"TargetGroupArn": GREEN, "Weight": 10}],
+        "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600}}}
+    assert table_from_aws({"DefaultActions": [sticky]}, []).default == STICKY
+    assert table_from_aws(LISTENER, RULES).default.stickiness is None
+
+
+def test_without_a_cookie_a_sticky_forward_draws_by_weight_and_sets_the_cookie() -> None:
+    table = RoutingTable((), STICKY)
+    assert decide(table, {}, draw=0.5) == Routed(BLUE, stick_for=3600)
+    assert decide(table, {}, draw=0.95) == Routed(GREEN, stick_for=3600)
+    assert decide(table, {}, draw=0.95).cookie_value == sticky_value(GREEN)
+
+
+@given(st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+       st.sampled_from([STICKINESS_COOKIE, STICKINESS_CORS_COOKIE]))
+def test_a_client_with_the_cookie_stays_on_its_group_whatever_the_draw(
+        draw: float, cookie: str) -> None:
+    table = RoutingTable((), STICKY)
+    assert decide(table, on(GREEN, cookie), draw) == Routed(GREEN)
+    assert decide(table, on(BLUE, cookie), draw) == Routed(BLUE)
+
+
+def test_the_cookie_wins_over_a_weight_of_zero_as_on_alb() -> None:
+    rolled_back = RoutingTable((), Forward(((BLUE, 100), (GREEN, 0)), stickiness=3600))
+    assert decide(rolled_back, on(GREEN), draw=0.5) == Routed(GREEN)
+    assert decide(rolled_back, {}, draw=0.99) == Routed(BLUE, stick_for=3600)
+
+
+@pytest.mark.parametrize("cookie", [
+    sticky_value(OTHER), GREEN, "garbage", "", sticky_value(GREEN).upper()])
+def test_a_cookie_naming_no_group_of_the_action_is_ignored_and_replaced(cookie: str) -> None:
+    table = RoutingTable((), STICKY)
+    assert decide(table, {STICKINESS_COOKIE: cookie}, draw=0.5) == Routed(BLUE, 3600)
+
+
+def test_each_group_has_its_own_opaque_cookie_value() -> None:
+    values = {sticky_value(arn) for arn in (BLUE, GREEN, OTHER)}
+    assert len(values) == 3
+    assert not any("targetgroup" in value or "app-c" in value for value in values)
+
+
+def test_a_forward_without_stickiness_ignores_the_cookie_and_sets_none() -> None:
+    table = RoutingTable((), Forward(((BLUE, 90), (GREEN, 10))))
+    assert decide(table, on(GREEN), draw=0.5) == Routed(BLUE)
+
+
+def test_a_pin_rule_comes_before_the_cookie_of_the_weighted_forward() -> None:
+    table = RoutingTable((host_rule(1, BLUE, "aurora.acme.example"),), STICKY)
+    assert decide(table, on(GREEN), host="aurora.acme.example") == Routed(BLUE)
+    assert decide(table, on(GREEN), draw=0.1) == Routed(GREEN)
+
+
+def test_a_sticky_client_is_routed_even_when_no_group_has_weight() -> None:
+    drained = RoutingTable((), Forward(((BLUE, 0), (GREEN, 0)), stickiness=60))
+    assert decide(drained, on(BLUE)) == Routed(BLUE)
+    with pytest.raises(NoTargetGroup):
+        decide(drained, {})

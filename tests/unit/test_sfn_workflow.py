@@ -24,7 +24,7 @@ from rollout.rollouts.memory_ledger import MemoryLedger
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import Step
 from rollout.schedule.calendar import FreezeCalendar
-from rollout.stepfunctions.definition import compile_definition
+from rollout.stepfunctions.definition import compile_definition, listener_parameters
 from rollout.stepfunctions.ledger_docs import WorkflowDocuments
 from rollout.stepfunctions.spec import LedgerWrite, WorkflowSpec
 from rollout.stepfunctions.templates import filled_in
@@ -164,10 +164,13 @@ def test_a_failing_gate_records_the_rollback_the_in_process_commands_finish() ->
 def test_halts_blockers_and_event_slots_come_from_the_settings() -> None:
     halts = tuple(halt_keys_covering("canary", "1.5.0"))
     chosen = WorkflowSettings(**{**SETTINGS.__dict__, "halts": halts, "blockers": ("b",),
-                                 "stickiness_seconds": 30})
+                                 "stickiness": 30})
     spec = workflow_spec(rollout_state(), COHORT, gates(ALARM), chosen)
     assert spec.halts == list(halts) and spec.blockers == ["b"]
-    assert spec.stickiness_seconds == 30
+    assert spec.stickiness == 30
+    assert listener_parameters(spec, {"blue": 90, "green": 10})["DefaultActions"][0][
+        "ForwardConfig"]["TargetGroupStickinessConfig"] == {"Enabled": True,
+                                                            "DurationSeconds": 30}
     assert spec.event_slots[0] == (8, event_sk(8)), "after the last event start recorded"
     assert len(spec.event_slots) > 2 * len(every_write(spec))
     assert spec.check_interval_seconds == 15
@@ -196,10 +199,27 @@ def test_two_gates_of_the_same_name_are_refused_as_input() -> None:
 
 
 def test_only_the_alb_router_can_be_driven_and_its_stickiness_is_kept() -> None:
-    assert stickiness_of({"kind": "alb", "stickiness_seconds": 60}) == 60
+    assert stickiness_of({"kind": "alb", "stickiness": "1h"}) == 3600
+    assert stickiness_of({"kind": "alb", "stickiness": 60}) == 60
     assert stickiness_of({}) is None
     with pytest.raises(BadInput, match="router 'route53'"):
         stickiness_of({"kind": "route53", "zone": "z"})
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    ("250ms", "not 0.25s"), ("8d", "not 8d"), ("0", "not 0s"), ("1.5s", "not 1.5s"),
+    ("soon", "'soon' is not a duration"),
+])
+def test_a_stickiness_alb_cannot_keep_is_bad_input_naming_the_field(written: str,
+                                                                     said: str) -> None:
+    with pytest.raises(BadInput, match="stickiness") as refused:
+        stickiness_of({"kind": "alb", "stickiness": written})
+    assert said in str(refused.value)
+
+
+def test_the_old_stickiness_seconds_name_is_refused_not_ignored() -> None:
+    with pytest.raises(BadInput, match="stickiness_seconds"):
+        stickiness_of({"kind": "alb", "stickiness_seconds": 60})
 
 
 def test_documents_are_json_with_only_the_two_sentinels_left() -> None:

@@ -21,6 +21,11 @@ in both colours' groups.
 
 Every answer names its colour in :data:`COLOUR_HEADER` (for the traffic tally)
 and is recorded in :class:`~rollout.local.data_plane.alb_metrics.AlbMetrics`.
+
+A sticky forward (see :mod:`~rollout.local.data_plane.routing`) is honoured from the
+request's cookies; when it drew the group, the answer, whoever gave it, sets ALB's two
+stickiness cookies as ALB words them: ``AWSALBTG=<value>; Expires=<now + duration>;
+Path=/`` and the same ``AWSALBTGCORS`` with ``SameSite=None; Secure``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.utils import formatdate
 
 import httpx
 from starlette.applications import Starlette
@@ -39,7 +45,12 @@ from starlette.routing import Route
 
 from rollout.local.data_plane.alb_metrics import AlbMetrics
 from rollout.local.data_plane.lambda_host import ELB_ERROR_HEADER
-from rollout.local.data_plane.routing import NoTargetGroup
+from rollout.local.data_plane.routing import (
+    STICKINESS_COOKIE,
+    STICKINESS_CORS_COOKIE,
+    NoTargetGroup,
+    Routed,
+)
 from rollout.local.data_plane.watcher import ListenerWatcher
 
 Addresses = Callable[[str, str], str | None]
@@ -87,30 +98,31 @@ class Listener:
     async def handle(self, request: Request) -> Response:
         snapshot = self._watcher.snapshot()
         try:
-            arn = snapshot.table.route(request.headers.get("host", ""), request.headers,
-                                       self._draw())
+            routed = snapshot.table.decide(request.headers.get("host", ""), request.headers,
+                                           self._draw(), request.cookies)
         except NoTargetGroup:
             self._metrics.record(None, 503, True, 0.0)
             return _elb_answer(503, None)
+        arn = routed.target_group
         colour = self._colours.get(arn) or arn.rsplit("/", 2)[-2]
         targets = snapshot.targets.get(arn, ())
         if not targets:
             self._metrics.record(arn, 503, True, 0.0)
-            return _elb_answer(503, colour)
+            return _elb_answer(503, colour, routed)
         turn = next(self._turns.setdefault(arn, itertools.count()))
         address = self._addresses(arn, targets[turn % len(targets)])
         forwarded: Forwarded | int = 502 if address is None else await self._forward(
             request, address)
         if isinstance(forwarded, int):
             self._metrics.record(arn, forwarded, True, 0.0)
-            return _elb_answer(forwarded, colour)
+            return _elb_answer(forwarded, colour, routed)
         elb_error = any(name.lower() == ELB_ERROR for name, _ in forwarded.headers)
         self._metrics.record(arn, forwarded.status, elb_error, forwarded.seconds)
         if elb_error:
-            return _elb_answer(forwarded.status, colour)
+            return _elb_answer(forwarded.status, colour, routed)
         response = Response(forwarded.body, status_code=forwarded.status)
         response.raw_headers = [*forwarded.headers, *_answer_headers(len(forwarded.body),
-                                                                     colour)]
+                                                                     colour, routed)]
         return response
 
     async def _forward(self, request: Request, address: str) -> Forwarded | int:
@@ -155,19 +167,30 @@ def _forwarded_headers(request: Request) -> list[tuple[bytes, bytes]]:
             (b"x-forwarded-port", str(server[1]).encode())]
 
 
-def _answer_headers(length: int, colour: str | None) -> list[tuple[bytes, bytes]]:
+def _answer_headers(length: int, colour: str | None,
+                    routed: Routed | None = None) -> list[tuple[bytes, bytes]]:
     found = [(b"content-length", str(length).encode())]
     if colour:
         found.append((COLOUR_HEADER.lower().encode(), colour.encode()))
+    if routed is not None and routed.stick_for is not None:
+        found += stickiness_cookies(routed.cookie_value, routed.stick_for, time.time())
     return found
 
 
-def _elb_answer(status: int, colour: str | None) -> Response:
+def stickiness_cookies(value: str, seconds: int, now: float) -> list[tuple[bytes, bytes]]:
+    """The ``Set-Cookie`` headers ALB answers with when it drew a sticky group at ``now``."""
+    expires = formatdate(now + seconds, usegmt=True)
+    plain = f"{STICKINESS_COOKIE}={value}; Expires={expires}; Path=/"
+    cors = f"{STICKINESS_CORS_COOKIE}={value}; Expires={expires}; Path=/; SameSite=None; Secure"
+    return [(b"set-cookie", plain.encode()), (b"set-cookie", cors.encode())]
+
+
+def _elb_answer(status: int, colour: str | None, routed: Routed | None = None) -> Response:
     """The listener's own answer, as ALB words it."""
     body = f"<html><body><center><h1>{ELB_ANSWERS[status]}</h1></center></body></html>\n"
     response = Response(body.encode(), status_code=status)
     response.raw_headers = [(b"content-type", b"text/html"),
-                            *_answer_headers(len(body.encode()), colour)]
+                            *_answer_headers(len(body.encode()), colour, routed)]
     return response
 
 

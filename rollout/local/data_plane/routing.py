@@ -6,12 +6,28 @@ priority, all conditions of a rule must match, any value of one condition matche
 values compare without case and take ``*`` and ``?`` wildcards, the host is compared
 without its port; no matching rule means the listener's default action. A forward's
 target group is chosen by a ``draw`` in [0, 1) against the cumulative weights of the
-groups that have a weight above zero, so a group at weight 0 never gets a request.
+groups that have a weight above zero, so a group at weight 0 never gets a drawn request.
+
+A forward with target group stickiness (``TargetGroupStickinessConfig`` enabled, as the
+ALB router's ``stickiness`` writes it) routes as ALB's documentation says: a request
+carrying the stickiness cookie (``AWSALBTG``, or its ``SameSite=None`` twin
+``AWSALBTGCORS``) for one of the action's target groups goes to that group; any other
+request is drawn by weight and its answer sets the cookie for the drawn group, for the
+configured duration (an honoured cookie is not set again, so a session is sticky for that
+long from its first answer, however busy it stays). The cookie wins over the weights,
+even a weight of 0: ALB routes "to the target group specified in the cookie" and makes
+no exception for weight, so a sticky client leaves a colour whose weight fell to 0 (a
+rollback) only when its cookie expires. The cookie's value is opaque, as ALB's (which
+ALB encrypts): a digest of the target group ARN, which names one group of one account
+and region, so it cannot be mistaken for another listener's group; a value naming no
+group of the action (another listener's, a forged or stale one) is ignored and the
+request drawn anew.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +35,10 @@ from typing import Any, Literal
 
 ConditionField = Literal["host-header", "http-header"]
 FIELDS: tuple[ConditionField, ...] = ("host-header", "http-header")
+STICKINESS_COOKIE = "AWSALBTG"
+STICKINESS_CORS_COOKIE = "AWSALBTGCORS"
+"""The same value as :data:`STICKINESS_COOKIE`, set ``SameSite=None; Secure`` for
+cross-origin requests; ALB sets both and reads either."""
 
 
 class NoTargetGroup(LookupError):
@@ -26,11 +46,32 @@ class NoTargetGroup(LookupError):
     the listener answers such a request itself, as ALB does, with a 503."""
 
 
+def sticky_value(target_group_arn: str) -> str:
+    """The stickiness cookie's value for one target group: opaque, one per group ARN."""
+    return hashlib.sha256(target_group_arn.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a request goes, and whether its answer sets the stickiness cookie."""
+
+    target_group: str
+    stick_for: int | None = None
+    """Seconds the answer's cookie keeps the client on ``target_group``; None when the
+    answer sets no cookie (a forward without stickiness, or a cookie honoured)."""
+
+    @property
+    def cookie_value(self) -> str:
+        return sticky_value(self.target_group)
+
+
 @dataclass(frozen=True)
 class Forward:
-    """A forward action: (target group ARN, weight) pairs."""
+    """A forward action: (target group ARN, weight) pairs, and its target group
+    stickiness in seconds when enabled."""
 
     groups: tuple[tuple[str, int], ...]
+    stickiness: int | None = None
 
     def choose(self, draw: float) -> str:
         """The group ``draw`` falls on among the cumulative positive weights."""
@@ -45,6 +86,17 @@ class Forward:
             if point < reached:
                 return arn
         return live[-1][0]
+
+    def decide(self, draw: float, cookies: Mapping[str, str]) -> Routed:
+        """The sticky group of ``cookies`` when this forward is sticky and the cookie names
+        one of its groups (whatever that group's weight); else the group ``draw`` picks."""
+        if self.stickiness is None:
+            return Routed(self.choose(draw))
+        presented = {cookies.get(STICKINESS_COOKIE), cookies.get(STICKINESS_CORS_COOKIE)}
+        for arn, _ in self.groups:
+            if sticky_value(arn) in presented:
+                return Routed(arn)
+        return Routed(self.choose(draw), self.stickiness)
 
 
 @dataclass(frozen=True)
@@ -89,16 +141,21 @@ class RoutingTable:
         return tuple(sorted(self.rules, key=lambda r: r.priority))
 
     def route(self, host: str, headers: Mapping[str, str], draw: float) -> str:
-        """The target group ARN a request for ``host`` with ``headers`` goes to.
+        """The target group ARN a request for ``host`` with ``headers`` and no cookie goes
+        to; :class:`NoTargetGroup` when the matching action sends nowhere."""
+        return self.decide(host, headers, draw, {}).target_group
 
-        :class:`NoTargetGroup` when the matching action sends nowhere.
-        """
+    def decide(self, host: str, headers: Mapping[str, str], draw: float,
+               cookies: Mapping[str, str]) -> Routed:
+        """Where a request for ``host`` with ``headers`` and ``cookies`` goes, and the
+        stickiness cookie its answer sets; :class:`NoTargetGroup` when the matching
+        action sends nowhere."""
         if not 0.0 <= draw < 1.0:
             raise ValueError(f"draw must be in [0, 1), got {draw}")
         for rule in self._ordered:
             if rule.matches(host, headers):
-                return rule.forward.choose(draw)
-        return self.default.choose(draw)
+                return rule.forward.decide(draw, cookies)
+        return self.default.decide(draw, cookies)
 
 
 def _without_port(host: str) -> str:
@@ -141,9 +198,13 @@ def _forward(actions: Sequence[Mapping[str, Any]]) -> Forward:
     if not actions or actions[0].get("Type") != "forward":
         return Forward(())
     action = actions[0]
-    groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+    config = action.get("ForwardConfig") or {}
+    groups = config.get("TargetGroups")
     if groups:
-        return Forward(tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups))
+        sticky = config.get("TargetGroupStickinessConfig") or {}
+        stickiness = int(sticky.get("DurationSeconds") or 0) if sticky.get("Enabled") else 0
+        return Forward(tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups),
+                       stickiness or None)
     if action.get("TargetGroupArn"):
         return Forward(((action["TargetGroupArn"], 1),))
     return Forward(())
