@@ -58,6 +58,8 @@ class GateContext(BaseModel):
     step_started_at: datetime
     now: datetime
     approved: bool = False
+    old_weight: int | None = None
+    """The old colour's share of the traffic at this step, when the executor knows it."""
 
 
 class Gate(Protocol):

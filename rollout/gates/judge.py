@@ -44,6 +44,12 @@ NoData, and a judgement with NoData everywhere is inconclusive, never a pass.
   publishes) plus any fixed ``dimensions``. CloudWatch matches dimensions exactly.
 
 CloudWatch that cannot be read makes the gate inconclusive, never a pass.
+
+**Steps that do not split traffic.** At 100% the old colour serves nothing, so there is
+no baseline: the judge passes such a step saying so, as canary analysis does in Argo
+Rollouts and Flagger (it runs while traffic is split), and the cohort's other gates
+(alarms, the SLA) guard the final bake. Without this a judge on a cohort could never
+promote: its last step would hold, then pause, for data that cannot come.
 """
 
 from __future__ import annotations
@@ -276,6 +282,11 @@ class JudgeGate:
         return MetricWindow(min(max(wanted, step), now), now), step <= wanted
 
     def check(self, context: GateContext) -> GateResult:
+        if context.old_weight == 0:
+            return GateResult(gate=self.name, verdict=Verdict.PASS, metric="score",
+                              reason=f"{context.old_colour} serves no traffic at this step: "
+                                     "nothing to compare with (the judge judges the steps "
+                                     "that split traffic; the other gates guard this one)")
         window, complete = self.window(context)
         metrics = self.settings.metrics
         try:

@@ -505,7 +505,8 @@ class CohortRollout:
             clients=self.clients, cohort=self.cohort, old_colour=state.old_colour,
             new_colour=state.new_colour, rollout_started_at=state.started_at,
             step_started_at=state.step_started_at or now, now=now,
-            approved=state.approved_step == state.step_index)
+            approved=state.approved_step == state.step_index,
+            old_weight=state.weights.get(state.old_colour))
 
     def _gates_of(self, state: RolloutState) -> list[Gate]:
         if state.step_index < 0:

@@ -152,3 +152,14 @@ def test_cloudwatch_out_of_reach_is_inconclusive_never_a_pass(
 
     assert result.verdict is Verdict.INCONCLUSIVE, result
     assert result.reason.startswith("could not read CloudWatch metrics: ")
+
+
+def test_a_step_where_the_old_colour_serves_nothing_passes_saying_why(
+        fleet: Fleet, start: datetime) -> None:
+    """At 100% there is no baseline: the judge must not hold the final step for ever."""
+    at_full = context(fleet, start).model_copy(update={"old_weight": 0})
+    result = load_gate(JUDGE).check(at_full)
+    assert result.verdict == Verdict.PASS
+    assert "blue serves no traffic at this step: nothing to compare with" in result.reason
+    split = context(fleet, start).model_copy(update={"old_weight": 50})
+    assert load_gate(JUDGE).check(split).verdict == Verdict.INCONCLUSIVE  # idle: NoData
