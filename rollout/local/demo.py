@@ -69,7 +69,8 @@ from rollout.report.data import gather_report
 from rollout.report.html import render_page
 from rollout.rollouts.assembly import CohortSetup, RolloutOptions, build_rollout
 from rollout.rollouts.command_plans import start_plan
-from rollout.rollouts.executor import CohortRollout, RolloutSettings, TickReport
+from rollout.rollouts.executor import CohortRollout, RolloutSettings, TickReport, load_state
+from rollout.rollouts.fleet_start import fleet_moves
 from rollout.rollouts.fleet_status import CohortStatus, fleet_status
 from rollout.rollouts.halts import Halt, HaltTarget, lift_halts, place_halt
 from rollout.rollouts.ledger import Ledger
@@ -118,6 +119,8 @@ class DemoResult(BaseModel):
     """Per cohort, what its tenants' real requests got while it rolled out."""
     refused_while_halted: dict[str, str] = Field(default_factory=dict)
     """Per cohort whose start an operator's fleet-wide halt refused: why, as it was said."""
+    fleet_start: dict[str, str] = Field(default_factory=dict)
+    """Per cohort, the move ``rollout fleet start`` would make at the end of the story."""
 
 
 class ColourCode(BaseModel):
@@ -727,6 +730,12 @@ def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
                           {s.cohort: s.weights for s in statuses}))
     for cohort, reason in story.rolled_back.items():
         story.say(f"  {cohort} rolled back: {reason}")
+    moves = fleet_moves(fleet.tenants, RELEASE, {s.cohort: load_state(fleet.ledger, s.cohort)
+                                                 for s in statuses}, {}, utc_now())
+    story.say(f"  `rollout fleet start --release {RELEASE}`, which a schedule runs to walk a "
+              "release through the fleet, would now say:")
+    for move in moves:
+        story.say(f"    {move.cohort}: {move.move.value}: {move.reason}")
     story.say(f"  report with the traffic timeline and event history: {story.report_path}")
     return DemoResult(
         tenant_versions=versions,
@@ -737,6 +746,7 @@ def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
                  for s in statuses},
         rolled_back=story.rolled_back, pinned=pinned, report=str(story.report_path),
         traffic=story.traffic, refused_while_halted=story.refused_while_halted,
+        fleet_start={move.cohort: move.move.value for move in moves},
         seconds=round((utc_now() - started).total_seconds(), 1))
 
 

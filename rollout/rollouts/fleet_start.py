@@ -101,7 +101,8 @@ def _started(cohort: str, release: str, state: RolloutState) -> CohortMove:
         return _move(cohort, FleetMove.RUNNING,
                           f"its rollout of {release} is {state.status.value}{where}")
     why = f": {state.reason}" if state.reason else ""
-    return _move(cohort, FleetMove.STOPPED, f"{state.status.value} {release}{why}; "
+    done = state.status.value.replace("_", " ")
+    return _move(cohort, FleetMove.STOPPED, f"{done} {release}{why}; "
                       "later cohorts wait for a human")
 
 

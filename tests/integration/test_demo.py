@@ -48,6 +48,8 @@ def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Pat
     assert list(fleet["refused_while_halted"]) == ["wave1"]
     assert "halted by on-call" in fleet["refused_while_halted"]["wave1"]
     assert fleet["cohorts"]["wave1"]["status"] == "promoted"
+    # the fleet walk would stop at the rolled-back cohort, for a human to decide
+    assert fleet["fleet_start"] == {"canary": "done", "wave1": "done", "wave2": "stopped"}
 
     # every colour runs a release's zip, as Lambda reports it: the very bytes a build gives
     compute = {name: cohort["compute"] for name, cohort in fleet["cohorts"].items()}

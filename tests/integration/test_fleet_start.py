@@ -106,5 +106,5 @@ def test_a_cohort_that_rolled_back_stops_the_fleet_with_exit_3(fleet: Fleet) -> 
                           fleet=fleet).code == 0
     stopped = fleet_start(fleet)
     assert stopped.code == 3
-    assert "wave1: stopped: rolled_back" in stopped.stdout
-    assert "cohort wave1 rolled_back 1.5.0: customer report" in stopped.stderr
+    assert "wave1: stopped: rolled back" in stopped.stdout
+    assert "cohort wave1 rolled back 1.5.0: customer report" in stopped.stderr

@@ -80,7 +80,8 @@ def test_a_rolled_back_cohort_stops_the_fleet_for_a_human(tmp_path: Path) -> Non
     back = state("canary", Status.ROLLED_BACK, reason="gate api-5xx failed")
     found = moves(fleet(tmp_path), {"canary": back})
     assert found[0][:2] == ("canary", FleetMove.STOPPED)
-    assert "gate api-5xx failed" in found[0][2] and "wait for a human" in found[0][2]
+    assert found[0][2] == ("rolled back 1.5.0: gate api-5xx failed; later cohorts wait for a "
+                           "human")
     assert [m for _, m, _ in found[1:]] == [FleetMove.WAIT, FleetMove.WAIT]
 
 
