@@ -39,6 +39,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rollout.vocabulary.amounts import parse_amount
+
 
 class Direction(StrEnum):
     """Which change of the new colour is bad."""
@@ -80,17 +82,7 @@ class Tolerance(BaseModel):
         """``0.5`` (absolute, in the metric's unit) or ``"10%"`` (of the old median)."""
         if isinstance(value, Tolerance):
             return value
-        relative = isinstance(value, str) and value.strip().endswith("%")
-        text = value.strip().removesuffix("%") if isinstance(value, str) else value
-        try:
-            if isinstance(text, bool):
-                raise TypeError
-            amount = float(text)
-        except (TypeError, ValueError):
-            raise ValueError("must be a number (absolute, in the metric's unit) or a "
-                             "percentage like '10%' (of the old colour's median)") from None
-        if not math.isfinite(amount) or amount < 0:
-            raise ValueError(f"must be a finite amount of at least 0, got {value!r}")
+        amount, relative = parse_amount(value, "the old colour's median")
         return cls(amount=amount, relative=relative)
 
     def allowed(self, old_median: float) -> float:

@@ -51,6 +51,7 @@ from rollout.gates.cloudwatch_stats import (
     TrafficStats,
 )
 from rollout.gates.load import GateSettings
+from rollout.vocabulary.amounts import parse_amount
 from rollout.vocabulary.clock import as_utc
 from rollout.vocabulary.colours import Colour
 from rollout.vocabulary.durations import Duration
@@ -126,17 +127,7 @@ class MetricSettings(GateSettings):
     def _increase(cls, value: Any) -> Any:
         if value is None or isinstance(value, Increase):
             return value
-        relative = isinstance(value, str) and value.strip().endswith("%")
-        text = value.strip().removesuffix("%") if isinstance(value, str) else value
-        try:
-            if isinstance(text, bool):
-                raise TypeError
-            amount = float(text)
-        except (TypeError, ValueError):
-            raise ValueError("must be a number (absolute, in the metric's unit) or a percentage "
-                             "like '20%' (relative to the old colour)") from None
-        if amount < 0:
-            raise ValueError(f"must not be negative, got {value!r}")
+        amount, relative = parse_amount(value, "the old colour's value")
         return Increase(amount=amount, relative=relative)
 
     @field_validator("max_increase", mode="after")
