@@ -103,4 +103,4 @@ def _start(cohort: str, release: str, tenants: Path, driving: Driving, overrides
 def _show_moves(release: str, moves: list[CohortMove]) -> None:
     console.print(f"fleet start {release}:")
     for move in moves:
-        console.print(f"  {move.cohort}: {move.move.value}: {move.reason}")
+        console.print(f"  {move.describe()}")

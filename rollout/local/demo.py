@@ -735,7 +735,7 @@ def summarise(story: Story, fleet: DemoFleet, statuses: list[CohortStatus],
     story.say(f"  `rollout fleet start --release {RELEASE}`, which a schedule runs to walk a "
               "release through the fleet, would now say:")
     for move in moves:
-        story.say(f"    {move.cohort}: {move.move.value}: {move.reason}")
+        story.say(f"    {move.describe()}")
     story.say(f"  report with the traffic timeline and event history: {story.report_path}")
     return DemoResult(
         tenant_versions=versions,

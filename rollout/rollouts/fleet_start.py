@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from rollout.model.tenants import TenantsFile
+from rollout.model.tenants import Cohort, TenantsFile
 from rollout.rollouts.stage_gate import StageGateSettings, decide_stage_gate
 from rollout.rollouts.state import RolloutState, Status
 from rollout.schedule.plan import Slot
@@ -52,6 +52,10 @@ class CohortMove(BaseModel):
     move: FleetMove
     reason: str
     slot: Slot | None = None
+
+    def describe(self) -> str:
+        """One line, as ``fleet start`` and the demo print it."""
+        return f"{self.cohort}: {self.move.value}: {self.reason}"
 
 
 def fleet_moves(tenants: TenantsFile, release: str,
@@ -87,7 +91,7 @@ def fleet_moves(tenants: TenantsFile, release: str,
             if not gate.allowed:
                 moves.append(_move(cohort.name, FleetMove.WAIT, gate.message))
                 continue
-        moves.append(_by_slot(tenants, index, release, notices, now))
+        moves.append(_by_slot(tenants, ordered[index:], release, notices, now))
     return moves
 
 
@@ -99,18 +103,17 @@ def _started(cohort: str, release: str, state: RolloutState) -> CohortMove:
     if state.status.active:
         where = f" on {state.engine}" if state.engine else ""
         return _move(cohort, FleetMove.RUNNING,
-                          f"its rollout of {release} is {state.status.value}{where}")
+                     f"its rollout of {release} is {state.status.value}{where}")
     why = f": {state.reason}" if state.reason else ""
     done = state.status.value.replace("_", " ")
-    return _move(cohort, FleetMove.STOPPED, f"{done} {release}{why}; "
-                      "later cohorts wait for a human")
+    return _move(cohort, FleetMove.STOPPED,
+                 f"{done} {release}{why}; later cohorts wait for a human")
 
 
-def _by_slot(tenants: TenantsFile, index: int, release: str,
+def _by_slot(tenants: TenantsFile, remaining: list[Cohort], release: str,
              notices: Mapping[str, datetime], now: datetime) -> CohortMove:
-    """The cohort at ``index`` starts if its slot, planned with the cohorts from it on,
-    has come."""
-    remaining = tenants.ordered_cohorts()[index:]
+    """The first of ``remaining`` starts if its slot, planned with the cohorts still to
+    go, has come."""
     names = {cohort.name for cohort in remaining}
     still_to_go = tenants.model_copy(update={
         "cohorts": remaining, "tenants": [t for t in tenants.tenants if t.cohort in names]})
@@ -118,9 +121,9 @@ def _by_slot(tenants: TenantsFile, index: int, release: str,
     planned = plan.cohorts[0]
     if planned.slot is None:
         return _move(planned.cohort, FleetMove.WAIT,
-                          planned.problem or "the plan has no slot for it")
+                     planned.problem or "the plan has no slot for it")
     if planned.slot.start > plan.planned_from:
-        return _move(planned.cohort, FleetMove.WAIT,
-                          f"its slot is {planned.slot.describe()}", planned.slot)
+        return _move(planned.cohort, FleetMove.WAIT, f"its slot is {planned.slot.describe()}",
+                     planned.slot)
     return _move(planned.cohort, FleetMove.START,
-                      f"its slot {planned.slot.describe()} has come", planned.slot)
+                 f"its slot {planned.slot.describe()} has come", planned.slot)
