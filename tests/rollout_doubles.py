@@ -18,6 +18,7 @@ from rollout.capacity.base import TargetState, TargetStates
 from rollout.discovery import CohortResources
 from rollout.errors import Blocked
 from rollout.gates.base import GateContext, GateResult, Verdict
+from rollout.hooks.base import LifecycleHook
 from rollout.model.stack import TenantRef
 from rollout.rollouts.executor import (
     Blocker,
@@ -33,6 +34,7 @@ from rollout.rollouts.state import RolloutState
 from rollout.rollouts.strategy import Step, StepPlan
 from rollout.routers.base import IamStatement, WeightReader, Weights, validate_weights
 from rollout.vocabulary.colours import Colour
+from rollout.vocabulary.test_route import DEFAULT_TEST_HEADER, TestRoute
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BAKE = 60.0
@@ -80,6 +82,9 @@ class MemoryRouter(WeightReader):
         """Every write, as one line, in a journal a test may share with other doubles."""
         self.pinned: dict[str, Colour] = {}
         self.pin_writes: list[dict[str, Colour]] = []
+        self.routed_tests: TestRoute | None = None
+        self.test_route_log: list[str] = []
+        """What happened to the test route, in order (not in ``journal``: not a weight)."""
 
     def read_weights(self) -> Weights:
         return dict(self.weights)
@@ -99,6 +104,19 @@ class MemoryRouter(WeightReader):
 
     def pins(self) -> dict[str, Colour]:
         return dict(self.pinned)
+
+    def test_route(self) -> TestRoute | None:
+        return self.routed_tests
+
+    def open_test_route(self, colour: Colour, token: str) -> TestRoute:
+        self.routed_tests = TestRoute(DEFAULT_TEST_HEADER, token, colour, "rule/test-route")
+        self.test_route_log.append(f"opened to {colour}")
+        return self.routed_tests
+
+    def close_test_route(self) -> None:
+        if self.routed_tests is not None:
+            self.test_route_log.append("closed")
+        self.routed_tests = None
 
     def iam_statements(self, account: str) -> list[IamStatement]:
         return []
@@ -256,6 +274,7 @@ class Bench:
     blockers: list[Blocker] = field(default_factory=list)
     """Blockers besides :attr:`freeze` (a :class:`FleetHalts` on :attr:`ledger`, an alarm)."""
     on_rolled_back: list[Callable[[RolloutState], None]] = field(default_factory=list)
+    lifecycle: list[LifecycleHook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ledger = MemoryLedger(monotonic=self.clock.monotonic, sleep=self.clock.sleep)
@@ -267,7 +286,7 @@ class Bench:
                              on_rolled_back=list(self.on_rolled_back),
                              on_rollback=[self.carry_back], on_progress=self.reports.append,
                              pins=lambda _moment, _length: list(self.pins),
-                             capacity=self.capacity)
+                             capacity=self.capacity, lifecycle=list(self.lifecycle))
         settings = RolloutSettings(check_interval=15, lease_seconds=60, actor=actor,
                                    progression=ProgressionSettings(max_inconclusive=self.max_inconclusive))
         return CohortRollout(clients=self.clients, cohort=self.resources, ledger=self.ledger,

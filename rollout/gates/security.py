@@ -5,9 +5,10 @@ gate checks what AWS *has*, right before the first traffic step, because a
 resource can drift after deployment (someone opens the bucket, a policy gets a
 new version). Both use the same pure rules from :mod:`rollout.vocabulary.security_rules`.
 An optional user command (a scanner, say) runs too; a non-zero exit blocks. It
-inherits only :data:`ENV_ALLOW_LIST` (plus the cohort's facts and names opted in
-with ``security.env``), its full output goes to a private log file, and results
-keep only the exit code, that file's path and a short redacted tail.
+runs as every user command does (:mod:`rollout.user_command`): it inherits only
+:data:`ENV_ALLOW_LIST` (plus the cohort's facts and names opted in with
+``security.env``), its full output goes to a private log file, and results keep
+only the exit code, that file's path and a short redacted tail.
 
 Every rule gives one :class:`GateResult` whose ``metric`` is the rule id. A rule
 whose facts cannot be read (access denied, resource gone) is *inconclusive*,
@@ -16,14 +17,9 @@ never a pass. Parameter values are never read: only their metadata.
 
 from __future__ import annotations
 
-import os
-import re
-import shlex
-import subprocess
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,16 +28,21 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput
 from rollout.gates.base import GATES, GateContext, GateResult, Verdict
-from rollout.model.tenants import EnvName
+from rollout.user_command import ENV_ALLOW_LIST as ENV_ALLOW_LIST
+from rollout.user_command import REDACTED as REDACTED
+from rollout.user_command import UserCommand, command_environment, run_user_command
+from rollout.user_command import redact as redact
 from rollout.vocabulary import resource_names
 from rollout.vocabulary import security_rules as rules
-from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import Colour
 from rollout.vocabulary.counts import and_more
+from rollout.vocabulary.env_names import EnvName
 
 GATE = "security"
 COMMAND = "security-command"
 DEFAULT_COMMAND_TIMEOUT = 600.0
+LOG_PURPOSE = "security"
+"""The command's logs go to ``$XDG_STATE_HOME/tenant-rollout/security``."""
 
 
 class _Unreadable(Exception):
@@ -248,190 +249,21 @@ def check_config_policy(clients: AwsClients, cohort: CohortResources) -> GateRes
 
 # --- the user command ------------------------------------------------------------------------
 
-ENV_ALLOW_LIST: tuple[str, ...] = (
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-    "AWS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR",
-)
-"""The only variables the security command inherits, besides the ``ROLLOUT_*`` cohort facts
-and the names a cohort opts in to with ``security.env``. No credential is on it: a scanner
-that needs AWS access must be given, say, ``AWS_PROFILE`` explicitly."""
-
-PLAIN_VALUE_NAMES: frozenset[str] = frozenset({
-    *ENV_ALLOW_LIST, "PWD", "OLDPWD", "SHELL", "TERM", "HOSTNAME", "VIRTUAL_ENV",
-    "XDG_STATE_HOME", "ROLLOUT_APP", "ROLLOUT_PROJECT_DIR", "ROLLOUT_TENANTS"})
-"""Parent variables whose values are not secrets; every other value is redacted from the tail."""
-
-SECRET_VALUE_MIN = 8
-"""Shorter parent values are not redacted: ``1`` or ``true`` would blank half the tail."""
-
-COMMAND_CHARS = 120
-TAIL_LINES = 5
-TAIL_CHARS = 300
-TAIL_WINDOW = 16384
-"""Bytes read from the end of the log to find the tail; redacted before it is cut down."""
-
-REDACTED = "[redacted]"
-
-_SECRET_SHAPES = (
-    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-    re.compile(r"\bpul-[0-9a-f]{40}\b"),
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-    re.compile(r"(?i)(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)(?P<keep>(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]*(?:secret|password|passwd"
-               r"|token|api[_-]?key"
-               r"|credential)[A-Za-z0-9_.-]*[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
-)
-"""What looks like a credential whatever its source: AWS key ids, Pulumi and GitHub tokens,
-HTTP bearer and basic credentials, the value of any ``...secret...=`` or ``token:`` pair.
-A pair's name starts where a word starts: matched anywhere inside a long word, the search
-would retry every start in it, and one long line (a hash, base64) would stall the gate."""
-
-
-def _keep_name(found: re.Match[str]) -> str:
-    return (found.groupdict().get("keep") or "") + REDACTED
-
-
-def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with secret-looking parts replaced by ``[redacted]``.
-
-    The child never gets the parent's credentials, but it can read them elsewhere
-    (a credentials file, the parent's ``/proc/PID/environ``); so every parent value
-    not known to be plain is redacted, and then whatever has a credential's shape.
-    """
-    source = os.environ if environ is None else environ
-    plain = {value for name, value in source.items() if name in PLAIN_VALUE_NAMES}
-    values = sorted({value for name, value in source.items()
-                     if name not in PLAIN_VALUE_NAMES and len(value) >= SECRET_VALUE_MIN
-                     and value not in plain}, key=len, reverse=True)
-    if values:
-        text = re.sub("|".join(re.escape(v) for v in values), REDACTED, text)
-    for shape in _SECRET_SHAPES:
-        text = shape.sub(_keep_name, text)
-    return text
-
-
-def command_environment(cohort: CohortResources, new_colour: Colour | None,
-                        extra: Sequence[str] = ()) -> dict[str, str]:
-    """The allow-listed variables, the names opted in with ``extra``, and the cohort's facts.
-
-    The facts are names and ARNs, never values; nothing else of the parent's
-    environment (CI tokens, AWS keys) reaches the command.
-    """
-    facts = {
-        "ROLLOUT_APP": cohort.app,
-        "ROLLOUT_COHORT": cohort.cohort,
-        "ROLLOUT_LISTENER_ARN": cohort.listener_arn,
-        "ROLLOUT_LOAD_BALANCER_ARN": cohort.load_balancer_arn,
-        "ROLLOUT_PARAM_PREFIX": cohort.param_prefix,
-        "ROLLOUT_ARTEFACT_BUCKET": cohort.artefact_bucket,
-    }
-    if new_colour is not None:
-        facts["ROLLOUT_NEW_COLOUR"] = new_colour
-        facts["ROLLOUT_NEW_VERSION"] = cohort.versions[new_colour]
-        facts["ROLLOUT_NEW_TARGET_GROUP_ARN"] = cohort.target_group_arns[new_colour]
-    inherited = {name: os.environ[name] for name in (*ENV_ALLOW_LIST, *extra)
-                 if name in os.environ}
-    if not any(name.startswith("AWS_") and name not in ENV_ALLOW_LIST for name in extra):
-        # HOME is inherited: without this an AWS SDK in the command would find the
-        # user's ~/.aws files, or the instance's metadata credentials.
-        inherited |= {"AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                      "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
-    return {**inherited, **facts}
-
-
-def log_directory() -> Path:
-    """``$XDG_STATE_HOME/tenant-rollout/security`` (default ``~/.local/state/...``), mode 0700."""
-    state = os.environ.get("XDG_STATE_HOME", "")
-    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
-    folder = base / "tenant-rollout" / "security"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder.chmod(0o700)
-    return folder
-
-
-def _open_log(cohort: CohortResources) -> tuple[Path, BinaryIO]:
-    """A new log file only the user can read, named after the cohort and the moment."""
-    moment = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
-    path = log_directory() / f"{cohort.app}-{cohort.cohort}-{moment}.log"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return path, os.fdopen(descriptor, "wb")
-
-
-def output_tail(path: Path) -> str:
-    """The last few lines of the log on one line, redacted, at most :data:`TAIL_CHARS` long.
-
-    Control characters (a scanner's colours, say) become spaces: the tail is
-    printed on terminals and stored in the ledger.
-    """
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - TAIL_WINDOW))
-        window = redact(handle.read().decode("utf-8", "replace"))
-    printable = ("".join(c if c.isprintable() else " " for c in line).strip()
-                 for line in window.splitlines())
-    lines = [line for line in printable if line][-TAIL_LINES:]
-    tail = " | ".join(lines)
-    return tail if len(tail) <= TAIL_CHARS else "..." + tail[-(TAIL_CHARS - 3):]
-
-
-def _shown(command: str) -> str:
-    """The command as results name it: redacted, and cut to :data:`COMMAND_CHARS`."""
-    text = redact(command)
-    return text if len(text) <= COMMAND_CHARS else text[:COMMAND_CHARS - 3] + "..."
-
-
-def _command_result(verdict: Verdict, reason: str, observed: float | None = None) -> GateResult:
-    return GateResult(gate=GATE, verdict=verdict, metric=COMMAND, observed=observed,
-                      reason=f"{COMMAND}: {reason}")
-
-
 def run_security_command(command: str, env: dict[str, str], cohort: CohortResources,
                          timeout: float = DEFAULT_COMMAND_TIMEOUT) -> GateResult:
-    """Run the user's command (split like a shell would, but without a shell); exit 0 passes.
+    """Run the user's command (see :mod:`rollout.user_command`); exit 0 passes.
 
-    Its output streams into a private log file (see :func:`log_directory`); the
-    result keeps the exit code, the log's path and a short redacted tail, since
-    it goes to the ledger, the terminal and a report that gets mailed around.
-    A command that prints nothing leaves no file.
+    Its full output goes to ``$XDG_STATE_HOME/tenant-rollout/security``; the result
+    keeps the exit code (as ``observed`` when it is not 0), the log's path and a
+    short redacted tail.
     """
-    shown = _shown(command)
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        return _command_result(Verdict.FAIL, f"cannot parse `{shown}`: {exc}")
-    if not argv:
-        return _command_result(Verdict.FAIL, "the command is empty")
-    try:
-        path, log = _open_log(cohort)
-    except (OSError, RuntimeError) as exc:
-        return _command_result(Verdict.FAIL, f"cannot create the log for `{shown}` ({exc}); "
-                                             "set XDG_STATE_HOME to a writable directory")
-    timed_out = False
-    with log:
-        try:
-            code = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, timeout=timeout,
-                                  check=False).returncode
-        except FileNotFoundError:
-            path.unlink()
-            return _command_result(Verdict.FAIL, f"`{redact(argv[0])}` not found; install it "
-                                                 "or fix security.command in the cohort config")
-        except OSError as exc:
-            path.unlink()
-            return _command_result(Verdict.FAIL, f"cannot run `{shown}`: {exc.strerror}")
-        except subprocess.TimeoutExpired:
-            timed_out, code = True, -1
-    if path.stat().st_size == 0:
-        path.unlink()
-        where = "it printed nothing"
-    else:
-        where = f"full output in {path}; last lines: {output_tail(path)}"
-    if timed_out:
-        return _command_result(Verdict.FAIL,
-                               f"`{shown}` did not finish within {timeout:g} s; {where}")
-    if code == 0:
-        return _command_result(Verdict.PASS, f"`{shown}` exited 0; {where}")
-    return _command_result(Verdict.FAIL, f"`{shown}` exited {code}; {where}", float(code))
+    ended = run_user_command(UserCommand(
+        command=command, env=env, timeout=timeout, setting="security.command",
+        log_purpose=LOG_PURPOSE, log_stem=f"{cohort.app}-{cohort.cohort}"))
+    code = ended.exit_code
+    return GateResult(gate=GATE, verdict=Verdict.PASS if ended.passed else Verdict.FAIL,
+                      metric=COMMAND, observed=None if code in (None, 0) else float(code),
+                      reason=f"{COMMAND}: {ended.detail}")
 
 
 # --- entry points ------------------------------------------------------------------------------

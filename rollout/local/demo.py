@@ -26,8 +26,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
+import shlex
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +52,7 @@ from rollout.cli.report_cmds import write_page
 from rollout.configcopy.copier import ConfigCopier
 from rollout.discovery import CohortResources, Discovery
 from rollout.errors import Blocked, RolloutFailed
+from rollout.hooks.settings import CohortHooks, HookSettings
 from rollout.local.app_bundle import build_app_zip
 from rollout.local.demo_traffic import (
     RPS,
@@ -73,7 +79,7 @@ from rollout.rollouts.executor import CohortRollout, RolloutSettings, TickReport
 from rollout.rollouts.fleet_start import fleet_moves
 from rollout.rollouts.fleet_status import CohortStatus, fleet_status
 from rollout.rollouts.halts import Halt, HaltTarget, lift_halts, place_halt
-from rollout.rollouts.ledger import Ledger
+from rollout.rollouts.ledger import Event, Ledger
 from rollout.rollouts.progression import Advance, Promote
 from rollout.rollouts.state import RolloutState, Status
 from rollout.rollouts.strategy import StepPlan, parse_strategy
@@ -96,6 +102,9 @@ DEFECT = "errors:0.05"
 DEMO_MIN_SAMPLES = 20
 """Requests a traffic gate needs before it judges: a 1-second bake sees few of them."""
 EDITING_TENANT = "harbor-media"
+SMOKE_TENANT = "acme-internal"
+LISTENER_ENV = "ROLLOUT_DEMO_LISTENER"
+"""Where the demo tells canary's smoke-test hook the local listener's URL."""
 SECRET_TENANT = "birch-labs"
 ALARM = "api-5xx"
 VERSION_VARIABLE = "ROLLOUT_VERSION"
@@ -208,7 +217,7 @@ def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool
         story.say(f"An embedded moto server is standing in for AWS at {endpoint}: "
                   "no AWS account and no Pulumi CLI are needed.")
         fleet = deploy_shared(story, demo_tenants(
-            load_tenants(project_dir / "examples" / "tenants.yaml")))
+            load_tenants(project_dir / "examples" / "tenants.yaml"), project_dir))
         publish_releases(story, fleet)
         deploy_cohorts(story, fleet)
         plan = prepare_release(story, fleet)
@@ -222,13 +231,37 @@ def run_demo(project_dir: Path, report_path: Path, console: Console, quiet: bool
     return result
 
 
-def demo_tenants(tenants: TenantsFile) -> TenantsFile:
+def demo_tenants(tenants: TenantsFile, project_dir: Path) -> TenantsFile:
     """``tenants.yaml`` as the demo runs it: gates that count requests judge from
-    :data:`DEMO_MIN_SAMPLES` of them (the demo says so, as it says bakes are short)."""
+    :data:`DEMO_MIN_SAMPLES` of them (the demo says so, as it says bakes are short), and
+    canary smoke-tests green through its test route (:func:`smoke_hook`)."""
     cohorts = [cohort.model_copy(update={"gates": [
         {**gate, "min_samples": DEMO_MIN_SAMPLES} if gate.get("kind") in ("sla", "metric")
         else gate for gate in cohort.gates]}) for cohort in tenants.cohorts]
+    cohorts = [cohort.model_copy(update={"hooks": smoke_hook(project_dir)})
+               if cohort.name == "canary" else cohort for cohort in cohorts]
     return tenants.model_copy(update={"cohorts": cohorts})
+
+
+@contextmanager
+def listener_named(url: str) -> Iterator[None]:
+    """The local listener's URL in :data:`LISTENER_ENV` while the block runs: the smoke
+    hook inherits it (it opts the name in), as a real one would its load balancer's."""
+    os.environ[LISTENER_ENV] = url
+    try:
+        yield
+    finally:
+        os.environ.pop(LISTENER_ENV, None)
+
+
+def smoke_hook(project_dir: Path) -> CohortHooks:
+    """The example app's smoke test (``examples/app/smoke.py``) as canary's
+    ``after_test_traffic`` hook, calling the local listener named in :data:`LISTENER_ENV`."""
+    script = project_dir.resolve() / "examples" / "app" / "smoke.py"
+    command = shlex.join([sys.executable, str(script), "--tenant", SMOKE_TENANT,
+                          "--url-from", LISTENER_ENV])
+    return CohortHooks(after_test_traffic=[HookSettings(
+        name="smoke", command=command, env=[LISTENER_ENV], timeout=30)])
 
 
 def prepare_release(story: Story, fleet: DemoFleet) -> ReleasePlan:
@@ -493,7 +526,8 @@ def rollout_for(story: Story, fleet: DemoFleet, name: str, decided_at: datetime,
     quarter of a second."""
     return build_rollout(fleet.setup(name), story.clients, fleet.ledger, RolloutOptions(
         settings=RolloutSettings(check_interval=0.25, lease_seconds=30),
-        decided_at=decided_at, on_progress=on_progress))
+        decided_at=decided_at, on_progress=on_progress,
+        on_event=[on_progress.told] if on_progress else []))
 
 
 class ProgressNarrator:
@@ -504,6 +538,7 @@ class ProgressNarrator:
         self._fleet = fleet
         self._cohort = cohort
         self._steps_seen: set[int] = set()
+        self._preflight_told = False
 
     def __call__(self, progress: TickReport) -> None:
         action = progress.action
@@ -512,16 +547,34 @@ class ProgressNarrator:
         self._steps_seen.add(action.index)
         state = progress.state
         if action.index == 0:
-            self._story.say("  preflight passed: notices given, tenant config copied to "
-                            "green and verified, security gate green; green's function is "
-                            "registered and healthy in its target group (no step ever sends "
-                            "traffic to a colour that cannot serve it)")
+            self.preflight_passed()
         self._story.say(f"  step {action.index + 1}/{len(state.steps)}: "
                         f"{state.steps[action.index].weight}% of {state.cohort}'s traffic on "
                         f"{state.new_colour} ({state.release}); listener now "
                         f"{self._fleet.weights(self._story, self._cohort)}")
         if action.index == 0:
             self.first_step(state.new_colour, state.old_colour)
+
+    def preflight_passed(self) -> None:
+        if self._preflight_told:
+            return
+        self._preflight_told = True
+        self._story.say("  preflight passed: notices given, tenant config copied to green and "
+                        "verified, security gate green; green's function is registered and "
+                        "healthy in its target group (no step ever sends traffic to a colour "
+                        "that cannot serve it)")
+
+    def told(self, _cohort: str, event: Event) -> None:
+        """The test route and the hooks, said as the ledger records them."""
+        if event.kind == "test_route" and str(event.data.get("key", "")).endswith(
+                ":test-route"):
+            self.preflight_passed()
+            self._story.say(f"  {event.message}")
+        elif event.kind == "hook":
+            verdict = "passed" if event.data.get("passed") else "FAILED"
+            said = event.message.rpartition("last lines: ")[2]
+            self._story.say(f"  hook {event.data.get('stage')} {event.data.get('hook')} "
+                            f"{verdict}: {said}")
 
     def first_step(self, new: Colour, old: Colour) -> None:
         if self._cohort.cohort != FAILING_COHORT:
@@ -576,7 +629,7 @@ def roll_cohort(story: Story, fleet: DemoFleet, plan: ReleasePlan, name: str) ->
     if name == HALTED_COHORT:
         refuse_while_halted(story, fleet, rollout, steps)
     outcome: RolloutState | RolloutFailed
-    with tenants_calling(story.clients, resources) as calling:
+    with tenants_calling(story.clients, resources) as calling, listener_named(calling.url):
         story.say(f"  {name}'s tenants call their app all along: {RPS} requests a second "
                   "through a local stand-in of its load balancer, each colour's zip running "
                   "as a local process; the gates judge what those requests get")
@@ -635,6 +688,10 @@ def tell_traffic(story: Story, fleet: DemoFleet, rollout: CohortRollout,
     new = state.new_colour
     story.say(f"  what {state.cohort}'s tenants got: {seen.requests:,} real requests in "
               f"{seen.seconds:.1f} s")
+    if seen.while_test_route is not None:
+        before = seen.while_test_route
+        story.say(f"    before step 1, only the test route leading to {new}: "
+                  f"{before.percent}% of {before.requests:,} requests reached {new}")
     for split in seen.steps:
         story.say(f"    step {split.step}: weight {split.weight}% -> {split.percent}% of "
                   f"{split.requests:,} requests reached {new}")

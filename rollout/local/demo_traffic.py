@@ -49,6 +49,8 @@ class TenantsCalling:
     """``time.time()`` when the local listener began routing by a changed listener."""
     started_at: float = 0.0
     ended_at: float = 0.0
+    url: str = ""
+    """The local listener's URL (what the demo's smoke test calls through the test route)."""
 
 
 @contextmanager
@@ -63,7 +65,7 @@ def tenants_calling(clients: AwsClients, cohort: CohortResources) -> Iterator[Te
     elbv2.meta.events.register(WRITE_EVENT, written)
     try:
         with local_listener(clients, cohort, on_change=calling.applied.append) as url:
-            calling.started_at = time.time()
+            calling.started_at, calling.url = time.time(), url
             try:
                 with traffic_meanwhile(url, cohort.tenants, rps=RPS, duration=LONGEST,
                                        tally=calling.recording):
@@ -106,6 +108,21 @@ class ObservedRollout(BaseModel):
     served_after_applied: int | None = None
     """Requests sent after the listener applied the rollback that the new colour served
     (goal: 0)."""
+    while_test_route: StepSplit | None = None
+    """Tenants' requests from the test route's opening to step 1 (``weight`` 0), and the
+    share the new colour served (goal: 0)."""
+
+
+def test_route_split(answers: Sequence[Answer], events: Sequence[Event],
+                     new: str) -> StepSplit | None:
+    """What tenants got while only the test route led to the new colour: before step 1."""
+    opened = next((e for e in events if e.kind == "test_route"
+                   and str(e.data.get("key", "")).endswith(":test-route")), None)
+    first = next((e for e in events if e.kind == "step"), None)
+    if opened is None or first is None:
+        return None
+    split = observed_split(answers, new, opened.at.timestamp(), first.at.timestamp())
+    return StepSplit(step=0, weight=0, requests=split.requests, percent=round(split.percent, 1))
 
 
 def step_splits(answers: Sequence[Answer], ended_at: float, events: Sequence[Event],
@@ -135,7 +152,8 @@ def observe(calling: TenantsCalling, events: Sequence[Event], old: str, new: str
         per_tenant={t: dict(c) for t, c in sorted(calling.recording.per_tenant.items())},
         steps=step_splits(answers, calling.ended_at, events, new, list(pins)),
         strays=strays(answers, pins),
-        same_settings=alike, different_settings=different)
+        same_settings=alike, different_settings=different,
+        while_test_route=test_route_split(answers, events, new))
     failed = first_failure(answers, new)
     if any(e.kind == "rolled_back" for e in events) and failed and calling.writes:
         write = calling.writes[-1]

@@ -38,9 +38,11 @@ from pydantic import (
 )
 
 from rollout.errors import BadInput
+from rollout.hooks.settings import CohortHooks
 from rollout.rollouts.strategy import parse_strategy
 from rollout.userfile import LinePath, line_of, read_yaml, validate
 from rollout.vocabulary.durations import Span
+from rollout.vocabulary.env_names import EnvName as EnvName
 from rollout.vocabulary.hosts import Host, shared_host
 from rollout.vocabulary.names import NAME_PATTERN
 
@@ -256,10 +258,6 @@ class OptOut(BaseModel):
     reason: str = Field(min_length=1)
 
 
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-"""The name of an environment variable (a security command may be given more of them)."""
-
-
 class Security(BaseModel):
     """The cohort's security gate: policy checks plus an optional command (exit 0 passes)."""
 
@@ -270,7 +268,7 @@ class Security(BaseModel):
     """Seconds the command may run (default: the security gate's own)."""
     env: list[EnvName] = Field(default_factory=list)
     """Parent variables the command may inherit beyond the security gate's allow-list
-    (``rollout.gates.security.ENV_ALLOW_LIST``): credentials only when named here."""
+    (``rollout.user_command.ENV_ALLOW_LIST``): credentials only when named here."""
 
 
 class Defaults(BaseModel):
@@ -310,6 +308,7 @@ class Cohort(BaseModel):
     gates: list[dict[str, Any]] = Field(default_factory=list)
     router: dict[str, Any] = Field(default_factory=lambda: {"kind": "alb"})
     security: Security | None = None
+    hooks: CohortHooks = Field(default_factory=CohortHooks)
 
     @field_validator("strategy")
     @classmethod

@@ -37,6 +37,7 @@ class MarkerKind(StrEnum):
 
 _MARKED: dict[str, MarkerKind] = {
     "started": MarkerKind.STARTED, "step": MarkerKind.STEP, "preflight": MarkerKind.GATE,
+    "hook": MarkerKind.GATE,
     "paused": MarkerKind.PAUSED, "rolled_back": MarkerKind.ROLLED_BACK,
     "aborted": MarkerKind.ABORTED, "promoted": MarkerKind.PROMOTED,
     "reconciled": MarkerKind.RECONCILED,

@@ -24,6 +24,7 @@ from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate
 from rollout.gates.load import load_gates
+from rollout.hooks.load import load_hooks
 from rollout.model.stack import TenantRef
 from rollout.model.tenants import Cohort, TenantsFile, load_tenants
 from rollout.rollouts.executor import (
@@ -227,7 +228,8 @@ def build_rollout(setup: CohortSetup, clients: AwsClients, ledger: Ledger,
                          pins=pins, capacity=capacity_for(clients, setup.resources),
                          on_waiting=chosen.on_waiting, workflow=StepFunctionsControl(
                              clients, AwsClients().for_region(setup.resources.shared_region),
-                             setup.resources))
+                             setup.resources),
+                         lifecycle=load_hooks(setup.settings.hooks, setup.resources))
     return CohortRollout(
         clients=clients, cohort=setup.resources, ledger=ledger, router=setup.router(clients),
         gates=setup.gates(), hooks=hooks, settings=chosen.settings)

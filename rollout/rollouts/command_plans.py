@@ -27,6 +27,7 @@ from rollout.rollouts.strategy import Step, StepPlan
 from rollout.vocabulary.colours import Colour
 
 if TYPE_CHECKING:
+    from rollout.hooks.base import HookStage, LifecycleHook
     from rollout.rollouts.executor import CohortRollout, Preflight, StartDraft, StopKind
 
 STOPPED = (Status.ROLLED_BACK, Status.ABORTED)
@@ -112,6 +113,54 @@ class PinAtStart(RolloutStep):
 
 
 @dataclass(frozen=True)
+class RunHook(RolloutStep):
+    """One lifecycle hook: before traffic a failure aborts (exit 3, no weight moved); after
+    the first step it rolls back in one write."""
+
+    hook: LifecycleHook = field(compare=False)
+    stage: HookStage
+    line: str
+    kind: ClassVar[str] = "hook"
+
+    def describe(self) -> str:
+        after = ("all traffic back on the old colour in one write" if self.stage ==
+                 "after_allow_traffic" else "the rollout aborted, no tenant's weight moved")
+        return f"{self.line}; if it fails, {after}"
+
+    def facts(self) -> Mapping[str, object]:
+        return {"stage": self.stage, "hook": self.hook.name}
+
+    def apply(self) -> None:
+        self.run.rollout.run_hook(self.run.current(), self.hook)
+
+
+@dataclass(frozen=True)
+class OpenTestRoute(RolloutStep):
+    """A rule sending requests that carry a fresh secret token to the new colour."""
+
+    new_colour: Colour
+    old_colour: Colour
+    kind: ClassVar[str] = "test-route"
+
+    def describe(self) -> str:
+        return (f"open a test route: requests carrying this rollout's secret test token reach "
+                f"{self.new_colour} ahead of every pin, while every tenant stays on "
+                f"{self.old_colour}; closed at promotion, rollback or abort")
+
+    def facts(self) -> Mapping[str, object]:
+        return {"colour": self.new_colour}
+
+    def apply(self) -> None:
+        self.run.state = self.run.rollout.open_test_route(self.run.current())
+
+
+def _hook_steps(run: RolloutRun, *stages: HookStage) -> list[PlanStep]:
+    lifecycle = run.rollout.hooks
+    return [RunHook(run, hook, stage, hook.describe())
+            for stage in stages for hook in lifecycle.lifecycle_at(stage)]
+
+
+@dataclass(frozen=True)
 class FirstStep(RolloutStep):
     """Preparation done: step 1's weights, once no gate fails."""
 
@@ -156,13 +205,18 @@ class Drive(RolloutStep):
 def preparation_steps(run: RolloutRun, state: RolloutState,
                       pins: list[dict[str, Any]]) -> list[PlanStep]:
     """Everything between ``started`` and the first weight write, in the order it runs:
-    the preflight checks, the new colour sized and healthy, the pins."""
+    the preflight checks, the new colour sized and healthy, the pins, then the test route
+    between the hooks before and after test traffic, and those before allowing traffic."""
     checks: list[PlanStep] = [RunPreflight(run, check, check.plan(state))
                               for check in run.rollout.hooks.preflight]
     checks.extend(ready_steps(run, state))
     if state.pinned:
         checks.append(PinAtStart(run, state.old_colour, state.old_version,
                                  tuple((str(p["id"]), str(p["reason"])) for p in pins), pins))
+    checks.extend(_hook_steps(run, "before_test_traffic"))
+    if run.rollout.router.can_pin:
+        checks.append(OpenTestRoute(run, state.new_colour, state.old_colour))
+    checks.extend(_hook_steps(run, "after_test_traffic", "before_allow_traffic"))
     return checks
 
 
@@ -174,7 +228,7 @@ def _preflight_and_first_step(run: RolloutRun, state: RolloutState,
     checks.append(FirstStep(run, state.cohort, {state.new_colour: first,
                                                 state.old_colour: 100 - first},
                             len(state.steps)))
-    return checks
+    return [*checks, *_hook_steps(run, "after_allow_traffic")]
 
 
 def _drive(run: RolloutRun, state: RolloutState, after: int) -> Drive:

@@ -26,6 +26,7 @@ from rollout.configcopy.report import LeftAlone
 from rollout.discovery import CohortResources
 from rollout.errors import BadInput, Blocked, RolloutFailed
 from rollout.gates.base import Gate, GateContext, GateResult, Verdict, obeyed
+from rollout.hooks.base import BEFORE_TRAFFIC, HookFacts, HookStage, LifecycleHook
 from rollout.model.stack import TenantRef
 from rollout.rollouts import command_plans
 from rollout.rollouts.ledger import (
@@ -55,6 +56,7 @@ from rollout.routers.base import TrafficRouter, Weights
 from rollout.vocabulary.clock import Clock, SystemClock
 from rollout.vocabulary.colours import Colour, other_colour
 from rollout.vocabulary.ledger_keys import STATE_SK, cohort_pk, stop_sk
+from rollout.vocabulary.test_route import TestRoute, new_token
 from rollout.vocabulary.versions import checked_version
 
 FORWARD = (Status.PREPARING, Status.SHIFTING, Status.PAUSED, Status.PROMOTED)
@@ -191,6 +193,11 @@ class RolloutHooks:
     """Told the target states while a colour is awaited (live progress)."""
     workflow: WorkflowControl | None = None
     """How a rollout running on Step Functions is stopped and approved; None: it cannot be."""
+    lifecycle: list[LifecycleHook] = field(default_factory=list)
+    """The cohort's lifecycle hooks (``hooks:`` in ``tenants.yaml``), in the order they run."""
+
+    def lifecycle_at(self, stage: HookStage) -> list[LifecycleHook]:
+        return [hook for hook in self.lifecycle if hook.stage == stage]
 
 
 LEASE_RULE = ("--check-every must be shorter than --lease: a waiter takes over a lock it saw "
@@ -460,7 +467,9 @@ class CohortRollout:
     def abort_before_traffic(self, state: RolloutState, why: Exception) -> None:
         """A rollout stopped before any traffic moved (a preflight, a colour that never
         became healthy): aborted, so the next ``start`` begins afresh."""
-        self._save(state.model_copy(update={"status": Status.ABORTED, "reason": str(why)}))
+        saved = self._save(state.model_copy(update={"status": Status.ABORTED,
+                                                    "reason": str(why)}))
+        self.close_test_route(saved, "aborted")
         self._record("aborted", f"preflight stopped the rollout: {why}",
                      f"{state.started_at.isoformat()}:preflight-failed")
 
@@ -479,6 +488,70 @@ class CohortRollout:
                      + "; ".join(f"{t}: {r}" for t, r in list(reasons.items())[:5])
                      + (" ..." if len(state.pinned) > 5 else ""),
                      f"{state.started_at.isoformat()}:pins", tenants=reasons)
+
+    # ------------------------------------------------------ test route, hooks
+    def open_test_route(self, state: RolloutState) -> RolloutState:
+        """Requests with a fresh secret token reach the new colour ahead of every pin and
+        weight, while each tenant's weight there is still 0; the rule is saved first, so a
+        stop or a crash that follows closes it."""
+        self._hold_lease()
+        route = self.router.open_test_route(state.new_colour, new_token())
+        if route is None:
+            return state
+        saved = self._save(state.model_copy(update={"test_route_rule": route.rule}))
+        self._record("test_route", f"test route open: {route.describe()}, ahead of every "
+                     f"pin; every tenant's weight on {saved.new_colour} is still 0",
+                     f"{saved.started_at.isoformat()}:test-route", header=route.header,
+                     colour=route.colour, rule=route.rule)
+        return saved
+
+    def close_test_route(self, state: RolloutState, why: str) -> None:
+        """The test route removed, once: at promotion, rollback or abort (or when a workflow
+        takes over, see :mod:`rollout.stepfunctions.launch`)."""
+        if state.test_route_rule is None:
+            return
+        key = f"{state.started_at.isoformat()}:test-route-closed"
+        if self._recorded(key):
+            return
+        self.router.close_test_route()
+        self._record("test_route", f"test route to {state.new_colour} closed: {why}", key,
+                     rule=state.test_route_rule)
+
+    def _test_route_of(self, state: RolloutState) -> TestRoute | None:
+        return self.router.test_route() if state.test_route_rule else None
+
+    def run_hook(self, state: RolloutState, hook: LifecycleHook) -> None:
+        """One lifecycle hook, recorded. Failing before traffic, the rollout is aborted with
+        every weight untouched (:class:`Blocked`, exit 3); failing once tenants are on the new
+        colour, all traffic goes back in one write (a rollback); failing after the
+        promotion, :class:`RolloutFailed` says so, the release staying live."""
+        current = self.state() or state
+        if hook.stage not in BEFORE_TRAFFIC and current.status != Status.SHIFTING and (
+                hook.stage != "after_promote" or current.status != Status.PROMOTED):
+            return  # the first step did not happen (a gate rolled it back, say)
+        facts = HookFacts(
+            app=self.cohort.app, cohort=self.cohort.cohort, release=current.release,
+            old_version=current.old_version, old_colour=current.old_colour,
+            new_colour=current.new_colour, stage=hook.stage, started_at=current.started_at,
+            test_route=self._test_route_of(current))
+        if self._heartbeat is not None:
+            self._hold_lease()
+        outcome = hook.run(facts)
+        verdict = "passed" if outcome.passed else "failed"
+        line = f"hook {hook.stage} {hook.name} {verdict} in {outcome.seconds:.1f} s: " \
+               f"{outcome.summary}"
+        self._record("hook", line, f"{current.started_at.isoformat()}:hook:{hook.stage}:"
+                     f"{hook.name}", stage=hook.stage, hook=hook.name, passed=outcome.passed,
+                     seconds=round(outcome.seconds, 3))
+        if outcome.passed:
+            return
+        if hook.stage in BEFORE_TRAFFIC:
+            blocked = Blocked(f"{line}; no tenant's traffic moved")
+            self.abort_before_traffic(current, blocked)
+            raise blocked
+        if hook.stage == "after_promote":
+            raise RolloutFailed(f"{current.release} is live on {current.new_colour}, but {line}")
+        self.rollback(line)
 
     def record_workflow(self, state: RolloutState, why: str) -> RolloutState:
         """Preparation done and handed to a Step Functions execution (``state.execution``):
@@ -656,10 +729,13 @@ class CohortRollout:
         return saved
 
     def _promote(self, state: RolloutState, results: list[GateResult], now: datetime) -> None:
-        self._record_outcome(self._save(state.model_copy(update={
+        promoted = self._save(state.model_copy(update={
             "status": Status.PROMOTED, "promoted_at": now, "last_gate_results": results,
             "warm_until": now + self.settings.warm_for, "last_known_good": state.release,
-            "reason": None})))
+            "reason": None}))
+        self._record_outcome(promoted)
+        for hook in self.hooks.lifecycle_at("after_promote"):
+            self.run_hook(promoted, hook)
 
     def _record_outcome(self, state: RolloutState) -> None:
         """The event saying how the rollout ended (or paused), built from the saved state.
@@ -669,6 +745,8 @@ class CohortRollout:
         """
         begun = state.started_at.isoformat()
         weights = dict(state.weights)
+        if not state.status.active:
+            self.close_test_route(state, state.status.value.replace("_", " "))
         if state.status == Status.PROMOTED:
             warm = f"{state.warm_until:%Y-%m-%d %H:%M UTC}" if state.warm_until else "now"
             self._record("promoted", f"{state.release} is live on {state.new_colour}; "
@@ -893,6 +971,7 @@ class CohortRollout:
 
     def record_stopped(self, state: RolloutState) -> None:
         """The event of a stop's one write, after it."""
+        self.close_test_route(state, state.status.value.replace("_", " "))
         if state.status == Status.ABORTED:
             self._record("aborted", f"aborted, all traffic on {state.old_colour}: "
                          f"{state.reason}", f"{state.started_at.isoformat()}:aborted",

@@ -70,6 +70,9 @@ class RolloutState(BaseModel):
     Step Functions execution (``start --engine stepfunctions``)."""
     execution: str | None = None
     """The Step Functions execution's ARN when ``engine`` is ``stepfunctions``."""
+    test_route_rule: str | None = None
+    """The listener rule of the rollout's test route while it is open (its ARN; the token
+    stays in the rule alone)."""
     warm_for_seconds: float | None = None
     """How long the old colour stays warm after the promotion, when the promotion could not
     compute ``warm_until`` itself (a workflow has no date arithmetic)."""

@@ -9,6 +9,14 @@ read its pins back in a later process: ``rollout:pin-colour`` marks a pin rule a
 ``rollout:pin-tenant:<id>`` names the value that recognises each tenant (a host
 name alone does not say which tenant it belongs to).
 
+The test route (:mod:`rollout.vocabulary.test_route`) is one more rule, tagged
+``rollout:test-route``: an ``http-header`` condition on ``test_header`` with the
+rollout's token, forwarding to the idle colour. ALB evaluates rules by priority, lowest
+first, so it sits at ``first_priority`` and pins start one above: a pinned tenant's
+smoke test with the token reaches the new colour too. A pin an older layout left at that
+priority is moved up first (``SetRulePriorities``); a rule of someone else's there is
+refused, naming it.
+
 ``stickiness`` (a duration, 1 s to 7 days) turns on ALB's target group stickiness on the
 weighted forward: a client's first answer comes from a colour drawn by weight, with a
 cookie (``AWSALBTG``) that sends the client's later requests to that same colour for
@@ -28,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from rollout.aws_clients import AwsClients
 from rollout.aws_errors import AwsErrors
@@ -60,9 +68,12 @@ from rollout.routers.pin_rules import (
 from rollout.vocabulary.colours import COLOURS, Colour
 from rollout.vocabulary.durations import Duration, format_duration
 from rollout.vocabulary.tags import TAG_APP, TAG_COHORT
+from rollout.vocabulary.test_route import DEFAULT_TEST_HEADER, TestRoute
 
 PIN_COLOUR_TAG = "rollout:pin-colour"
 PIN_TENANT_TAG = "rollout:pin-tenant:"
+TEST_ROUTE_TAG = "rollout:test-route"
+HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}$"
 DESCRIBE_TAGS_BATCH = 20
 DESCRIBE_RULES_PAGE = 400
 MAX_STICKINESS = 604_800
@@ -74,8 +85,9 @@ class AlbSettings(BaseModel):
 
     ``max_rules`` is the account's rules-per-listener quota (100 unless raised);
     ``header_too`` also pins hosted tenants by ``header_name``, for clients that
-    reach the cohort through a shared host; ``first_priority`` is where pin rule
-    priorities start; ``stickiness`` (a duration such as ``1h``, 1 s to 7 days, in whole
+    reach the cohort through a shared host; ``first_priority`` is the test route's rule
+    priority, pin rules taking the ones above it; ``test_header`` is the header a test
+    route matches; ``stickiness`` (a duration such as ``1h``, 1 s to 7 days, in whole
     seconds as ALB counts them) keeps a client on the colour of its first answer for that
     long while weights move (ALB target group stickiness on the weighted forward; see
     the module's docstring for why, and what it costs a rollback).
@@ -84,9 +96,10 @@ class AlbSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_rules: int = Field(default=DEFAULT_MAX_RULES, ge=1, le=MAX_PRIORITY)
-    header_name: str = Field(default="X-Tenant-Id", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}$")
+    header_name: str = Field(default="X-Tenant-Id", pattern=HEADER_NAME)
     header_too: bool = False
-    first_priority: int = Field(default=1, ge=1, le=MAX_PRIORITY)
+    first_priority: int = Field(default=1, ge=1, le=MAX_PRIORITY - 1)
+    test_header: str = Field(default=DEFAULT_TEST_HEADER, pattern=HEADER_NAME)
     stickiness: Duration | None = Field(default=None, description="seconds")
 
     @field_validator("stickiness")
@@ -98,6 +111,14 @@ class AlbSettings(BaseModel):
             raise ValueError(f"ALB keeps a client on one target group for whole seconds from "
                              f"1s to 7d, not {format_duration(seconds)}")
         return seconds
+
+    @field_validator("test_header")
+    @classmethod
+    def _not_the_tenant_header(cls, name: str, info: ValidationInfo) -> str:
+        if name.lower() == str(info.data.get("header_name", "")).lower():
+            raise ValueError("the test route's header must differ from header_name, which "
+                             "pins tenants")
+        return name
 
     @property
     def stickiness_config(self) -> dict[str, Any] | None:
@@ -114,6 +135,9 @@ class ListenerRules:
     pins: list[PinRule]
     tags: dict[str, dict[str, str]]
     other_priorities: frozenset[int]
+    """Priorities of every rule that is not a pin (the test route's among them)."""
+    test_routes: list[dict[str, Any]]
+    """The test route rules as described (one, unless a crash left a second)."""
 
 
 def listener_rule_arns(listener_arn: str) -> str:
@@ -186,6 +210,72 @@ class AlbRouter(ServiceRouter[AlbSettings]):
     def pins(self) -> dict[str, Colour]:
         return {tenant: pin.colour for tenant, pin in pins_of(self._listener_rules().pins).items()}
 
+    def test_route(self) -> TestRoute | None:
+        found = self._listener_rules().test_routes
+        return self._read_test_route(found[0]) if found else None
+
+    def open_test_route(self, colour: Colour, token: str) -> TestRoute:
+        """One rule at ``first_priority`` forwarding ``test_header: token`` to ``colour``."""
+        if colour not in COLOURS:
+            raise BadInput(f"unknown colour {colour!r} (colours: blue, green)")
+        rules = self._listener_rules()
+        priority = self._settings.first_priority
+        conditions = [{"Field": HTTP_HEADER, "HttpHeaderConfig": {
+            "HttpHeaderName": self._settings.test_header, "Values": [token]}}]
+        actions = self._forward_to(colour)
+        with self._errors.mapped("opening the test route"):
+            for stale in rules.test_routes[1:]:
+                self._client.delete_rule(RuleArn=stale["RuleArn"])
+            if rules.test_routes and int(rules.test_routes[0]["Priority"]) == priority:
+                arn = str(rules.test_routes[0]["RuleArn"])
+                self._client.modify_rule(RuleArn=arn, Conditions=conditions, Actions=actions)
+                self._client.add_tags(ResourceArns=[arn], Tags=[
+                    {"Key": TEST_ROUTE_TAG, "Value": colour}])
+            else:
+                for old in rules.test_routes[:1]:
+                    self._client.delete_rule(RuleArn=old["RuleArn"])
+                self._free_priority(rules, priority)
+                arn = str(self._client.create_rule(
+                    ListenerArn=self._cohort.listener_arn, Priority=priority,
+                    Conditions=conditions, Actions=actions, Tags=[
+                        {"Key": TAG_APP, "Value": self._cohort.app},
+                        {"Key": TAG_COHORT, "Value": self._cohort.cohort},
+                        {"Key": TEST_ROUTE_TAG, "Value": colour}])["Rules"][0]["RuleArn"])
+        return TestRoute(self._settings.test_header, token, colour, arn)
+
+    def close_test_route(self) -> None:
+        found = self._listener_rules().test_routes
+        with self._errors.mapped("closing the test route"):
+            for rule in found:
+                self._client.delete_rule(RuleArn=rule["RuleArn"])
+
+    def _free_priority(self, rules: ListenerRules, priority: int) -> None:
+        """Make ``priority`` free for the test route: a pin of an older layout there moves
+        to the first free priority above; anyone else's rule there is refused."""
+        holder = next((pin for pin in rules.pins if pin.priority == priority), None)
+        if holder is None:
+            if priority in rules.other_priorities:
+                raise BadInput(
+                    f"listener rule priority {priority} of cohort {self._cohort.cohort} is "
+                    "taken by a rule rollout did not create; it is the test route's: free it "
+                    "or set router.first_priority to a free priority")
+            return
+        taken = rules.other_priorities | {pin.priority for pin in rules.pins}
+        free = next(p for p in range(priority + 1, MAX_PRIORITY + 1) if p not in taken)
+        self._client.set_rule_priorities(RulePriorities=[
+            {"RuleArn": holder.arn, "Priority": free}])
+
+    def _read_test_route(self, rule: dict[str, Any]) -> TestRoute | None:
+        """A test route rule read back; None when it is no longer one (edited by hand)."""
+        conditions = rule.get("Conditions", [])
+        colour = self._forward_colour(rule.get("Actions", []))
+        config = conditions[0].get("HttpHeaderConfig", {}) if len(conditions) == 1 else {}
+        values = list(config.get("Values") or [])
+        if colour is None or len(values) != 1:
+            return None
+        return TestRoute(str(config.get("HttpHeaderName")), str(values[0]), colour,
+                         str(rule["RuleArn"]))
+
     def iam_statements(self, account: str) -> list[IamStatement]:
         """The cohort's listener and its rules; ELB's reads have no resource-level grain."""
         return [
@@ -199,6 +289,7 @@ class AlbRouter(ServiceRouter[AlbSettings]):
             IamStatement(sid="PinTenantsWithListenerRules",
                          resources=[listener_rule_arns(self._cohort.listener_arn)], actions=[
                              "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
+                             "elasticloadbalancing:SetRulePriorities",
                              "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]),
         ]
 
@@ -224,13 +315,16 @@ class AlbRouter(ServiceRouter[AlbSettings]):
                     tags[item["ResourceArn"]] = {t["Key"]: t["Value"] for t in item["Tags"]}
         pins: list[PinRule] = []
         others: set[int] = set()
+        test_routes: list[dict[str, Any]] = []
         for rule in described:
             rule_tags = tags.get(rule["RuleArn"], {})
             if rule_tags.get(PIN_COLOUR_TAG) in COLOURS:
                 pins.append(self._pin_rule(rule, rule_tags))
-            else:
-                others.add(int(rule["Priority"]))
-        return ListenerRules(pins, tags, frozenset(others))
+                continue
+            others.add(int(rule["Priority"]))
+            if TEST_ROUTE_TAG in rule_tags:
+                test_routes.append(rule)
+        return ListenerRules(pins, tags, frozenset(others), test_routes)
 
     def _pin_rule(self, rule: dict[str, Any], tags: dict[str, str]) -> PinRule:
         """Read one tagged rule back; anything it does beyond its tags marks it drifted."""
@@ -272,7 +366,8 @@ class AlbRouter(ServiceRouter[AlbSettings]):
         limits = PinLimits(
             max_rules=self._settings.max_rules, other_rules=len(rules.other_priorities),
             taken_priorities=rules.other_priorities,
-            first_priority=self._settings.first_priority, header_too=self._settings.header_too)
+            first_priority=self._settings.first_priority + 1,
+            header_too=self._settings.header_too)
         plan = plan_pin_rules(rules.pins, wanted, limits, self._cohort.cohort)
         with self._errors.mapped("changing pin rules"):
             if plan.delete_first:
@@ -309,8 +404,11 @@ class AlbRouter(ServiceRouter[AlbSettings]):
             "HttpHeaderName": self._settings.header_name, "Values": rule.values}}]
 
     def _actions(self, rule: PinRule) -> list[dict[str, Any]]:
+        return self._forward_to(rule.colour)
+
+    def _forward_to(self, colour: Colour) -> list[dict[str, Any]]:
         return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": self._target_group(rule.colour), "Weight": 1}]}}]
+            {"TargetGroupArn": self._target_group(colour), "Weight": 1}]}}]
 
     def _tags(self, rule: PinRule) -> dict[str, str]:
         return {TAG_APP: self._cohort.app, TAG_COHORT: self._cohort.cohort,

@@ -30,6 +30,7 @@ from rollout.model.stack import TenantRef
 from rollout.plugins import Registry
 from rollout.userfile import validate
 from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.test_route import TestRoute
 
 Weights = dict[Colour, int]
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -144,6 +145,19 @@ class TrafficRouter(Protocol):
         """Tenant id → pinned colour, as AWS currently routes them."""
         ...
 
+    def test_route(self) -> TestRoute | None:
+        """The test route as AWS routes it now, token included; None when there is none."""
+        ...
+
+    def open_test_route(self, colour: Colour, token: str) -> TestRoute | None:
+        """Send requests carrying ``token`` to ``colour`` ahead of every pin and weight (one
+        rule, replaced if there is one); None when this router cannot tell requests apart."""
+        ...
+
+    def close_test_route(self) -> None:
+        """Remove the test route; nothing to do when there is none."""
+        ...
+
     def iam_statements(self, account: str) -> list[IamStatement]:
         """What a role needs, in ``account``, to do all of the above and nothing more."""
         ...
@@ -207,6 +221,16 @@ class CannotPin(WeightReader):
 
     def pins(self) -> dict[str, Colour]:
         return {}
+
+    def test_route(self) -> TestRoute | None:
+        return None
+
+    def open_test_route(self, colour: Colour, token: str) -> TestRoute | None:
+        """A split that cannot see requests has no test route: the hooks get none."""
+        return None
+
+    def close_test_route(self) -> None:
+        """There is never a test route to remove."""
 
 
 RouterFactory = Callable[[AwsClients, CohortResources, Mapping[str, Any]], TrafficRouter]

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from rollout.aws_clients import AwsClients, region
 from rollout.errors import BadInput, RolloutFailed
+from rollout.hooks.base import BEFORE_TRAFFIC
 from rollout.plans import PlanStep
 from rollout.rollouts.assembly import CohortSetup
 from rollout.rollouts.command_plans import RecordStart, preparation_steps
@@ -30,6 +31,7 @@ from rollout.stepfunctions.definition import compile_definition
 from rollout.stepfunctions.engine import Execution, WorkflowEngine
 from rollout.stepfunctions.spec import WorkflowSpec
 from rollout.stepfunctions.workflow import (
+    ENGINE_HINT,
     WorkflowSettings,
     freeze_holds,
     stickiness_of,
@@ -102,7 +104,12 @@ class WorkflowLaunch:
         return found if found is not None and found.running else None
 
     def launch(self, state: RolloutState) -> RolloutState:
-        """Record the hand-over, then deploy the state machine and start its execution."""
+        """Record the hand-over, then deploy the state machine and start its execution.
+
+        The test route closes first: the hooks that use it ran before the hand-over, and
+        the workflow's role then needs no rule writes."""
+        self.rollout.close_test_route(state, "the hooks before traffic have run and Step "
+                                             "Functions takes over")
         saved = self.rollout.record_workflow(state, f"handed to Step Functions: execution "
                                                     f"{state.execution} moves the traffic")
         try:
@@ -164,6 +171,11 @@ def workflow_start_plan(launcher: WorkflowLaunch, request: StartRequest) -> Work
     """Every check before a write made now, the definition compiled from the draft (so a
     gate it cannot judge refuses the start here); the writes as steps."""
     rollout = launcher.rollout
+    for hook in rollout.hooks.lifecycle:
+        if hook.stage not in BEFORE_TRAFFIC:
+            raise BadInput(f"hook {hook.stage} {hook.name} cannot run inside a Step Functions "
+                           f"workflow yet (the hooks before traffic can: they run before the "
+                           f"hand-over); {ENGINE_HINT}")
     draft = rollout.draft_start(request.release, request.strategy, request.steps,
                                 notice_override=request.notice_override,
                                 freeze_override=request.freeze_override)

@@ -179,5 +179,5 @@ def workflow_spec(state: RolloutState, cohort: CohortResources, gates: Sequence[
                        f"as a Step Functions workflow: {bad}") from None
 
 
-__all__ = ["FREEZE_HORIZON", "SPARE_EVENT_SLOTS", "WorkflowSettings", "freeze_holds",
+__all__ = ["ENGINE_HINT", "FREEZE_HORIZON", "SPARE_EVENT_SLOTS", "WorkflowSettings", "freeze_holds",
            "stickiness_of", "workflow_spec"]

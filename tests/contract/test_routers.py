@@ -246,6 +246,35 @@ def test_pins_work_exactly_where_the_router_says_it_can_pin(
 
 
 @pytest.mark.parametrize("name", ROUTER_NAMES)
+def test_a_test_route_is_read_back_with_its_token_replaced_and_closed(
+        setups: Callable[[str], Setup], name: str) -> None:
+    """A router that can pin can route tests (both tell requests apart); one that cannot
+    has no test route, says so with None, and writes nothing."""
+    tested = subject(setups, name)
+    router = tested.router
+
+    opened = router.open_test_route("green", "first-token")
+    if not router.can_pin:
+        assert opened is None and router.test_route() is None
+        router.close_test_route()
+        assert tested.calls.writes() == []
+        return
+    try:
+        assert opened is not None and opened.colour == "green"
+        assert router.test_route() == opened
+        again = router.open_test_route("blue", "second-token")
+        assert again is not None and again.rule == opened.rule
+        read = router.test_route()
+        assert read is not None and (read.colour, read.token) == ("blue", "second-token")
+        assert "second-token" not in repr(read) and "second-token" not in read.describe()
+        assert router.pins() == {}
+    finally:
+        router.close_test_route()
+    assert router.test_route() is None
+    router.close_test_route()
+
+
+@pytest.mark.parametrize("name", ROUTER_NAMES)
 def test_iam_statements_name_only_named_actions_on_named_resources(
         setups: Callable[[str], Setup], name: str) -> None:
     statements = subject(setups, name).router.iam_statements("123456789012")
@@ -276,6 +305,9 @@ def test_iam_statements_grant_every_call_the_router_makes(
     if router.can_pin and tested.setup.tenant is not None:
         router.pin([tested.setup.tenant], "blue")
         router.unpin([tested.setup.tenant.id])
+    router.open_test_route("green", "contract-token")
+    router.test_route()
+    router.close_test_route()
 
     granted = {action for s in router.iam_statements("123456789012") for action in s.actions}
     assert tested.calls.made

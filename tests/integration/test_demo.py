@@ -74,6 +74,11 @@ def test_the_demo_ends_with_a_mixed_fleet_and_a_rolled_back_cohort(tmp_path: Pat
     for name in ("canary", "wave1"):
         last = traffic[name]["steps"][-1]
         assert last["weight"] == 100 and last["requests"] > 0 and last["percent"] >= 90
+    # canary's smoke test passed through the test route (else canary would be aborted),
+    # and while only that route led to green no tenant request reached it
+    for name in ("canary", "wave1", "wave2"):
+        before = traffic[name]["while_test_route"]
+        assert before["requests"] > 0 and before["percent"] == 0.0, (name, before)
     # wave2's defect failed real requests; the rollback stopped green from serving
     failing = traffic["wave2"]
     assert [step["weight"] for step in failing["steps"]] == [25]

@@ -107,7 +107,8 @@ def test_start_rollback_and_pin_print_what_their_dry_runs_said(
         "→ preflight config copy", "→ preflight security",
         "→ wait until green's targets are healthy (at most 10 min); otherwise abort the "
         "rollout with nothing moved",
-        "→ keep 1 tenant(s) on blue (1.4.2) whatever the weights", "→ step 1/2 of canary"]
+        "→ keep 1 tenant(s) on blue (1.4.2) whatever the weights", "→ open a test route",
+        "→ step 1/2 of canary"]
     resources = dry_fleet.cohorts["canary"]
     assert listener_weights(resources) == {"blue": 50, "green": 50}
 
@@ -127,7 +128,7 @@ def test_with_json_the_dry_run_carries_the_steps_the_real_run_reports(
     steps, started = compare_json(dry_fleet, "canary", START, capsys)
     assert [step["kind"] for step in steps] == [
         "record-state", "preflight", "preflight", "preflight", "wait-healthy", "pin-tenants",
-        "set-weights"]
+        "test-route", "set-weights"]
     assert steps[-1]["weights"] == {"green": 50, "blue": 50}
     assert started["status"] == "shifting"
 

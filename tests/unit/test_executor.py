@@ -47,7 +47,9 @@ def test_each_step_advances_after_its_bake_and_the_last_one_promotes() -> None:
     assert state.status == Status.PROMOTED and state.last_known_good == RELEASE
     assert state.warm_until == bench.clock.now() + RolloutSettings().warm_for
     assert len(bench.router.writes) == 3, "promotion writes no weights: 100% was the last step"
-    assert bench.event_kinds() == ["started", "step", "step", "step", "promoted"]
+    assert bench.event_kinds() == ["started", "test_route", "step", "step", "step",
+                                   "test_route", "promoted"]
+    assert bench.router.test_route_log == ["opened to green", "closed"]
 
 
 def test_drive_sleeps_out_each_bake_and_promotes() -> None:
@@ -231,8 +233,10 @@ def test_a_rollback_from_another_terminal_keeps_the_operator_s_reason() -> None:
     final = operator.rollback("bad build")
     assert final.status == Status.ROLLED_BACK and final.reason == "bad build"
     assert final.config_carried_back and bench.router.weights == OLD_ONLY
-    assert bench.event_kinds() == ["started", "step", "stop", "rolled_back", "config"]
+    assert bench.event_kinds() == ["started", "test_route", "step", "stop", "test_route",
+                                   "rolled_back", "config"]
     assert bench.router.writes == [{"blue": 75, "green": 25}, OLD_ONLY]
+    assert bench.router.test_route() is None
 
 
 def test_the_operator_s_reason_stands_when_the_holder_makes_the_stop_s_write() -> None:

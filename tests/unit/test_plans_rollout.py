@@ -74,6 +74,9 @@ def test_start_plans_the_record_each_preflight_the_pins_and_the_first_weights() 
         "preflight config copy: check config copy for 1.5.0",
         "keep 1 tenant(s) on blue (1.4.2) whatever the weights: gale: opted out until "
         "2099-01-01",
+        "open a test route: requests carrying this rollout's secret test token reach green "
+        "ahead of every pin, while every tenant stays on blue; closed at promotion, rollback "
+        "or abort",
         "step 1/3 of canary: route green 25, blue 75 (unless a gate fails first)",
         "bake each step while the gates pass, move on to 50%, 100% of traffic on green, then "
         "promote; a failing gate sends all traffic back to blue in one write",
