@@ -5,7 +5,10 @@ has a smoke test as its ``after_test_traffic`` hook: it sends requests carrying 
 header and token through the cohort's listener (some with the pinned tenant's host), and
 some without the token, while the tenants' own traffic flows. Its ``before_allow_traffic``
 hook then fails, so no tenant's weight ever moves. Cohort ``h`` has an ``after_allow_traffic``
-HTTP callback that answers 500: the first step goes out and comes straight back.
+HTTP callback that answers 500: the first step goes out and comes straight back. Cohort
+``d`` has a dry-run gate no real request can pass (a p99 latency under a microsecond): it
+fails on what the tenants' requests really took, and the rollout is promoted anyway (``d``
+comes first in the fleet's order: ``h``'s rollback halts the release on the later waves).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,6 +39,8 @@ pytestmark = pytest.mark.integration
 PINNED = "aurora"
 ROUTE_TENANTS = [PINNED, "birch"]
 HOOKED_TENANTS = ["cedar", "dahlia"]
+WATCHED_TENANTS = ["elm", "fir"]
+WATCHED = "p99 under 1 microsecond"
 URL_ENV = "SMOKE_LISTENER_URL"
 SMOKE_REQUESTS = 10
 SEEN = "seen.json"
@@ -90,9 +96,9 @@ def callback() -> Iterator[Callback]:
 def hooked_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory,
                  callback: Callback) -> Iterator[Fleet]:
     fleet = deploy_app_fleet(tmp_path_factory.mktemp("test-route"),
-                             {"t": ROUTE_TENANTS, "h": HOOKED_TENANTS},
+                             {"t": ROUTE_TENANTS, "h": HOOKED_TENANTS, "d": WATCHED_TENANTS},
                              {"blue": "1.4.2", "green": "1.5.0"})
-    for cohort in ("t", "h"):
+    for cohort in ("t", "h", "d"):
         seed_settings(fleet, cohort, {"blue": "light", "green": "light"})
     smoke = fleet.project_dir / "smoke.py"
     smoke.write_text(SMOKE)
@@ -105,11 +111,16 @@ def hooked_fleet(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory,
                                   "command": f"{sys.executable} -c 'raise SystemExit(4)'"}]}
     tenants = write_tenants(
         fleet.project_dir / "tenants.yaml",
-        [cohort_entry("t", "linear:50:1s", hooks=route_hooks),
+        [cohort_entry("d", "linear:50:3s", gates=[
+            {"kind": "metric", "metric": "latency-p99", "max": 0.001, "min_samples": 20,
+             "window": "3s", "name": WATCHED, "dry_run": True}]),
+         cohort_entry("t", "linear:50:1s", hooks=route_hooks),
          cohort_entry("h", "linear:50:30s", hooks={"after_allow_traffic": [
-             {"name": "qa-signoff", "url": callback.url, "timeout": "5s"}]})],
+             {"name": "qa-signoff", "url": callback.url, "timeout": "5s"}]}),
+],
         [tenant_entry(PINNED, "t", opted_out="quarter-end close"), tenant_entry("birch", "t"),
-         *(tenant_entry(t, "h") for t in HOOKED_TENANTS)])
+         *(tenant_entry(t, "h") for t in HOOKED_TENANTS),
+         *(tenant_entry(t, "d") for t in WATCHED_TENANTS)])
     with pytest.MonkeyPatch.context() as patch:
         address(patch, fleet, tenants)
         assert rollout("notify", "--release", "1.5.0", "--tenants", str(tenants),
@@ -188,3 +199,24 @@ def test_a_failing_after_allow_traffic_hook_rolls_back_in_one_write(
     assert "not-shown" not in started.stdout + started.stderr
     kinds = [event["kind"] for event in _events(hooked_fleet, "h")]
     assert kinds.index("step") < kinds.index("hook") < kinds.index("rolled_back")
+
+
+def test_a_dry_run_gate_failing_on_real_requests_never_blocks_and_shows_in_the_report(
+        hooked_fleet: Fleet, tmp_path: Path) -> None:
+    cohort = hooked_fleet.cohorts["d"]
+    tally = Tally()
+    with local_listener(hooked_fleet.clients, cohort) as url, \
+            traffic_meanwhile(url, cohort.tenants, rps=40, duration=30, tally=tally):
+        started = rollout_output("start", "--cohort", "d", "--release", "1.5.0", "--wait",
+                                 "--check-every", "0.2s", "--json")
+
+    assert started.code == 0, started.stderr
+    assert json.loads(started.stdout)["status"] == "promoted"
+    assert listener_weights(cohort) == {"blue": 0, "green": 100}
+    assert tally.per_colour["green"] > 0 and tally.failed == 0
+    dry = [e for e in fleet_ledger(hooked_fleet).events("d") if e.kind == "dry_run"]
+    assert dry and dry[0].message.startswith(f"dry-run gate {WATCHED} would have rolled back")
+    assert dry[0].data["gate"]["observed"] > 0.001, "what real requests took, in ms"
+    page = tmp_path / "report.html"
+    assert rollout_output("report", "--html", str(page)).code == 0
+    assert f"{WATCHED} (dry run: not obeyed)" in page.read_text()
