@@ -178,7 +178,7 @@ def test_test_route_requests_reach_the_idle_colour_and_no_tenant_request_does(
 
 
 def test_a_failing_after_allow_traffic_hook_rolls_back_in_one_write(
-        hooked_fleet: Fleet, callback: Callback) -> None:
+        hooked_fleet: Fleet, callback: Callback, tmp_path: Path) -> None:
     cohort = hooked_fleet.cohorts["h"]
     tally = Tally()
     with local_listener(hooked_fleet.clients, cohort) as url, \
@@ -199,6 +199,9 @@ def test_a_failing_after_allow_traffic_hook_rolls_back_in_one_write(
     assert "not-shown" not in started.stdout + started.stderr
     kinds = [event["kind"] for event in _events(hooked_fleet, "h")]
     assert kinds.index("step") < kinds.index("hook") < kinds.index("rolled_back")
+    page = tmp_path / "report.html"
+    assert rollout_output("report", "--html", str(page)).code == 0
+    assert "hook after_allow_traffic qa-signoff failed" in page.read_text()
 
 
 def test_a_dry_run_gate_failing_on_real_requests_never_blocks_and_shows_in_the_report(
