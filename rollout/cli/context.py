@@ -28,6 +28,8 @@ from rollout.stacks.providers import LOCAL, PULUMI, outputs_sources
 
 if TYPE_CHECKING:  # the CLI imports this module at start: boto3 loads when a client is built
     from rollout.aws_clients import AwsClients
+    from rollout.choices.book import ChoiceBook
+    from rollout.choices.model import TenantChoice
     from rollout.discovery import CohortResources, Discovery, SharedResources
     from rollout.rollouts.ledger import Ledger
 
@@ -142,6 +144,35 @@ class RolloutContext:
 
     def cohort(self, name: str) -> CohortResources:
         return self.discovery.cohort(name)
+
+    def choice_book(self, release: str) -> ChoiceBook:
+        """The tenants' recorded choices about ``release``, in the shared stack's ledger."""
+        from rollout.choices.book import ChoiceBook
+
+        return ChoiceBook(self.clients_for(self.shared), self.shared.ledger_table, release)
+
+    def choices_if_reachable(self, release: str) -> list[TenantChoice]:
+        """The recorded choices when the ledger can be read; else none, said once on stderr.
+
+        For ``plan``, which needs no AWS: without an app, credentials or a deployed shared
+        stack it plans from ``tenants.yaml`` alone.
+        """
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from rollout.errors import RolloutError
+
+        why = None if self._named_app() else "no app is named"
+        if why is None and not (os.environ.get("AWS_ENDPOINT_URL")
+                                or boto3.session.Session().get_credentials()):
+            why = "no AWS credentials"
+        if why is None:
+            try:
+                return self.choice_book(release).choices()
+            except (RolloutError, BotoCoreError, ClientError) as exc:
+                why = f"the ledger cannot be read ({type(exc).__name__})"
+        err_console.print(f"recorded customer choices are not included: {why}", markup=False)
+        return []
 
     def clients_for(self, resources: SharedResources) -> AwsClients:
         """Clients in the region ``resources`` live in.

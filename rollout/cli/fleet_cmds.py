@@ -54,6 +54,7 @@ def fleet_start(
     Overrides apply to the cohort it starts, recorded there as `rollout start` records them.
     Exit 3 when a cohort rolled back or was aborted: the fleet waits for a human.
     """
+    from rollout.choices.overlay import with_choices
     from rollout.errors import Blocked
     from rollout.model.tenants import load_tenants
     from rollout.rollouts.assembly import tenants_path
@@ -68,7 +69,7 @@ def fleet_start(
     driving.checked()
     ctx = context.current()
     path = tenants_path(tenants, ctx.project_dir)
-    model = load_tenants(path)
+    model = with_choices(load_tenants(path), ctx.choice_book(release).choices())
     states = {cohort.name: load_state(ctx.ledger, cohort.name)
               for cohort in model.ordered_cohorts()}
     notices = {record.tenant: record.sent_at for record in ctx.ledger.query(

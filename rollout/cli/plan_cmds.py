@@ -1,7 +1,10 @@
 """``rollout plan`` and ``rollout notify``: the schedule customers are told about, and telling them.
 
-``plan`` is pure (no AWS); ``notify`` reads the notices topic and ledger of the
-shared stack. Both check every file they read before touching AWS.
+``plan`` needs no AWS: it includes the customers' recorded choices when the ledger can
+be read, and says on stderr when it cannot. ``notify`` reads the notices topic and
+ledger of the shared stack. Both check every file they read before touching AWS, and
+both plan from ``tenants.yaml`` with the choices laid over it
+(:func:`rollout.choices.overlay.with_choices`), as ``start`` pins from it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from rollout.errors import BadInput
 from rollout.vocabulary.clock import as_utc, utc_now
 
 if TYPE_CHECKING:
+    from rollout.choices.links import ChoiceLinks
+    from rollout.model.tenants import TenantsFile
     from rollout.notify.base import Notifier
     from rollout.notify.campaign import NotifyReport
     from rollout.schedule.plan import CohortPlan, ReleasePlan
@@ -99,14 +104,18 @@ def show_plan(plan: ReleasePlan) -> None:
 @app.command("plan")
 def plan(release: ReleaseOption, tenants: TenantsOption, start: FromOption = None,
          as_json: JsonFlag = False) -> None:
-    """Print when each cohort goes, who is in it, and why anyone is not (no AWS needed)."""
+    """Print when each cohort goes, who is in it, and why anyone is not (no AWS needed;
+    customers' recorded choices are included when the ledger can be read)."""
+    from rollout.choices.overlay import with_choices
     from rollout.model.tenants import load_tenants
     from rollout.schedule.planner import plan_release
     from rollout.vocabulary.versions import checked_version
 
     version = checked_version(release, "--release")
     model = load_tenants(tenants)
-    emit(plan_release(model, version, parse_from(start)), as_json, show_plan)
+    planned_from = parse_from(start)
+    chosen = with_choices(model, context.current().choices_if_reachable(version))
+    emit(plan_release(chosen, version, planned_from), as_json, show_plan)
 
 
 def webhook_url(url_file: Path | None) -> tuple[str, str]:
@@ -185,9 +194,11 @@ def notify(
     refused_url: Annotated[str | None, typer.Option("--webhook-url", hidden=True)] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Send each tenant its notice for a release, once, and record it in the ledger."""
+    """Send each tenant its notice for a release, once, and record it in the ledger; confirm
+    each choice a tenant made on the preferences page, once."""
+    from rollout.choices.overlay import with_choices
     from rollout.model.release import load_release_notes
-    from rollout.model.tenants import TenantsFile, load_tenants
+    from rollout.model.tenants import load_tenants
     from rollout.notify.campaign import send_notices
     from rollout.notify.records import NoticeBook
     from rollout.notify.webhook import URL_ENV
@@ -202,6 +213,21 @@ def notify(
     release_notes = load_release_notes(notes, version, "--release")
     plan_from = parse_from(start)
     notifier = _notifier(channel, url_file)
-    book = NoticeBook(context.current().ledger, version)
-    report = send_notices(release_notes, model, book, notifier, plan_from, utc_now())
+    ctx = context.current()
+    book = NoticeBook(ctx.ledger, version)
+    choices = ctx.choice_book(version).choices()
+    report = send_notices(release_notes, with_choices(model, choices), book, notifier,
+                          plan_from, utc_now(), _choice_links(model), choices)
     emit(report, as_json, show_report)
+
+
+def _choice_links(model: TenantsFile) -> ChoiceLinks | None:
+    """Links to the preferences page when ``defaults.portal_url`` names one."""
+    from rollout.choices.key import link_key
+    from rollout.choices.links import ChoiceLinks
+
+    url = model.defaults.portal_url
+    if url is None:
+        return None
+    ctx = context.current()
+    return ChoiceLinks(url, link_key(ctx.clients_for(ctx.shared), ctx.app))

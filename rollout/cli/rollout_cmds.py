@@ -152,12 +152,15 @@ def option_groups(command: Callable[..., None]) -> Callable[..., None]:
     return grouped
 
 
-def _setup(cohort: str, tenants: Path | None) -> CohortSetup:
+def _setup(cohort: str, tenants: Path | None, release: str | None = None) -> CohortSetup:
+    """The cohort's setup; for a ``release``, with its tenants' recorded choices honoured."""
     from rollout.rollouts.assembly import load_setup, tenants_path
 
     ctx = context.current()
     path = tenants_path(tenants, ctx.project_dir)
-    return load_setup(path, ctx.cohort(cohort))
+    resources = ctx.cohort(cohort)
+    choices = ctx.choice_book(release).choices() if release is not None else []
+    return load_setup(path, resources, choices)
 
 
 def _rollout(setup: CohortSetup, timing: Timing | None = None, *,
@@ -265,7 +268,7 @@ def start_cohort(cohort: str, release: str, strategy: str | None, tenants: Path 
     if strategy is not None:
         parse_strategy(strategy)
     ctx = context.current()
-    setup = _setup(cohort, tenants)
+    setup = _setup(cohort, tenants, release)
     spec = strategy or setup.settings.strategy
     steps = parse_strategy(spec, base_dir=ctx.project_dir)
     if driving.engine == "stepfunctions":
@@ -579,9 +582,25 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
     rows = fleet_status(ctx.clients, ctx.discovery, ctx.ledger, names,
                         CohortRouters.in_project(ctx.project_dir))
     emit(rows, as_json, _print_status)
+    if not as_json:
+        _print_choices(rows)
     if reaped and not as_json:
         for line in reaped:
             console.print(f"scaled down after its warm period: {line}")
+
+
+def _print_choices(rows: list[Any]) -> None:
+    """What each cohort's tenants chose about the release it rolls out (the pins above
+    are what ``start`` made of them)."""
+    ctx = context.current()
+    for row in rows:
+        if row.release is None:
+            continue
+        members = set(row.tenant_versions)
+        for choice in ctx.choice_book(row.release).choices():
+            if choice.tenant in members:
+                console.print(f"{row.cohort}: {choice.tenant} chose to {choice.describe()} "
+                              f"({choice.at:%Y-%m-%d %H:%M} UTC)", markup=False)
 
 
 def _print_status(rows: list[Any]) -> None:

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -244,6 +245,22 @@ def _check_email(value: str | None) -> str | None:
     return value
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _check_portal_url(value: str) -> str:
+    """An https address (or http on loopback), without query or fragment: links append
+    ``/choose?t=...`` to it."""
+    parsed = urlsplit(value.strip())
+    host = parsed.hostname or ""
+    secure = parsed.scheme == "https" or (parsed.scheme == "http" and host in LOOPBACK_HOSTS)
+    if not host or not secure or parsed.query or parsed.fragment or parsed.username:
+        raise ValueError(f"{value!r} is not an https URL like https://prefs.example.com "
+                         "(plain http only on this machine, like http://127.0.0.1:8080), "
+                         "without a query")
+    return value.strip().rstrip("/")
+
+
 TimeZoneName = Annotated[str, BeforeValidator(str), AfterValidator(_check_zone)]
 """Any value read as text, then checked once per distinct name: a million tenants name
 a few dozen zones, and each tenant is given the one (cached) string of its zone."""
@@ -285,11 +302,19 @@ class Defaults(BaseModel):
     """How long a tenant may stay behind its cohort before the plan flags it."""
     reply_to: str | None = None
     """Where a tenant writes to opt out or choose another window (named in every notice)."""
+    portal_url: str | None = None
+    """The preferences page (``rollout portal``): every notice links to it. https, or plain
+    http on this machine (``http://127.0.0.1:8080``) for local use."""
 
     @field_validator("reply_to")
     @classmethod
     def _reply_email(cls, value: str | None) -> str | None:
         return _check_email(value)
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_address(cls, value: str | None) -> str | None:
+        return None if value is None else _check_portal_url(value)
 
 
 class Cohort(BaseModel):

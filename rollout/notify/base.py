@@ -22,7 +22,8 @@ S = TypeVar("S", bound=BaseModel)
 
 
 class Notice(BaseModel):
-    """One tenant's notice for one release, ready to send. It never holds secrets."""
+    """One tenant's notice for one release, ready to send. It holds no secret but the
+    tenant's own link to its preferences page (in the body alone, never recorded)."""
 
     model_config = ConfigDict(frozen=True)
 

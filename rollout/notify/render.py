@@ -29,10 +29,23 @@ def describe_timeframe(timeframe: Timeframe) -> str:
     return f"{local} ({timeframe.slot.describe()})"
 
 
-def render_notice(notes: ReleaseNotes, tenant: Tenant, timeframe: Timeframe,
-                  reply_to: str | None) -> Notice:
-    """The notice ``tenant`` gets for ``notes``, its upgrade at ``timeframe``."""
+def choose_line(link: str | None, reply_to: str | None) -> str:
+    """How the tenant picks another time or stays on its version: its own link (see
+    :mod:`rollout.choices.tokens`) when the provider runs the preferences page."""
     write_to = f"write to {reply_to}" if reply_to else "reply to this notice"
+    if link is None:
+        return (f"Another time, or not now? {write_to.capitalize()} before your upgrade: we "
+                f"can move you to another of your upgrade windows, or keep you on the current "
+                f"version until a date you choose (opt-out).\n")
+    return (f"Choose another window or stay on your current version: {link}\n"
+            f"(This link is for you alone: it works once, for 30 days at most and not "
+            f"after your upgrade has begun. Questions? {write_to.capitalize()}.)\n")
+
+
+def render_notice(notes: ReleaseNotes, tenant: Tenant, timeframe: Timeframe,
+                  reply_to: str | None, link: str | None = None) -> Notice:
+    """The notice ``tenant`` gets for ``notes``, its upgrade at ``timeframe``; ``link`` is
+    its preferences page link, when there is one."""
     when = describe_timeframe(timeframe)
     later = (f"\nYou are not upgraded with the rest of your cohort ({timeframe.note}); "
              "the time above is your own slot.\n" if timeframe.note else "")
@@ -53,13 +66,34 @@ def render_notice(notes: ReleaseNotes, tenant: Tenant, timeframe: Timeframe,
         f"\n"
         f"If something goes wrong: {notes.rollback_plan}\n"
         f"\n"
-        f"Another time, or not now? {write_to.capitalize()} before your upgrade: we can move "
-        f"you to another of your upgrade windows, or keep you on the current version "
-        f"until a date you choose (opt-out).\n"
+        f"{choose_line(link, reply_to)}"
     )
     slot = timeframe.slot
     short = timeframe.local.describe() if timeframe.local else "date to be agreed"
     return Notice(
         tenant=tenant.id, release=notes.version, contact=tenant.contact,
         subject=f"Upgrade to {notes.version} for {tenant.id}: {short}",
+        body=body, slot_start=slot.start if slot else None, slot_end=slot.end if slot else None)
+
+
+def render_confirmation(notes: ReleaseNotes, tenant: Tenant, chosen: str, timeframe: Timeframe,
+                        reply_to: str | None, link: str | None = None) -> Notice:
+    """What ``tenant`` hears once its choice (``chosen``, in words) is recorded: what it
+    chose and when its upgrade is now; ``link`` lets it change its mind."""
+    when = describe_timeframe(timeframe)
+    again = (f"Changed your mind? Choose again: {link}\n" if link else
+             choose_line(None, reply_to))
+    body = (
+        f"Release {notes.version}: {notes.title}\n"
+        f"\n"
+        f"We recorded your choice for tenant {tenant.id}: {chosen}.\n"
+        f"\n"
+        f"Your upgrade to {notes.version} (your local time): {when}\n"
+        f"\n"
+        f"{again}"
+    )
+    slot = timeframe.slot
+    return Notice(
+        tenant=tenant.id, release=notes.version, contact=tenant.contact,
+        subject=f"Your choice for {notes.version} is recorded ({tenant.id})",
         body=body, slot_start=slot.start if slot else None, slot_end=slot.end if slot else None)

@@ -9,7 +9,7 @@ needs, and the rule of which tenants a rollout leaves on the old colour.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,8 @@ from typing import Any
 from rollout.aws_clients import AwsClients
 from rollout.capacity import for_cohort as capacity_for
 from rollout.capacity.readiness import WaitProgress
+from rollout.choices.model import TenantChoice
+from rollout.choices.overlay import with_choices
 from rollout.configcopy.copier import ConfigCopier
 from rollout.configcopy.report import conflicts_left_alone
 from rollout.discovery import CohortResources
@@ -163,8 +165,12 @@ class ConfigCopyCheck:
         return report.summary()
 
 
-def load_setup(tenants_file: Path, resources: CohortResources) -> CohortSetup:
-    tenants = load_tenants(tenants_file)
+def load_setup(tenants_file: Path, resources: CohortResources,
+               choices: Sequence[TenantChoice] = ()) -> CohortSetup:
+    """The cohort's setup from ``tenants_file`` with the tenants' recorded ``choices`` about
+    the release laid over it, so ``start`` pins a tenant that opted out on the preferences
+    page (and checks notices) exactly as if ``tenants.yaml`` said so."""
+    tenants = with_choices(load_tenants(tenants_file), choices)
     return CohortSetup(resources, tenants, tenants.cohort(resources.cohort))
 
 

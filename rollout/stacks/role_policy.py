@@ -297,10 +297,12 @@ def release_role_policy(shared: SharedResources, account: str) -> RolePolicy:
     deletes old releases with ``DeleteObject`` (delete markers); without
     ``DeleteObjectVersion`` the published bytes stay as noncurrent versions.
     """
-    partition, _ = _shared_arn_parts(shared)
+    partition, region = _shared_arn_parts(shared)
     bucket_arn = f"arn:{partition}:s3:::{shared.artefact_bucket}"
     releases = f"{bucket_arn}/{ARTEFACT_PREFIX}{shared.app}/*"
     table_arn = _ledger_arn(shared, account)
+    link_key = (f"arn:{partition}:ssm:{region}:{account}:parameter"
+                f"{resource_names.link_key_parameter(shared.app)}")
     return RolePolicy(statements=[
         IamStatement(sid=UNSCOPED_READS, resources=[EVERY], actions=[
             "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
@@ -324,6 +326,8 @@ def release_role_policy(shared: SharedResources, account: str) -> RolePolicy:
                      condition=_leading_keys("StringLike", [cohort_pk(EVERY)])),
         IamStatement(sid="Notices", resources=[shared.notices_topic_arn],
                      actions=["sns:Publish"]),
+        IamStatement(sid="SignTheChoiceLinksOfNotices", resources=[link_key],
+                     actions=["ssm:GetParameter", "ssm:PutParameter"]),
     ])
 
 

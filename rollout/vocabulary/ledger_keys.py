@@ -14,6 +14,9 @@ pk                    sk                                           what
 ``COHORT#<cohort>``   ``STOP#<rollout started at>``                an operator's stop request
 ``COHORT#<cohort>``   ``APPROVAL#<rollout started at>``            a workflow's wait for a human
 ``NOTICE#<release>``  ``TENANT#<tenant>``                          one tenant's notice
+``NOTICE#<release>``  ``CHOICE#<tenant>``                          its choice (preferences)
+``NOTICE#<release>``  ``LINK#<nonce>``                             a link used for a choice
+``NOTICE#<release>``  ``CONFIRM#<tenant>#<nonce>``                 the choice's confirmation
 ``CONFIG#<cohort>``   ``SNAPSHOT#<store>#<from>><to>[#<tenant>#n]``  config-copy snapshots
 ``STACK#<cohort>``    ``OUTPUTS``                                  what ``stacks up`` deployed
 ``HALT#FLEET``        ``ALL``                                      ``rollout halt --all``
@@ -155,3 +158,24 @@ def halt_keys_covering(cohort: str, release: str) -> list[tuple[str, str]]:
     ``cohort``: the fleet's, the cohort's, and the release's on that cohort."""
     return [(HALT_FLEET_PK, HALT_ALL_SK), (HALT_FLEET_PK, halt_cohort_sk(cohort)),
             (HALT_RELEASE_PK, halt_release_sk(release, cohort))]
+
+
+CHOICE_PREFIX = "CHOICE#"
+LINK_USED_PREFIX = "LINK#"
+CONFIRMATION_PREFIX = "CONFIRM#"
+
+
+def choice_sk(tenant: str) -> str:
+    """A tenant's choice about one release, in the release's ``NOTICE#`` partition: whoever
+    may read and send the release's notices reads and confirms its choices."""
+    return f"{CHOICE_PREFIX}{tenant}"
+
+
+def link_used_sk(nonce: str) -> str:
+    """A used link's nonce, written in one transaction with the choice it made."""
+    return f"{LINK_USED_PREFIX}{nonce}"
+
+
+def confirmation_sk(tenant: str, nonce: str) -> str:
+    """The confirmation notice of one choice (named by its link's nonce): sent once."""
+    return f"{CONFIRMATION_PREFIX}{tenant}#{nonce}"

@@ -118,3 +118,9 @@ def workflow_execution(release: str, cohort: str, started_at: datetime) -> str:
     named = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "-"
                     for ch in f"{cohort}-{release}")
     return f"{named[:MAX_EXECUTION_NAME - len(stamp) - 1]}-{stamp}"
+
+
+def link_key_parameter(app: str) -> str:
+    """The SSM SecureString holding the key that signs the links in tenants' notices (the
+    preferences page checks them with it): ``/rollout/<app>/portal/link-key``."""
+    return f"/rollout/{app}/portal/link-key"
