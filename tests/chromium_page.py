@@ -1,11 +1,13 @@
-"""Open a local HTML file in headless Chromium and watch it through the DevTools Protocol.
+"""Open a page in headless Chromium, watch it and act on it through the DevTools Protocol.
 
 No Node, no Selenium: Chromium is started with ``--remote-debugging-port=0``,
 the port it picked is read from ``DevToolsActivePort`` in its profile directory,
 and the page target is driven over one websocket (``websocket-client``). While
 the page loads, every request, console message, log entry and uncaught
 exception is recorded, so a test can assert that a report is truly offline and
-error-free, then look into its DOM and keep a screenshot.
+error-free, then look into its DOM and keep a screenshot. A test can also use a page
+as a person does: click what is on screen (real mouse events at the element's place)
+and fill in a field, then wait for the page the click led to.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class ChromiumPage:
         self._socket = socket
         self._ids = itertools.count(1)
         self.record = PageRecord()
+        self.loads = 0
+        """How many pages have finished loading (``Page.loadEventFired``) so far."""
 
     def send(self, method: str, params: dict[str, Any] | None = None,
              timeout: float = LOAD_TIMEOUT) -> dict[str, Any]:
@@ -110,7 +114,9 @@ class ChromiumPage:
                 return
 
     def _observe(self, method: str, params: dict[str, Any]) -> None:
-        if method == "Network.requestWillBeSent":
+        if method == "Page.loadEventFired":
+            self.loads += 1
+        elif method == "Network.requestWillBeSent":
             self.record.requests.append(str(params["request"]["url"]))
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             text = " ".join(str(arg.get("value", arg.get("description", "")))
@@ -126,13 +132,55 @@ class ChromiumPage:
 
     def open(self, path: Path) -> str:
         """Load ``path`` and wait for its load event; returns the URL it was loaded from."""
+        url = path.resolve().as_uri()
+        self.visit(url)
+        return url
+
+    def visit(self, url: str) -> None:
+        """Load ``url`` (any scheme) and wait for its load event."""
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
-        url = path.resolve().as_uri()
+        loaded = self.loads
         self.send("Page.navigate", {"url": url})
-        self.wait_for("Page.loadEventFired")
+        self.wait_for_load(loaded)
+
+    def wait_for_load(self, loaded: int, timeout: float = LOAD_TIMEOUT) -> None:
+        """Wait until a page loads after the ``loaded`` loads already counted, then a frame."""
+        deadline = time.monotonic() + timeout
+        while self.loads <= loaded:
+            self._receive(deadline)
         self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 100)))")
-        return url
+
+    def click(self, selector: str) -> None:
+        """Press and release the left mouse button over the element ``selector`` finds."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "if (!e) return null; e.scrollIntoView({block: 'center'}); "
+            "const r = e.getBoundingClientRect(); "
+            "return [r.left + r.width / 2, r.top + r.height / 2]; })()")
+        if box is None:
+            raise LookupError(f"nothing on the page matches {selector!r}")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {
+                "type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1})
+
+    def click_and_wait(self, selector: str) -> None:
+        """:meth:`click`, then wait for the page the click loads (a link, a form's answer)."""
+        loaded = self.loads
+        self.click(selector)
+        self.wait_for_load(loaded)
+
+    def fill(self, selector: str, value: str) -> None:
+        """Set the field ``selector`` finds to ``value``, as typing would (input and change
+        events fire); for fields whose typing is locale-bound, such as dates."""
+        found = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "if (!e) return false; e.focus(); "
+            f"e.value = {json.dumps(value)}; "
+            "e.dispatchEvent(new Event('input', {bubbles: true})); "
+            "e.dispatchEvent(new Event('change', {bubbles: true})); return true; })()")
+        if not found:
+            raise LookupError(f"nothing on the page matches {selector!r}")
 
     def evaluate(self, expression: str) -> Any:
         """The JSON value of ``expression`` in the page (promises are awaited)."""
@@ -182,27 +230,53 @@ def chromium_page(browser: str) -> Iterator[ChromiumPage]:
     """A fresh headless Chromium (own profile, no background traffic) with one blank page."""
     import websocket
 
-    with tempfile.TemporaryDirectory(prefix="chromium-") as scratch:
-        profile = Path(scratch) / "profile"
-        log = Path(scratch) / "chromium.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen(
-                [browser, "--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--no-default-browser-check", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-extensions",
-                 "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
-                 "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
-                 f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"],
-                stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL)
-        socket = None
-        try:
-            port = _devtools_port(profile, process, log)
+    scratch = Path(tempfile.mkdtemp(prefix="chromium-"))
+    try:
+        with _browser(browser, scratch) as port:
             socket = websocket.create_connection(
                 _page_socket_url(port), timeout=LOAD_TIMEOUT, suppress_origin=True,
                 http_no_proxy=["127.0.0.1"])
-            yield ChromiumPage(socket)
-        finally:
-            if socket is not None:
+            try:
+                yield ChromiumPage(socket)
+            finally:
                 socket.close()
-            stop(process)
+    finally:
+        _remove(scratch)
+
+
+@contextmanager
+def _browser(browser: str, scratch: Path) -> Iterator[int]:
+    """Chromium running on a profile in ``scratch``, while the block runs: its DevTools port."""
+    profile = scratch / "profile"
+    log = scratch / "chromium.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+             "--no-default-browser-check", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--disable-extensions",
+             "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+             "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
+             f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"],
+            stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL)
+    try:
+        yield _devtools_port(profile, process, log)
+    finally:
+        stop(process)
+
+
+def _remove(folder: Path, timeout: float = 5.0) -> None:
+    """Remove ``folder``, retrying while Chromium's helper processes, which outlive the
+    browser by a moment, still write to its profile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                shutil.rmtree(folder, ignore_errors=True)
+                return
+            time.sleep(0.1)

@@ -7,7 +7,8 @@ release only, so the claims say exactly that and the purpose (``choose``), and t
 nonce lets the ledger accept each token once (:mod:`rollout.choices.book`).
 
 A link lasts :data:`DEFAULT_LIFETIME`, or until the tenant's upgrade slot starts when that
-comes sooner: a choice made after its slot began could no longer be honoured anyway.
+comes sooner (but a day at least): a choice made after its slot began could no longer be
+honoured anyway, and the page refuses any once the cohort has started.
 
 Every refusal is a :class:`~rollout.choices.portal_api.TokenRefused` whose message may be
 shown on the page as it is: it never repeats the token or says which part was wrong
@@ -31,6 +32,9 @@ from rollout.vocabulary.clock import as_utc
 
 PURPOSE = "choose"
 DEFAULT_LIFETIME = timedelta(days=30)
+MIN_LIFETIME = timedelta(days=1)
+"""A link is good for a day at least, even when its slot is sooner (a notice sent with no
+notice period): the page closes choices once the cohort has started anyway."""
 MAX_TOKEN_LENGTH = 1024
 """Longer text is refused before any decoding: a genuine token is a few hundred characters."""
 MIN_KEY_BYTES = 32
@@ -70,7 +74,7 @@ def link_expiry(now: datetime, slot_start: datetime | None) -> datetime:
     latest = as_utc(now) + DEFAULT_LIFETIME
     if slot_start is None or as_utc(slot_start) <= as_utc(now):
         return latest
-    return min(latest, as_utc(slot_start))
+    return max(as_utc(now) + MIN_LIFETIME, min(latest, as_utc(slot_start)))
 
 
 def issue(key: bytes, tenant: str, release: str, expires: datetime,

@@ -91,6 +91,7 @@ def _register_commands() -> None:
         fleet_cmds,
         halt_cmds,
         plan_cmds,
+        portal_cmds,
         release_cmds,
         report_cmds,
         rollout_cmds,

@@ -104,6 +104,7 @@ def test_malformed_tokens_are_refused(text: str) -> None:
 
 def test_a_link_expires_at_the_slot_start_or_after_thirty_days() -> None:
     assert link_expiry(NOW, NOW + timedelta(days=3)) == NOW + timedelta(days=3)
+    assert link_expiry(NOW, NOW + timedelta(seconds=30)) == NOW + timedelta(days=1)
     assert link_expiry(NOW, NOW + timedelta(days=90)) == NOW + DEFAULT_LIFETIME
     assert link_expiry(NOW, None) == NOW + DEFAULT_LIFETIME
     assert link_expiry(NOW, NOW - timedelta(days=1)) == NOW + DEFAULT_LIFETIME
