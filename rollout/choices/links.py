@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rollout.aws_clients import AwsClients
+from rollout.choices.key import link_key
 from rollout.choices.tokens import issue, link_expiry
+from rollout.model.tenants import TenantsFile
 
 CHOOSE_PATH = "/choose"
 TOKEN_PARAMETER = "t"
@@ -28,6 +31,14 @@ class ChoiceLinks:
         upgrade slot's start at the latest."""
         token = issue(self.key, tenant, release, link_expiry(now, slot_start))
         return f"{self.portal_url.rstrip('/')}{CHOOSE_PATH}?{TOKEN_PARAMETER}={token}"
+
+
+def links_for(tenants: TenantsFile, clients: AwsClients, app: str) -> ChoiceLinks | None:
+    """Links to the preferences page when ``defaults.portal_url`` names one (the link key
+    made on first need); ``clients`` in the shared stack's region."""
+    if tenants.defaults.portal_url is None:
+        return None
+    return ChoiceLinks(tenants.defaults.portal_url, link_key(clients, app))
 
 
 def token_of(link: str) -> str:

@@ -223,11 +223,9 @@ def notify(
 
 def _choice_links(model: TenantsFile) -> ChoiceLinks | None:
     """Links to the preferences page when ``defaults.portal_url`` names one."""
-    from rollout.choices.key import link_key
-    from rollout.choices.links import ChoiceLinks
+    from rollout.choices.links import links_for
 
-    url = model.defaults.portal_url
-    if url is None:
+    if model.defaults.portal_url is None:
         return None
     ctx = context.current()
-    return ChoiceLinks(url, link_key(ctx.clients_for(ctx.shared), ctx.app))
+    return links_for(model, ctx.clients_for(ctx.shared), ctx.app)

@@ -29,6 +29,7 @@ import hashlib
 import os
 import secrets
 import shlex
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -46,6 +47,9 @@ from rich.text import Text
 from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
+from rollout.choices.book import ChoiceBook
+from rollout.choices.links import CHOOSE_PATH, links_for
+from rollout.choices.overlay import with_choices
 from rollout.cli.context import stack_regions
 from rollout.cli.live_progress import render
 from rollout.cli.report_cmds import write_page
@@ -54,6 +58,7 @@ from rollout.discovery import CohortResources, Discovery
 from rollout.errors import Blocked, RolloutFailed
 from rollout.hooks.settings import CohortHooks, HookSettings
 from rollout.local.app_bundle import build_app_zip
+from rollout.local.demo_choice import Mailbox, choose_window
 from rollout.local.demo_traffic import (
     RPS,
     ObservedRollout,
@@ -69,8 +74,10 @@ from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.model.tenants import TenantsFile, load_tenants
 from rollout.notify.campaign import send_notices
 from rollout.notify.records import NoticeBook
+from rollout.notify.render import describe_timeframe
 from rollout.notify.sns import SnsNotifier
 from rollout.plans import display
+from rollout.portal.serving import LOOPBACK, listening_socket, served_url
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
 from rollout.rollouts.assembly import CohortSetup, RolloutOptions, build_rollout
@@ -103,6 +110,9 @@ DEMO_MIN_SAMPLES = 20
 """Requests a traffic gate needs before it judges: a 1-second bake sees few of them."""
 EDITING_TENANT = "harbor-media"
 SMOKE_TENANT = "acme-internal"
+CHOOSING_TENANT = "birch-labs"
+CHOSEN_WINDOW = "Sun 02:00-06:00"
+"""birch-labs' later window: it picks it from its notice, and the plan moves it there."""
 LISTENER_ENV = "ROLLOUT_DEMO_LISTENER"
 """Where the demo tells canary's smoke-test hook the local listener's URL."""
 SECRET_TENANT = "birch-labs"
@@ -265,11 +275,42 @@ def smoke_hook(project_dir: Path) -> CohortHooks:
 
 
 def prepare_release(story: Story, fleet: DemoFleet) -> ReleasePlan:
-    """Chapters 3 to 5: seed tenants' settings, plan and announce the release."""
+    """Chapters 3 to 5: seed tenants' settings, plan and announce the release, and one
+    tenant chooses another window from its notice. The preferences page's port is taken
+    first: every notice links to it."""
     seed_settings(story, fleet.discovery)
-    plan = show_plan(story, fleet.tenants)
-    send_all_notices(story, fleet.tenants, fleet.ledger,
-                     fleet.discovery.shared().notices_topic_arn)
+    show_plan(story, fleet.tenants)
+    sock = listening_socket(LOOPBACK, 0)
+    try:
+        portal_url = served_url(sock).removesuffix(CHOOSE_PATH)
+        fleet.tenants = fleet.tenants.model_copy(update={
+            "defaults": fleet.tenants.defaults.model_copy(update={"portal_url": portal_url})})
+        mailbox = send_all_notices(story, fleet, fleet.discovery.shared().notices_topic_arn)
+        return choose_from_notice(story, fleet, mailbox, sock)
+    finally:
+        sock.close()
+
+
+def choose_from_notice(story: Story, fleet: DemoFleet, mailbox: Mailbox,
+                       sock: socket.socket) -> ReleasePlan:
+    """:data:`CHOOSING_TENANT` picks :data:`CHOSEN_WINDOW` on the page its notice links to;
+    the plan, honouring the recorded choice as every command does, moves it."""
+    before = plan_release(fleet.tenants, RELEASE, utc_now()).timeframes()[CHOOSING_TENANT]
+    story.say(f"  {CHOOSING_TENANT}'s notice links to its preferences page (a signed link "
+              f"for it and {RELEASE} alone, good once; never printed), served on this "
+              "machine as `rollout portal` serves it")
+    said = choose_window(story.clients, fleet.discovery.shared(),
+                         story.project_dir / "examples" / "tenants.yaml", release_notes(story),
+                         sock, mailbox.link_of(CHOOSING_TENANT), CHOSEN_WINDOW)
+    story.say(f"  {CHOOSING_TENANT} opens it and picks its other window, {CHOSEN_WINDOW}; "
+              f"the page answers: {said}")
+    book = ChoiceBook(story.clients, fleet.discovery.shared().ledger_table, RELEASE)
+    fleet.tenants = with_choices(fleet.tenants, book.choices())
+    plan = plan_release(fleet.tenants, RELEASE, utc_now())
+    after = plan.timeframes()[CHOOSING_TENANT]
+    story.say(f"  the choice is in the ledger, and the plan moves {CHOOSING_TENANT}: from "
+              f"{describe_timeframe(before)} to {describe_timeframe(after)}, a slot of its own; "
+              "canary keeps its Saturday")
     return plan
 
 
@@ -494,14 +535,20 @@ def show_plan(story: Story, tenants: TenantsFile) -> ReleasePlan:
     return plan
 
 
-def send_all_notices(story: Story, tenants: TenantsFile, ledger: Ledger, topic: str) -> None:
+def send_all_notices(story: Story, fleet: DemoFleet, topic: str) -> Mailbox:
     story.chapter("5. Tell every tenant in advance: what changes, why, when, the risks, "
                   "how to opt out")
-    notes = load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
     now = utc_now()
-    report = send_notices(notes, tenants, NoticeBook(ledger, RELEASE),
-                          SnsNotifier(story.clients, topic), now, now)
+    mailbox = Mailbox(SnsNotifier(story.clients, topic))
+    links = links_for(fleet.tenants, story.clients, fleet.app)
+    report = send_notices(release_notes(story), fleet.tenants, NoticeBook(fleet.ledger, RELEASE),
+                          mailbox, now, now, links=links)
     story.say(f"  {report.summary()} (to the SNS notices topic, one message per tenant)")
+    return mailbox
+
+
+def release_notes(story: Story) -> ReleaseNotes:
+    return load_notes(story.project_dir / "examples" / "release.yaml", RELEASE)
 
 
 def refuse_without_notice(story: Story, fleet: DemoFleet) -> None:

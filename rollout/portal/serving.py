@@ -10,8 +10,11 @@ taken port is one line of bad input and the URL printed is the one really served
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -69,3 +72,22 @@ def portal_server(app: Any) -> uvicorn.Server:
     config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off",
                             server_header=False, timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
+
+
+@contextmanager
+def serving_in_background(app: Any, sock: socket.socket) -> Iterator[str]:
+    """``app`` served on ``sock`` by a background thread while the block runs (the demo,
+    the tests); yields :func:`served_url`. ``sock`` stays the caller's to close."""
+    server = portal_server(app)
+    thread = threading.Thread(target=asyncio.run, args=(server.serve(sockets=[sock]),),
+                              name="preferences-page", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the preferences page's server stopped while starting")
+            thread.join(timeout=0.02)
+        yield served_url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

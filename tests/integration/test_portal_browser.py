@@ -9,9 +9,7 @@ path (a :class:`ChoiceLink` says which link to open and how to read what was rec
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -28,7 +26,7 @@ from rollout.choices.portal_api import (
     WindowOption,
 )
 from rollout.portal.app import create_app
-from rollout.portal.serving import LOOPBACK, listening_socket, portal_server, served_url
+from rollout.portal.serving import LOOPBACK, listening_socket, serving_in_background
 from tests.chromium_page import ChromiumPage, chromium_page, require_chromium
 
 pytestmark = pytest.mark.integration
@@ -95,18 +93,10 @@ def choice_link() -> ChoiceLink:
 def served_page(choice_link: ChoiceLink) -> Iterator[str]:
     """The page over the link's backend, on a free loopback port: its ``/choose`` URL."""
     sock = listening_socket(LOOPBACK, 0)
-    server = portal_server(create_app(choice_link.backend))
-    thread = threading.Thread(target=asyncio.run, args=(server.serve(sockets=[sock]),),
-                              name="portal-under-test", daemon=True)
-    thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive(), "the page's server stopped while starting"
-            thread.join(timeout=0.02)
-        yield served_url(sock)
+        with serving_in_background(create_app(choice_link.backend), sock) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         sock.close()
 
 

@@ -13,10 +13,8 @@ tenant's upgrade begins); ``start`` overrides the notice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,7 +26,7 @@ import pytest
 from rollout.choices.backend import LedgerPortalBackend
 from rollout.model.release import load_release_notes
 from rollout.portal.app import create_app
-from rollout.portal.serving import LOOPBACK, listening_socket, portal_server, served_url
+from rollout.portal.serving import LOOPBACK, listening_socket, served_url, serving_in_background
 from rollout.vocabulary.resource_names import link_key_parameter
 from tests.chromium_page import ChromiumPage, chromium_page, require_chromium
 from tests.cli_runner import address, rollout_output
@@ -50,21 +48,6 @@ class Portal:
     url: str
     links: dict[str, str]
     """Each tenant's link, from the notice it was sent."""
-
-
-def _serve(backend: LedgerPortalBackend, sock: object) -> Iterator[None]:
-    server = portal_server(create_app(backend))
-    thread = threading.Thread(target=asyncio.run, args=(server.serve(sockets=[sock]),),
-                              name="portal-end-to-end", daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            assert thread.is_alive(), "the page's server stopped while starting"
-            thread.join(timeout=0.02)
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +82,8 @@ def portal(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             fleet.clients, fleet.shared, tenants,
             [load_release_notes(notes, RELEASE, "--release")])
         try:
-            yield from (Portal(fleet, base, url, links) for _ in _serve(backend, sock))
+            with serving_in_background(create_app(backend), sock):
+                yield Portal(fleet, base, url, links)
         finally:
             sock.close()
 

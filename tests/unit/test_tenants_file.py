@@ -47,7 +47,7 @@ def test_the_example_shows_every_feature() -> None:
     tenants = load_tenants(EXAMPLE)
     assert [c.name for c in tenants.ordered_cohorts()] == ["canary", "wave1", "wave2"]
     assert [t.id for t in tenants.tenants] == [
-        "acme-internal", "birch-labs", "cobalt-bank", "delta-retail", "ember-health",
+        "acme-internal", "cobalt-bank", "birch-labs", "delta-retail", "ember-health",
         "fjord-shipping", "garnet-tax", "harbor-media", "iris-edu", "juniper-games"]
     zones = {t.timezone for t in tenants.tenants}
     assert {"Europe/Berlin", "America/New_York", "Asia/Tokyo"} <= zones
