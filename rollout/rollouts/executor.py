@@ -64,6 +64,10 @@ FORWARD = (Status.PREPARING, Status.SHIFTING, Status.PAUSED, Status.PROMOTED)
 
 StopKind = Literal["abort", "rollback"]
 
+HOOK_RUNS_WHEN: dict[HookStage, Status] = {"after_allow_traffic": Status.SHIFTING,
+                                           "after_promote": Status.PROMOTED}
+"""The status a hook after traffic needs to run (the hooks before traffic always run)."""
+
 
 class Preflight(Protocol):
     """A check or preparation that must succeed before any traffic moves."""
@@ -526,9 +530,8 @@ class CohortRollout:
         colour, all traffic goes back in one write (a rollback); failing after the
         promotion, :class:`RolloutFailed` says so, the release staying live."""
         current = self.state() or state
-        if hook.stage not in BEFORE_TRAFFIC and current.status != Status.SHIFTING and (
-                hook.stage != "after_promote" or current.status != Status.PROMOTED):
-            return  # the first step did not happen (a gate rolled it back, say)
+        if current.status != HOOK_RUNS_WHEN.get(hook.stage, current.status):
+            return  # step 1 or the promotion did not happen (a gate rolled it back, say)
         facts = HookFacts(
             app=self.cohort.app, cohort=self.cohort.cohort, release=current.release,
             old_version=current.old_version, old_colour=current.old_colour,
@@ -538,8 +541,8 @@ class CohortRollout:
             self._hold_lease()
         outcome = hook.run(facts)
         verdict = "passed" if outcome.passed else "failed"
-        line = f"hook {hook.stage} {hook.name} {verdict} in {outcome.seconds:.1f} s: " \
-               f"{outcome.summary}"
+        line = (f"hook {hook.stage} {hook.name} {verdict} in {outcome.seconds:.1f} s: "
+                f"{outcome.summary}")
         self._record("hook", line, f"{current.started_at.isoformat()}:hook:{hook.stage}:"
                      f"{hook.name}", stage=hook.stage, hook=hook.name, passed=outcome.passed,
                      seconds=round(outcome.seconds, 3))
