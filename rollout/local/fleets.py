@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rollout.aws_clients import AwsClients, new_session
 from rollout.discovery import CohortResources, SharedResources
@@ -107,13 +109,30 @@ def deploy_fleet(base: Path, cohorts: dict[str, list[str]], app: str | None = No
     return fleet
 
 
-def listener_weights(cohort: CohortResources) -> dict[str, int]:
-    """What the cohort's ALB really routes by, read with plain boto3 in its own region.
+READER_SETTINGS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                   "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+                   "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION",
+                   "AWS_DEFAULT_REGION")
+"""The environment that decides whom a plain boto3 client speaks for, and to where."""
+_readers: dict[tuple[str, ...], Any] = {}
+_readers_lock = threading.Lock()
 
-    A session of its own, made now: boto3's default session keeps the first credentials
-    it ever resolved, which may be another user's.
-    """
-    elbv2 = new_session(region_name=cohort.region).client("elbv2")
+
+def _elbv2_reader(region: str | None) -> Any:
+    """An ELBv2 client in ``region`` (None: the environment's) for the credentials and
+    endpoint the environment names now: a session of its own (boto3's default session
+    keeps the first credentials it ever resolved, which may be another user's), made once
+    for each such setting, as tests poll the weights many times a second."""
+    key = (region or "", *(os.environ.get(name, "") for name in READER_SETTINGS))
+    with _readers_lock:
+        if key not in _readers:
+            _readers[key] = new_session(region_name=region).client("elbv2")
+        return _readers[key]
+
+
+def listener_weights(cohort: CohortResources) -> dict[str, int]:
+    """What the cohort's ALB really routes by, read with plain boto3 in its own region."""
+    elbv2 = _elbv2_reader(cohort.region)
     listener = elbv2.describe_listeners(
         ListenerArns=[cohort.listener_arn])["Listeners"][0]
     groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]

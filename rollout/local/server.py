@@ -101,8 +101,9 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
     """Run a moto server in a thread and point this process's AWS settings at it.
 
     Yields the endpoint URL. The server executes state machines
-    (:mod:`rollout.local.stepfunctions_moto`) and serves one DynamoDB item operation at a
-    time (:mod:`rollout.local.dynamodb_serialized`); it finds a request's service without
+    (:mod:`rollout.local.stepfunctions_moto`), parsing each definition once
+    (:mod:`rollout.local.stepfunctions_parsing`), and serves one DynamoDB item operation at
+    a time (:mod:`rollout.local.dynamodb_serialized`); it finds a request's service without
     the disk (:mod:`rollout.local.moto_host_lookup`). The previous environment is restored
     afterwards.
     """
@@ -115,12 +116,14 @@ def embedded_moto(port: int | None = None) -> Iterator[str]:
         ecs_tasks,
         moto_host_lookup,
         stepfunctions_moto,
+        stepfunctions_parsing,
     )
 
     silence_request_logging()
     ecs_tasks.install()
     cloudwatch_percentiles.install()
     stepfunctions_moto.install()
+    stepfunctions_parsing.install()
     dynamodb_serialized.install()
     moto_host_lookup.install()
     port = port or free_port()

@@ -7,15 +7,13 @@ seeds every tenant's settings on the live colour, a SecureString among them.
 has every tenant edit its settings on the live colour, so the next run's config
 copy writes every setting again (and a fault there has writes to hit).
 
-Runs happen the way users run them: ``start`` in a subprocess through
+Runs happen the way users run them: ``start`` in a process of its own through
 :mod:`tests.faults.crashing_cli` (which can crash it or fail its AWS calls), and
 ``resume``/``rollback`` in-process through :func:`rollout.cli.run`.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,12 +33,13 @@ from tests.faults.crashing_cli import (
     FAULT_LOG_ENV,
     FAULTS_ENV,
     REPO,
-    SCRIPT,
 )
+from tests.forked_cli import ForkedProcess, launch, run_forked
 from tests.releases import EXAMPLE_NOTES
 
 RELEASE = "1.5.0"
 OLD_VERSION = "1.4.2"
+CRASHING_CLI = "tests.faults.crashing_cli:main"
 STRATEGY = "canary:50:0.3s"
 CHECK_EVERY = "0.1s"
 LEASE = "0.4s"
@@ -117,17 +116,20 @@ class Scenario:
                 env.pop(name, None)
         return env
 
-    def command(self, args: list[str]) -> list[str]:
-        return [sys.executable, str(SCRIPT), *self.globals(), *args]
+    def launch(self, args: list[str], env: dict[str, str]) -> ForkedProcess:
+        """``rollout ARGS`` started in a process of its own with ``env`` (see
+        :meth:`environment`), through :mod:`tests.faults.crashing_cli`; not waited for."""
+        return launch([*self.globals(), *args], env, entry=CRASHING_CLI, cwd=REPO)
 
     def run_faulty(self, args: list[str], *, crash: str | None = None,
                    faults: str | None = None, fault_log: Path | None = None,
                    audit: Path | None = None, timeout: float = 120) -> Finished:
-        """``rollout ARGS`` in a subprocess with a crash point and/or AWS faults."""
-        done = subprocess.run(
-            self.command(args), env=self.environment(crash=crash, faults=faults,
-                                                     fault_log=fault_log, audit=audit),
-            capture_output=True, text=True, timeout=timeout, check=False, cwd=REPO)
+        """``rollout ARGS`` in a process of its own with a crash point and/or AWS faults
+        (forked from a warm process, see :mod:`tests.forked_cli`)."""
+        done = run_forked(
+            [*self.globals(), *args], self.environment(
+                crash=crash, faults=faults, fault_log=fault_log, audit=audit),
+            entry=CRASHING_CLI, cwd=REPO, timeout=timeout)
         return Finished(done.returncode, done.stdout, done.stderr)
 
     # between runs --------------------------------------------------------

@@ -14,7 +14,6 @@ and the event history.
 from __future__ import annotations
 
 import itertools
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from tests.faults.convergence import check
 from tests.faults.crashes import CRASH_EXIT
 from tests.faults.lock_audit import AuditEntry, LockAudit, as_json, audit_lines, read_audit
 from tests.faults.scenario import CHECK_EVERY, Scenario
+from tests.forked_cli import ForkedProcess
 
 pytestmark = pytest.mark.integration
 
@@ -94,18 +94,18 @@ class LockSampler:
 @dataclass
 class Job:
     number: int
-    process: subprocess.Popen[str]
+    process: ForkedProcess
 
     def finish(self) -> tuple[int, str, str]:
         out, err = self.process.communicate(timeout=120)
+        assert self.process.returncode is not None
         return self.process.returncode, out, err
 
 
 def launch(scenario: Scenario, job: int, args: list[str], audit: Path,
            crash: str | None = None) -> Job:
     env = scenario.environment(audit=audit, crash=crash, extra=job_env(job))
-    return Job(job, subprocess.Popen(scenario.command(args), env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    return Job(job, scenario.launch(args, env))
 
 
 def wait_for(audit: Path, what: str, job: int, limit: float = 60) -> AuditEntry:

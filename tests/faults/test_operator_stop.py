@@ -10,7 +10,6 @@ on the waiter's own monotonic clock, never by comparing two hosts' wall clocks.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ from rollout.rollouts.state import Status
 from tests.conftest import listener_weights
 from tests.faults.conftest import SharedApp
 from tests.faults.scenario import Scenario
+from tests.forked_cli import ForkedProcess
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,8 @@ def scenario(shared_app: SharedApp) -> Scenario:
     return shared_app.scenario("stop", ["sable", "sorrel"], marker="stop")
 
 
-def launch(scenario: Scenario, args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(scenario.command(args), env=scenario.environment(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def launch(scenario: Scenario, args: list[str]) -> ForkedProcess:
+    return scenario.launch(args, scenario.environment())
 
 
 def wait_until(what: str, condition: Callable[[], bool], limit: float = 30.0) -> None:
@@ -51,8 +50,9 @@ def status_of(scenario: Scenario) -> Status | None:
     return state.status if state else None
 
 
-def finish(process: subprocess.Popen[str], limit: float = 30.0) -> tuple[int, str, str]:
+def finish(process: ForkedProcess, limit: float = 30.0) -> tuple[int, str, str]:
     out, err = process.communicate(timeout=limit)
+    assert process.returncode is not None
     return process.returncode, out, err
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,10 +15,10 @@ from rollout.rollouts.state import Status
 from tests.cli_runner import address, rollout
 from tests.conftest import Fleet, deploy_fleet, listener_weights
 from tests.fleet_reads import fleet_ledger
+from tests.forked_cli import launch, run_forked
 from tests.releases import EXAMPLE_NOTES, notes_for
 from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
-ROLLOUT = [sys.executable, "-m", "rollout.cli"]
 COHORTS = [cohort_entry("race", "linear:50:1s"), cohort_entry("crash", "linear:25:1s"),
            cohort_entry("guarded", "linear:50:1s")]
 TENANTS = [tenant_entry("rook", "race"), tenant_entry("cole", "crash"),
@@ -33,20 +31,17 @@ def contested(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> F
     fleet = deploy_fleet(base, {"race": ["rook"], "crash": ["cole"], "guarded": ["gus"]},
                          versions={"blue": "1.4.2", "green": "1.5.0"})
     tenants = write_tenants(fleet.project_dir / "tenants.yaml", COHORTS, TENANTS)
-    done = subprocess.run([*ROLLOUT, "notify", "--release", "1.5.0", "--tenants", str(tenants),
-                           "--notes", str(EXAMPLE_NOTES), "--json"], env=fleet.env(),
-                          capture_output=True, text=True, check=False)
+    done = run_forked(["notify", "--release", "1.5.0", "--tenants", str(tenants),
+                       "--notes", str(EXAMPLE_NOTES), "--json"], fleet.env())
     assert done.returncode == 0, done.stderr
     return fleet
 
 
 def test_two_concurrent_starts_one_proceeds_the_other_exits_3(contested: Fleet) -> None:
-    command = [*ROLLOUT, "start", "--cohort", "race", "--release", "1.5.0", "--wait",
+    command = ["start", "--cohort", "race", "--release", "1.5.0", "--wait",
                "--check-every", "0.2s", "--json"]
-    first = subprocess.Popen(command, env=contested.env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(command, env=contested.env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    first = launch(command, contested.env())
+    second = launch(command, contested.env())
     outcomes = sorted([(p.wait(timeout=120), p.communicate()) for p in (first, second)],
                       key=lambda item: item[0])
     (ok_code, _), (blocked_code, (blocked_out, _)) = outcomes
@@ -60,10 +55,10 @@ def test_two_concurrent_starts_one_proceeds_the_other_exits_3(contested: Fleet) 
 
 def test_resume_after_a_kill_between_steps_finishes_the_rollout(contested: Fleet) -> None:
     cohort = contested.cohorts["crash"]
-    process = subprocess.Popen(
-        [*ROLLOUT, "start", "--cohort", "crash", "--release", "1.5.0", "--wait",
+    process = launch(
+        ["start", "--cohort", "crash", "--release", "1.5.0", "--wait",
          "--strategy", "linear:25:2s", "--check-every", "0.2s", "--lease", "1s", "--json"],
-        env=contested.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        contested.env())
     book = fleet_ledger(contested)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -82,9 +77,8 @@ def test_resume_after_a_kill_between_steps_finishes_the_rollout(contested: Fleet
     assert listener_weights(cohort)["green"] == interrupted.weights["green"]
 
     # no wait for the crashed holder's lease to lapse: resume watches it unchanged for a lease
-    done = subprocess.run([*ROLLOUT, "resume", "--cohort", "crash", "--check-every", "0.2s",
-                           "--json"], env=contested.env(), capture_output=True, text=True,
-                          check=False)
+    done = run_forked(["resume", "--cohort", "crash", "--check-every", "0.2s", "--json"],
+                      contested.env())
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "promoted"
     assert listener_weights(cohort) == {"blue": 0, "green": 100}
@@ -129,8 +123,7 @@ def test_pinning_to_an_unknown_colour_exits_2_and_writes_nothing(
 
 
 def cli_json(fleet: Fleet, *args: str) -> tuple[int, dict[str, object]]:
-    done = subprocess.run([*ROLLOUT, *args, "--json"], env=fleet.env(), capture_output=True,
-                          text=True, check=False)
+    done = run_forked([*args, "--json"], fleet.env())
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout)
 

@@ -2,7 +2,8 @@
 
 A moto server of its own enforces IAM (see :mod:`tests.iam_moto` for what moto can
 and cannot check). A fleet is deployed into it before enforcement starts; then
-every rollout command runs in a subprocess signed with the access key of a user
+every rollout command runs in a process of its own (forked from a warm one that has
+only imported the toolkit, :mod:`tests.forked_cli`) signed with the access key of a user
 that holds the printed policy and, because this is the local engine, the small
 local-record policy (:func:`rollout.local.record.local_record_policy`).
 The tenant-config policy the stack creates is *not* attached: the rollout role
@@ -24,7 +25,6 @@ import hashlib
 import io
 import json
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,13 +59,13 @@ from rollout.vocabulary.ledger_keys import (
 from tests.alarms import put_5xx_alarm
 from tests.cli_runner import rollout
 from tests.conftest import Fleet, deploy_fleet, listener_weights, stack_yaml
+from tests.forked_cli import run_forked
 from tests.iam_moto import AccessKey, EnforcingMoto, as_moto_enforces, enforcing_moto
 from tests.releases import EXAMPLE_NOTES, notes_for
 from tests.tenant_files import cohort_entry, tenant_entry, write_tenants
 
 pytestmark = pytest.mark.integration
 
-ROLLOUT = [sys.executable, "-m", "rollout.cli"]
 RELEASE = "1.5.0"
 SECRET = "s3cr3t-api-key-9f81"
 VAULTED = "s3cr3t-licence-5d27"
@@ -126,11 +126,10 @@ class Scene:
         return release_role_policy(self.cohorts["canary"], account).as_aws()
 
     def rollout(self, key: AccessKey, *args: str) -> subprocess.CompletedProcess[str]:
-        """`rollout ARGS` in a fresh process signed with ``key``."""
+        """`rollout ARGS` in a process of its own signed with ``key``."""
         env = self.moto.process_env(key, ROLLOUT_APP=self.app,
                                     ROLLOUT_PROJECT_DIR=str(self.project_dir))
-        return subprocess.run([*ROLLOUT, *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
+        return run_forked(list(args), env, timeout=120)
 
     def start(self, key: AccessKey, cohort: str, *extra: str,
               strategy: str = "linear:50:1s") -> subprocess.CompletedProcess[str]:
