@@ -580,7 +580,8 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
     names = [cohort] if cohort else ctx.discovery.cohorts()
     reaped = _reap_due(names)
     rows = fleet_status(ctx.clients, ctx.discovery, ctx.ledger, names,
-                        CohortRouters.in_project(ctx.project_dir))
+                        CohortRouters.in_project(ctx.project_dir),
+                        choices_of=lambda release: ctx.choice_book(release).choices())
     emit(rows, as_json, _print_status)
     if not as_json:
         _print_choices(rows)
@@ -592,15 +593,10 @@ def status(cohort: Annotated[str | None, typer.Option("--cohort")] = None,
 def _print_choices(rows: list[Any]) -> None:
     """What each cohort's tenants chose about the release it rolls out (the pins above
     are what ``start`` made of them)."""
-    ctx = context.current()
     for row in rows:
-        if row.release is None:
-            continue
-        members = set(row.tenant_versions)
-        for choice in ctx.choice_book(row.release).choices():
-            if choice.tenant in members:
-                console.print(f"{row.cohort}: {choice.tenant} chose to {choice.describe()} "
-                              f"({choice.at:%Y-%m-%d %H:%M} UTC)", markup=False)
+        for choice in row.choices:
+            console.print(f"{row.cohort}: {choice.tenant} chose to {choice.describe()} "
+                          f"({choice.at:%Y-%m-%d %H:%M} UTC)", markup=False)
 
 
 def _print_status(rows: list[Any]) -> None:

@@ -232,6 +232,16 @@ def test_an_opt_out_is_confirmed_once_and_pins_the_tenant_at_start(
     shown = quiet(rollout_output("status", "--cohort", "canary"), fleet, token)
     assert shown.code == 0, shown.stderr
     assert f"canary: cedar chose to stay on the current version until {until}" in shown.stdout
+    as_json = quiet(rollout_output("status", "--cohort", "canary", "--json"), fleet, token)
+    assert as_json.code == 0, as_json.stderr
+    (row,) = json.loads(as_json.stdout)
+    assert row["pins"] == {"cedar": "blue"}
+    (choice,) = row["choices"]
+    at = datetime.fromisoformat(choice.pop("at"))
+    assert choice == {"tenant": "cedar", "action": "opt_out", "window": None,
+                      "until": until.isoformat(), "source": "unknown"}
+    assert at.utcoffset() == timedelta(0)
+    assert timedelta(0) <= datetime.now(UTC) - at < timedelta(minutes=5)
 
 
 def test_the_link_key_is_made_once_and_a_racing_creator_reads_the_winner_s(

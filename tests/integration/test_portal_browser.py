@@ -2,32 +2,26 @@
 portal`` serves it: a tenant opens its link, picks a window or a date to stay until,
 submits, and reads the confirmation; the choice is what the backend recorded.
 
-The backend is the :func:`choice_link` fixture's: an in-memory one here, so the test is
-about the browser and the page; pointed at the ledger's backend it checks the whole
-path (a :class:`ChoiceLink` says which link to open and how to read what was recorded).
+The backend is the :func:`choice_link` fixture's: the in-memory one of
+:mod:`tests.portal_doubles` here, so the test is about the browser and the page; pointed
+at the ledger's backend it checks the whole path (a :class:`ChoiceLink` says which link
+to open and how to read what was recorded).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
 
-from rollout.choices.portal_api import (
-    ChoiceForm,
-    ChoiceOutcome,
-    ChoicePage,
-    ChoiceRefused,
-    PortalBackend,
-    TokenRefused,
-    WindowOption,
-)
+from rollout.choices.portal_api import ChoicePage, PortalBackend, WindowOption
 from rollout.portal.app import create_app
 from rollout.portal.serving import LOOPBACK, listening_socket, serving_in_background
 from tests.chromium_page import ChromiumPage, chromium_page, require_chromium
+from tests.portal_doubles import InMemoryPortalBackend
 
 pytestmark = pytest.mark.integration
 
@@ -51,42 +45,26 @@ class ChoiceLink:
 TODAY = date(2027, 3, 1)
 
 
-@dataclass
-class InMemoryBackend:
-    """One link for tenant birch about release 1.5.0; keeps what it records."""
-
-    token: str
-    choices: list[ChoiceForm] = field(default_factory=list)
-
-    def open(self, token: str) -> ChoicePage:
-        if token != self.token or self.choices:
-            raise TokenRefused("this link is not valid: open the link from your latest notice")
-        return ChoicePage(
-            tenant="birch", release="1.5.0", title="Faster exports",
-            changes=["CSV exports run in the background"], benefits=["Exports of any size"],
-            risks=["Export links change format"],
-            rollback_plan="Traffic returns to the previous version in one step.",
-            when="Sun 2027-03-07 02:00-06:00 Europe/Berlin", timezone="Europe/Berlin",
-            windows=[WindowOption("Sun 02:00-06:00", "Sundays 02:00-06:00", current=True),
-                     WindowOption("Wed 22:00-23:59", "Wednesdays 22:00-23:59")],
-            opt_out_earliest=TODAY + timedelta(days=1),
-            opt_out_latest=TODAY + timedelta(days=60), form_secret="secret-of-" + token)
-
-    def choose(self, token: str, form: ChoiceForm) -> ChoiceOutcome:
-        page = self.open(token)
-        if form.form_secret != page.form_secret:
-            raise TokenRefused("this form is out of date: open your link again")
-        if form.action == "window" and form.window not in {w.value for w in page.windows}:
-            raise ChoiceRefused(f"{form.window} is not one of your upgrade windows")
-        self.choices.append(form)
-        return ChoiceOutcome(f"noted: {form.action}")
+def birch_page(token: str) -> ChoicePage:
+    """Tenant birch's page about release 1.5.0, planned in its Sunday window."""
+    return ChoicePage(
+        tenant="birch", release="1.5.0", title="Faster exports",
+        changes=["CSV exports run in the background"], benefits=["Exports of any size"],
+        risks=["Export links change format"],
+        rollback_plan="Traffic returns to the previous version in one step.",
+        when="Sun 2027-03-07 02:00-06:00 Europe/Berlin", timezone="Europe/Berlin",
+        windows=[WindowOption("Sun 02:00-06:00", "Sundays 02:00-06:00", current=True),
+                 WindowOption("Wed 22:00-23:59", "Wednesdays 22:00-23:59")],
+        opt_out_earliest=TODAY + timedelta(days=1),
+        opt_out_latest=TODAY + timedelta(days=60), form_secret="secret-of-" + token)
 
 
 @pytest.fixture
 def choice_link() -> ChoiceLink:
-    backend = InMemoryBackend("eyJ0ZW5hbnQiOiJiaXJjaCJ9.YnJvd3Nlci10ZXN0")
-    return ChoiceLink(backend, backend.token, "Wed 22:00-23:59", TODAY + timedelta(days=30),
-                      lambda: [(c.action, c.window, c.until) for c in backend.choices])
+    token = "eyJ0ZW5hbnQiOiJiaXJjaCJ9.YnJvd3Nlci10ZXN0"
+    backend = InMemoryPortalBackend(birch_page(token), token)
+    return ChoiceLink(backend, token, "Wed 22:00-23:59", TODAY + timedelta(days=30),
+                      lambda: [(c.action, c.window, c.until) for c in backend.recorded])
 
 
 @pytest.fixture
@@ -139,7 +117,7 @@ def test_a_tenant_picks_another_window_and_reads_the_confirmation(
 
     heading, message, address = confirmation(browser_page)
     assert heading == "Your choice is recorded"
-    assert message.startswith("Noted: window")
+    assert message.startswith("Recorded: window")
     assert address == served_page and choice_link.token not in address
     assert choice_link.recorded() == [("window", choice_link.window, None)]
     only_the_page_was_fetched(browser_page, served_page)
@@ -152,7 +130,8 @@ def test_a_tenant_stays_on_its_version_until_a_date(
     browser_page.click_and_wait("button[value=opt_out]")
 
     heading, message, _ = confirmation(browser_page)
-    assert (heading, message) == ("Your choice is recorded", "Noted: opt_out.")
+    assert (heading, message) == ("Your choice is recorded",
+                                  "Recorded: opt_out for Faster exports.")
     assert choice_link.recorded() == [("opt_out", None, choice_link.until)]
     only_the_page_was_fetched(browser_page, served_page)
 

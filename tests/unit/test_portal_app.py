@@ -1,6 +1,7 @@
-"""The preferences page through HTTP, over an in-memory backend: what a tenant reads, what
-each button records, what is refused (and then that nothing is recorded), the headers a
-browser obeys, and that the link's token shows nowhere but the forms' hidden fields.
+"""The preferences page through HTTP, over an in-memory backend (:mod:`tests.portal_doubles`):
+what a tenant reads, what each button records, what is refused (and then that nothing is
+recorded), the headers a browser obeys, and that the link's token shows nowhere but the
+forms' hidden fields.
 
 The page runs in-process through httpx's ASGI transport, and behind Mangum with a Lambda
 function-URL event as AWS would hand it one.
@@ -12,7 +13,6 @@ import asyncio
 import base64
 import logging
 import re
-from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
 from typing import Any
@@ -21,17 +21,11 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from rollout.choices.portal_api import (
-    ChoiceForm,
-    ChoiceOutcome,
-    ChoicePage,
-    ChoiceRefused,
-    TokenRefused,
-    WindowOption,
-)
+from rollout.choices.portal_api import ChoicePage, WindowOption
 from rollout.errors import RolloutFailed
 from rollout.portal import lambda_handler
 from rollout.portal.app import SECURITY_HEADERS, create_app
+from tests.portal_doubles import InMemoryPortalBackend
 
 TOKEN = "eyJ0ZW5hbnQiOiJhdXJvcmEifQ.c2lnbmF0dXJlLW9mLWF1cm9yYQ"
 SECRET = "Zm9ybS1zZWNyZXQtb2YtYXVyb3Jh"
@@ -56,40 +50,10 @@ def aurora_page(**changes: Any) -> ChoicePage:
     return ChoicePage(**facts)
 
 
-@dataclass
-class FakeBackend:
-    """A :class:`PortalBackend` for one tenant's one link, keeping what it records."""
-
-    page: ChoicePage = field(default_factory=aurora_page)
-    recorded: list[ChoiceForm] = field(default_factory=list)
-
-    def open(self, token: str) -> ChoicePage:
-        self._usable(token)
-        return self.page
-
-    def choose(self, token: str, form: ChoiceForm) -> ChoiceOutcome:
-        self._usable(token)
-        if form.form_secret != self.page.form_secret:
-            raise TokenRefused("this form is out of date: open your link again")
-        if form.action == "window" and form.window not in {w.value for w in self.page.windows}:
-            raise ChoiceRefused(f"{form.window} is not one of your upgrade windows")
-        earliest, latest = self.page.opt_out_earliest, self.page.opt_out_latest
-        if form.action == "opt_out" and not (form.until and earliest <= form.until <= latest):
-            raise ChoiceRefused(f"you can stay until {self.page.opt_out_latest} at the latest")
-        self.recorded.append(form)
-        return ChoiceOutcome(f"recorded: {form.action} {HOSTILE}")
-
-    def _usable(self, token: str) -> None:
-        if token != TOKEN:
-            raise TokenRefused("this link is not valid: open the link from your latest notice")
-        if self.recorded:
-            raise TokenRefused("this link has been used already")
-
-
 class Client:
     """Requests to the page in this process, from the address ``CLIENT``."""
 
-    def __init__(self, backend: FakeBackend) -> None:
+    def __init__(self, backend: InMemoryPortalBackend) -> None:
         self.app = create_app(backend)
 
     def request(self, method: str, path: str, **options: Any) -> httpx.Response:
@@ -107,12 +71,12 @@ class Client:
 
 
 @pytest.fixture
-def backend() -> FakeBackend:
-    return FakeBackend()
+def backend() -> InMemoryPortalBackend:
+    return InMemoryPortalBackend(aurora_page(), TOKEN)
 
 
 @pytest.fixture
-def client(backend: FakeBackend) -> Client:
+def client(backend: InMemoryPortalBackend) -> Client:
     return Client(backend)
 
 
@@ -216,20 +180,20 @@ def test_healthz_answers_ok(client: Client) -> None:
     ({"action": "opt_out", "until": "2027-04-30"}, ("opt_out", None, date(2027, 4, 30))),
     ({"action": "confirm"}, ("confirm", None, None)),
 ])
-def test_each_choice_is_recorded_and_confirmed(client: Client, backend: FakeBackend,
+def test_each_choice_is_recorded_and_confirmed(client: Client, backend: InMemoryPortalBackend,
                                                fields: dict[str, str],
                                                recorded: tuple[Any, ...]) -> None:
     answer = post(client, **fields)
     assert answer.status_code == 200
     assert "Your choice is recorded" in answer.text
-    assert f"Recorded: {recorded[0]} &lt;script&gt;" in answer.text
+    assert f"Recorded: {recorded[0]} for Faster exports &lt;script&gt;" in answer.text
     assert "<form" not in answer.text and TOKEN not in answer.text and SECRET not in answer.text
     [form] = backend.recorded
     assert (form.action, form.window, form.until) == recorded
     assert form.source == CLIENT
 
 
-def test_a_used_link_is_refused_with_403(client: Client, backend: FakeBackend) -> None:
+def test_a_used_link_is_refused_with_403(client: Client, backend: InMemoryPortalBackend) -> None:
     assert post(client, action="confirm").status_code == 200
     again = post(client, action="window", window="daily 00:00-24:00")
     assert again.status_code == 403
@@ -246,7 +210,8 @@ def test_a_used_link_is_refused_with_403(client: Client, backend: FakeBackend) -
     ({}, "choose a window, a date to stay on your current version"),
 ])
 def test_a_refused_choice_shows_the_page_again_with_why_and_records_nothing(
-        client: Client, backend: FakeBackend, fields: dict[str, str], message: str) -> None:
+        client: Client, backend: InMemoryPortalBackend, fields: dict[str, str],
+        message: str) -> None:
     answer = post(client, **fields)
     assert answer.status_code == 400
     alert = next(a for a in outline(answer.text).all("p") if a.get("role") == "alert")
@@ -268,7 +233,7 @@ def test_a_link_that_cannot_be_used_is_403_and_shows_nothing_of_the_release(
 @pytest.mark.parametrize("fields", [{"t": "forged.token"}, {"form_secret": "guessed"},
                                     {"t": ""}])
 def test_a_post_with_a_bad_token_or_form_secret_is_403_and_records_nothing(
-        client: Client, backend: FakeBackend, fields: dict[str, str]) -> None:
+        client: Client, backend: InMemoryPortalBackend, fields: dict[str, str]) -> None:
     answer = post(client, action="confirm", **fields)
     assert answer.status_code == 403
     assert "this link cannot be used: " in answer.text
@@ -283,7 +248,7 @@ def test_a_post_with_a_bad_token_or_form_secret_is_403_and_records_nothing(
     {"Sec-Fetch-Site": "same-site"},
 ])
 def test_a_post_from_another_site_is_403_and_records_nothing(
-        client: Client, backend: FakeBackend, headers: dict[str, str]) -> None:
+        client: Client, backend: InMemoryPortalBackend, headers: dict[str, str]) -> None:
     answer = post(client, headers=headers, action="confirm")
     assert answer.status_code == 403
     assert "the form was not sent from this page" in answer.text
@@ -291,7 +256,7 @@ def test_a_post_from_another_site_is_403_and_records_nothing(
 
 
 def test_the_pages_own_post_passes_with_a_null_origin(client: Client,
-                                                     backend: FakeBackend) -> None:
+                                                     backend: InMemoryPortalBackend) -> None:
     """What a browser sends for the page's own form under ``Referrer-Policy: no-referrer``."""
     assert post(client, headers={"Origin": "null"}, action="confirm").status_code == 200
     assert len(backend.recorded) == 1
@@ -303,14 +268,14 @@ def test_the_pages_own_post_passes_with_a_null_origin(client: Client,
     ("application/x-www-form-urlencoded", "&".join(f"f{i}=1" for i in range(40)), 400),
 ])
 def test_a_post_that_is_not_the_pages_form_is_refused(
-        client: Client, backend: FakeBackend, content_type: str, body: str,
+        client: Client, backend: InMemoryPortalBackend, content_type: str, body: str,
         status: int) -> None:
     answer = client.post("/choose", content=body, headers={"Content-Type": content_type})
     assert answer.status_code == status
     assert backend.recorded == []
 
 
-def test_a_closed_release_says_why_and_offers_no_form(backend: FakeBackend) -> None:
+def test_a_closed_release_says_why_and_offers_no_form(backend: InMemoryPortalBackend) -> None:
     backend.page = aurora_page(open=False, windows=[], closed_reason="the rollout has started",
                                recorded="you chose to keep the planned time")
     html = Client(backend).get("/choose", params={"t": TOKEN}).text
@@ -359,7 +324,7 @@ def function_url_event(method: str, query: str = "", body: str | None = None,
 
 
 def test_behind_a_function_url_the_page_opens_and_records_with_the_callers_address(
-        backend: FakeBackend) -> None:
+        backend: InMemoryPortalBackend) -> None:
     handler = lambda_handler.handler_for(backend)
     opened = handler(function_url_event("GET", urlencode({"t": TOKEN})), None)
     assert opened["statusCode"] == 200
@@ -377,7 +342,8 @@ def test_behind_a_function_url_the_page_opens_and_records_with_the_callers_addre
     assert (recorded.until, recorded.source) == (date(2027, 4, 1), "203.0.113.7")
 
 
-def test_behind_a_function_url_a_post_from_another_site_is_403(backend: FakeBackend) -> None:
+def test_behind_a_function_url_a_post_from_another_site_is_403(
+        backend: InMemoryPortalBackend) -> None:
     form = urlencode({"t": TOKEN, "form_secret": SECRET, "action": "confirm"})
     refused = lambda_handler.handler_for(backend)(function_url_event("POST", body=form, headers={
         "content-type": "application/x-www-form-urlencoded",
