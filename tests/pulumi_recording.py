@@ -57,7 +57,8 @@ def record(program: Callable[[], None], raw_config: dict[str, Any]) -> dict[str,
             arn = f"arn:aws:mock:{REGION}:{ACCOUNT}:{fake}"
             return fake, {**args.inputs, "arn": arn, "bucket": args.inputs.get("bucket", fake),
                           "keyId": fake, "name": args.inputs.get("name", fake),
-                          "dnsName": f"{fake}.elb", "version": "7", "qualifiedArn": f"{arn}:7"}
+                          "dnsName": f"{fake}.elb", "version": "7", "qualifiedArn": f"{arn}:7",
+                          "functionUrl": f"https://{fake}.lambda-url.{REGION}.on.aws/"}
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
             assert args.token == "aws:index/getCallerIdentity:getCallerIdentity", args.token

@@ -1,18 +1,20 @@
-"""``rollout stacks up|preview`` and ``rollout iam-policy``.
+"""``rollout stacks up|preview|portal`` and ``rollout iam-policy``.
 
 ``stacks up`` puts a release into a cohort's *idle* colour (the Pulumi Automation
 API, or the local deployer with ``--local``) and records the stack outputs in the
 ledger; traffic does not move. The rules (which colour, the pinned-colour guard,
 recording the outputs) are :mod:`rollout.stacks.deploy`'s; ``--dry-run`` shows its
-plan and changes nothing. ``iam-policy`` prints the least-privilege policy of the
-role that runs rollouts for a cohort (``--cohort``), or of the one that publishes,
-prunes and notifies (``--release``).
+plan and changes nothing. ``stacks portal`` publishes the preferences page into the
+shared stack (:mod:`rollout.stacks.portal_deploy`). ``iam-policy`` prints the
+least-privilege policy of the role that runs rollouts for a cohort (``--cohort``), or
+of the one that publishes, prunes and notifies (``--release``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,7 +25,7 @@ from rollout.errors import BadInput
 from rollout.vocabulary.colours import other_colour
 
 if TYPE_CHECKING:
-    from rollout.plans import PlanStep
+    from rollout.plans import Plan, PlanStep
     from rollout.stacks.base import DeployerKind, StackDeployer, StackPreview
     from rollout.stacks.deploy import DeployContext, DeployTarget
 
@@ -49,19 +51,46 @@ def _stream_to_stderr(line: str) -> None:
     sys.stderr.flush()
 
 
+def _deployer(local: bool) -> StackDeployer:
+    """The Pulumi deployer, or with ``local`` moto's: a missing Pulumi CLI or [local]
+    extra refuses here, before anything is read."""
+    from rollout.stacks.providers import LOCAL, PULUMI, DeployerSetup, stack_deployer
+
+    ctx = context.current()
+    kind: DeployerKind = LOCAL if local else PULUMI
+    return stack_deployer(kind, DeployerSetup(ctx.project_dir, ctx.clients,
+                                              on_output=_stream_to_stderr))
+
+
 def _settled(cohort: str, version: str, colour: str | None,
              local: bool) -> tuple[DeployContext, StackDeployer, DeployTarget]:
     """The deployer first (a missing Pulumi CLI or [local] extra refuses before any read),
     then where the version goes."""
     from rollout.stacks.deploy import DeployContext, settle_target
-    from rollout.stacks.providers import LOCAL, PULUMI, DeployerSetup, stack_deployer
 
     ctx = context.current()
     deploy_context = DeployContext(ctx.project_dir, ctx.clients, ctx.discovery_for)
-    kind: DeployerKind = LOCAL if local else PULUMI
-    deployer = stack_deployer(kind, DeployerSetup(
-        ctx.project_dir, ctx.clients, on_output=_stream_to_stderr))
+    deployer = _deployer(local)
     return deploy_context, deployer, settle_target(deploy_context, cohort, version, colour)
+
+
+def _ran(plan: Plan, dry_run: bool, as_json: bool) -> bool:
+    """Execute ``plan`` (or with ``dry_run`` display it and print its JSON), each step's
+    line on the way unless ``as_json``; whether it was executed."""
+    from rollout.plans import display, execute
+
+    def step_line(step: PlanStep) -> None:
+        if not as_json:
+            console.print(f"{'would ' if dry_run else ''}{step.describe()}")
+
+    if dry_run:
+        if not as_json:
+            console.print(f"dry run of `{plan.command}`: nothing was changed")
+        display(plan, step_line)
+        emit(plan.as_json(dry_run=True), as_json, lambda _: None)
+        return False
+    execute(plan, step_line)
+    return True
 
 
 def _show_up(data: dict[str, Any]) -> None:
@@ -88,23 +117,12 @@ def up(cohort: CohortOption, version: VersionOption, colour: ColourOption = None
     the release's zip (at its manifest's S3 object version) or image digest: exit 2
     when the release has none, exit 1 when the zip no longer matches its manifest.
     """
-    from rollout.plans import display, execute
     from rollout.stacks.deploy import deploy_plan
 
     deploy_context, deployer, target = _settled(cohort, version, colour, local)
     plan, outcome = deploy_plan(deploy_context, deployer, target)
-
-    def step_line(step: PlanStep) -> None:
-        if not as_json:
-            console.print(f"{'would ' if dry_run else ''}{step.describe()}")
-
-    if dry_run:
-        if not as_json:
-            console.print(f"dry run of `{plan.command}`: nothing was changed")
-        display(plan, step_line)
-        emit(plan.as_json(dry_run=True), as_json, lambda _: None)
+    if not _ran(plan, dry_run, as_json):
         return
-    execute(plan, step_line)
     emit({"cohort": cohort, "colour": target.colour, "liveColour": target.live,
           "version": target.version, "engine": deployer.kind, "outputs": outcome.outputs,
           **plan.as_json(dry_run=False)}, as_json, _show_up)
@@ -129,6 +147,50 @@ def preview(cohort: CohortOption, version: VersionOption, colour: ColourOption =
 
     _, deployer, target = _settled(cohort, version, colour, local)
     emit(preview_deploy(deployer, target), as_json, _show_preview)
+
+
+def _show_portal(data: dict[str, Any]) -> None:
+    console.print(f"the preferences page of {data['app']} runs at {data['url']}")
+    console.print(f"  set `defaults.portal_url: {data['url']}` in {data['tenants']} so the "
+                  "links in notices open it")
+    console.print("  publish again when the tenants file or the offered notes change")
+
+
+@stacks_app.command("portal")
+def portal(
+    tenants: Annotated[Path, typer.Option(
+        "--tenants", help="The tenants file the page decides from (goes into its zip).")],
+    notes: Annotated[list[Path], typer.Option(
+        "--notes", metavar="FILE",
+        help="The notes of a release tenants may choose about (repeatable).")],
+    stack: Annotated[str, typer.Option("--stack", help="The shared stack.")] = "shared",
+    local: LocalOption = False, dry_run: DryRunFlag = False, as_json: JsonFlag = False,
+) -> None:
+    """Publish the preferences page: build its zip, store it, deploy it into the shared stack.
+
+    Needs the Pulumi CLI unless --local is given. The tenants file and notes are
+    checked before anything is sent (exit 2). Prints the page's URL: name it as
+    defaults.portal_url in the tenants file.
+    """
+    import tempfile
+
+    from rollout.portal.bundle import build_portal_zip
+    from rollout.stacks.portal_deploy import portal_plan, shared_stack_settings
+
+    ctx = context.current()
+    settings = shared_stack_settings(ctx.project_dir, stack, ctx.clients.region)
+    deployer = _deployer(local)
+    with tempfile.TemporaryDirectory(prefix="rollout-portal-") as work:
+        bundle = build_portal_zip(tenants, notes, Path(work), architecture=(
+            settings.portal.architecture if settings.portal else "x86_64"))
+        shared = ctx.shared
+        plan, outcome = portal_plan(ctx.clients_for(shared), shared, deployer, stack, bundle)
+        if not _ran(plan, dry_run, as_json):
+            return
+    emit({"app": shared.app, "stack": stack, "url": outcome.outputs.get("portalUrl"),
+          "function": outcome.outputs.get("portalFunction"), "tenants": str(tenants),
+          "objectVersion": outcome.object_version, **plan.as_json(dry_run=False)},
+         as_json, _show_portal)
 
 
 @app.command("iam-policy")

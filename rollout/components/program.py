@@ -46,13 +46,7 @@ def declare(config: StackConfigFile, region: str,
         cohort = CohortStack(stack.cohort, stack, region, shared,
                              compute_factory=compute_factory)
         return cohort.outputs
-    component = SharedStack("shared", stack)
-    return {
-        "app": stack.app,
-        "artefactBucket": component.artefact_bucket,
-        "ledgerTable": component.ledger_table,
-        "noticesTopicArn": component.notices_topic_arn,
-    }
+    return {"app": stack.app, **SharedStack("shared", stack, region).outputs()}
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""What every cohort shares: the artefact store, the rollout ledger and the notices topic."""
+"""What every cohort shares: the artefact store, the rollout ledger, the notices topic and,
+once its zip is published, the preferences page tenants choose on."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
 
+from rollout.components.preferences_portal import PreferencesPortal, PreferencesPortalConfig
 from rollout.model.stack import SharedStackConfig
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.tags import SHARED, rollout_tags
@@ -22,8 +24,9 @@ class SharedStack(pulumi.ComponentResource):
     artefact_bucket: pulumi.Output[str]
     ledger_table: pulumi.Output[str]
     notices_topic_arn: pulumi.Output[str]
+    portal: PreferencesPortal | None
 
-    def __init__(self, name: str, config: SharedStackConfig,
+    def __init__(self, name: str, config: SharedStackConfig, region: str,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tenant-rollout:index:SharedStack", name, None, opts)
         tags = rollout_tags(config.app, SHARED)
@@ -53,11 +56,22 @@ class SharedStack(pulumi.ComponentResource):
         self.artefact_bucket = bucket.bucket
         self.ledger_table = table.name
         self.notices_topic_arn = topic.arn
-        self.register_outputs({
-            "artefactBucket": self.artefact_bucket,
-            "ledgerTable": self.ledger_table,
-            "noticesTopicArn": self.notices_topic_arn,
-        })
+        published = config.portal.zip if config.portal else None
+        self.portal = None if config.portal is None or published is None else PreferencesPortal(
+            f"{name}-preferences-page", PreferencesPortalConfig(
+                app=config.app, region=region, settings=config.portal, zip=published),
+            artefact_bucket=bucket.bucket, ledger_table=table.name, ledger_table_arn=table.arn,
+            tags=tags, opts=child)
+        self.register_outputs(self.outputs())
+
+    def outputs(self) -> dict[str, pulumi.Output[str]]:
+        """The stack's outputs (``portalUrl`` once the page is published)."""
+        outputs = {"artefactBucket": self.artefact_bucket, "ledgerTable": self.ledger_table,
+                   "noticesTopicArn": self.notices_topic_arn}
+        if self.portal is not None:
+            outputs |= {"portalUrl": self.portal.url,
+                        "portalFunction": self.portal.function_name}
+        return outputs
 
     @staticmethod
     def _artefact_bucket(name: str, config: SharedStackConfig, tags: dict[str, str],

@@ -29,7 +29,6 @@ import hashlib
 import os
 import secrets
 import shlex
-import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ from rollout.artefacts.notes import load_notes
 from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
 from rollout.choices.book import ChoiceBook
-from rollout.choices.links import CHOOSE_PATH, links_for
+from rollout.choices.links import links_for
 from rollout.choices.overlay import with_choices
 from rollout.cli.context import stack_regions
 from rollout.cli.live_progress import render
@@ -58,6 +57,8 @@ from rollout.discovery import CohortResources, Discovery
 from rollout.errors import Blocked, RolloutFailed
 from rollout.hooks.settings import CohortHooks, HookSettings
 from rollout.local.app_bundle import build_app_zip
+from rollout.local.data_plane.colour_processes import FunctionLaunch, StoredCode
+from rollout.local.data_plane.function_process import deployed_function, serving_function
 from rollout.local.demo_choice import Mailbox, choose_window
 from rollout.local.demo_traffic import (
     RPS,
@@ -68,7 +69,7 @@ from rollout.local.demo_traffic import (
 )
 from rollout.local.deployer import LocalDeployer, colour_overrides, deep_merge
 from rollout.local.record import local_discovery
-from rollout.local.server import moto_in_child_process
+from rollout.local.server import LOOPBACK, free_port, moto_in_child_process
 from rollout.model.release import ReleaseNotes
 from rollout.model.stack import ColourArtefact, ZipArtefact
 from rollout.model.tenants import TenantsFile, load_tenants
@@ -76,8 +77,8 @@ from rollout.notify.campaign import send_notices
 from rollout.notify.records import NoticeBook
 from rollout.notify.render import describe_timeframe
 from rollout.notify.sns import SnsNotifier
-from rollout.plans import display
-from rollout.portal.serving import LOOPBACK, listening_socket, served_url
+from rollout.plans import display, execute
+from rollout.portal.bundle import build_portal_zip
 from rollout.report.data import gather_report
 from rollout.report.html import render_page
 from rollout.rollouts.assembly import CohortSetup, RolloutOptions, build_rollout
@@ -93,9 +94,11 @@ from rollout.rollouts.strategy import StepPlan, parse_strategy
 from rollout.schedule.plan import ReleasePlan
 from rollout.schedule.planner import plan_release
 from rollout.stacks.deploy import DeployContext, settle_target, what_runs
+from rollout.stacks.portal_deploy import portal_plan
 from rollout.stacks.stack_file import cohort_stack_config
 from rollout.vocabulary.clock import utc_now
 from rollout.vocabulary.colours import COLOURS, Colour
+from rollout.vocabulary.resource_names import portal_zip_key
 from rollout.vocabulary.versions import newest_first
 
 RELEASE = "1.5.0"
@@ -276,32 +279,46 @@ def smoke_hook(project_dir: Path) -> CohortHooks:
 
 def prepare_release(story: Story, fleet: DemoFleet) -> ReleasePlan:
     """Chapters 3 to 5: seed tenants' settings, plan and announce the release, and one
-    tenant chooses another window from its notice. The preferences page's port is taken
-    first: every notice links to it."""
+    tenant chooses another window from its notice. Every notice links to the preferences
+    page, so its address is settled first: the loopback port its deployed code answers on."""
     seed_settings(story, fleet.discovery)
     show_plan(story, fleet.tenants)
-    sock = listening_socket(LOOPBACK, 0)
-    try:
-        portal_url = served_url(sock).removesuffix(CHOOSE_PATH)
-        fleet.tenants = fleet.tenants.model_copy(update={
-            "defaults": fleet.tenants.defaults.model_copy(update={"portal_url": portal_url})})
-        mailbox = send_all_notices(story, fleet, fleet.discovery.shared().notices_topic_arn)
-        return choose_from_notice(story, fleet, mailbox, sock)
-    finally:
-        sock.close()
+    port = free_port()
+    fleet.tenants = fleet.tenants.model_copy(update={"defaults": fleet.tenants.defaults.model_copy(
+        update={"portal_url": f"http://{LOOPBACK}:{port}"})})
+    mailbox = send_all_notices(story, fleet, fleet.discovery.shared().notices_topic_arn)
+    page = publish_portal(story, fleet)
+    with tempfile.TemporaryDirectory(prefix="rollout-demo-page-") as work, \
+            serving_function(story.clients, page, Path(work), port=port):
+        return choose_from_notice(story, fleet, mailbox)
 
 
-def choose_from_notice(story: Story, fleet: DemoFleet, mailbox: Mailbox,
-                       sock: socket.socket) -> ReleasePlan:
+def publish_portal(story: Story, fleet: DemoFleet) -> FunctionLaunch:
+    """The preferences page into the shared stack, as ``rollout stacks portal --local``
+    publishes it; the function it deployed, read back with its code checked."""
+    examples = story.project_dir / "examples"
+    shared = fleet.discovery.shared()
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build_portal_zip(examples / "tenants.yaml", [examples / "release.yaml"],
+                                  Path(tmp))
+        plan, outcome = portal_plan(story.clients, shared, fleet.deployer, "shared", bundle)
+        execute(plan)
+    story.say("  the preferences page is published into the shared stack (`rollout stacks "
+              "portal`): a Lambda function behind a public URL, from a zip of the page, the "
+              "tenants file and the notes; here its deployed code answers on a loopback port "
+              "in that URL's place")
+    return deployed_function(story.clients, str(outcome.outputs["portalFunction"]), StoredCode(
+        shared.artefact_bucket, portal_zip_key(shared.app, bundle.sha256),
+        str(outcome.object_version), bundle.sha256))
+
+
+def choose_from_notice(story: Story, fleet: DemoFleet, mailbox: Mailbox) -> ReleasePlan:
     """:data:`CHOOSING_TENANT` picks :data:`CHOSEN_WINDOW` on the page its notice links to;
     the plan, honouring the recorded choice as every command does, moves it."""
     before = plan_release(fleet.tenants, RELEASE, utc_now()).timeframes()[CHOOSING_TENANT]
     story.say(f"  {CHOOSING_TENANT}'s notice links to its preferences page (a signed link "
-              f"for it and {RELEASE} alone, good once; never printed), served on this "
-              "machine as `rollout portal` serves it")
-    said = choose_window(story.clients, fleet.discovery.shared(),
-                         story.project_dir / "examples" / "tenants.yaml", release_notes(story),
-                         sock, mailbox.link_of(CHOOSING_TENANT), CHOSEN_WINDOW)
+              f"for it and {RELEASE} alone, good once; never printed)")
+    said = choose_window(mailbox.link_of(CHOOSING_TENANT), CHOSEN_WINDOW)
     story.say(f"  {CHOOSING_TENANT} opens it and picks its other window, {CHOSEN_WINDOW}; "
               f"the page answers: {said}")
     book = ChoiceBook(story.clients, fleet.discovery.shared().ledger_table, RELEASE)

@@ -2,30 +2,23 @@
 windows on the preferences page, and the plan moves it.
 
 The notices go out on the SNS topic as ``rollout notify`` sends them; the demo keeps a copy
-of each, as the tenant's mailbox would (:class:`Mailbox`). The page is the real one
-(:mod:`rollout.portal`) over the ledger's backend, served on a loopback port for the
-moment the tenant uses it, and the tenant's browser is plain HTTP requests: the page works
-without JavaScript, so a GET and a form POST are all a browser would send.
+of each, as the tenant's mailbox would (:class:`Mailbox`). The page is the one the shared
+stack deployed, its code served on a loopback port as its function URL's stand-in
+(:mod:`rollout.local.data_plane.function_process`), and the tenant's browser is plain HTTP
+requests: the page works without JavaScript, so a GET and a form POST are all a browser
+would send.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import socket
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-from rollout.aws_clients import AwsClients
-from rollout.choices.backend import LedgerPortalBackend
-from rollout.discovery import SharedResources
 from rollout.errors import RolloutFailed
-from rollout.model.release import ReleaseNotes
 from rollout.notify.base import Notice, Notifier
-from rollout.portal.app import create_app
-from rollout.portal.serving import serving_in_background
 
 LINK = re.compile(r"https?://\S+/choose\?t=\S+")
 FORM_SECRET = re.compile(r'name="form_secret" value="([^"]+)"')
@@ -57,14 +50,11 @@ class Mailbox:
         return found.group(0)
 
 
-def choose_window(clients: AwsClients, shared: SharedResources, tenants_path: Path,
-                  notes: ReleaseNotes, sock: socket.socket, link: str, window: str) -> str:
-    """Open ``link`` on the page served on ``sock`` and choose ``window``, as a tenant's
-    browser would; the page's confirmation, in words."""
-    backend = LedgerPortalBackend.of(clients, shared, tenants_path, [notes])
-    token = link.partition("?t=")[2]
-    with serving_in_background(create_app(backend), sock) as url, \
-            httpx.Client(timeout=10, trust_env=False) as browser:
+def choose_window(link: str, window: str) -> str:
+    """Open ``link`` and choose ``window``, as a tenant's browser would; the page's
+    confirmation, in words."""
+    url, _, token = link.partition("?t=")
+    with httpx.Client(timeout=10, trust_env=False) as browser:
         page = browser.get(url, params={"t": token})
         secret = FORM_SECRET.search(page.text)
         if page.status_code != 200 or secret is None:

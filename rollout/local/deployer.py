@@ -28,7 +28,7 @@ from rollout.local.child_process import StartMethod, run_stack
 from rollout.local.endpoint import check_local, local_deployer_clients
 from rollout.local.messages import StackRequest
 from rollout.local.state import LocalStateStore
-from rollout.model.stack import CohortStackConfig, ColourArtefact
+from rollout.model.stack import CohortStackConfig, ColourArtefact, ZipArtefact
 from rollout.stacks.base import DeployerKind, StackPreview
 from rollout.stacks.stack_file import StackFile, known_stacks, parse_stack_config, read_stack_file
 from rollout.vocabulary.colours import Colour
@@ -133,6 +133,13 @@ class LocalDeployer:
                        artefact: ColourArtefact | None = None) -> dict[str, Any]:
         """:meth:`up` with ``colour``'s version (and its artefact, or none) set; the outputs."""
         results = self.up(cohort, overrides=colour_overrides(colour, version, artefact))
+        return dict(results[-1].outputs)
+
+    def deploy_portal(self, stack_name: str, portal_zip: ZipArtefact) -> dict[str, Any]:
+        """:meth:`up` of the shared stack with ``portal.zip`` set (other portal settings
+        are the stack file's); the outputs."""
+        dumped = portal_zip.model_dump(mode="json", by_alias=True)
+        results = self.up(stack_name, overrides={"portal": {"zip": dumped}})
         return dict(results[-1].outputs)
 
     def preview(self, cohort: str, colour: Colour, version: str, *,

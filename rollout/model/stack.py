@@ -114,14 +114,6 @@ class StackRole(BaseModel):
     role: Literal["shared", "cohort"]
 
 
-class SharedStackConfig(_Strict):
-    """The stack every cohort references: artefact store, ledger table, notices topic."""
-
-    role: Literal["shared"]
-    app: str = Field(pattern=NAME_PATTERN)
-    noncurrent_version_days: int = Field(default=365, alias="noncurrentVersionDays", ge=1)
-
-
 IMAGE_DIGEST_PATTERN = r"^[a-z0-9][a-z0-9._/-]*(?::[0-9]+)?(?:/[a-z0-9._-]+)*@sha256:[0-9a-f]{64}$"
 """An image pinned by digest (``repo@sha256:<64 hex>``): a tag could move under a colour."""
 
@@ -144,6 +136,31 @@ class ColourArtefact(_Strict):
     version: Version
     zip: ZipArtefact | None = None
     image: str | None = Field(default=None, pattern=IMAGE_DIGEST_PATTERN)
+
+
+class PortalSettings(_Strict):
+    """The preferences page's function: the zip ``rollout stacks portal`` built and stored,
+    and how it runs.
+
+    ``zip`` is written into the stack's config by that command, never by hand, like a
+    colour's artefact: the function runs exactly that object version. Without it there
+    is no function yet (nothing was published).
+    """
+
+    zip: ZipArtefact | None = None
+    memory: int = Field(default=512, ge=128, le=10240)
+    timeout: int = Field(default=15, ge=1, le=900)
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+
+
+class SharedStackConfig(_Strict):
+    """The stack every cohort references: artefact store, ledger table, notices topic,
+    and once published, the preferences page (``portal``)."""
+
+    role: Literal["shared"]
+    app: str = Field(pattern=NAME_PATTERN)
+    noncurrent_version_days: int = Field(default=365, alias="noncurrentVersionDays", ge=1)
+    portal: PortalSettings | None = None
 
 
 class ExternalCompute(_Strict):

@@ -21,18 +21,27 @@ from rollout.choices.portal_api import PortalBackend
 from rollout.errors import RolloutFailed
 from rollout.portal.app import create_app
 from rollout.portal.releases import notes_in, offered_releases
+from rollout.vocabulary.portal_function import (
+    APP_ENV,
+    LEDGER_TABLE_ENV,
+    NOTES_DIR_ENV,
+    TENANTS_FILE_ENV,
+)
 
-APP_ENV = "ROLLOUT_APP"
-LEDGER_TABLE_ENV = "ROLLOUT_LEDGER_TABLE"
-TENANTS_FILE_ENV = "ROLLOUT_TENANTS_FILE"
-NOTES_DIR_ENV = "ROLLOUT_NOTES_DIR"
+TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
+"""Where Lambda unpacked the function's zip (it defines the variable itself)."""
 SETTINGS = {
     APP_ENV: "the app, whose link key signs the notices' links",
     LEDGER_TABLE_ENV: "the shared stack's ledger table",
     TENANTS_FILE_ENV: "the tenants file, in the function's package",
     NOTES_DIR_ENV: "a folder of the release notes tenants may choose about",
 }
-"""The environment the function needs, and what each variable holds."""
+"""The environment the function needs, and what each variable holds (a relative path is
+in the function's zip, :mod:`rollout.portal.bundle`)."""
+
+
+def _in_task(environ: Mapping[str, str], name: str) -> Path:
+    return Path(environ.get(TASK_ROOT_ENV) or ".") / environ[name]
 
 
 def backend_from_env(environ: Mapping[str, str] | None = None) -> PortalBackend:
@@ -46,9 +55,9 @@ def backend_from_env(environ: Mapping[str, str] | None = None) -> PortalBackend:
     from rollout.choices.key import link_key
 
     clients = AwsClients()
-    notes = offered_releases(notes_in(Path(environ[NOTES_DIR_ENV])))
+    notes = offered_releases(notes_in(_in_task(environ, NOTES_DIR_ENV)))
     return LedgerPortalBackend(clients, environ[LEDGER_TABLE_ENV],
-                               Path(environ[TENANTS_FILE_ENV]), notes,
+                               _in_task(environ, TENANTS_FILE_ENV), notes,
                                link_key(clients, environ[APP_ENV]))
 
 

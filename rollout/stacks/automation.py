@@ -28,7 +28,7 @@ from rollout.vocabulary.colours import Colour
 from rollout.vocabulary.names import CONFIG_KEY, PROJECT
 
 if TYPE_CHECKING:
-    from rollout.model.stack import ColourArtefact
+    from rollout.model.stack import ColourArtefact, ZipArtefact
 
 INSTALL_URL = "https://www.pulumi.com/docs/install/"
 MISSING_CLI = (f"the Pulumi CLI is not installed (no `pulumi` on PATH): install it from "
@@ -58,8 +58,14 @@ def artefact_key(colour: Colour) -> str:
     return f"{PROJECT}:{CONFIG_KEY}.artefacts.{colour}"
 
 
-def artefact_values(colour: Colour, artefact: dict[str, Any]) -> dict[str, auto.ConfigValue]:
-    """``artefact`` as the leaf paths ``pulumi config set --path`` writes one by one."""
+def portal_zip_key() -> str:
+    """The config path of the preferences page's zip inside the shared stack's config."""
+    return f"{PROJECT}:{CONFIG_KEY}.portal.zip"
+
+
+def config_leaves(path: str, value: dict[str, Any]) -> dict[str, auto.ConfigValue]:
+    """``value`` as the leaf paths under ``path`` that ``pulumi config set --path`` writes
+    one by one."""
     leaves: dict[str, auto.ConfigValue] = {}
 
     def walk(path: str, value: Any) -> None:
@@ -69,7 +75,7 @@ def artefact_values(colour: Colour, artefact: dict[str, Any]) -> dict[str, auto.
         else:
             leaves[path] = auto.ConfigValue(value=str(value))
 
-    walk(artefact_key(colour), artefact)
+    walk(path, value)
     return leaves
 
 
@@ -162,7 +168,7 @@ class AutomationDeployer:
                         lambda: stack.remove_config(key, path=True))
         if artefact is not None:
             pulumi_call(f"setting {key} of stack {stack.name}", lambda: stack.set_all_config(
-                artefact_values(colour, artefact), path=True))
+                config_leaves(key, artefact), path=True))
 
     def deploy_version(self, cohort: str, colour: Colour, version: str, *,
                        artefact: ColourArtefact | None = None) -> dict[str, Any]:
@@ -170,6 +176,16 @@ class AutomationDeployer:
         self._set_version(stack, colour, version)
         self._set_artefact(stack, colour, dumped(artefact), self._artefact(stack, colour))
         result = pulumi_call(f"pulumi up of stack {cohort}", lambda: stack.up(
+            on_output=self._on_output, policy_packs=self._policy_packs))
+        return plain_outputs(result.outputs)
+
+    def deploy_portal(self, stack_name: str, portal_zip: ZipArtefact) -> dict[str, Any]:
+        stack = self._stack(stack_name)
+        key = portal_zip_key()
+        values = config_leaves(key, portal_zip.model_dump(mode="json", by_alias=True))
+        pulumi_call(f"setting {key} of stack {stack_name}",
+                    lambda: stack.set_all_config(values, path=True))
+        result = pulumi_call(f"pulumi up of stack {stack_name}", lambda: stack.up(
             on_output=self._on_output, policy_packs=self._policy_packs))
         return plain_outputs(result.outputs)
 

@@ -1,4 +1,5 @@
-"""The ``StackDeployer`` protocol: put a version into one colour of a cohort's stack.
+"""The ``StackDeployer`` protocol: put a version into one colour of a cohort's stack (or the
+preferences page's zip into the shared stack).
 
 Deployers only deploy; choosing the colour (:mod:`rollout.stacks.target_colour`),
 the pinned-colour guard and recording the outputs (:mod:`rollout.stacks.deploy`)
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rollout.vocabulary.colours import Colour
 
 if TYPE_CHECKING:
-    from rollout.model.stack import ColourArtefact
+    from rollout.model.stack import ColourArtefact, ZipArtefact
 
 DeployerKind = Literal["pulumi", "local"]
 
@@ -56,4 +57,9 @@ class StackDeployer(Protocol):
     def preview(self, cohort: str, colour: Colour, version: str, *,
                 artefact: ColourArtefact | None = None) -> StackPreview:
         """Say what :meth:`deploy_version` would change, changing nothing."""
+        ...
+
+    def deploy_portal(self, stack_name: str, portal_zip: ZipArtefact) -> dict[str, Any]:
+        """Deploy the shared stack ``stack_name`` with the preferences page running
+        ``portal_zip`` (``portal.zip`` in its config); return the stack outputs."""
         ...

@@ -124,3 +124,15 @@ def link_key_parameter(app: str) -> str:
     """The SSM SecureString holding the key that signs the links in tenants' notices (the
     preferences page checks them with it): ``/rollout/<app>/portal/link-key``."""
     return f"/rollout/{app}/portal/link-key"
+
+
+def preferences_page(app: str) -> str:
+    """The preferences page's function (and its role), in the shared stack."""
+    return f"{app}-preferences-page"
+
+
+def portal_zip_key(app: str, sha256: str) -> str:
+    """Where a preferences page zip is kept in the artefact store: named by its sha256,
+    so a key is written once and never means other bytes (outside ``releases/``, which
+    holds versions)."""
+    return f"portal/{app}/{sha256}.zip"

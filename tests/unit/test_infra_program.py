@@ -47,6 +47,10 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                                            "subnetIds": ["subnet-0a", "subnet-0b"]}),
     "public": cohort_config(listener={"public": True, "certificateArn": CERTIFICATE}),
     "shared": {"role": "shared", "app": "acme", "noncurrentVersionDays": 90},
+    "shared-with-portal": {"role": "shared", "app": "acme", "portal": {
+        "zip": {"key": "portal/acme/" + "ef" * 32 + ".zip", "objectVersion": "v3",
+                "sha256": "ef" * 32}, "architecture": "arm64"}},
+    "shared-portal-unpublished": {"role": "shared", "app": "acme", "portal": {"memory": 1024}},
     "bad-version": cohort_config(versions={"blue": "1.4.2", "green": "latest"}),
     "missing-green": cohort_config(versions={"blue": "1.4.2"}),
     "unknown-field": cohort_config(colour="blue"),
@@ -305,7 +309,8 @@ def test_ledger_table_and_notices_topic_are_encrypted(runs: dict[str, Any]) -> N
     assert one(run, "aws:sns/topic:Topic")["inputs"]["kmsMasterKeyId"]
 
 
-@pytest.mark.parametrize("scenario", ["cohort", "public", "existing-vpc", "shared"])
+@pytest.mark.parametrize("scenario", ["cohort", "public", "existing-vpc", "shared",
+                                      "shared-with-portal"])
 def test_every_taggable_resource_carries_the_four_rollout_tags(
         runs: dict[str, Any], scenario: str) -> None:
     run = runs[scenario]
@@ -316,7 +321,8 @@ def test_every_taggable_resource_carries_the_four_rollout_tags(
     for resource in taggable:
         tags = resource["inputs"]["tags"]
         assert tags["rollout:app"] == "acme"
-        assert tags["rollout:cohort"] == ("shared" if scenario == "shared" else "canary")
+        assert tags["rollout:cohort"] == ("shared" if scenario.startswith("shared")
+                                          else "canary")
 
 
 def test_taggability_comes_from_the_pulumi_aws_classes(runs: dict[str, Any]) -> None:
@@ -326,7 +332,8 @@ def test_taggability_comes_from_the_pulumi_aws_classes(runs: dict[str, Any]) -> 
 
 
 def test_every_resource_is_a_child_of_the_stack_component(runs: dict[str, Any]) -> None:
-    for scenario, component in (("cohort", "CohortStack"), ("shared", "SharedStack")):
+    for scenario, component in (("cohort", "CohortStack"), ("shared", "SharedStack"),
+                                ("shared-with-portal", "SharedStack")):
         custom = [r for r in runs[scenario]["resources"] if r["custom"]]
         assert all(component in r["parent"] or "ColourSlot" in r["parent"] for r in custom)
 
@@ -422,3 +429,61 @@ def test_compute_resources_are_tagged_and_children_of_the_colour_slot_or_stack(
                for r in custom)
     compute = [r for r in custom if r["type"].startswith(("aws:lambda/", "aws:ecs/service"))]
     assert compute and all("green" in r["parent"] for r in compute)
+
+
+@pytest.mark.parametrize("scenario", ["shared", "shared-portal-unpublished"])
+def test_without_a_published_portal_the_shared_stack_runs_no_function(
+        runs: dict[str, Any], scenario: str) -> None:
+    run = runs[scenario]
+    assert run["error"] is None, run["error"]
+    assert not [r for r in run["resources"] if r["type"].startswith("aws:lambda")]
+    assert "portalUrl" not in run["exports"]
+
+
+def test_the_preferences_page_runs_its_zip_s_exact_object_version_behind_a_public_url(
+        runs: dict[str, Any]) -> None:
+    run = runs["shared-with-portal"]
+    function = one(run, "aws:lambda/function:Function")["inputs"]
+    bucket = one(run, "aws:s3/bucket:Bucket")["name"] + "-mock"
+    assert (function["s3Bucket"], function["s3Key"], function["s3ObjectVersion"]) == (
+        bucket, "portal/acme/" + "ef" * 32 + ".zip", "v3")
+    assert (function["name"], function["handler"], function["runtime"]) == (
+        "acme-preferences-page", "rollout.portal.lambda_handler.handler", "python3.11")
+    assert function["architectures"] == ["arm64"]
+    assert function["environment"]["variables"] == {
+        "ROLLOUT_APP": "acme", "ROLLOUT_LEDGER_TABLE": "acme-rollout-ledger",
+        "ROLLOUT_TENANTS_FILE": "portal/tenants.yaml", "ROLLOUT_NOTES_DIR": "portal/notes"}
+    url = one(run, "aws:lambda/functionUrl:FunctionUrl")["inputs"]
+    assert url["authorizationType"] == "NONE"
+    grants = {p["inputs"]["action"]: p["inputs"]
+              for p in of_type(run, "aws:lambda/permission:Permission")}
+    assert set(grants) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert grants["lambda:InvokeFunctionUrl"]["functionUrlAuthType"] == "NONE"
+    assert grants["lambda:InvokeFunction"]["invokedViaFunctionUrl"] is True
+    assert {g["principal"] for g in grants.values()} == {"*"}
+    outputs = run["exports"]
+    assert outputs["portalUrl"].startswith("https://") and ".lambda-url." in outputs["portalUrl"]
+    assert outputs["portalFunction"] == "acme-preferences-page"
+
+
+def test_the_preferences_page_may_touch_its_key_notices_and_cohort_states_only(
+        runs: dict[str, Any]) -> None:
+    run = runs["shared-with-portal"]
+    role = one(run, "aws:iam/role:Role")["inputs"]
+    assumed = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert [s["Principal"] for s in assumed] == [{"Service": "lambda.amazonaws.com"}]
+    document = json.loads(one(run, "aws:iam/rolePolicy:RolePolicy")["inputs"]["policy"])
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert all("*" not in s["Resource"] for s in by_sid.values())
+    assert by_sid["TheLinkKey"]["Resource"] == [
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/rollout/acme/portal/link-key"]
+    table_arn = f"arn:aws:mock:{REGION}:{ACCOUNT}:shared-ledger-mock"
+    leading = {sid: (s["Resource"], s["Action"],
+                     s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+               for sid, s in by_sid.items() if "Condition" in s}
+    assert leading == {
+        "NoticesLinksAndChoices": ([table_arn], ["dynamodb:GetItem", "dynamodb:PutItem",
+                                                 "dynamodb:Query"], ["NOTICE#*"]),
+        "ReadCohortStates": ([table_arn], ["dynamodb:GetItem", "dynamodb:Query"],
+                             ["COHORT#*"])}
+    assert set(by_sid) == {"OwnLogs", "TheLinkKey", *leading}

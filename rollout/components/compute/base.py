@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 import pulumi
 import pulumi_aws as aws
 
+from rollout.components.service_role import service_role
 from rollout.model.stack import ColourArtefact, Compute
 from rollout.vocabulary import resource_names
 from rollout.vocabulary.colours import Colour
@@ -125,25 +126,7 @@ def config_read_statements(target: ColourTarget) -> list[dict[str, object]]:
 def colour_role(name: str, target: ColourTarget, service: str, purpose: str,
                 statements: list[dict[str, object]], opts: pulumi.ResourceOptions,
                 ) -> aws.iam.Role:
-    """A role only ``service`` may assume, allowed exactly ``statements`` (an allow-list).
-
-    Named ``<compute name>-<purpose>``: one colour's roles never share a name. With no
-    statements it gets no policy at all (IAM refuses an empty one).
-    """
-    role = aws.iam.Role(
-        f"{name}-role",
-        name=f"{target.compute_name}-{purpose}",
-        assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": service},
-            "Action": "sts:AssumeRole"}]}),
-        tags=target.tags,
-        opts=opts,
-    )
-    if statements:
-        aws.iam.RolePolicy(
-            f"{name}-role-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
-            opts=opts,
-        )
-    return role
+    """A role only ``service`` may assume, allowed exactly ``statements``, named
+    ``<compute name>-<purpose>``: one colour's roles never share a name."""
+    return service_role(name, f"{target.compute_name}-{purpose}", service, statements,
+                        target.tags, opts)

@@ -31,10 +31,11 @@ import sys
 import time
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from io import BytesIO
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -55,11 +56,11 @@ TAIL_CHARS = 2000
 
 
 @dataclass(frozen=True)
-class ColourLaunch:
-    """What one colour runs, read from moto and checked before anything starts."""
+class FunctionLaunch:
+    """What a function runs and how, as Lambda reports it; its code checked already.
 
-    colour: Colour
-    version: str
+    ``target_id`` is its qualified ARN (``...:function:NAME:VERSION``)."""
+
     target_id: str
     handler: str
     variables: dict[str, str]
@@ -75,6 +76,14 @@ class ColourLaunch:
     @property
     def function_version(self) -> str:
         return self.target_id.split(":")[7]
+
+
+@dataclass(frozen=True)
+class ColourLaunch(FunctionLaunch):
+    """What one colour runs, read from moto and checked before anything starts."""
+
+    colour: Colour
+    version: str
 
 
 @dataclass
@@ -101,7 +110,7 @@ def check_code(code: bytes, recorded: str, lambda_sha256: str | None, label: str
 
 
 def child_environment(function_variables: Mapping[str, str], parent: Mapping[str, str],
-                      launch: ColourLaunch, endpoint: str) -> dict[str, str]:
+                      launch: FunctionLaunch, endpoint: str) -> dict[str, str]:
     """A child's whole environment: basics of ``parent``, the function's own variables,
     the ones Lambda itself defines, and the endpoint, region and fake credentials (last,
     as Lambda reserves them: a function's variables cannot redirect its AWS calls)."""
@@ -135,6 +144,37 @@ def _needed(running: RunningCompute, label: str) -> tuple[str, str, str, str]:
     return version, key, object_version, sha256
 
 
+@dataclass(frozen=True)
+class StoredCode:
+    """Where a function's zip is in the artefact store, and the sha256 it must have."""
+
+    bucket: str
+    key: str
+    object_version: str
+    sha256: str
+
+
+def read_function(lambda_client: Any, s3_client: Any, function_name: str, qualifier: str,
+                  stored: StoredCode, label: str) -> FunctionLaunch:
+    """``function_name`` at ``qualifier`` as Lambda reports it, and its code from the store,
+    checked against ``stored.sha256`` and Lambda's ``CodeSha256``."""
+    try:
+        function = lambda_client.get_function(
+            FunctionName=function_name, Qualifier=qualifier)["Configuration"]
+        code: bytes = s3_client.get_object(Bucket=stored.bucket, Key=stored.key,
+                                           VersionId=stored.object_version)["Body"].read()
+    except (BotoCoreError, ClientError) as exc:
+        raise RolloutFailed(f"{label}: cannot read its function or its code: {exc}") from exc
+    check_code(code, stored.sha256, function.get("CodeSha256"), label)
+    arn = str(function["FunctionArn"])
+    return FunctionLaunch(
+        target_id=arn if arn.endswith(f":{qualifier}") else f"{arn}:{qualifier}",
+        handler=function["Handler"],
+        variables=dict(function.get("Environment", {}).get("Variables", {})),
+        region=region_of_arn(arn) or "", memory=int(function.get("MemorySize", 128)),
+        timeout=float(function.get("Timeout", 3)), code=code)
+
+
 def read_launch(clients: AwsClients, cohort: CohortResources, colour: Colour
                 ) -> ColourLaunch | None:
     """What ``colour`` runs (None: nothing of ours), its code checked."""
@@ -143,23 +183,13 @@ def read_launch(clients: AwsClients, cohort: CohortResources, colour: Colour
         return None
     label = f"colour {colour} of cohort {cohort.cohort} (function {running.function})"
     version, key, object_version, sha256 = _needed(running, label)
-    try:
-        function = clients.for_region(cohort.region).client("lambda").get_function(
-            FunctionName=running.function, Qualifier=version)["Configuration"]
-        code: bytes = clients.for_region(cohort.shared_region).client("s3").get_object(
-            Bucket=cohort.artefact_bucket, Key=key, VersionId=object_version)["Body"].read()
-    except (BotoCoreError, ClientError) as exc:
-        raise RolloutFailed(f"{label}: cannot read its function or its code: {exc}") from exc
-    check_code(code, sha256, function.get("CodeSha256"), label)
-    arn = str(function["FunctionArn"])
-    target_id = arn if arn.endswith(f":{version}") else f"{arn}:{version}"
-    return ColourLaunch(
-        colour=colour, version=cohort.versions.get(colour) or version, target_id=target_id,
-        handler=function["Handler"],
-        variables=dict(function.get("Environment", {}).get("Variables", {})),
-        region=region_of_arn(arn) or cohort.region or clients.region,
-        memory=int(function.get("MemorySize", 128)), timeout=float(function.get("Timeout", 3)),
-        code=code)
+    found = read_function(
+        clients.for_region(cohort.region).client("lambda"),
+        clients.for_region(cohort.shared_region).client("s3"), running.function, version,
+        StoredCode(cohort.artefact_bucket, key, object_version, sha256), label)
+    facts = {item.name: getattr(found, item.name) for item in fields(found)}
+    facts["region"] = found.region or cohort.region or clients.region
+    return ColourLaunch(**facts, colour=colour, version=cohort.versions.get(colour) or version)
 
 
 def unpack(code: bytes, into: Path) -> None:
@@ -171,21 +201,22 @@ def unpack(code: bytes, into: Path) -> None:
         archive.extractall(into)
 
 
-def host_command(running: _Running, target_group_arn: str) -> list[str]:
+def host_command(launch: FunctionLaunch, code_dir: Path, port: int,
+                 target_group_arn: str | None = None) -> list[str]:
     """``python -P -m lambda_host ...``: ``-P`` keeps the working directory off the path."""
-    launch = running.launch
-    return [sys.executable, "-P", "-m", HOST_MODULE, "--code", str(running.code_dir),
-            "--handler", launch.handler, "--port", str(running.port),
-            "--target-group-arn", target_group_arn, "--function-arn", launch.target_id,
+    return [sys.executable, "-P", "-m", HOST_MODULE, "--code", str(code_dir),
+            "--handler", launch.handler, "--port", str(port),
+            *(["--target-group-arn", target_group_arn] if target_group_arn else []),
+            "--function-arn", launch.target_id,
             "--memory", str(launch.memory), "--timeout", str(launch.timeout)]
 
 
-def _tail(log: Path) -> str:
+def tail(log: Path) -> str:
     text = log.read_text(errors="replace") if log.exists() else ""
     return text[-TAIL_CHARS:].strip() or "(nothing on stderr)"
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
     try:
         with socket.create_connection((LOOPBACK, port), timeout=0.2):
             return True
@@ -283,7 +314,8 @@ class ColourProcesses:
         colour = running.launch.colour
         env = child_environment(running.launch.variables, os.environ,
                                 running.launch, self._endpoint)
-        command = host_command(running, self._cohort.target_group_arns[colour])
+        command = host_command(running.launch, running.code_dir, running.port,
+                               self._cohort.target_group_arns[colour])
         with running.log.open("wb") as log:
             running.process = subprocess.Popen(
                 command, cwd=running.code_dir, env=env, stdin=subprocess.DEVNULL,
@@ -294,12 +326,12 @@ class ColourProcesses:
         while waiting:
             for running in list(waiting):
                 _raise_if_exited(running)
-                if _accepts(running.port):
+                if accepts(running.port):
                     waiting.remove(running)
             if waiting and time.monotonic() > deadline:
                 names = ", ".join(r.launch.colour for r in waiting)
                 raise RolloutFailed(f"colour {names} did not serve on the loopback within "
-                                    f"{self._ready_within:.0f}s: {_tail(waiting[0].log)}")
+                                    f"{self._ready_within:.0f}s: {tail(waiting[0].log)}")
             if waiting:
                 time.sleep(0.05)
 
@@ -311,4 +343,4 @@ def _raise_if_exited(running: _Running) -> None:
         launch = running.launch
         raise RolloutFailed(f"colour {launch.colour}'s function ({launch.target_id}, version "
                             f"{launch.version}) exited with {code} before it served: "
-                            f"{_tail(running.log)}")
+                            f"{tail(running.log)}")

@@ -23,6 +23,7 @@ import asyncio
 import base64
 import binascii
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -303,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
+    os.environ["LAMBDA_TASK_ROOT"] = str(options.code.resolve())  # as Lambda defines it
     try:
         handler = load_handler(options.code, options.handler)
     except Exception:

@@ -1,4 +1,4 @@
-"""Lambda functions (code from an exact S3 object version), their permissions, concurrency.
+"""Lambda functions (code from an exact S3 object version), their permissions and URLs.
 
 moto's Lambda reads a function's S3 code from the *latest* object under the key and
 ignores ``S3ObjectVersion``; AWS reads the version asked for. So the code is read
@@ -62,30 +62,49 @@ def function(clients: AwsClients, name: str, inputs: Inputs) -> Created:
     return _function_outputs(made, inputs["name"])
 
 
-def _statement_id(name: str, qualifier: str) -> str:
-    return f"{name}-{qualifier}"
+def _statement_id(name: str, qualifier: str | None) -> str:
+    return f"{name}-{qualifier}" if qualifier else name
+
+
+PERMISSION_FIELDS = {"sourceArn": "SourceArn", "qualifier": "Qualifier",
+                     "functionUrlAuthType": "FunctionUrlAuthType",
+                     "invokedViaFunctionUrl": "InvokedViaFunctionUrl"}
+"""The optional inputs of a permission, and their names in ``AddPermission``."""
 
 
 def _add_permission(clients: AwsClients, name: str, inputs: Inputs) -> Created:
-    statement = _statement_id(name, inputs["qualifier"])
+    statement = _statement_id(name, inputs.get("qualifier"))
+    optional = {api: inputs[field] for field, api in PERMISSION_FIELDS.items()
+                if inputs.get(field) is not None}
     clients.client("lambda").add_permission(
         FunctionName=inputs["function"], StatementId=statement, Action=inputs["action"],
-        Principal=inputs["principal"], SourceArn=inputs["sourceArn"],
-        Qualifier=inputs["qualifier"])
+        Principal=inputs["principal"], **optional)
     return Created(statement, {"statementId": statement, "function": inputs["function"],
-                               "qualifier": inputs["qualifier"]})
+                               "qualifier": inputs.get("qualifier")})
 
 
 def _replace_permission(clients: AwsClients, created: Created, old: Inputs,
                         inputs: Inputs) -> Created:
     """Grant the new published version, then drop the old version's grant."""
-    name = created.id.removesuffix(f"-{old['qualifier']}")
+    name = created.id.removesuffix(f"-{old.get('qualifier')}")
     replacement = _add_permission(clients, name, inputs)
     clients.client("lambda").remove_permission(
-        FunctionName=old["function"], StatementId=created.id, Qualifier=old["qualifier"])
+        FunctionName=old["function"], StatementId=created.id,
+        **({"Qualifier": old["qualifier"]} if old.get("qualifier") else {}))
     return replacement
 
 
 @handles("aws:lambda/permission:Permission", update=_replace_permission)
 def permission(clients: AwsClients, name: str, inputs: Inputs) -> Created:
     return _add_permission(clients, name, inputs)
+
+
+@handles("aws:lambda/functionUrl:FunctionUrl")
+def function_url(clients: AwsClients, name: str, inputs: Inputs) -> Created:
+    """The function's own HTTPS address (moto gives it one too)."""
+    made = clients.client("lambda").create_function_url_config(
+        FunctionName=inputs["functionName"], AuthType=inputs["authorizationType"],
+        **({"InvokeMode": inputs["invokeMode"]} if inputs.get("invokeMode") else {}))
+    return Created(made["FunctionArn"], {"functionUrl": made["FunctionUrl"],
+                                         "functionArn": made["FunctionArn"],
+                                         "urlId": made["FunctionUrl"]})
