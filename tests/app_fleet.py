@@ -48,3 +48,10 @@ def seed_settings(fleet: Fleet, cohort: str, themes: Mapping[Colour, str]) -> No
         for tenant in resources.tenants:
             ssm.put_parameter(Name=f"{resources.colour_prefix(colour)}/{tenant.id}/theme",
                               Type="String", Value=theme, Overwrite=True)
+
+
+SECONDS_LONG_STEPS = 0.1
+"""How often a test's local listener reads the listener when the rollout's steps last a
+second or more: following a change within a tenth of a second is plenty there, and an
+idle listener read every 20 ms (the default, for the 100 ms promise) costs about half a
+core of the two a test run has."""

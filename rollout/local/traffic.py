@@ -30,6 +30,7 @@ from rollout.errors import BadInput
 from rollout.local.data_plane.colour_processes import ColourProcesses
 from rollout.local.data_plane.proxy import COLOUR_HEADER
 from rollout.local.data_plane.serving import serve_cohort
+from rollout.local.data_plane.watcher import LISTENER_READ_EVERY
 from rollout.local.endpoint import why_not_local
 from rollout.model.stack import TenantRef
 
@@ -205,24 +206,28 @@ def traffic_meanwhile(url: str, tenants: Sequence[TenantRef], *, rps: float,
 
 @contextmanager
 def local_listener(clients: AwsClients, cohort: CohortResources, *,
-                   on_change: Callable[[float], None] | None = None) -> Iterator[str]:
+                   on_change: Callable[[float], None] | None = None,
+                   every: float = LISTENER_READ_EVERY) -> Iterator[str]:
     """The cohort's listener on a loopback port while the block runs, each colour's code
     running as a local process of its artefact behind it (see
     :mod:`rollout.local.data_plane`); yields the listener's URL. ``on_change`` is told
-    (``time.time()``) whenever the listener starts routing by a changed listener."""
-    with local_colours(clients, cohort, on_change=on_change) as (_, url):
+    (``time.time()``) whenever the listener starts routing by a changed listener;
+    ``every`` is how often the listener is read (each reading costs moto two requests)."""
+    with local_colours(clients, cohort, on_change=on_change, every=every) as (_, url):
         yield url
 
 
 @contextmanager
 def local_colours(clients: AwsClients, cohort: CohortResources, *,
                   on_change: Callable[[float], None] | None = None,
+                  every: float = LISTENER_READ_EVERY,
                   ) -> Iterator[tuple[ColourProcesses, str]]:
     """:func:`local_listener`, yielding its colour processes too: a rehearsal can stop one
     (:meth:`ColourProcesses.stop`) to play a colour dying under traffic."""
     with tempfile.TemporaryDirectory(prefix="rollout-colours-") as work, \
             ColourProcesses(clients, cohort, Path(work)) as processes, \
-            serve_cohort(clients, cohort, processes.address, on_change=on_change) as url:
+            serve_cohort(clients, cohort, processes.address, every=every,
+                         on_change=on_change) as url:
         yield processes, url
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from rollout.local.data_plane.colour_processes import ColourProcesses
 from rollout.local.traffic import Tally, local_colours, traffic_meanwhile
-from tests.app_fleet import deploy_app_fleet, seed_settings
+from tests.app_fleet import SECONDS_LONG_STEPS, deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
 from tests.integration.test_colour_capacity import recorded_calls
@@ -68,7 +68,7 @@ def test_a_colour_whose_processes_die_fails_the_lb_gate_and_traffic_goes_back_in
         dying_fleet: Fleet) -> None:
     cohort = dying_fleet.cohorts["d"]
     tally = Tally()
-    with local_colours(dying_fleet.clients, cohort) as (processes, url), \
+    with local_colours(dying_fleet.clients, cohort, every=SECONDS_LONG_STEPS) as (processes, url), \
             traffic_meanwhile(url, cohort.tenants, rps=40, duration=30, tally=tally) as stop:
         killer = kill_once_served(processes, tally, stop)
         try:

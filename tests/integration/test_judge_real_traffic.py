@@ -22,7 +22,7 @@ from rollout.gates.load import load_gate
 from rollout.local.traffic import Tally, local_listener, traffic_meanwhile
 from rollout.rollouts.ledger import Ledger
 from rollout.vocabulary.colours import Colour
-from tests.app_fleet import deploy_app_fleet, seed_settings
+from tests.app_fleet import SECONDS_LONG_STEPS, deploy_app_fleet, seed_settings
 from tests.cli_runner import Finished, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
 from tests.releases import EXAMPLE_NOTES
@@ -80,7 +80,7 @@ def start_under_traffic(fleet: Fleet, tally: Tally) -> Finished:
     Checked every second: after the bake, ten inconclusive checks in a row pause the
     rollout, so a loaded machine has ten seconds more to gather the samples."""
     cohort = fleet.cohorts["r"]
-    with local_listener(fleet.clients, cohort) as url, \
+    with local_listener(fleet.clients, cohort, every=SECONDS_LONG_STEPS) as url, \
             traffic_meanwhile(url, cohort.tenants, rps=RPS, duration=MAX_SECONDS, tally=tally):
         return rollout_output("start", "--cohort", "r", "--release", "1.5.0", "--wait",
                               "--check-every", "1s", fleet=fleet)

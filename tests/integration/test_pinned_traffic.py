@@ -16,7 +16,7 @@ import pytest
 
 from rollout.local.traffic import Tally, local_listener, traffic_meanwhile
 from rollout.routers.alb import AlbRouter
-from tests.app_fleet import deploy_app_fleet, seed_settings
+from tests.app_fleet import SECONDS_LONG_STEPS, deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
 from tests.releases import EXAMPLE_NOTES
@@ -51,7 +51,7 @@ def test_a_pinned_tenant_gets_no_request_on_the_new_colour_across_a_whole_rollou
         pinned_fleet: Fleet) -> None:
     cohort = pinned_fleet.cohorts["p"]
     tally = Tally()
-    with local_listener(pinned_fleet.clients, cohort) as url, \
+    with local_listener(pinned_fleet.clients, cohort, every=SECONDS_LONG_STEPS) as url, \
             traffic_meanwhile(url, cohort.tenants, rps=40, duration=30, tally=tally):
         began = time.monotonic()
         started = rollout_output("start", "--cohort", "p", "--release", "1.5.0",

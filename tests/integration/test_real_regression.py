@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from rollout.local.traffic import Tally, local_listener, traffic_meanwhile
-from tests.app_fleet import deploy_app_fleet, seed_settings
+from tests.app_fleet import SECONDS_LONG_STEPS, deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
 from tests.integration.test_colour_capacity import recorded_calls
@@ -47,7 +47,7 @@ def test_real_5xx_of_the_new_code_fail_the_sla_gate_and_traffic_goes_back_in_one
         faulty_fleet: Fleet) -> None:
     cohort = faulty_fleet.cohorts["r"]
     tally = Tally()
-    with local_listener(faulty_fleet.clients, cohort) as url, \
+    with local_listener(faulty_fleet.clients, cohort, every=SECONDS_LONG_STEPS) as url, \
             traffic_meanwhile(url, cohort.tenants, rps=80, duration=40, tally=tally), \
             recorded_calls() as calls:
         started = rollout_output("start", "--cohort", "r", "--release", "1.5.0",

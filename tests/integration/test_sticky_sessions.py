@@ -29,6 +29,7 @@ from rollout.local.deployer import STAND_IN_TARGET
 from rollout.local.fleets import Fleet, deploy_fleet
 from rollout.routers.alb import AlbRouter, alb_router
 from rollout.vocabulary.colours import Colour
+from tests.app_fleet import SECONDS_LONG_STEPS
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def listening(fleet: Fleet, cohort: CohortResources,
             else None
 
     changed = threading.Event()
-    with serve_cohort(fleet.clients, cohort, addresses,
+    with serve_cohort(fleet.clients, cohort, addresses, every=SECONDS_LONG_STEPS,
                       on_change=lambda _: changed.set()) as url:
         yield Listener(url, changed)
 

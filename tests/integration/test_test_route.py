@@ -26,7 +26,7 @@ import pytest
 
 from rollout.local.traffic import Tally, local_listener, traffic_meanwhile
 from rollout.routers.alb import TEST_ROUTE_TAG, AlbRouter
-from tests.app_fleet import deploy_app_fleet, seed_settings
+from tests.app_fleet import SECONDS_LONG_STEPS, deploy_app_fleet, seed_settings
 from tests.cli_runner import address, rollout, rollout_output
 from tests.conftest import Fleet, listener_weights
 from tests.fleet_reads import fleet_ledger
@@ -150,7 +150,7 @@ def test_test_route_requests_reach_the_idle_colour_and_no_tenant_request_does(
     the rollout with exit 3, the weights untouched and the test route gone."""
     cohort = hooked_fleet.cohorts["t"]
     tally = Tally()
-    with local_listener(hooked_fleet.clients, cohort) as url, \
+    with local_listener(hooked_fleet.clients, cohort, every=SECONDS_LONG_STEPS) as url, \
             traffic_meanwhile(url, cohort.tenants, rps=30, duration=30, tally=tally):
         monkeypatch.setenv(URL_ENV, url)
         started = rollout_output("start", "--cohort", "t", "--release", "1.5.0", "--wait",
@@ -181,7 +181,7 @@ def test_a_failing_after_allow_traffic_hook_rolls_back_in_one_write(
         hooked_fleet: Fleet, callback: Callback, tmp_path: Path) -> None:
     cohort = hooked_fleet.cohorts["h"]
     tally = Tally()
-    with local_listener(hooked_fleet.clients, cohort) as url, \
+    with local_listener(hooked_fleet.clients, cohort, every=SECONDS_LONG_STEPS) as url, \
             traffic_meanwhile(url, cohort.tenants, rps=30, duration=30, tally=tally), \
             recorded_calls() as calls:
         started = rollout_output("start", "--cohort", "h", "--release", "1.5.0", "--wait",
@@ -208,7 +208,7 @@ def test_a_dry_run_gate_failing_on_real_requests_never_blocks_and_shows_in_the_r
         hooked_fleet: Fleet, tmp_path: Path) -> None:
     cohort = hooked_fleet.cohorts["d"]
     tally = Tally()
-    with local_listener(hooked_fleet.clients, cohort) as url, \
+    with local_listener(hooked_fleet.clients, cohort, every=SECONDS_LONG_STEPS) as url, \
             traffic_meanwhile(url, cohort.tenants, rps=40, duration=30, tally=tally):
         started = rollout_output("start", "--cohort", "d", "--release", "1.5.0", "--wait",
                                  "--check-every", "0.2s", "--json")

@@ -22,7 +22,7 @@ from rollout.aws_clients import AwsClients
 from rollout.discovery import CohortResources
 from rollout.local.data_plane.alb_metrics import AlbMetrics
 from rollout.local.data_plane.proxy import Addresses, listener_app
-from rollout.local.data_plane.watcher import ListenerWatcher
+from rollout.local.data_plane.watcher import LISTENER_READ_EVERY, ListenerWatcher
 from rollout.local.server import LOOPBACK, free_port
 
 START_TIMEOUT = 10.0
@@ -31,8 +31,8 @@ STOP_TIMEOUT = 10.0
 
 @contextmanager
 def serve_cohort(clients: AwsClients, cohort: CohortResources, addresses: Addresses, *,
-                 every: float = 0.02, on_change: Callable[[float], None] | None = None,
-                 ) -> Iterator[str]:
+                 every: float = LISTENER_READ_EVERY,
+                 on_change: Callable[[float], None] | None = None) -> Iterator[str]:
     """The cohort's listener at ``http://127.0.0.1:PORT`` while the block runs.
 
     ``addresses(target_group_arn, target_id)`` names the local process standing in for

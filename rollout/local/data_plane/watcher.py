@@ -31,6 +31,8 @@ from rollout.local.data_plane.background import Repeating
 from rollout.local.data_plane.routing import RoutingTable, table_from_aws
 
 DESCRIBE_RULES_PAGE = 400
+LISTENER_READ_EVERY = 0.02
+"""Seconds between two readings: what keeps a change within 100 ms (see above)."""
 UNSERVED_STATES = frozenset({"draining", "unused"})
 """Target states ALB sends no new requests to."""
 
@@ -57,7 +59,7 @@ class ListenerWatcher:
     """Polls one cohort's listener, rules and colour target groups into a :class:`Snapshot`."""
 
     def __init__(self, clients: AwsClients, cohort: CohortResources,
-                 every: float = 0.02, *, targets_every: float = 0.2,
+                 every: float = LISTENER_READ_EVERY, *, targets_every: float = 0.2,
                  on_change: Callable[[float], None] | None = None) -> None:
         """``on_change`` is called with ``time.time()`` right after a reading whose routing
         differs from the one before has been swapped in: from then on requests route by it
