@@ -146,12 +146,14 @@ def forward_action(*groups: tuple[str, int]) -> dict[str, Any]:
         "TargetGroupStickinessConfig": {"Enabled": False}}}
 
 
-LISTENER: dict[str, Any] = {
-    "ListenerArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/a/1/2",
-    "Port": 80, "Protocol": "HTTP",
-    "DefaultActions": [forward_action((BLUE, 25), (GREEN, 75))],
-}
-"""``describe_listeners()["Listeners"][0]`` after ``AlbRouter.set_weights`` (25/75)."""
+def default_rule(action: dict[str, Any]) -> dict[str, Any]:
+    """The listener's default action as ``describe_rules`` lists it: the default rule."""
+    return {"RuleArn": "arn:rule/default", "Priority": "default", "IsDefault": True,
+            "Conditions": [], "Actions": [action]}
+
+
+DEFAULT = default_rule(forward_action((BLUE, 25), (GREEN, 75)))
+"""After ``AlbRouter.set_weights`` (25/75)."""
 
 RULES: list[dict[str, Any]] = [
     {"RuleArn": "arn:rule/3", "Priority": "3", "IsDefault": False,
@@ -162,41 +164,49 @@ RULES: list[dict[str, Any]] = [
      "Conditions": [{"Field": "host-header", "HostHeaderConfig": {
          "Values": ["aurora.acme.example"]}}],
      "Actions": [forward_action((BLUE, 1))]},
-    {"RuleArn": "arn:rule/default", "Priority": "default", "IsDefault": True,
-     "Conditions": [], "Actions": [forward_action((OTHER, 1))]},
+    DEFAULT,
 ]
-"""``describe_rules()["Rules"]``: aurora pinned by host to blue, zed by header to green."""
+"""``describe_rules()["Rules"]``: aurora pinned by host to blue, zed by header to green,
+and the rest split 25/75 by the default rule."""
 
 
 def test_table_from_aws_reads_the_shapes_the_alb_router_writes() -> None:
-    table = table_from_aws(LISTENER, RULES)
+    table = table_from_aws(RULES)
     assert table == RoutingTable(
         (host_rule(1, BLUE, "aurora.acme.example"),
          header_rule(3, GREEN, "X-Tenant-Id", "zed")),
         Forward(((BLUE, 25), (GREEN, 75))))
 
 
-def test_the_default_rule_is_the_listener_default_not_a_rule() -> None:
-    table = table_from_aws(LISTENER, RULES)
+def test_the_default_rule_is_the_default_forward_not_a_rule() -> None:
+    table = table_from_aws(RULES)
     assert route(table, "birch.acme.example", draw=0.1) == BLUE
     assert route(table, "birch.acme.example", draw=0.9) == GREEN
-    assert OTHER not in {route(table, "x", draw=i / 10) for i in range(10)}
+    assert len(table.rules) == 2
+
+
+@pytest.mark.parametrize("defaults", [0, 2])
+def test_rules_without_exactly_one_default_rule_are_refused(defaults: int) -> None:
+    rules = [rule for rule in RULES if rule is not DEFAULT] + [DEFAULT] * defaults
+    with pytest.raises(ValueError, match=f"{defaults} default rules"):
+        table_from_aws(rules)
 
 
 def test_table_from_aws_reads_plain_target_group_arns_and_legacy_conditions() -> None:
-    listener = {"DefaultActions": [{"Type": "forward", "TargetGroupArn": BLUE}]}
     rules = [{"Priority": "5", "Conditions": [
         {"Field": "host-header", "Values": ["*.acme.example"]}],
-        "Actions": [{"Type": "forward", "TargetGroupArn": GREEN}]}]
-    table = table_from_aws(listener, rules)
+        "Actions": [{"Type": "forward", "TargetGroupArn": GREEN}]},
+        default_rule({"Type": "forward", "TargetGroupArn": BLUE})]
+    table = table_from_aws(rules)
     assert table == RoutingTable((host_rule(5, GREEN, "*.acme.example"),), only(BLUE))
 
 
 def test_a_rule_that_does_not_forward_sends_nowhere() -> None:
     rules = [{"Priority": "1", "Conditions": [
         {"Field": "host-header", "HostHeaderConfig": {"Values": ["down.acme.example"]}}],
-        "Actions": [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}]}]
-    table = table_from_aws(LISTENER, rules)
+        "Actions": [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}]},
+        default_rule(forward_action((BLUE, 1)))]
+    table = table_from_aws(rules)
     with pytest.raises(NoTargetGroup):
         route(table, "down.acme.example")
     assert route(table, "up.acme.example") == BLUE
@@ -205,9 +215,9 @@ def test_a_rule_that_does_not_forward_sends_nowhere() -> None:
 def test_a_condition_the_stand_in_cannot_route_by_is_refused() -> None:
     rules = [{"Priority": "1", "Conditions": [
         {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
-        "Actions": [forward_action((GREEN, 1))]}]
+        "Actions": [forward_action((GREEN, 1))]}, DEFAULT]
     with pytest.raises(ValueError, match="path-pattern"):
-        table_from_aws(LISTENER, rules)
+        table_from_aws(rules)
 
 
 STICKY = Forward(((BLUE, 90), (GREEN, 10)), stickiness=3600)
@@ -229,8 +239,8 @@ def test_table_from_aws_reads_the_forward_s_stickiness() -> None:
         "TargetGroups": [{"TargetGroupArn": BLUE, "Weight": 90},
                          {"TargetGroupArn": GREEN, "Weight": 10}],
         "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600}}}
-    assert table_from_aws({"DefaultActions": [sticky]}, []).default == STICKY
-    assert table_from_aws(LISTENER, RULES).default.stickiness is None
+    assert table_from_aws([default_rule(sticky)]).default == STICKY
+    assert table_from_aws(RULES).default.stickiness is None
 
 
 def test_without_a_cookie_a_sticky_forward_draws_by_weight_and_sets_the_cookie() -> None:

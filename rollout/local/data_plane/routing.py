@@ -174,16 +174,22 @@ def _pattern(value: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
-def table_from_aws(listener: Mapping[str, Any], rules: Sequence[Mapping[str, Any]]) -> RoutingTable:
-    """The table of elbv2 ``describe_listeners()["Listeners"][0]`` and its
-    ``describe_rules()["Rules"]``; the ``default`` rule repeats the listener's default
-    action, so it is skipped. :class:`ValueError` for a condition the stand-in cannot
+def table_from_aws(rules: Sequence[Mapping[str, Any]]) -> RoutingTable:
+    """The table of elbv2 ``describe_rules()["Rules"]``: the ``default`` rule carries the
+    listener's default action, so one read holds the weights and the pins together.
+    :class:`ValueError` without a default rule, or for a condition the stand-in cannot
     route by (anything but host and HTTP header): routing without it would send
     requests where ALB would not."""
-    read = [_rule(rule) for rule in rules
-            if not rule.get("IsDefault") and str(rule.get("Priority")) != "default"]
+    defaults = [rule for rule in rules if _is_default(rule)]
+    if len(defaults) != 1:
+        raise ValueError(f"the listener's rules hold {len(defaults)} default rules, not one")
+    read = [_rule(rule) for rule in rules if not _is_default(rule)]
     return RoutingTable(tuple(sorted(read, key=lambda r: r.priority)),
-                        _forward(listener.get("DefaultActions") or []))
+                        _forward(defaults[0].get("Actions") or []))
+
+
+def _is_default(rule: Mapping[str, Any]) -> bool:
+    return bool(rule.get("IsDefault")) or str(rule.get("Priority")) == "default"
 
 
 def _rule(rule: Mapping[str, Any]) -> Rule:

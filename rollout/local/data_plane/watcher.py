@@ -1,15 +1,17 @@
 """Keep the local listener's routing as fresh as the listener in moto.
 
 The router writes weights and pins to the listener with the elbv2 API; ALB applies a
-change within moments, so the stand-in must too. A daemon thread reads the listener,
-its rules and the colours' registered targets through the API (never moto's insides)
+change within moments, so the stand-in must too. A daemon thread reads the listener's
+rules and the colours' registered targets through the API (never moto's insides)
 every ``every`` seconds and swaps in a new :class:`Snapshot` in one assignment: a
-request routes by one consistent reading, never half of one. Two polls at the default
-20 ms plus their reads keep a change within 100 ms of the ``ModifyListener``
+request routes by one consistent reading, never half of one. One ``DescribeRules``
+holds the weights too (the default rule carries the listener's default action), so a
+reading never pairs new pins with old weights. Two polls at the default 20 ms plus
+their reads keep a change within 100 ms of the ``ModifyListener``
 (``bench/data_plane.py`` measures it). Target health is read every ``targets_every``
 seconds only: a target registering is not part of that promise (ALB takes a health
-check or more itself), and its two reads cost as much as the listener's and the
-rules' together, time the listener would rather spend forwarding.
+check or more itself), and its two reads cost twice what the rules' does, time the
+listener would rather spend forwarding.
 
 A failed read, whatever failed, keeps the previous snapshot (ALB keeps routing when its
 control plane hiccups) and is kept in :attr:`ListenerWatcher.last_error`, so the thread
@@ -78,13 +80,11 @@ class ListenerWatcher:
         return self._cohort
 
     def read(self) -> Snapshot:
-        """Read the listener, its rules and the colours' targets now."""
+        """Read the listener's rules and the colours' targets now."""
         return self._read(with_targets=True)
 
     def _read(self, *, with_targets: bool) -> Snapshot:
         """A new snapshot; the previous one's targets unless ``with_targets``."""
-        listener = self._elbv2.describe_listeners(
-            ListenerArns=[self._cohort.listener_arn])["Listeners"][0]
         pages = self._elbv2.get_paginator("describe_rules").paginate(
             ListenerArn=self._cohort.listener_arn,
             PaginationConfig={"PageSize": DESCRIBE_RULES_PAGE})
@@ -96,7 +96,7 @@ class ListenerWatcher:
             self._targets_read_at = time.monotonic()
         else:
             targets = self._snapshot.targets
-        return Snapshot(table_from_aws(listener, rules), targets, time.monotonic())
+        return Snapshot(table_from_aws(rules), targets, time.monotonic())
 
     def snapshot(self) -> Snapshot:
         """The latest reading; :class:`RuntimeError` before :meth:`start`."""
