@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from rollout.model.release import ReleaseNotes
 
 PORTAL_EXTRA = "pip install 'tenant-rollout[portal]'"
+OfferedNotes = Annotated[list[Path], typer.Option(
+    "--notes", metavar="FILE",
+    help="The notes of a release tenants may choose about (repeatable).")]
+"""The releases the preferences page offers: ``rollout portal`` and ``stacks portal``."""
 
 
 def portal_backend(tenants: Path, notes: list[ReleaseNotes]) -> LedgerPortalBackend:
@@ -49,9 +53,7 @@ def _say_where_links_point(tenants: Path, url: str) -> None:
 def portal(
     tenants: Annotated[Path, typer.Option(
         "--tenants", help="The tenants file (see examples/tenants.yaml), re-read per request.")],
-    notes: Annotated[list[Path], typer.Option(
-        "--notes", metavar="FILE",
-        help="The notes of a release tenants may choose about (repeatable).")],
+    notes: OfferedNotes,
     host: Annotated[str, typer.Option(
         "--host", help="Address to listen on; any but loopback must also be named by "
                        "--allow-host.")] = "127.0.0.1",

@@ -21,6 +21,7 @@ import typer
 
 from rollout.cli import app, context
 from rollout.cli.output import JsonFlag, console, emit, err_console
+from rollout.cli.portal_cmds import OfferedNotes
 from rollout.errors import BadInput
 from rollout.vocabulary.colours import other_colour
 
@@ -160,9 +161,7 @@ def _show_portal(data: dict[str, Any]) -> None:
 def portal(
     tenants: Annotated[Path, typer.Option(
         "--tenants", help="The tenants file the page decides from (goes into its zip).")],
-    notes: Annotated[list[Path], typer.Option(
-        "--notes", metavar="FILE",
-        help="The notes of a release tenants may choose about (repeatable).")],
+    notes: OfferedNotes,
     stack: Annotated[str, typer.Option("--stack", help="The shared stack.")] = "shared",
     local: LocalOption = False, dry_run: DryRunFlag = False, as_json: JsonFlag = False,
 ) -> None:
