@@ -113,15 +113,21 @@ class ObservedRollout(BaseModel):
     share the new colour served (goal: 0)."""
 
 
-def test_route_split(answers: Sequence[Answer], events: Sequence[Event],
-                     new: str) -> StepSplit | None:
-    """What tenants got while only the test route led to the new colour: before step 1."""
+def test_route_split(answers: Sequence[Answer], events: Sequence[Event], new: str,
+                     writes: Sequence[float]) -> StepSplit | None:
+    """What tenants got while only the test route led to the new colour: before step 1.
+
+    The span ends at step 1's weight write (the last ``ModifyListener`` before its
+    ``step`` event, which is recorded once the write is done): requests after the write
+    may rightly reach the new colour, however soon the event follows."""
     opened = next((e for e in events if e.kind == "test_route"
                    and str(e.data.get("key", "")).endswith(":test-route")), None)
     first = next((e for e in events if e.kind == "step"), None)
     if opened is None or first is None:
         return None
-    split = observed_split(answers, new, opened.at.timestamp(), first.at.timestamp())
+    start, stepped = opened.at.timestamp(), first.at.timestamp()
+    end = max((moment for moment in writes if start <= moment <= stepped), default=stepped)
+    split = observed_split(answers, new, start, end)
     return StepSplit(step=0, weight=0, requests=split.requests, percent=round(split.percent, 1))
 
 
@@ -153,7 +159,7 @@ def observe(calling: TenantsCalling, events: Sequence[Event], old: str, new: str
         steps=step_splits(answers, calling.ended_at, events, new, list(pins)),
         strays=strays(answers, pins),
         same_settings=alike, different_settings=different,
-        while_test_route=test_route_split(answers, events, new))
+        while_test_route=test_route_split(answers, events, new, calling.writes))
     failed = first_failure(answers, new)
     if any(e.kind == "rolled_back" for e in events) and failed and calling.writes:
         write = calling.writes[-1]
