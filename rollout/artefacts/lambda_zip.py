@@ -40,7 +40,7 @@ COMPILED = (".so", ".pyd", ".dylib")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16
 UNIX = 3
-COMPRESS_LEVEL = 9
+COMPRESS_LEVEL = 6
 
 Architecture = Literal["x86_64", "arm64"]
 """Lambda's names for a function's instruction set."""
