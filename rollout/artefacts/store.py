@@ -16,6 +16,7 @@ markers: the bytes stay as noncurrent versions.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -373,6 +374,25 @@ class ArtefactStore:
         if progress is not None:
             progress.finished(source.name)
         return self._s3.head_object(Bucket=self.bucket, Key=key)
+
+    def put_once(self, key: str, data: bytes, sha256: str) -> str:
+        """Store ``data`` under ``key`` once (``If-None-Match``; S3 checks its bytes against
+        ``sha256``), or find it there already; the object's version id. :class:`RolloutFailed`
+        when the key holds other bytes. For objects named by their content, outside the
+        release layout (the preferences page's zip)."""
+        checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
+        try:
+            made = self._s3.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                       IfNoneMatch="*", ChecksumSHA256=checksum)
+            return str(made["VersionId"])
+        except ClientError as exc:
+            if not _refused_write(exc):
+                raise
+        served = self._stream_sha256(key)
+        if served.sha256 != sha256:
+            raise RolloutFailed(f"{self.url(key)} holds other bytes than its name says; "
+                                "nothing was deployed")
+        return str(served.version_id)
 
     # verifying ---------------------------------------------------------
     def _stream_sha256(self, key: str, version_id: str | None = None) -> Served:

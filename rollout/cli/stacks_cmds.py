@@ -173,6 +173,7 @@ def portal(
     """
     import tempfile
 
+    from rollout.model.stack import PortalSettings
     from rollout.portal.bundle import build_portal_zip
     from rollout.stacks.portal_deploy import portal_plan, shared_stack_settings
 
@@ -181,7 +182,7 @@ def portal(
     deployer = _deployer(local)
     with tempfile.TemporaryDirectory(prefix="rollout-portal-") as work:
         bundle = build_portal_zip(tenants, notes, Path(work), architecture=(
-            settings.portal.architecture if settings.portal else "x86_64"))
+            settings.portal or PortalSettings()).architecture)
         shared = ctx.shared
         plan, outcome = portal_plan(ctx.clients_for(shared), shared, deployer, stack, bundle)
         if not _ran(plan, dry_run, as_json):

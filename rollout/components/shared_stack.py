@@ -56,12 +56,14 @@ class SharedStack(pulumi.ComponentResource):
         self.artefact_bucket = bucket.bucket
         self.ledger_table = table.name
         self.notices_topic_arn = topic.arn
-        published = config.portal.zip if config.portal else None
-        self.portal = None if config.portal is None or published is None else PreferencesPortal(
-            f"{name}-preferences-page", PreferencesPortalConfig(
-                app=config.app, region=region, settings=config.portal, zip=published),
-            artefact_bucket=bucket.bucket, ledger_table=table.name, ledger_table_arn=table.arn,
-            tags=tags, opts=child)
+        self.portal = None
+        if config.portal is not None and config.portal.zip is not None:
+            self.portal = PreferencesPortal(
+                f"{name}-preferences-page", PreferencesPortalConfig(
+                    app=config.app, region=region, settings=config.portal,
+                    zip=config.portal.zip),
+                artefact_bucket=bucket.bucket, ledger_table=table.name,
+                ledger_table_arn=table.arn, tags=tags, opts=child)
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output[str]]:

@@ -10,15 +10,12 @@ then deploy the shared stack with ``portal.zip`` naming that object version, as
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from rollout.artefacts.store import ArtefactStore
 from rollout.aws_clients import AwsClients
 from rollout.discovery import SharedResources
 from rollout.errors import BadInput, RolloutFailed
@@ -30,7 +27,6 @@ from rollout.stacks.stack_file import read_stack_file
 from rollout.vocabulary.resource_names import portal_zip_key
 
 PORTAL_COMMAND = "stacks portal"
-ALREADY_THERE = ("PreconditionFailed", "412")
 
 
 def shared_stack_settings(project_dir: Path, stack: str, region: str) -> SharedStackConfig:
@@ -53,7 +49,7 @@ class PortalOutcome:
 
 @dataclass(frozen=True)
 class StorePortalZip:
-    """Store the zip under its sha256's key; if that key holds it already, use that."""
+    """Store the zip under its sha256's key once; if that key holds it already, use that."""
 
     clients: AwsClients
     shared: SharedResources
@@ -78,26 +74,8 @@ class StorePortalZip:
                 "releases": list(self.bundle.releases)}
 
     def apply(self) -> None:
-        s3 = self.clients.client("s3")
-        data = self.bundle.path.read_bytes()
-        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        try:
-            made = s3.put_object(Bucket=self.shared.artefact_bucket, Key=self.key, Body=data,
-                                 IfNoneMatch="*", ChecksumSHA256=checksum)
-            self.outcome.object_version = made["VersionId"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ALREADY_THERE:
-                raise
-            self.outcome.object_version = self._stored_version()
-
-    def _stored_version(self) -> str:
-        """The version already under the key, once its bytes are checked to be this zip's."""
-        found = self.clients.client("s3").get_object(Bucket=self.shared.artefact_bucket,
-                                                     Key=self.key)
-        if hashlib.sha256(found["Body"].read()).hexdigest() != self.bundle.sha256:
-            raise RolloutFailed(f"s3://{self.shared.artefact_bucket}/{self.key} holds other "
-                                "bytes than its name says; nothing was deployed")
-        return str(found["VersionId"])
+        self.outcome.object_version = ArtefactStore.of(self.clients, self.shared).put_once(
+            self.key, self.bundle.path.read_bytes(), self.bundle.sha256)
 
 
 @dataclass(frozen=True)

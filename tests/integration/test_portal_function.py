@@ -10,6 +10,7 @@ real HTTP requests, real code, the real ledger.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -22,7 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rollout.artefacts.store import ArtefactStore
 from rollout.choices.book import ChoiceBook
+from rollout.errors import RolloutFailed
 from rollout.local.data_plane.colour_processes import StoredCode
 from rollout.local.data_plane.function_process import deployed_function, serving_function
 from rollout.local.server import LOOPBACK, free_port
@@ -193,3 +196,18 @@ def test_a_cohort_s_stack_or_no_pulumi_cli_is_refused_in_one_line_with_nothing_s
                             "--notes", str(published.notes))
     assert no_cli.code == 2
     assert "pulumi" in no_cli.stderr.lower() and len(no_cli.stderr.strip().splitlines()) == 1
+
+
+def test_a_key_named_by_a_sha256_is_written_once_and_other_bytes_under_it_are_refused(
+        published: Published) -> None:
+    store = ArtefactStore.of(published.fleet.clients, published.fleet.shared)
+    data = b"the page's zip, say"
+    sha256 = hashlib.sha256(data).hexdigest()
+    key = f"portal/{published.fleet.app}/{sha256}.zip"
+    first = store.put_once(key, data, sha256)
+    assert store.put_once(key, data, sha256) == first
+    other = hashlib.sha256(b"other bytes").hexdigest()
+    published.fleet.clients.client("s3").put_object(
+        Bucket=published.fleet.shared.artefact_bucket, Key=f"portal/{other}.zip", Body=data)
+    with pytest.raises(RolloutFailed, match="holds other bytes"):
+        store.put_once(f"portal/{other}.zip", b"other bytes", other)
